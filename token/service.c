@@ -1,0 +1,1103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * token/service.c — the token service behind token/token.h.
+ *
+ * The monitor thread keeps one entry per reader; when a card arrives it is
+ * read once (identity, certificates, PIN state) into an immutable snapshot,
+ * and reads are served from there until the monitor reports a change. PIN
+ * operations are serialised per token, paced, run inside one transaction that
+ * also re-checks which token is in the reader, and always end by dropping the
+ * card's verified state.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "token/edge.h"
+#include "token/pcsc.h"
+#include "token/token.h"
+
+#define SERVICE_READY_TIMEOUT_MS 3000
+
+struct token_certset {
+    unsigned refs;
+    struct token_cert *certs;
+    size_t n;
+};
+
+struct reader_entry {
+    char *name;
+    bool card_present;
+    bool unrecognised;          /* a card no driver speaks to */
+    uint8_t atr[TOKEN_ATR_MAX];
+    size_t atr_len;
+    struct token_snapshot *snap;
+    const struct card_edge *edge;
+};
+
+/* Per-token serialisation and pacing; kept for the service's life so an
+ * operation never holds a lock that a removal could free. */
+struct token_lock {
+    char *id;
+    pthread_mutex_t m;
+    struct timespec last_attempt;
+    struct token_lock *next;
+};
+
+struct subscriber {
+    unsigned id;
+    token_event_fn fn;
+    void *userdata;
+};
+
+struct token_service {
+    struct token_service_config cfg;
+
+    pthread_mutex_t lock;            /* readers, pcsc_up, locks, ready */
+    pthread_cond_t ready_cond;
+    bool ready;
+    bool pcsc_up;
+    struct reader_entry *readers;
+    size_t n_readers;
+    struct token_lock *locks;
+
+    pthread_mutex_t subs_lock;       /* held while events are dispatched */
+    struct subscriber *subs;
+    size_t n_subs;
+    unsigned next_sub_id;
+
+    struct pcsc_monitor *mon;
+};
+
+/* ---- small helpers ---- */
+
+static void svc_log(struct token_service *svc, int prio, const char *token_id, const char *msg)
+{
+    if (svc->cfg.log)
+        svc->cfg.log(svc->cfg.log_userdata, prio, token_id, msg);
+}
+
+static void svc_emit(struct token_service *svc, const struct token_event *ev)
+{
+    size_t i;
+
+    pthread_mutex_lock(&svc->subs_lock);
+    for (i = 0; i < svc->n_subs; i++)
+        svc->subs[i].fn(ev, svc->subs[i].userdata);
+    pthread_mutex_unlock(&svc->subs_lock);
+}
+
+static void svc_emit_simple(struct token_service *svc, enum token_event_kind kind,
+                            const char *reader, const char *token_id)
+{
+    struct token_event ev = {.kind = kind, .reader = reader, .token_id = token_id,
+                             .tries_left = -1};
+
+    svc_emit(svc, &ev);
+}
+
+static void certset_unref(struct token_certset *cs)
+{
+    if (!cs || __atomic_sub_fetch(&cs->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    token_certs_free(cs->certs, cs->n);
+    free(cs);
+}
+
+struct token_snapshot *token_snapshot_ref(struct token_snapshot *s)
+{
+    if (s)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+void token_snapshot_unref(struct token_snapshot *s)
+{
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    free(s->id);
+    free(s->reader);
+    free(s->model);
+    free(s->serial);
+    free(s->version);
+    certset_unref(s->certset);
+    free(s);
+}
+
+static void token_snapshot_unrefp(struct token_snapshot **s)
+{
+    token_snapshot_unref(*s);
+}
+#define _cleanup_snapshot_ __attribute__((cleanup(token_snapshot_unrefp)))
+
+void token_snapshots_free(struct token_snapshot **list, size_t n)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < n; i++)
+        token_snapshot_unref(list[i]);
+    free(list);
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+/* A new snapshot like `s` but with other PIN state; certificates are shared. */
+static struct token_snapshot *snapshot_with_pin(const struct token_snapshot *s,
+                                                const struct token_pin_info *pin)
+{
+    struct token_snapshot *c = calloc(1, sizeof(*c));
+    bool oom = false;
+
+    if (!c)
+        return NULL;
+    *c = *s;
+    c->refs = 1;
+    c->pin = *pin;
+    c->id = strdup_or_null(s->id, &oom);
+    c->reader = strdup_or_null(s->reader, &oom);
+    c->model = strdup_or_null(s->model, &oom);
+    c->serial = strdup_or_null(s->serial, &oom);
+    c->version = strdup_or_null(s->version, &oom);
+    __atomic_add_fetch(&c->certset->refs, 1, __ATOMIC_RELAXED);
+    if (oom) {
+        token_snapshot_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
+static struct reader_entry *find_reader(struct token_service *svc, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < svc->n_readers; i++)
+        if (strcmp(svc->readers[i].name, name) == 0)
+            return &svc->readers[i];
+    return NULL;
+}
+
+static struct reader_entry *find_token(struct token_service *svc, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < svc->n_readers; i++)
+        if (svc->readers[i].snap && strcmp(svc->readers[i].snap->id, id) == 0)
+            return &svc->readers[i];
+    return NULL;
+}
+
+static void pin_info_from_edge(struct token_pin_info *pin, const struct card_edge *edge,
+                               int tries_left, bool blocked)
+{
+    pin->tries_left = tries_left;
+    pin->blocked = blocked;
+    pin->min_len = edge->pin_policy.min_len;
+    pin->max_len = edge->pin_policy.max_len;
+    pin->charset = edge->pin_policy.charset;
+}
+
+/* ---- one card session: context, connection, transaction, application ---- */
+
+struct card_session {
+    struct pcsc_ctx *ctx;
+    struct pcsc_card *card;
+    const struct card_edge *edge;
+    const struct apdu_transport *t;
+};
+
+static void card_session_close(struct card_session *cs)
+{
+    if (cs->card) {
+        /* a failed logout leaves a verified PIN behind: reset the card instead */
+        bool reset = cs->edge && cs->edge->logout(cs->t) != TOKEN_OK;
+
+        pcsc_card_end(cs->card, reset);
+        pcsc_card_free(cs->card);
+    }
+    pcsc_ctx_free(cs->ctx);
+    memset(cs, 0, sizeof(*cs));
+}
+
+/* Connects, begins a transaction and selects the first application a driver knows. */
+static token_err card_session_open(const char *reader, const struct card_edge *want,
+                                   struct card_session *cs)
+{
+    const struct card_edge *const *e;
+    token_err err;
+
+    memset(cs, 0, sizeof(*cs));
+    err = pcsc_ctx_open(&cs->ctx);
+    if (!err)
+        err = pcsc_card_connect(cs->ctx, reader, &cs->card);
+    if (!err)
+        err = pcsc_card_begin(cs->card);
+    if (err)
+        goto fail;
+    cs->t = pcsc_card_transport(cs->card);
+    for (e = card_edges; *e; e++) {
+        if (want && *e != want)
+            continue;
+        err = (*e)->select(cs->t);
+        if (err == TOKEN_OK) {
+            cs->edge = *e;
+            return TOKEN_OK;
+        }
+        if (err != TOKEN_E_CARD_UNSUPPORTED)
+            goto fail;
+    }
+    err = TOKEN_E_CARD_UNSUPPORTED;
+fail:
+    card_session_close(cs);
+    return err;
+}
+
+static void summarize_certs(struct token_cert *certs, size_t n)
+{
+    time_t now = time(NULL);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (cert_summarize(certs[i].der, certs[i].der_len, now, &certs[i].summary) != TOKEN_OK)
+            certs[i].summary = NULL;   /* the DER is still served; the summary is not */
+}
+
+/* Reads everything the snapshot shows, inside the session's transaction. */
+static token_err read_snapshot(struct card_session *cs, const char *reader,
+                               struct token_snapshot **out)
+{
+    struct edge_identity ident = {0};
+    struct token_snapshot *s = NULL;
+    struct token_certset *set = NULL;
+    const uint8_t *atr;
+    int tries = -1;
+    bool blocked = false;
+    token_err err;
+
+    s = calloc(1, sizeof(*s));
+    set = calloc(1, sizeof(*set));
+    if (!s || !set) {
+        err = TOKEN_E_NO_MEMORY;
+        goto fail;
+    }
+    s->refs = 1;
+    set->refs = 1;
+    s->certset = set;
+    atr = pcsc_card_atr(cs->card, &s->atr_len);
+    memcpy(s->atr, atr, s->atr_len);
+
+    err = cs->edge->identify(cs->t, s->atr, s->atr_len, &ident);
+    if (!err)
+        err = cs->edge->read_certs(cs->t, &set->certs, &set->n);
+    if (!err)
+        err = cs->edge->pin_state(cs->t, &tries, &blocked);
+    if (err)
+        goto fail;
+    summarize_certs(set->certs, set->n);
+
+    s->id = ident.id;
+    s->model = ident.model;
+    s->serial = ident.serial;
+    s->version = ident.version;
+    memset(&ident, 0, sizeof(ident));
+    s->reader = strdup(reader);
+    if (!s->reader) {
+        err = TOKEN_E_NO_MEMORY;
+        goto fail;
+    }
+    s->edge = cs->edge->name;
+    s->certs = set->certs;
+    s->n_certs = set->n;
+    pin_info_from_edge(&s->pin, cs->edge, tries, blocked);
+    *out = s;
+    return TOKEN_OK;
+fail:
+    edge_identity_clear(&ident);
+    if (s)
+        token_snapshot_unref(s);
+    else
+        free(set);
+    return err;
+}
+
+static token_err read_token(const char *reader, const struct card_edge **edge,
+                            struct token_snapshot **out)
+{
+    struct card_session cs;
+    token_err err;
+
+    err = card_session_open(reader, NULL, &cs);
+    if (err)
+        return err;
+    err = read_snapshot(&cs, reader, out);
+    *edge = cs.edge;
+    card_session_close(&cs);
+    return err;
+}
+
+/*
+ * Reads the card in `reader` and stores the snapshot, unless the card changed
+ * meanwhile. Returns the stored snapshot with a reference, or NULL.
+ */
+static struct token_snapshot *refresh_reader(struct token_service *svc, const char *reader)
+{
+    struct token_snapshot *snap = NULL, *result = NULL;
+    const struct card_edge *edge = NULL;
+    struct reader_entry *r;
+    token_err err;
+
+    err = read_token(reader, &edge, &snap);
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, reader);
+    if (r && r->card_present) {
+        if (err == TOKEN_OK) {
+            token_snapshot_unref(r->snap);
+            r->snap = snap;
+            r->edge = edge;
+            r->unrecognised = false;
+            snap = NULL;
+            result = token_snapshot_ref(r->snap);
+        } else if (err == TOKEN_E_CARD_UNSUPPORTED) {
+            r->unrecognised = true;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    token_snapshot_unref(snap);
+    if (err && err != TOKEN_E_CARD_UNSUPPORTED)
+        svc_log(svc, LOG_WARNING, NULL, "reading the token failed; it will be read again on use");
+    return result;
+}
+
+/* ---- the monitor's view ---- */
+
+static void on_reader_added(struct token_service *svc, const struct pcsc_reader *pr)
+{
+    struct reader_entry *list;
+    bool added = false;
+
+    pthread_mutex_lock(&svc->lock);
+    if (!find_reader(svc, pr->name)) {
+        list = realloc(svc->readers, (svc->n_readers + 1) * sizeof(*list));
+        if (list) {
+            svc->readers = list;
+            memset(&list[svc->n_readers], 0, sizeof(*list));
+            list[svc->n_readers].name = strdup(pr->name);
+            if (list[svc->n_readers].name) {
+                svc->n_readers++;
+                added = true;
+            }
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (added)
+        svc_emit_simple(svc, TOKEN_EV_READER_ADDED, pr->name, NULL);
+}
+
+static void on_reader_removed(struct token_service *svc, const struct pcsc_reader *pr)
+{
+    struct reader_entry *r;
+    bool removed = false;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, pr->name);
+    if (r) {
+        free(r->name);
+        token_snapshot_unref(r->snap);
+        *r = svc->readers[--svc->n_readers];
+        removed = true;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (removed)
+        svc_emit_simple(svc, TOKEN_EV_READER_REMOVED, pr->name, NULL);
+}
+
+static void on_card_inserted(struct token_service *svc, const struct pcsc_reader *pr)
+{
+    struct token_snapshot *snap;
+    struct reader_entry *r;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, pr->name);
+    if (r) {
+        r->card_present = true;
+        r->unrecognised = false;
+        r->atr_len = pr->atr_len <= TOKEN_ATR_MAX ? pr->atr_len : 0;
+        memcpy(r->atr, pr->atr, r->atr_len);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (!r)
+        return;
+    snap = refresh_reader(svc, pr->name);
+    if (snap) {
+        svc_log(svc, LOG_INFO, snap->id, "token inserted");
+        svc_emit_simple(svc, TOKEN_EV_TOKEN_INSERTED, pr->name, snap->id);
+        token_snapshot_unref(snap);
+    }
+}
+
+static void on_card_removed(struct token_service *svc, const struct pcsc_reader *pr)
+{
+    struct token_snapshot *old = NULL;
+    struct reader_entry *r;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, pr->name);
+    if (r) {
+        old = r->snap;
+        r->snap = NULL;
+        r->card_present = false;
+        r->unrecognised = false;
+        r->atr_len = 0;
+        r->edge = NULL;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (old) {
+        svc_log(svc, LOG_INFO, old->id, "token removed");
+        svc_emit_simple(svc, TOKEN_EV_TOKEN_REMOVED, pr->name, old->id);
+        token_snapshot_unref(old);
+    }
+}
+
+static void set_ready(struct token_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->ready = true;
+    pthread_cond_broadcast(&svc->ready_cond);
+    pthread_mutex_unlock(&svc->lock);
+}
+
+static void on_service_change(struct token_service *svc, bool up)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->pcsc_up = up;
+    pthread_mutex_unlock(&svc->lock);
+    svc_log(svc, up ? LOG_NOTICE : LOG_WARNING, NULL,
+            up ? "pcscd is reachable again" : "pcscd is not reachable");
+    svc_emit_simple(svc, up ? TOKEN_EV_PCSC_BACK : TOKEN_EV_PCSC_LOST, NULL, NULL);
+}
+
+static void on_pcsc_change(const struct pcsc_change *ch, void *userdata)
+{
+    struct token_service *svc = userdata;
+
+    switch (ch->kind) {
+    case PCSC_CHANGE_READER_ADDED:
+        on_reader_added(svc, ch->reader);
+        break;
+    case PCSC_CHANGE_READER_REMOVED:
+        on_reader_removed(svc, ch->reader);
+        break;
+    case PCSC_CHANGE_CARD_INSERTED:
+        on_card_inserted(svc, ch->reader);
+        break;
+    case PCSC_CHANGE_CARD_REMOVED:
+        on_card_removed(svc, ch->reader);
+        break;
+    case PCSC_CHANGE_SERVICE_LOST:
+        on_service_change(svc, false);
+        break;
+    case PCSC_CHANGE_SERVICE_BACK:
+        on_service_change(svc, true);
+        break;
+    case PCSC_CHANGE_SCAN_DONE:
+        pthread_mutex_lock(&svc->lock);
+        svc->pcsc_up = true;
+        pthread_mutex_unlock(&svc->lock);
+        break;
+    }
+    if (ch->kind == PCSC_CHANGE_SCAN_DONE || ch->kind == PCSC_CHANGE_SERVICE_LOST)
+        set_ready(svc);
+}
+
+/* ---- life cycle ---- */
+
+static void wait_ready(struct token_service *svc)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += SERVICE_READY_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&svc->lock);
+    while (!svc->ready &&
+           pthread_cond_timedwait(&svc->ready_cond, &svc->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+token_err token_service_new(const struct token_service_config *cfg, struct token_service **out)
+{
+    struct token_service *svc;
+    pthread_condattr_t ca;
+    token_err err;
+
+    if (!out)
+        return TOKEN_E_INVALID_ARG;
+    svc = calloc(1, sizeof(*svc));
+    if (!svc)
+        return TOKEN_E_NO_MEMORY;
+    if (cfg)
+        svc->cfg = *cfg;
+    pthread_mutex_init(&svc->lock, NULL);
+    pthread_mutex_init(&svc->subs_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&svc->ready_cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    err = pcsc_monitor_start(on_pcsc_change, svc, &svc->mon);
+    if (err) {
+        token_service_free(svc);
+        return err;
+    }
+    /* callers' first listing should already show the tokens that are plugged in */
+    wait_ready(svc);
+    *out = svc;
+    return TOKEN_OK;
+}
+
+void token_service_free(struct token_service *svc)
+{
+    struct token_lock *l, *next;
+    size_t i;
+
+    if (!svc)
+        return;
+    pcsc_monitor_stop(svc->mon);
+    for (i = 0; i < svc->n_readers; i++) {
+        free(svc->readers[i].name);
+        token_snapshot_unref(svc->readers[i].snap);
+    }
+    free(svc->readers);
+    for (l = svc->locks; l; l = next) {
+        next = l->next;
+        /* taking the lock waits for an operation still in flight */
+        pthread_mutex_lock(&l->m);
+        pthread_mutex_unlock(&l->m);
+        pthread_mutex_destroy(&l->m);
+        free(l->id);
+        free(l);
+    }
+    free(svc->subs);
+    pthread_cond_destroy(&svc->ready_cond);
+    pthread_mutex_destroy(&svc->subs_lock);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}
+
+unsigned token_service_subscribe(struct token_service *svc, token_event_fn fn, void *userdata)
+{
+    struct subscriber *subs;
+    unsigned id = 0;
+
+    if (!svc || !fn)
+        return 0;
+    pthread_mutex_lock(&svc->subs_lock);
+    subs = realloc(svc->subs, (svc->n_subs + 1) * sizeof(*subs));
+    if (subs) {
+        svc->subs = subs;
+        id = ++svc->next_sub_id;
+        subs[svc->n_subs++] = (struct subscriber){id, fn, userdata};
+    }
+    pthread_mutex_unlock(&svc->subs_lock);
+    return id;
+}
+
+void token_service_unsubscribe(struct token_service *svc, unsigned id)
+{
+    size_t i;
+
+    if (!svc)
+        return;
+    pthread_mutex_lock(&svc->subs_lock);
+    for (i = 0; i < svc->n_subs; i++) {
+        if (svc->subs[i].id == id) {
+            svc->subs[i] = svc->subs[--svc->n_subs];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&svc->subs_lock);
+}
+
+/* ---- reads ---- */
+
+token_err token_service_status(struct token_service *svc, struct token_status *out)
+{
+    size_t i;
+
+    if (!svc || !out)
+        return TOKEN_E_INVALID_ARG;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&svc->lock);
+    out->pcsc_available = svc->pcsc_up;
+    out->n_readers = svc->n_readers;
+    for (i = 0; i < svc->n_readers; i++)
+        out->n_tokens += svc->readers[i].snap != NULL;
+    pthread_mutex_unlock(&svc->lock);
+    return TOKEN_OK;
+}
+
+token_err token_service_readers(struct token_service *svc, struct token_reader **out, size_t *n)
+{
+    struct token_reader *list = NULL;
+    token_err err = TOKEN_OK;
+    size_t i, count;
+
+    if (!svc || !out || !n)
+        return TOKEN_E_INVALID_ARG;
+    pthread_mutex_lock(&svc->lock);
+    count = svc->n_readers;
+    if (!svc->pcsc_up) {
+        err = TOKEN_E_PCSC_UNAVAILABLE;
+        goto out;
+    }
+    list = calloc(count ? count : 1, sizeof(*list));
+    if (!list) {
+        err = TOKEN_E_NO_MEMORY;
+        goto out;
+    }
+    for (i = 0; i < count; i++) {
+        const struct reader_entry *r = &svc->readers[i];
+
+        list[i].name = strdup(r->name);
+        list[i].token_id = r->snap ? strdup(r->snap->id) : NULL;
+        if (!list[i].name || (r->snap && !list[i].token_id))
+            err = TOKEN_E_NO_MEMORY;
+        list[i].card_present = r->card_present;
+        list[i].atr_len = r->atr_len;
+        memcpy(list[i].atr, r->atr, r->atr_len);
+    }
+out:
+    pthread_mutex_unlock(&svc->lock);
+    if (err) {
+        token_readers_free(list, count);
+        return err;
+    }
+    *out = list;
+    *n = count;
+    return TOKEN_OK;
+}
+
+void token_readers_free(struct token_reader *list, size_t n)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].token_id);
+    }
+    free(list);
+}
+
+/* Names of readers with a card that has not been read successfully yet. */
+static char **unread_readers(struct token_service *svc, size_t *n)
+{
+    char **names;
+    size_t i;
+
+    *n = 0;
+    pthread_mutex_lock(&svc->lock);
+    names = calloc(svc->n_readers + 1, sizeof(*names));
+    for (i = 0; names && i < svc->n_readers; i++) {
+        const struct reader_entry *r = &svc->readers[i];
+
+        if (r->card_present && !r->snap && !r->unrecognised) {
+            names[*n] = strdup(r->name);
+            if (names[*n])
+                (*n)++;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return names;
+}
+
+/* A card whose first read failed (busy, reset) is read on demand. */
+static void read_missing(struct token_service *svc)
+{
+    size_t n, i;
+    char **names = unread_readers(svc, &n);
+
+    for (i = 0; names && i < n; i++) {
+        token_snapshot_unref(refresh_reader(svc, names[i]));
+        free(names[i]);
+    }
+    free(names);
+}
+
+token_err token_service_tokens(struct token_service *svc, struct token_snapshot ***out, size_t *n)
+{
+    struct token_snapshot **list;
+    token_err err = TOKEN_OK;
+    size_t i, count = 0;
+
+    if (!svc || !out || !n)
+        return TOKEN_E_INVALID_ARG;
+    read_missing(svc);
+    pthread_mutex_lock(&svc->lock);
+    if (!svc->pcsc_up) {
+        pthread_mutex_unlock(&svc->lock);
+        return TOKEN_E_PCSC_UNAVAILABLE;
+    }
+    list = calloc(svc->n_readers + 1, sizeof(*list));
+    if (!list)
+        err = TOKEN_E_NO_MEMORY;
+    for (i = 0; list && i < svc->n_readers; i++)
+        if (svc->readers[i].snap)
+            list[count++] = token_snapshot_ref(svc->readers[i].snap);
+    pthread_mutex_unlock(&svc->lock);
+    if (err)
+        return err;
+    *out = list;
+    *n = count;
+    return TOKEN_OK;
+}
+
+token_err token_service_get(struct token_service *svc, const char *id, struct token_snapshot **out)
+{
+    struct reader_entry *r;
+    token_err err = TOKEN_OK;
+
+    if (!svc || !id || !out)
+        return TOKEN_E_INVALID_ARG;
+    read_missing(svc);
+    pthread_mutex_lock(&svc->lock);
+    r = find_token(svc, id);
+    if (!svc->pcsc_up)
+        err = TOKEN_E_PCSC_UNAVAILABLE;
+    else if (!r)
+        err = TOKEN_E_TOKEN_NOT_FOUND;
+    else
+        *out = token_snapshot_ref(r->snap);
+    pthread_mutex_unlock(&svc->lock);
+    return err;
+}
+
+/* ---- operations on one token ---- */
+
+static struct token_lock *token_lock_get(struct token_service *svc, const char *id)
+{
+    struct token_lock *l;
+
+    pthread_mutex_lock(&svc->lock);
+    for (l = svc->locks; l; l = l->next)
+        if (strcmp(l->id, id) == 0)
+            break;
+    if (!l) {
+        l = calloc(1, sizeof(*l));
+        if (l && !(l->id = strdup(id))) {
+            free(l);
+            l = NULL;
+        }
+        if (l) {
+            pthread_mutex_init(&l->m, NULL);
+            l->next = svc->locks;
+            svc->locks = l;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return l;
+}
+
+static long ms_since(const struct timespec *then)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - then->tv_sec) * 1000L + (now.tv_nsec - then->tv_nsec) / 1000000L;
+}
+
+/* Spaces PIN attempts on one token; called with the token's lock held. */
+static void pace_attempt(struct token_service *svc, struct token_lock *l)
+{
+    long wait;
+
+    if (svc->cfg.pin_pacing_ms && (l->last_attempt.tv_sec || l->last_attempt.tv_nsec)) {
+        wait = (long)svc->cfg.pin_pacing_ms - ms_since(&l->last_attempt);
+        if (wait > 0) {
+            struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+
+            while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+                ;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &l->last_attempt);
+}
+
+enum pin_op { OP_VERIFY, OP_CHANGE_PIN, OP_UNBLOCK, OP_CHANGE_PUK, OP_PIN_INFO };
+
+struct pin_request {
+    enum pin_op op;
+    const char *a, *b;      /* the secrets, per op */
+    unsigned flags;
+};
+
+struct pin_result {
+    int tries_left;         /* the counter the operation speaks of */
+    int pin_tries;          /* the PIN counter afterwards */
+    bool pin_blocked;
+};
+
+static token_err check_policies(const struct card_edge *edge, const struct pin_request *req)
+{
+    switch (req->op) {
+    case OP_VERIFY:
+        return edge_check_pin_policy(&edge->pin_policy, req->a);
+    case OP_CHANGE_PIN:
+        if (edge_check_pin_policy(&edge->pin_policy, req->a))
+            return TOKEN_E_PIN_POLICY;
+        return edge_check_pin_policy(&edge->pin_policy, req->b);
+    case OP_UNBLOCK:
+        if (edge_check_pin_policy(&edge->puk_policy, req->a))
+            return TOKEN_E_PIN_POLICY;
+        return edge_check_pin_policy(&edge->pin_policy, req->b);
+    case OP_CHANGE_PUK:
+        if (edge_check_pin_policy(&edge->puk_policy, req->a))
+            return TOKEN_E_PIN_POLICY;
+        return edge_check_pin_policy(&edge->puk_policy, req->b);
+    case OP_PIN_INFO:
+        return TOKEN_OK;
+    }
+    return TOKEN_E_INVALID_ARG;
+}
+
+/* Refuses an attempt that would spend the last PIN try, unless allowed. */
+static token_err guard_last_try(struct card_session *cs, const struct pin_request *req)
+{
+    int tries = -1;
+    bool blocked = false;
+    token_err err;
+
+    if (req->op != OP_VERIFY && req->op != OP_CHANGE_PIN)
+        return TOKEN_OK;
+    err = cs->edge->pin_state(cs->t, &tries, &blocked);
+    if (err)
+        return err;
+    if (blocked)
+        return TOKEN_E_PIN_BLOCKED;
+    if (tries == 1 && !(req->flags & TOKEN_PIN_ALLOW_LAST_TRY))
+        return TOKEN_E_PIN_LAST_TRY;
+    return TOKEN_OK;
+}
+
+static token_err run_pin_op(struct card_session *cs, const struct pin_request *req, int *tries)
+{
+    switch (req->op) {
+    case OP_VERIFY:
+        return cs->edge->verify_pin(cs->t, req->a, tries);
+    case OP_CHANGE_PIN:
+        return cs->edge->change_pin(cs->t, req->a, req->b, tries);
+    case OP_UNBLOCK:
+        return cs->edge->unblock_pin(cs->t, req->a, req->b, tries);
+    case OP_CHANGE_PUK:
+        return cs->edge->change_puk(cs->t, req->a, req->b, tries);
+    case OP_PIN_INFO:
+        return TOKEN_OK;
+    }
+    return TOKEN_E_INVALID_ARG;
+}
+
+/* The token in the reader must still be the one the caller named. */
+static token_err check_same_token(struct card_session *cs, const char *id)
+{
+    struct edge_identity ident = {0};
+    size_t atr_len;
+    const uint8_t *atr = pcsc_card_atr(cs->card, &atr_len);
+    token_err err = cs->edge->identify(cs->t, atr, atr_len, &ident);
+
+    if (!err && strcmp(ident.id, id) != 0)
+        err = TOKEN_E_TOKEN_REMOVED;
+    edge_identity_clear(&ident);
+    return err;
+}
+
+/* Inside one transaction: re-identify, guard, operate, log out, read the PIN state. */
+static token_err pin_op_on_card(const char *reader, const struct card_edge *edge, const char *id,
+                                const struct pin_request *req, struct pin_result *res)
+{
+    struct card_session cs;
+    token_err err, state_err;
+
+    err = card_session_open(reader, edge, &cs);
+    if (err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_CARD_UNSUPPORTED ||
+        err == TOKEN_E_READER_NOT_FOUND)
+        err = TOKEN_E_TOKEN_REMOVED;   /* it was there when the caller asked */
+    if (err)
+        return err;
+    err = check_same_token(&cs, id);
+    if (!err)
+        err = guard_last_try(&cs, req);
+    if (!err)
+        err = run_pin_op(&cs, req, &res->tries_left);
+    if (err != TOKEN_E_TOKEN_REMOVED && err != TOKEN_E_PCSC_UNAVAILABLE) {
+        /* the count after a success, or after a refusal, is what the user sees next */
+        if (cs.edge->logout(cs.t) == TOKEN_OK) {
+            state_err = cs.edge->pin_state(cs.t, &res->pin_tries, &res->pin_blocked);
+            if (!err && state_err)
+                err = state_err;
+        }
+    }
+    card_session_close(&cs);
+    return err;
+}
+
+/* Stores new PIN state in the cache and tells subscribers when it changed. */
+static void publish_pin_state(struct token_service *svc, const char *id, const struct pin_result *res)
+{
+    struct token_snapshot *fresh = NULL;
+    struct reader_entry *r;
+    struct token_pin_info pin;
+    char *reader = NULL;
+    bool changed = false;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_token(svc, id);
+    if (r) {
+        pin = r->snap->pin;
+        changed = pin.tries_left != res->pin_tries || pin.blocked != res->pin_blocked;
+        pin.tries_left = res->pin_tries;
+        pin.blocked = res->pin_blocked;
+        if (changed)
+            fresh = snapshot_with_pin(r->snap, &pin);
+        if (fresh) {
+            token_snapshot_unref(r->snap);
+            r->snap = fresh;
+            reader = strdup(r->name);
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (fresh) {
+        struct token_event ev = {.kind = TOKEN_EV_PIN_CHANGED, .reader = reader, .token_id = id,
+                                 .tries_left = res->pin_tries, .blocked = res->pin_blocked};
+
+        svc_emit(svc, &ev);
+    }
+    free(reader);
+}
+
+static token_err token_pin_operation(struct token_service *svc, const char *id,
+                                     const struct pin_request *req, struct pin_result *res)
+{
+    const struct card_edge *edge = NULL;
+    struct token_lock *l;
+    char *reader = NULL;
+    struct reader_entry *r;
+    token_err err;
+
+    res->tries_left = res->pin_tries = -1;
+    res->pin_blocked = false;
+    pthread_mutex_lock(&svc->lock);
+    r = svc->pcsc_up ? find_token(svc, id) : NULL;
+    if (r) {
+        edge = r->edge;
+        reader = strdup(r->name);
+    }
+    err = !svc->pcsc_up ? TOKEN_E_PCSC_UNAVAILABLE
+          : !r          ? TOKEN_E_TOKEN_NOT_FOUND
+          : !reader     ? TOKEN_E_NO_MEMORY
+                        : TOKEN_OK;
+    pthread_mutex_unlock(&svc->lock);
+    if (!err)
+        err = check_policies(edge, req);
+    if (err)
+        goto out;
+
+    l = token_lock_get(svc, id);
+    if (!l) {
+        err = TOKEN_E_NO_MEMORY;
+        goto out;
+    }
+    pthread_mutex_lock(&l->m);
+    if (req->op != OP_PIN_INFO)
+        pace_attempt(svc, l);
+    err = pin_op_on_card(reader, edge, id, req, res);
+    pthread_mutex_unlock(&l->m);
+    if (res->pin_tries >= 0 || res->pin_blocked)
+        publish_pin_state(svc, id, res);
+out:
+    free(reader);
+    return err;
+}
+
+token_err token_service_pin_info(struct token_service *svc, const char *id,
+                                 struct token_pin_info *out)
+{
+    struct pin_request req = {.op = OP_PIN_INFO};
+    struct pin_result res;
+    _cleanup_snapshot_ struct token_snapshot *snap = NULL;
+    token_err err;
+
+    if (!svc || !id || !out)
+        return TOKEN_E_INVALID_ARG;
+    err = token_pin_operation(svc, id, &req, &res);
+    if (err)
+        return err;
+    err = token_service_get(svc, id, &snap);
+    if (err)
+        return err;
+    *out = snap->pin;
+    out->tries_left = res.pin_tries;
+    out->blocked = res.pin_blocked;
+    return TOKEN_OK;
+}
+
+static token_err pin_call(struct token_service *svc, const char *id, enum pin_op op,
+                          const char *a, const char *b, unsigned flags, int *tries_left)
+{
+    struct pin_request req = {.op = op, .a = a, .b = b, .flags = flags};
+    struct pin_result res;
+    token_err err;
+
+    if (!svc || !id || !a || ((op == OP_CHANGE_PIN || op == OP_UNBLOCK || op == OP_CHANGE_PUK) && !b))
+        return TOKEN_E_INVALID_ARG;
+    err = token_pin_operation(svc, id, &req, &res);
+    if (tries_left) {
+        /* PIN errors and PIN successes speak of the PIN counter; PUK ones of the PUK's */
+        bool puk_op = op == OP_UNBLOCK || op == OP_CHANGE_PUK;
+
+        *tries_left = puk_op || err ? res.tries_left : res.pin_tries;
+        if (err == TOKEN_E_PIN_LAST_TRY)
+            *tries_left = 1;
+        if (err == TOKEN_E_PIN_BLOCKED || err == TOKEN_E_PUK_BLOCKED)
+            *tries_left = 0;
+    }
+    return err;
+}
+
+token_err token_service_verify_pin(struct token_service *svc, const char *id, const char *pin,
+                                   unsigned flags, int *tries_left)
+{
+    return pin_call(svc, id, OP_VERIFY, pin, NULL, flags, tries_left);
+}
+
+token_err token_service_change_pin(struct token_service *svc, const char *id, const char *old_pin,
+                                   const char *new_pin, unsigned flags, int *tries_left)
+{
+    return pin_call(svc, id, OP_CHANGE_PIN, old_pin, new_pin, flags, tries_left);
+}
+
+token_err token_service_unblock_pin(struct token_service *svc, const char *id, const char *puk,
+                                    const char *new_pin, int *puk_tries_left)
+{
+    return pin_call(svc, id, OP_UNBLOCK, puk, new_pin, 0, puk_tries_left);
+}
+
+token_err token_service_change_puk(struct token_service *svc, const char *id, const char *old_puk,
+                                   const char *new_puk, int *puk_tries_left)
+{
+    return pin_call(svc, id, OP_CHANGE_PUK, old_puk, new_puk, 0, puk_tries_left);
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * token/token.h — the token layer as the API layer sees it: one service that
+ * knows the readers and tokens, keeps a cache of what the cards hold, runs the
+ * monitor of PC/SC changes, and carries out PIN operations one at a time per
+ * token, each inside a PC/SC transaction, resetting the card's security status
+ * afterwards.
+ *
+ * It knows nothing of HTTP or JSON. Everything it hands out is owned by the
+ * caller (free with the matching *_free / *_unref) and safe to use from any
+ * thread. Secrets passed in are never kept, copied into logs, or returned.
+ */
+#ifndef UKEYD_TOKEN_TOKEN_H
+#define UKEYD_TOKEN_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "token/cert.h"
+#include "token/error.h"
+
+#define TOKEN_ATR_MAX 33
+
+struct token_service;
+struct token_certset;
+
+struct token_service_config {
+    /* Minimum time between two PIN/PUK attempts on one token; 0 = none.
+     * A request inside the window waits, up to pin_pacing_ms. */
+    unsigned pin_pacing_ms;
+    /* Called from the monitor thread; may be NULL. Must not block. */
+    void (*log)(void *userdata, int priority /* LOG_* of syslog.h */, const char *token_id,
+                const char *msg);
+    void *log_userdata;
+};
+
+struct token_status {
+    bool pcsc_available;
+    size_t n_readers;
+    size_t n_tokens;          /* cards recognised by a card-edge driver */
+};
+
+struct token_reader {
+    char *name;
+    bool card_present;
+    uint8_t atr[TOKEN_ATR_MAX];
+    size_t atr_len;
+    char *token_id;           /* NULL when no card or not recognised */
+};
+
+struct token_pin_info {
+    int tries_left;           /* -1 when the card does not say */
+    bool blocked;
+    size_t min_len, max_len;  /* the card edge's PIN policy */
+    const char *charset;      /* static: "digits" or "ascii" — what the card edge accepts */
+};
+
+struct token_cert {
+    uint8_t slot;             /* PIV key reference, e.g. 0x9A */
+    const char *slot_name;    /* static: "9a" */
+    const char *slot_label;   /* static: "PIV Authentication", "Digital Signature", ... */
+    uint8_t *der;
+    size_t der_len;
+    struct cert_summary *summary;  /* NULL when the DER did not parse */
+};
+
+/* One token as last read; immutable once published, reference counted. */
+struct token_snapshot {
+    char *id;                 /* stable: "piv-<card GUID hex>" or "piv-sn-<serial>" */
+    char *reader;
+    const char *edge;         /* static: "PIV" */
+    char *model;              /* human name of the token model, e.g. "Virtual PIV token" */
+    char *serial;             /* NULL when the card has none */
+    char *version;            /* card-edge application version, NULL when unknown */
+    uint8_t atr[TOKEN_ATR_MAX];
+    size_t atr_len;
+    struct token_pin_info pin;   /* as read when the snapshot was taken */
+    struct token_cert *certs;    /* shared by the snapshots of one insertion; read-only */
+    size_t n_certs;
+    /* private */
+    unsigned refs;
+    struct token_certset *certset;
+};
+
+enum token_event_kind {
+    TOKEN_EV_READER_ADDED,
+    TOKEN_EV_READER_REMOVED,
+    TOKEN_EV_TOKEN_INSERTED,
+    TOKEN_EV_TOKEN_REMOVED,
+    TOKEN_EV_PIN_CHANGED,       /* tries left or blocked state changed (any operation) */
+    TOKEN_EV_PCSC_LOST,
+    TOKEN_EV_PCSC_BACK,
+};
+
+struct token_event {
+    enum token_event_kind kind;
+    const char *reader;         /* may be NULL for PCSC_* */
+    const char *token_id;       /* for TOKEN_* and PIN_CHANGED */
+    int tries_left;             /* for PIN_CHANGED, -1 otherwise */
+    bool blocked;               /* for PIN_CHANGED */
+};
+
+/* Called on the monitor thread (or the thread of the operation that changed
+ * PIN state). Must not block nor call back into the service. */
+typedef void (*token_event_fn)(const struct token_event *ev, void *userdata);
+
+token_err token_service_new(const struct token_service_config *cfg, struct token_service **out);
+/* Stops the monitor, waits for operations in flight to finish, frees. */
+void token_service_free(struct token_service *svc);
+
+/* Returns a subscription id > 0, or 0 when out of memory. */
+unsigned token_service_subscribe(struct token_service *svc, token_event_fn fn, void *userdata);
+void token_service_unsubscribe(struct token_service *svc, unsigned id);
+
+token_err token_service_status(struct token_service *svc, struct token_status *out);
+
+token_err token_service_readers(struct token_service *svc, struct token_reader **out, size_t *n);
+void token_readers_free(struct token_reader *list, size_t n);
+
+/* Snapshots of every recognised token, from the cache when nothing changed. */
+token_err token_service_tokens(struct token_service *svc, struct token_snapshot ***out, size_t *n);
+void token_snapshots_free(struct token_snapshot **list, size_t n);
+
+token_err token_service_get(struct token_service *svc, const char *id, struct token_snapshot **out);
+struct token_snapshot *token_snapshot_ref(struct token_snapshot *s);
+void token_snapshot_unref(struct token_snapshot *s);
+
+/* Reads the PIN state from the card now; costs no try. */
+token_err token_service_pin_info(struct token_service *svc, const char *id, struct token_pin_info *out);
+
+/*
+ * Without this flag a verify or change that would spend the card's last PIN
+ * try is refused with TOKEN_E_PIN_LAST_TRY before the card is asked; the check
+ * and the attempt happen inside one PC/SC transaction, so no other caller can
+ * slip in between.
+ */
+#define TOKEN_PIN_ALLOW_LAST_TRY 0x1u
+
+/*
+ * PIN operations. `tries_left` receives the counter after the operation
+ * (-1 when unknown) on success and on PIN/PUK errors. The PIN is checked
+ * against the card edge's policy before the card is touched
+ * (TOKEN_E_PIN_POLICY). The card's security status is reset afterwards.
+ */
+token_err token_service_verify_pin(struct token_service *svc, const char *id,
+                                   const char *pin, unsigned flags, int *tries_left);
+token_err token_service_change_pin(struct token_service *svc, const char *id,
+                                   const char *old_pin, const char *new_pin, unsigned flags,
+                                   int *tries_left);
+token_err token_service_unblock_pin(struct token_service *svc, const char *id,
+                                    const char *puk, const char *new_pin, int *puk_tries_left);
+token_err token_service_change_puk(struct token_service *svc, const char *id,
+                                   const char *old_puk, const char *new_puk, int *puk_tries_left);
+
+#endif

@@ -19,7 +19,7 @@ OPTFLAGS  := -O2 -g
 endif
 
 CC        ?= cc
-PKGS      := libpcsclite libcrypto zlib libmicrohttpd jansson libsystemd libcurl inih
+PKGS      := libpcsclite libcrypto zlib libmicrohttpd jansson libsystemd libcurl inih sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -48,6 +48,13 @@ VTOKEN_SRC := $(wildcard tests/vtoken/*.c)
 VTOKEN_OBJ := $(VTOKEN_SRC:%.c=$(BUILD)/%.o)
 VTOKEN     := $(BUILD)/vtoken
 
+# The reference CA unlock service (web-demo/ca-service): its own program, no
+# code shared with ukeyd, so the protocol is read independently on each side.
+CA_SRC     := $(wildcard web-demo/ca-service/*.c)
+CA_OBJ     := $(filter-out $(BUILD)/web-demo/ca-service/main.o,$(CA_SRC:%.c=$(BUILD)/%.o))
+CA_LIB     := $(BUILD)/libukey-ca.a
+UKEY_CA    := $(BUILD)/ukey-ca
+
 RIG_TOOLS_SRC := $(wildcard tests/rig/*.c)
 RIG_TOOLS  := $(RIG_TOOLS_SRC:tests/rig/%.c=$(BUILD)/rig/%)
 
@@ -63,7 +70,7 @@ DEMO_STAMP := $(DEMO_DIR)/.stamp
 
 .PHONY: all check check-run deps deps-test demo clean bench
 
-all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP)
+all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP)
 
 deps:
 	@build-aux/install-deps build
@@ -96,6 +103,19 @@ $(UKEYD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(API_LIB) $(TOKEN_LIB)
 # The virtual token is the other side of the wire: it shares no code with
 # token/, so a misreading of the spec cannot hide on both sides at once.
 $(VTOKEN): $(VTOKEN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CA_LIB): $(CA_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(UKEY_CA): $(BUILD)/web-demo/ca-service/main.o $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests of the CA service (tests/test-ca-*.c) link its modules only.
+$(BUILD)/tests/test-ca-%: $(BUILD)/tests/test-ca-%.o $(CA_LIB)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/rig/%: $(BUILD)/tests/rig/%.o $(TOKEN_LIB)

@@ -125,9 +125,14 @@ static int rig_start(struct rig *r, int n, const char *const *tokens)
     return rig_load_env(r);
 }
 
+/* UKEYD_KEEP_RIG=1 leaves a failed run's rig running for a post-mortem. */
 __attribute__((unused))
 static void rig_stop(struct rig *r)
 {
+    if (getenv("UKEYD_KEEP_RIG")) {
+        fprintf(stderr, "# rig kept in %s (tests/rig/rig stop %s)\n", r->dir, r->dir);
+        return;
+    }
     if (r->dir[0]) {
         rig_sh(r, "tests/rig/rig stop '%s' >/dev/null 2>&1; rm -rf '%s'", r->dir, r->dir);
         r->dir[0] = '\0';

@@ -156,9 +156,12 @@ static bool same_as_pem(const struct token_cert *c, const char *pem_name)
 static int tries_now(struct token_service *svc, const char *id)
 {
     struct token_pin_info pin;
+    token_err err = token_service_pin_info(svc, id, &pin);
 
-    if (token_service_pin_info(svc, id, &pin) != TOKEN_OK)
+    if (err != TOKEN_OK) {
+        tap_diag("reading the PIN state failed: %s", token_err_name(err));
         return -100;
+    }
     return pin.blocked ? 0 : pin.tries_left;
 }
 
@@ -493,10 +496,16 @@ static void test_pcscd_restart(struct token_service *svc, const char *id)
                "PIN operations work again without restarting the process");
 }
 
+static void on_log(void *ud, int prio, const char *token_id, const char *msg)
+{
+    (void)ud;
+    tap_diag("log <%d> %s%s%s", prio, token_id ? token_id : "", token_id ? ": " : "", msg);
+}
+
 int main(void)
 {
     static const char *const tokens[] = {"sm2", "rsa-ec"};
-    struct token_service_config cfg = {.pin_pacing_ms = 0};
+    struct token_service_config cfg = {.pin_pacing_ms = 0, .log = on_log};
     struct token_service *svc = NULL;
     char sm2_id[80] = "", rsa_id[80] = "";
     int i;

@@ -17,6 +17,7 @@
  * races with SCardCancel still ends the thread promptly. */
 #define PCSC_MONITOR_WAIT_MS       1000
 #define PCSC_RECONNECT_BACKOFF_MS  500
+#define PCSC_SW_LEN                2
 
 struct pcsc_ctx {
     SCARDCONTEXT h;
@@ -219,6 +220,11 @@ static token_err pcsc_card_transmit(void *vcard, const uint8_t *cmd, size_t cmd_
     rv = SCardTransmit(card->h, pci, cmd, (DWORD)cmd_len, NULL, rsp, &len);
     if (rv != SCARD_S_SUCCESS)
         return pcsc_err(rv);
+    /* A card that is there always ends its answer with a status word; pcscd
+     * reports success with an empty answer when the card went away in the
+     * middle of the exchange (seen with vpcd). */
+    if (len < PCSC_SW_LEN)
+        return TOKEN_E_TOKEN_REMOVED;
     *rsp_len = len;
     return TOKEN_OK;
 }

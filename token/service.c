@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -377,8 +378,13 @@ static struct token_snapshot *refresh_reader(struct token_service *svc, const ch
     }
     pthread_mutex_unlock(&svc->lock);
     token_snapshot_unref(snap);
-    if (err && err != TOKEN_E_CARD_UNSUPPORTED)
-        svc_log(svc, LOG_WARNING, NULL, "reading the token failed; it will be read again on use");
+    if (err && err != TOKEN_E_CARD_UNSUPPORTED) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "reading the token in \"%s\" failed (%s); it will be read "
+                 "again on use", reader, token_err_name(err));
+        svc_log(svc, LOG_WARNING, NULL, msg);
+    }
     return result;
 }
 
@@ -1000,6 +1006,11 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
 
     res->tries_left = res->pin_tries = -1;
     res->pin_blocked = false;
+    pthread_mutex_lock(&svc->lock);
+    r = svc->pcsc_up ? find_token(svc, id) : NULL;
+    pthread_mutex_unlock(&svc->lock);
+    if (!r)
+        read_missing(svc);   /* the monitor's read may have failed: try once more */
     pthread_mutex_lock(&svc->lock);
     r = svc->pcsc_up ? find_token(svc, id) : NULL;
     if (r) {

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/events.h — the hub behind GET /v1/events (Server-Sent Events): it
+ * turns the token layer's events into numbered SSE messages, keeps the last
+ * ones to replay after Last-Event-ID, sends heartbeats, and caps how many
+ * streams are open at once.
+ */
+#ifndef UKEYD_API_EVENTS_H
+#define UKEYD_API_EVENTS_H
+
+#include <stddef.h>
+
+#include "token/token.h"
+
+struct events_hub;
+
+/* NULL when out of memory or when the heartbeat thread cannot start. */
+struct events_hub *events_hub_new(struct token_service *svc, unsigned max_streams,
+                                  unsigned heartbeat_s);
+/* Ends every stream: each sends what it has and closes. For shutdown,
+ * before the HTTP server stops. */
+void events_hub_close_streams(struct events_hub *hub);
+/* Unsubscribes and frees; every stream must be gone (the server stopped). */
+void events_hub_free(struct events_hub *hub);
+
+/* For tests and STATUS=: streams open now. */
+size_t events_hub_streams(struct events_hub *hub);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/json.h — jansson as ukeyd uses it: an allocator that wipes every block
+ * on free (PINs parsed from request bodies live in jansson strings), and the
+ * rendering of values into response text, pretty for people, compact for pages.
+ */
+#ifndef UKEYD_API_JSON_H
+#define UKEYD_API_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Installs the wiping allocator. Call once, before any thread uses jansson. */
+void json_wipe_install(void);
+bool json_wipe_installed(void);
+
+/* Renders `v`; the text ends with a newline. Free with json_text_free(). */
+char *json_text(const json_t *v, bool pretty, size_t *len);
+void json_text_free(char *text);
+
+/* Zeroes and frees a buffer that held secrets (e.g. a raw request body). */
+void wipe_free(void *p, size_t len);
+
+/* jansson's own json_auto_t (cleanup attribute) is used for scoped values. */
+
+#endif

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/problem.c — every API error code's status and words, in zh-CN and en,
+ * and the problem+json body built from them.
+ *
+ * Details are templates: "{field}", "{reason}", "{tries}", "{min}", "{max}"
+ * and "{charset}" are filled from the problem. A template that needs a value
+ * the problem lacks is never chosen: `detail_more` is used only when the
+ * problem carries its value, `detail` always works alone.
+ */
+#include "api/problem.h"
+
+#include <ctype.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PROBLEM_TYPE_PREFIX "urn:ukeyd:problem:"
+#define PROBLEM_TEXT_MAX    512
+#define PROBLEM_TYPE_MAX    64
+#define NUMBER_TEXT_MAX     24
+
+struct words {
+    const char *title;
+    const char *detail;
+    const char *detail_more;     /* with the code's extra value, or NULL */
+};
+
+struct code_info {
+    const char *name;
+    unsigned status;
+    struct words text[LANG__COUNT];
+};
+
+static const struct code_info codes[API_CODE__COUNT] = {
+    [API_OK] = { "OK", MHD_HTTP_OK, {
+        [LANG_ZH_CN] = { "成功", "请求已完成。", NULL },
+        [LANG_EN] = { "OK", "The request succeeded.", NULL } } },
+    [API_BAD_REQUEST] = { "BAD_REQUEST", MHD_HTTP_BAD_REQUEST, {
+        [LANG_ZH_CN] = { "请求无效", "请求的格式不正确。", "字段“{field}”{reason}。" },
+        [LANG_EN] = { "Bad request", "The request is malformed.",
+                      "Field \"{field}\" {reason}." } } },
+    [API_HOST_FORBIDDEN] = { "HOST_FORBIDDEN", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "主机名不被接受",
+                         "请求的 Host 不是本机回环地址或 localhost，可能是 DNS 重绑定攻击。", NULL },
+        [LANG_EN] = { "Host not accepted",
+                      "The Host header does not name the loopback address or localhost; "
+                      "this may be a DNS rebinding attack.", NULL } } },
+    [API_MISDIRECTED_REQUEST] = { "MISDIRECTED_REQUEST", MHD_HTTP_MISDIRECTED_REQUEST, {
+        [LANG_ZH_CN] = { "端口不符", "请求的 Host 指向的端口不是本服务监听的端口。", NULL },
+        [LANG_EN] = { "Misdirected request",
+                      "The Host header names a port this service does not listen on.", NULL } } },
+    [API_ORIGIN_FORBIDDEN] = { "ORIGIN_FORBIDDEN", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "来源网站未获授权",
+                         "发出请求的网页不在允许列表中，请求未被执行。", NULL },
+        [LANG_EN] = { "Origin not allowed",
+                      "The web page that sent this request is not on the allow-list; "
+                      "nothing was done.", NULL } } },
+    [API_NOT_FOUND] = { "NOT_FOUND", MHD_HTTP_NOT_FOUND, {
+        [LANG_ZH_CN] = { "接口不存在", "没有这个接口路径。", NULL },
+        [LANG_EN] = { "Not found", "There is no such API path.", NULL } } },
+    [API_METHOD_NOT_ALLOWED] = { "METHOD_NOT_ALLOWED", MHD_HTTP_METHOD_NOT_ALLOWED, {
+        [LANG_ZH_CN] = { "请求方法不被支持", "该接口不支持此请求方法，可用方法见 Allow 响应头。",
+                         NULL },
+        [LANG_EN] = { "Method not allowed",
+                      "This path does not support the method; see the Allow header.", NULL } } },
+    [API_PAYLOAD_TOO_LARGE] = { "PAYLOAD_TOO_LARGE", MHD_HTTP_CONTENT_TOO_LARGE, {
+        [LANG_ZH_CN] = { "请求正文过大", "请求正文超过 16 KiB 的上限。", NULL },
+        [LANG_EN] = { "Payload too large", "The request body exceeds the 16 KiB limit.",
+                      NULL } } },
+    [API_UNSUPPORTED_MEDIA_TYPE] = { "UNSUPPORTED_MEDIA_TYPE", MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, {
+        [LANG_ZH_CN] = { "内容类型不被支持", "POST 请求的 Content-Type 必须是 application/json。",
+                         NULL },
+        [LANG_EN] = { "Unsupported media type",
+                      "A POST request must have Content-Type: application/json.", NULL } } },
+    [API_TOO_MANY_STREAMS] = { "TOO_MANY_STREAMS", MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "事件流过多", "同时打开的事件流已达上限，请关闭其他页面后重试。", NULL },
+        [LANG_EN] = { "Too many event streams",
+                      "The limit of concurrent event streams is reached; close other tabs "
+                      "and try again.", NULL } } },
+    [API_PIN_INCORRECT] = { "PIN_INCORRECT", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "PIN 码错误", "PIN 码不正确。", "PIN 码不正确，还可以尝试 {tries} 次。" },
+        [LANG_EN] = { "Incorrect PIN", "The PIN is incorrect.",
+                      "The PIN is incorrect; {tries} tries left." } } },
+    [API_PIN_BLOCKED] = { "PIN_BLOCKED", MHD_HTTP_LOCKED, {
+        [LANG_ZH_CN] = { "PIN 码已锁定", "PIN 码已被锁定，需要解锁后才能使用。", NULL },
+        [LANG_EN] = { "PIN blocked", "The PIN is blocked; the token must be unlocked first.",
+                      NULL } } },
+    [API_PIN_LAST_TRY] = { "PIN_LAST_TRY", MHD_HTTP_PRECONDITION_REQUIRED, {
+        [LANG_ZH_CN] = { "仅剩最后一次机会",
+                         "只剩最后一次尝试机会，输错将锁定 PIN 码。确认后请带上 "
+                         "\"confirmLastTry\": true 重新提交。", NULL },
+        [LANG_EN] = { "Last try",
+                      "Only one try is left and a wrong PIN will block the token. To go on, "
+                      "send the request again with \"confirmLastTry\": true.", NULL } } },
+    [API_PIN_POLICY] = { "PIN_POLICY", MHD_HTTP_UNPROCESSABLE_CONTENT, {
+        [LANG_ZH_CN] = { "PIN 码不符合规则", "PIN 码不符合该令牌的长度或字符要求。",
+                         "“{field}”不符合该令牌的 PIN 规则：长度 {min}–{max} 位，{charset}。" },
+        [LANG_EN] = { "PIN does not meet the rules",
+                      "The PIN does not meet the token's length or character rules.",
+                      "\"{field}\" does not meet the token's PIN rules: {min} to {max} "
+                      "characters, {charset}." } } },
+    [API_PUK_INCORRECT] = { "PUK_INCORRECT", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "PUK 码错误", "PUK 码不正确。", "PUK 码不正确，还可以尝试 {tries} 次。" },
+        [LANG_EN] = { "Incorrect PUK", "The PUK is incorrect.",
+                      "The PUK is incorrect; {tries} tries left." } } },
+    [API_PUK_BLOCKED] = { "PUK_BLOCKED", MHD_HTTP_LOCKED, {
+        [LANG_ZH_CN] = { "PUK 码已锁定", "PUK 码已被锁定，请联系证书颁发机构。", NULL },
+        [LANG_EN] = { "PUK blocked",
+                      "The PUK is blocked; please contact the certificate authority.", NULL } } },
+    [API_TOKEN_NOT_FOUND] = { "TOKEN_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
+        [LANG_ZH_CN] = { "找不到令牌", "没有找到这个 USB Key，请确认已插好。", NULL },
+        [LANG_EN] = { "Token not found",
+                      "No USB token with this id is present; check that it is plugged in.",
+                      NULL } } },
+    [API_TOKEN_REMOVED] = { "TOKEN_REMOVED", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "令牌已拔出", "操作过程中 USB Key 被拔出，请重新插入后再试。", NULL },
+        [LANG_EN] = { "Token removed",
+                      "The USB token was removed during the operation; plug it in and try "
+                      "again.", NULL } } },
+    [API_TOKEN_BUSY] = { "TOKEN_BUSY", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "令牌忙", "另一个程序正在独占使用这个 USB Key，请稍后再试。", NULL },
+        [LANG_EN] = { "Token busy",
+                      "Another program is using the USB token exclusively; try again later.",
+                      NULL } } },
+    [API_CERTIFICATE_NOT_FOUND] = { "CERTIFICATE_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
+        [LANG_ZH_CN] = { "找不到证书", "令牌的这个槽位中没有证书。", NULL },
+        [LANG_EN] = { "Certificate not found", "The token holds no certificate in this slot.",
+                      NULL } } },
+    [API_CARD_UNSUPPORTED] = { "CARD_UNSUPPORTED", MHD_HTTP_UNPROCESSABLE_CONTENT, {
+        [LANG_ZH_CN] = { "不支持的令牌", "无法识别这个 USB Key 的类型。", NULL },
+        [LANG_EN] = { "Unsupported token", "This kind of USB token is not supported.",
+                      NULL } } },
+    [API_CARD_ERROR] = { "CARD_ERROR", MHD_HTTP_BAD_GATEWAY, {
+        [LANG_ZH_CN] = { "令牌响应异常", "USB Key 返回了意外的响应或数据。", NULL },
+        [LANG_EN] = { "Token error", "The USB token answered with an unexpected status or data.",
+                      NULL } } },
+    [API_PCSC_UNAVAILABLE] = { "PCSC_UNAVAILABLE", MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "智能卡服务不可用", "无法连接 pcscd 智能卡服务，请检查该服务是否运行。",
+                         NULL },
+        [LANG_EN] = { "Smart card service unavailable",
+                      "The pcscd smart card service cannot be reached; check that it is "
+                      "running.", NULL } } },
+    [API_TIMEOUT] = { "TIMEOUT", MHD_HTTP_GATEWAY_TIMEOUT, {
+        [LANG_ZH_CN] = { "令牌超时", "USB Key 没有及时响应。", NULL },
+        [LANG_EN] = { "Token timeout", "The USB token did not answer in time.", NULL } } },
+    [API_INTERNAL] = { "INTERNAL", MHD_HTTP_INTERNAL_SERVER_ERROR, {
+        [LANG_ZH_CN] = { "内部错误", "服务内部出错，请查看日志。", NULL },
+        [LANG_EN] = { "Internal error", "Something went wrong inside the service; see its log.",
+                      NULL } } },
+};
+
+static const char *const reasons[REASON__COUNT][LANG__COUNT] = {
+    [REASON_NONE] = { [LANG_ZH_CN] = "无效", [LANG_EN] = "is invalid" },
+    [REASON_MISSING] = { [LANG_ZH_CN] = "缺失", [LANG_EN] = "is missing" },
+    [REASON_NOT_STRING] = { [LANG_ZH_CN] = "必须是字符串", [LANG_EN] = "must be a string" },
+    [REASON_NOT_BOOLEAN] = { [LANG_ZH_CN] = "必须是 true 或 false",
+                             [LANG_EN] = "must be true or false" },
+    [REASON_UNKNOWN_FIELD] = { [LANG_ZH_CN] = "不被接受", [LANG_EN] = "is not accepted here" },
+    [REASON_NOT_JSON] = { [LANG_ZH_CN] = "不是有效的 JSON", [LANG_EN] = "is not valid JSON" },
+    [REASON_NOT_OBJECT] = { [LANG_ZH_CN] = "必须是 JSON 对象",
+                            [LANG_EN] = "must be a JSON object" },
+};
+
+static const struct {
+    const char *charset;
+    const char *words[LANG__COUNT];
+} charsets[] = {
+    { "digits", { [LANG_ZH_CN] = "仅限数字", [LANG_EN] = "digits only" } },
+    { "ascii", { [LANG_ZH_CN] = "可打印 ASCII 字符", [LANG_EN] = "printable ASCII characters" } },
+};
+
+static const struct code_info *info_of(enum api_code code)
+{
+    return (unsigned)code < API_CODE__COUNT ? &codes[code] : &codes[API_INTERNAL];
+}
+
+const char *api_code_name(enum api_code code)
+{
+    return info_of(code)->name;
+}
+
+unsigned api_code_status(enum api_code code)
+{
+    return info_of(code)->status;
+}
+
+bool api_code_has_tries(enum api_code code)
+{
+    return code == API_PIN_INCORRECT || code == API_PIN_BLOCKED || code == API_PIN_LAST_TRY ||
+           code == API_PUK_INCORRECT || code == API_PUK_BLOCKED;
+}
+
+static const char *charset_words(const char *charset, enum api_lang lang)
+{
+    for (size_t i = 0; i < sizeof charsets / sizeof charsets[0]; i++)
+        if (charset && strcmp(charset, charsets[i].charset) == 0)
+            return charsets[i].words[lang];
+    return charset ? charset : "";
+}
+
+/* The value of one "{name}" placeholder, or NULL when the problem has none. */
+static const char *placeholder_value(const char *name, size_t len, const struct problem *p,
+                                     enum api_lang lang, char *num, size_t num_size)
+{
+    if (len == 5 && strncmp(name, "field", len) == 0)
+        return p->field;
+    if (len == 6 && strncmp(name, "reason", len) == 0)
+        return reasons[(unsigned)p->reason < REASON__COUNT ? p->reason : REASON_NONE][lang];
+    if (len == 5 && strncmp(name, "tries", len) == 0 && p->tries_left >= 0) {
+        snprintf(num, num_size, "%d", p->tries_left);
+        return num;
+    }
+    if (!p->policy)
+        return NULL;
+    if (len == 3 && strncmp(name, "min", len) == 0) {
+        snprintf(num, num_size, "%zu", p->policy->min_len);
+        return num;
+    }
+    if (len == 3 && strncmp(name, "max", len) == 0) {
+        snprintf(num, num_size, "%zu", p->policy->max_len);
+        return num;
+    }
+    if (len == 7 && strncmp(name, "charset", len) == 0)
+        return charset_words(p->policy->charset, lang);
+    return NULL;
+}
+
+/* Fills `tmpl` into `out`; false when a placeholder has no value. */
+static bool expand(const char *tmpl, const struct problem *p, enum api_lang lang, char *out,
+                   size_t size)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    while (*tmpl) {
+        const char *close = *tmpl == '{' ? strchr(tmpl, '}') : NULL;
+        char num[NUMBER_TEXT_MAX];
+        const char *value;
+        size_t len;
+
+        if (close) {
+            value = placeholder_value(tmpl + 1, (size_t)(close - tmpl - 1), p, lang, num,
+                                      sizeof num);
+            if (!value)
+                return false;
+            len = strlen(value);
+            tmpl = close + 1;
+        } else {
+            value = tmpl;
+            len = 1;
+            tmpl++;
+        }
+        if (used + len >= size)
+            len = size - used - 1;
+        memcpy(out + used, value, len);
+        used += len;
+        out[used] = '\0';
+    }
+    return true;
+}
+
+/* "PIN_INCORRECT" -> "urn:ukeyd:problem:pin-incorrect" */
+static void type_uri(enum api_code code, char *out, size_t size)
+{
+    const char *name = api_code_name(code);
+    size_t used = (size_t)snprintf(out, size, "%s", PROBLEM_TYPE_PREFIX);
+
+    for (; *name && used + 1 < size; name++)
+        out[used++] = *name == '_' ? '-' : (char)tolower((unsigned char)*name);
+    out[used] = '\0';
+}
+
+static int add_tries(json_t *body, int tries_left)
+{
+    return json_object_set_new(body, "triesLeft",
+                               tries_left >= 0 ? json_integer(tries_left) : json_null());
+}
+
+static int add_policy(json_t *body, const struct token_pin_info *policy)
+{
+    return json_object_set_new(body, "minLength", json_integer((json_int_t)policy->min_len)) ||
+           json_object_set_new(body, "maxLength", json_integer((json_int_t)policy->max_len)) ||
+           json_object_set_new(body, "charset", json_string(policy->charset ? policy->charset : ""));
+}
+
+static int add_extensions(json_t *body, const struct problem *p, const char *request_id)
+{
+    if (p->field && json_object_set_new(body, "field", json_string(p->field)))
+        return -1;
+    if (api_code_has_tries(p->code) && p->tries_left != PROBLEM_TRIES_NONE &&
+        add_tries(body, p->tries_left))
+        return -1;
+    if (p->policy && add_policy(body, p->policy))
+        return -1;
+    if (request_id && json_object_set_new(body, "requestId", json_string(request_id)))
+        return -1;
+    return 0;
+}
+
+json_t *problem_body(const struct problem *p, enum api_lang lang, const char *request_id)
+{
+    const struct code_info *info = info_of(p->code);
+    const struct words *w = &info->text[(unsigned)lang < LANG__COUNT ? lang : LANG_ZH_CN];
+    char type[PROBLEM_TYPE_MAX], detail[PROBLEM_TEXT_MAX];
+    json_t *body;
+
+    if (!w->detail_more || !expand(w->detail_more, p, lang, detail, sizeof detail))
+        expand(w->detail, p, lang, detail, sizeof detail);
+    type_uri(p->code, type, sizeof type);
+    body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", w->title, "status",
+                     (int)info->status, "detail", detail, "code", info->name);
+    if (body && add_extensions(body, p, request_id)) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}

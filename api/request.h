@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/request.h — what a handler sees of one HTTP request, and the ways it
+ * answers: JSON, a problem, raw bytes, or a stream.
+ *
+ * A handler must answer exactly once, through one of the respond_* calls;
+ * they add the headers every response carries (request id, no-store, nosniff,
+ * Vary: Origin and, for an allow-listed Origin, the CORS headers).
+ */
+#ifndef UKEYD_API_REQUEST_H
+#define UKEYD_API_REQUEST_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "api/guard.h"
+#include "api/lang.h"
+#include "api/problem.h"
+#include "api/router.h"
+#include "token/token.h"
+
+#define REQUEST_ID_MAX 24
+
+struct events_hub;
+
+/* State shared by every request of one server. */
+struct api_context {
+    struct token_service *svc;
+    struct events_hub *hub;
+    struct timespec started;           /* CLOCK_MONOTONIC */
+    struct guard_hosts hosts;          /* fixed once listening */
+    unsigned instance_tag;             /* random: tells this run's request ids apart */
+    atomic_ulong next_request;
+    /* What a reload can change, read under the lock. */
+    pthread_rwlock_t settings_lock;
+    struct origin_list *origins;
+    enum api_lang language;
+};
+
+struct request {
+    struct api_context *ctx;
+    struct MHD_Connection *conn;
+    char id[REQUEST_ID_MAX];
+    struct timespec started;
+    const char *method;                /* libmicrohttpd's, valid while the request lives */
+    char *path;                        /* copy, for the completion log line */
+    char *origin;                      /* copy of the Origin header, NULL when none */
+    bool origin_allowed;
+    enum api_code origin_verdict;      /* of the Origin guard, taken with the allow-list */
+    bool pretty;                       /* curl and friends: indent JSON */
+    enum api_lang lang;
+    bool seen;                         /* the access handler has run once */
+    bool options;                      /* OPTIONS on a known path: Allow / CORS preflight */
+    bool answered;
+    enum MHD_Result queued;            /* what MHD_queue_response said */
+    unsigned status;
+    struct route_match match;
+    char *body;                        /* POST body, wiped on free */
+    size_t body_len;
+    enum api_code body_problem;        /* API_OK, or why the body is refused */
+};
+
+/* Takes `v` (may be NULL: answers INTERNAL). */
+void respond_json(struct request *r, unsigned status, json_t *v);
+void respond_problem(struct request *r, const struct problem *p);
+/* The same with one more header (e.g. Allow for METHOD_NOT_ALLOWED). */
+void respond_problem_header(struct request *r, const struct problem *p, const char *header,
+                            const char *value);
+void respond_code(struct request *r, enum api_code code);
+/* A token-layer failure; `tries_left` is used for PIN and PUK errors. */
+void respond_token_error(struct request *r, token_err err, int tries_left);
+void respond_bytes(struct request *r, unsigned status, const char *content_type,
+                   const void *data, size_t len);
+/* Queues `resp` (and destroys the caller's reference) with the common headers. */
+void respond_with(struct request *r, unsigned status, struct MHD_Response *resp);
+
+/* A route parameter ("id", "slot"); never NULL for the route's own names. */
+const char *request_param(const struct request *r, const char *name);
+struct token_service *request_tokens(const struct request *r);
+/* The snapshot of the route's {id}; NULL when it answered with the error. */
+struct token_snapshot *request_token(struct request *r);
+void snapshot_release(struct token_snapshot **s);
+#define SCOPED_SNAPSHOT __attribute__((cleanup(snapshot_release))) struct token_snapshot
+
+/* A request header, or NULL. */
+const char *request_header(const struct request *r, const char *name);
+
+/*
+ * The JSON body of a POST, checked field by field: every listed field has its
+ * type, every required one is there, nothing unlisted is. On failure answers
+ * BAD_REQUEST naming the field and returns NULL. The returned value owns the
+ * strings stored through the fields; json_decref wipes them.
+ */
+enum body_field_type {
+    BODY_STRING,
+    BODY_BOOL,
+};
+
+struct body_field {
+    const char *name;
+    enum body_field_type type;
+    bool required;
+    const char **string_out;           /* BODY_STRING */
+    bool *bool_out;                    /* BODY_BOOL; left alone when absent */
+};
+
+json_t *request_body_fields(struct request *r, const struct body_field *fields, size_t n);
+
+#endif

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/routes.h — the v1 route table: every path the API answers, which
+ * docs/openapi.yaml documents one for one (tests/test-routes.c checks).
+ */
+#ifndef UKEYD_API_ROUTES_H
+#define UKEYD_API_ROUTES_H
+
+#include "api/router.h"
+
+const struct route *api_routes(size_t *n);
+
+#endif

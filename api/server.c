@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/server.c — libmicrohttpd daemons (one per listening socket: it takes
+ * one socket each), the life of a request through them, and the server's
+ * start, reload and stop.
+ *
+ * A request goes: Host guard → Origin guard → fetch-metadata guard → router
+ * (404, 405 + Allow, OPTIONS and CORS preflight) → for JSON routes the
+ * Content-Type and size guards and the body → the handler. Nothing before
+ * the handler touches a token, so a refused request has no side effect.
+ *
+ * Threads: each daemon polls with epoll in a small pool of threads. Handlers
+ * run on those threads and may wait for a card; event streams suspend their
+ * connection instead of holding a thread.
+ */
+#include "api/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/events.h"
+#include "api/json.h"
+#include "api/log.h"
+#include "api/request.h"
+#include "api/routes.h"
+
+#define MAX_LISTENERS          GUARD_PORTS_MAX
+#define PREFLIGHT_MAX_AGE_S    "600"
+#define PREFLIGHT_HEADERS      "Content-Type, Accept-Language, Last-Event-ID"
+#define HEADER_ALLOW           "Allow"
+#define HEADER_ALLOW_PRIVATE_NETWORK "Access-Control-Allow-Private-Network"
+#define FETCH_METADATA_PREFIX  "Sec-Fetch-"
+#define SHUTDOWN_GRACE_MS      5000
+#define SHUTDOWN_POLL_MS       20
+#define MS_PER_SEC             1000
+#define NS_PER_MS              1000000L
+#define LOG_MESSAGE_MAX        512
+
+struct api_server {
+    struct api_context ctx;
+    struct MHD_Daemon *daemons[MAX_LISTENERS];
+    size_t n_daemons;
+    atomic_uint in_flight;             /* requests past their headers, not yet completed */
+};
+
+/* --- request life ------------------------------------------------------ */
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * MS_PER_SEC + (now.tv_nsec - since->tv_nsec) / NS_PER_MS;
+}
+
+static void *on_request_begins(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct api_server *server = cls;
+    struct request *r = calloc(1, sizeof *r);
+
+    (void)uri;   /* may carry a query string: never logged, the path is */
+    if (!r)
+        return NULL;
+    r->ctx = &server->ctx;
+    r->conn = conn;
+    r->queued = MHD_YES;
+    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    snprintf(r->id, sizeof r->id, "%08x-%lu", server->ctx.instance_tag,
+             atomic_fetch_add(&server->ctx.next_request, 1) + 1);
+    return r;
+}
+
+static void request_free(struct request *r)
+{
+    wipe_free(r->body, r->body ? GUARD_BODY_MAX : 0);
+    free(r->path);
+    free(r->origin);
+    free(r);
+}
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client went away";
+    }
+    return "unknown";
+}
+
+static void log_request(const struct request *r, enum MHD_RequestTerminationCode toe)
+{
+    const char *how = termination_name(toe);
+    struct log_fields f = { .token_id = route_param(&r->match, "id"), .origin = r->origin,
+                            .request_id = r->id };
+
+    if (!r->seen) {
+        log_msg(LOG_DEBUG, &f, "connection ended before a request (%s)", how ? how : "ok");
+        return;
+    }
+    log_msg(LOG_INFO, &f, "%s %s %u %ldms%s%s", r->method, r->path ? r->path : "?", r->status,
+            elapsed_ms(&r->started), how ? " " : "", how ? how : "");
+}
+
+static void on_request_ends(void *cls, struct MHD_Connection *conn, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    struct api_server *server = cls;
+    struct request *r = *con_cls;
+
+    (void)conn;
+    if (!r)
+        return;
+    if (r->seen)
+        atomic_fetch_sub(&server->in_flight, 1);
+    log_request(r, toe);
+    request_free(r);
+    *con_cls = NULL;
+}
+
+/* --- what the request says about its sender ---------------------------- */
+
+static enum MHD_Result find_fetch_metadata(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    bool *found = cls;
+
+    (void)kind;
+    (void)value;
+    if (strncasecmp(key, FETCH_METADATA_PREFIX, strlen(FETCH_METADATA_PREFIX)) == 0) {
+        *found = true;
+        return MHD_NO;   /* stop iterating */
+    }
+    return MHD_YES;
+}
+
+/* A browser sends Origin or fetch metadata; curl and scripts send neither,
+ * and people read what they get: indent it for them. */
+static bool sender_is_a_person(struct request *r)
+{
+    bool browser = r->origin != NULL;
+
+    if (!browser)
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, find_fetch_metadata, &browser);
+    return !browser;
+}
+
+static bool read_sender(struct request *r)
+{
+    const char *origin = request_header(r, MHD_HTTP_HEADER_ORIGIN);
+    struct api_context *ctx = r->ctx;
+    enum api_lang fallback;
+
+    if (origin && !(r->origin = strdup(origin)))
+        return false;
+    pthread_rwlock_rdlock(&ctx->settings_lock);
+    r->origin_allowed = origin_list_contains(ctx->origins, r->origin);
+    r->origin_verdict = guard_check_origin(r->origin, ctx->origins);
+    fallback = ctx->language;
+    pthread_rwlock_unlock(&ctx->settings_lock);
+    r->lang = lang_negotiate(request_header(r, MHD_HTTP_HEADER_ACCEPT_LANGUAGE), fallback);
+    r->pretty = sender_is_a_person(r);
+    return true;
+}
+
+/* --- guards and routing ------------------------------------------------ */
+
+static enum api_code guard_sender(struct request *r)
+{
+    enum api_code code = guard_check_host(request_header(r, MHD_HTTP_HEADER_HOST), &r->ctx->hosts);
+
+    if (code == API_OK)
+        code = r->origin_verdict;
+    if (code == API_OK)
+        code = guard_check_fetch_site(request_header(r, "Sec-Fetch-Site"), r->origin_allowed);
+    return code;
+}
+
+static enum api_code guard_json_body(struct request *r)
+{
+    enum api_code code = guard_check_content_type(
+        request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE));
+
+    if (code == API_OK)
+        code = guard_check_content_length(request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH));
+    return code;
+}
+
+static void refuse(struct request *r, enum api_code code)
+{
+    struct problem p = problem_of(code);
+
+    if (code == API_METHOD_NOT_ALLOWED)
+        respond_problem_header(r, &p, HEADER_ALLOW, r->match.allow);
+    else
+        respond_problem(r, &p);
+    if (code == API_HOST_FORBIDDEN || code == API_ORIGIN_FORBIDDEN)
+        log_msg(LOG_NOTICE, &(struct log_fields){ .origin = r->origin, .request_id = r->id },
+                "refused %s %s: %s", r->method, r->path, api_code_name(code));
+}
+
+static void answer_options(struct request *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+    if (!resp) {
+        respond_code(r, API_INTERNAL);
+        return;
+    }
+    MHD_add_response_header(resp, HEADER_ALLOW, r->match.allow);
+    /* Only an allow-listed Origin gets this far with one (guard_sender). */
+    if (r->origin_allowed) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS,
+                                r->match.allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_HEADERS,
+                                PREFLIGHT_HEADERS);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_MAX_AGE,
+                                PREFLIGHT_MAX_AGE_S);
+        MHD_add_response_header(resp, HEADER_ALLOW_PRIVATE_NETWORK, "true");
+    }
+    respond_with(r, MHD_HTTP_NO_CONTENT, resp);
+}
+
+/* Routes the request; false when it has been refused already. */
+static bool route_request(struct request *r)
+{
+    size_t n;
+    const struct route *table = api_routes(&n);
+
+    switch (router_match(table, n, r->method, r->path, &r->match)) {
+    case ROUTE_FOUND:
+        return true;
+    case ROUTE_NOT_FOUND:
+        refuse(r, API_NOT_FOUND);
+        return false;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        if (strcmp(r->method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+            r->options = true;
+            return true;
+        }
+        refuse(r, API_METHOD_NOT_ALLOWED);
+        return false;
+    }
+    return false;
+}
+
+/*
+ * The first call sees the headers only. A refusal is answered at once, and
+ * libmicrohttpd then closes the connection without reading a body; a request
+ * that passes is answered when it is complete (finish_request), which keeps
+ * the connection alive for the next one.
+ */
+static enum MHD_Result begin_request(struct api_server *server, struct request *r,
+                                     const char *url, const char *method)
+{
+    enum api_code code;
+
+    r->seen = true;
+    atomic_fetch_add(&server->in_flight, 1);
+    r->method = method;
+    if (!(r->path = strdup(url)) || !read_sender(r)) {
+        respond_code(r, API_INTERNAL);
+        return r->queued;
+    }
+    code = guard_sender(r);
+    if (code != API_OK) {
+        refuse(r, code);
+        return r->queued;
+    }
+    if (!route_request(r))
+        return r->queued;
+    if (!r->options && (r->match.route->flags & ROUTE_JSON_BODY)) {
+        code = guard_json_body(r);
+        if (code != API_OK)
+            refuse(r, code);
+    }
+    return r->queued;
+}
+
+/* Keeps the body in one buffer of the largest size allowed, so that it is
+ * never copied by realloc (which would leave an unwiped copy behind). */
+static void take_body(struct request *r, const char *data, size_t size)
+{
+    if (r->body_problem != API_OK)
+        return;
+    if (size > GUARD_BODY_MAX - r->body_len) {
+        r->body_problem = API_PAYLOAD_TOO_LARGE;
+        return;
+    }
+    if (!r->body && !(r->body = malloc(GUARD_BODY_MAX))) {
+        r->body_problem = API_INTERNAL;
+        return;
+    }
+    memcpy(r->body + r->body_len, data, size);
+    r->body_len += size;
+}
+
+static void finish_request(struct request *r)
+{
+    if (r->options)
+        answer_options(r);
+    else if (r->body_problem != API_OK)
+        refuse(r, r->body_problem);
+    else
+        r->match.route->handler(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct request *r = *con_cls;
+
+    (void)conn;
+    (void)version;
+    if (!r)
+        return MHD_NO;
+    if (!r->seen)
+        return begin_request(cls, r, url, method);
+    if (*upload_data_size) {
+        if (!r->answered)
+            take_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->answered)
+        finish_request(r);
+    return r->queued;
+}
+
+/* --- start, reload, stop ----------------------------------------------- */
+
+/* libmicrohttpd's own messages; its format strings are its own. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void on_mhd_message(void *cls, const char *fmt, va_list ap)
+{
+    char text[LOG_MESSAGE_MAX];
+
+    (void)cls;
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = '\0';
+    log_msg(LOG_WARNING, NULL, "http: %s", text);
+}
+#pragma GCC diagnostic pop
+
+/* Adds the socket's address and port to the names the Host guard accepts. */
+static int learn_listener(struct guard_hosts *hosts, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char addr[INET6_ADDRSTRLEN], name[GUARD_HOST_NAME_MAX];
+    uint16_t port;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
+        snprintf(name, sizeof name, "%s", addr);
+        port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr);
+        snprintf(name, sizeof name, "[%s]", addr);
+        port = ntohs(in6->sin6_port);
+    } else {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    return guard_hosts_add_name(hosts, name) && guard_hosts_add_port(hosts, port) ? 0 : -1;
+}
+
+static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
+                                       const struct api_limits *limits)
+{
+    int own_fd = dup(fd);   /* libmicrohttpd closes what it is given; the caller keeps fd */
+    struct MHD_Daemon *d;
+
+    if (own_fd < 0)
+        return NULL;
+    d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_access, server,
+        /* First, so that libmicrohttpd's messages about the options are ours too. */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, NULL, MHD_OPTION_LISTEN_SOCKET, own_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, limits->threads, MHD_OPTION_CONNECTION_LIMIT,
+        limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, limits->connection_timeout_s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_begins, server, MHD_OPTION_NOTIFY_COMPLETED,
+        on_request_ends, server, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+    if (!d)
+        close(own_fd);
+    return d;
+}
+
+static int settings_apply(struct api_context *ctx, const struct api_settings *settings)
+{
+    struct origin_list *fresh = origin_list_new(settings->origins, settings->n_origins);
+    struct origin_list *old;
+
+    if (!fresh)
+        return -1;
+    pthread_rwlock_wrlock(&ctx->settings_lock);
+    old = ctx->origins;
+    ctx->origins = fresh;
+    ctx->language = settings->language;
+    pthread_rwlock_unlock(&ctx->settings_lock);
+    origin_list_free(old);
+    return 0;
+}
+
+static void server_free(struct api_server *server)
+{
+    for (size_t i = 0; i < server->n_daemons; i++)
+        MHD_stop_daemon(server->daemons[i]);
+    events_hub_free(server->ctx.hub);
+    origin_list_free(server->ctx.origins);
+    pthread_rwlock_destroy(&server->ctx.settings_lock);
+    free(server);
+}
+
+static int server_listen(struct api_server *server, const int *fds, size_t n_fds,
+                         const struct api_limits *limits)
+{
+    for (size_t i = 0; i < n_fds; i++) {
+        if (learn_listener(&server->ctx.hosts, fds[i]) < 0) {
+            log_msg(LOG_ERR, NULL, "listening socket %d: cannot tell its address: %m", fds[i]);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n_fds; i++) {
+        server->daemons[i] = start_daemon(server, fds[i], limits);
+        if (!server->daemons[i]) {
+            log_msg(LOG_ERR, NULL, "cannot start the HTTP server on socket %d", fds[i]);
+            return -1;
+        }
+        server->n_daemons++;
+    }
+    return 0;
+}
+
+int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
+                     const struct api_limits *limits, const struct api_settings *settings,
+                     struct api_server **out)
+{
+    struct api_server *server;
+
+    *out = NULL;
+    if (n_fds == 0 || n_fds > MAX_LISTENERS) {
+        log_msg(LOG_ERR, NULL, "between 1 and %d listening sockets are needed, not %zu",
+                MAX_LISTENERS, n_fds);
+        return -1;
+    }
+    if (!json_wipe_installed()) {
+        /* Installing it now could free blocks jansson took from malloc. */
+        log_msg(LOG_ERR, NULL, "json_wipe_install() must run before the server starts");
+        return -1;
+    }
+    server = calloc(1, sizeof *server);
+    if (!server || pthread_rwlock_init(&server->ctx.settings_lock, NULL)) {
+        free(server);
+        return -1;
+    }
+    server->ctx.svc = svc;
+    clock_gettime(CLOCK_MONOTONIC, &server->ctx.started);
+    if (getrandom(&server->ctx.instance_tag, sizeof server->ctx.instance_tag, 0) < 0)
+        server->ctx.instance_tag = (unsigned)getpid();
+    guard_hosts_init(&server->ctx.hosts);
+    if (settings_apply(&server->ctx, settings) < 0 ||
+        !(server->ctx.hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
+        server_listen(server, fds, n_fds, limits) < 0) {
+        server_free(server);
+        return -1;
+    }
+    *out = server;
+    return 0;
+}
+
+int api_server_reload(struct api_server *server, const struct api_settings *settings)
+{
+    return settings_apply(&server->ctx, settings);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = { .tv_sec = ms / MS_PER_SEC, .tv_nsec = (ms % MS_PER_SEC) * NS_PER_MS };
+
+    nanosleep(&t, NULL);
+}
+
+void api_server_stop(struct api_server *server)
+{
+    long waited = 0;
+
+    if (!server)
+        return;
+    for (size_t i = 0; i < server->n_daemons; i++) {
+        int fd = MHD_quiesce_daemon(server->daemons[i]);
+
+        if (fd >= 0)
+            close(fd);
+    }
+    events_hub_close_streams(server->ctx.hub);
+    /* Handlers still running finish anyway (stopping joins their threads);
+     * the wait lets their answers reach the clients before the connections
+     * close. Streams end by themselves now that the hub is closing. */
+    while (atomic_load(&server->in_flight) > 0 && waited < SHUTDOWN_GRACE_MS) {
+        sleep_ms(SHUTDOWN_POLL_MS);
+        waited += SHUTDOWN_POLL_MS;
+    }
+    if (atomic_load(&server->in_flight) > 0)
+        log_msg(LOG_WARNING, NULL, "stopping with %u requests still open",
+                atomic_load(&server->in_flight));
+    server_free(server);
+}

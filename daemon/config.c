@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/config.c — the configuration file, parsed by inih.
+ *
+ * The file is one [ukeyd] section (keys before any section header count as
+ * in it). Every key is checked as it is read, and the first bad line stops
+ * the load with a message naming the file, the line and the key, so an
+ * administrator can fix it without reading code. inih does not tell its
+ * handler the line number, so the file is fed to it through a reader that
+ * counts lines.
+ */
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "api/guard.h"
+#include "api/log.h"
+#include "daemon/listen.h"
+
+#define CONFIG_SECTION        "ukeyd"
+#define LINE_MAX_TEXT         200          /* inih's INI_MAX_LINE */
+#define DECIMAL_BASE          10
+#define LIST_SEPARATORS       " \t,"
+
+#define DEFAULT_PIN_PACING_MS       1000
+#define DEFAULT_MAX_CONNECTIONS     64
+#define DEFAULT_MAX_SSE_CLIENTS     16
+#define DEFAULT_CONNECTION_TIMEOUT  30
+#define DEFAULT_WORKER_THREADS      4
+#define DEFAULT_SSE_HEARTBEAT       15
+
+struct parse_state {
+    FILE *file;
+    struct config *cfg;
+    int line;                  /* of the text inih is looking at */
+    int error_line;            /* first error found by the handler, 0 when none */
+    int long_line;             /* first line longer than inih takes, 0 when none */
+    char message[CONFIG_ERROR_MAX];
+};
+
+struct number_key {
+    const char *name;
+    size_t offset;             /* of the unsigned in struct config */
+    unsigned min, max;
+};
+
+static const struct number_key number_keys[] = {
+    { "pin-pacing-ms", offsetof(struct config, pin_pacing_ms), 0, 60000 },
+    { "max-connections", offsetof(struct config, max_connections), 1, 1024 },
+    { "max-sse-clients", offsetof(struct config, max_sse_clients), 1, 1024 },
+    { "connection-timeout", offsetof(struct config, connection_timeout_s), 1, 3600 },
+    { "worker-threads", offsetof(struct config, worker_threads), 1, 64 },
+    { "sse-heartbeat", offsetof(struct config, sse_heartbeat_s), 1, 300 },
+};
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->language = LANG_ZH_CN;
+    c->pin_pacing_ms = DEFAULT_PIN_PACING_MS;
+    c->max_connections = DEFAULT_MAX_CONNECTIONS;
+    c->max_sse_clients = DEFAULT_MAX_SSE_CLIENTS;
+    c->connection_timeout_s = DEFAULT_CONNECTION_TIMEOUT;
+    c->worker_threads = DEFAULT_WORKER_THREADS;
+    c->sse_heartbeat_s = DEFAULT_SSE_HEARTBEAT;
+    c->log_level = LOG_INFO;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
+{
+    char what[CONFIG_ERROR_MAX / 2];
+    va_list ap;
+
+    if (st->error_line)
+        return 0;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    st->error_line = st->line;
+    snprintf(st->message, sizeof st->message, "%s: %s", key, what);
+    return 0;
+}
+
+static int set_number(struct parse_state *st, const struct number_key *k, const char *value)
+{
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(value, &end, DECIMAL_BASE);
+    if (errno || end == value || *end != '\0' || value[0] == '-' || n < k->min || n > k->max)
+        return fail(st, k->name, "\"%s\" is not a whole number from %u to %u", value, k->min,
+                    k->max);
+    *(unsigned *)((char *)st->cfg + k->offset) = (unsigned)n;
+    return 1;
+}
+
+static int add_origin(struct parse_state *st, const char *origin)
+{
+    struct config *c = st->cfg;
+    const char *why = NULL;
+
+    if (!guard_origin_valid(origin, &why))
+        return fail(st, "origins", "\"%s\" %s", origin, why);
+    for (size_t i = 0; i < c->n_origins; i++)
+        if (strcmp(c->origins[i], origin) == 0)
+            return 1;
+    if (c->n_origins >= CONFIG_ORIGINS_MAX)
+        return fail(st, "origins", "more than %d origins", CONFIG_ORIGINS_MAX);
+    if (!(c->origins[c->n_origins] = strdup(origin)))
+        return fail(st, "origins", "out of memory");
+    c->n_origins++;
+    return 1;
+}
+
+static int add_listen(struct parse_state *st, const char *spec)
+{
+    struct config *c = st->cfg;
+    struct listen_addr addr;
+    const char *why = NULL;
+
+    if (listen_parse(spec, &addr, &why) < 0)
+        return fail(st, "listen", "\"%s\" %s", spec, why);
+    if (c->n_listen >= CONFIG_LISTEN_MAX)
+        return fail(st, "listen", "more than %d addresses", CONFIG_LISTEN_MAX);
+    if (!(c->listen[c->n_listen] = strdup(spec)))
+        return fail(st, "listen", "out of memory");
+    c->n_listen++;
+    return 1;
+}
+
+/* Feeds each item of a whitespace- or comma-separated list to `add`. */
+static int for_each_item(struct parse_state *st, const char *value,
+                         int (*add)(struct parse_state *, const char *))
+{
+    char copy[LINE_MAX_TEXT + 1];
+    char *save = NULL;
+
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *item = strtok_r(copy, LIST_SEPARATORS, &save); item;
+         item = strtok_r(NULL, LIST_SEPARATORS, &save))
+        if (!add(st, item))
+            return 0;
+    return 1;
+}
+
+/* The unlock service: HTTPS, or plain HTTP to this machine (tests, the demo). */
+static int set_ca_service_url(struct parse_state *st, const char *value)
+{
+    static const char *const loopback_http[] = { "http://127.0.0.1", "http://localhost",
+                                                 "http://[::1]" };
+    bool ok = strncmp(value, "https://", strlen("https://")) == 0 &&
+              strlen(value) > strlen("https://");
+
+    for (size_t i = 0; !ok && i < sizeof loopback_http / sizeof loopback_http[0]; i++) {
+        size_t n = strlen(loopback_http[i]);
+
+        ok = strncmp(value, loopback_http[i], n) == 0 &&
+             (value[n] == ':' || value[n] == '/' || value[n] == '\0');
+    }
+    if (!ok)
+        return fail(st, "ca-service-url",
+                    "\"%s\" must be an https:// URL (plain http:// only to this machine)", value);
+    free(st->cfg->ca_service_url);
+    st->cfg->ca_service_url = strdup(value);
+    return st->cfg->ca_service_url ? 1 : fail(st, "ca-service-url", "out of memory");
+}
+
+static int set_ca_bundle(struct parse_state *st, const char *value)
+{
+    if (value[0] != '/')
+        return fail(st, "ca-bundle", "\"%s\" must be an absolute path", value);
+    if (access(value, R_OK) != 0)
+        return fail(st, "ca-bundle", "cannot read \"%s\": %s", value, strerror(errno));
+    free(st->cfg->ca_bundle);
+    st->cfg->ca_bundle = strdup(value);
+    return st->cfg->ca_bundle ? 1 : fail(st, "ca-bundle", "out of memory");
+}
+
+static int set_language(struct parse_state *st, const char *value)
+{
+    int lang = lang_parse(value);
+
+    if (lang < 0)
+        return fail(st, "language", "\"%s\" is not zh-CN or en", value);
+    st->cfg->language = (enum api_lang)lang;
+    return 1;
+}
+
+static int set_log_level(struct parse_state *st, const char *value)
+{
+    int level = log_level_parse(value);
+
+    if (level < 0)
+        return fail(st, "log-level", "\"%s\" is not one of error, warning, notice, info, debug",
+                    value);
+    st->cfg->log_level = level;
+    return 1;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_state *st = user;
+
+    if (section[0] && strcmp(section, CONFIG_SECTION) != 0)
+        return fail(st, name, "is in section [%s]; ukeyd reads [" CONFIG_SECTION "] only",
+                    section);
+    for (size_t i = 0; i < sizeof number_keys / sizeof number_keys[0]; i++)
+        if (strcmp(name, number_keys[i].name) == 0)
+            return set_number(st, &number_keys[i], value);
+    if (strcmp(name, "origins") == 0)
+        return for_each_item(st, value, add_origin);
+    if (strcmp(name, "listen") == 0)
+        return for_each_item(st, value, add_listen);
+    if (strcmp(name, "ca-service-url") == 0)
+        return set_ca_service_url(st, value);
+    if (strcmp(name, "ca-bundle") == 0)
+        return set_ca_bundle(st, value);
+    if (strcmp(name, "language") == 0)
+        return set_language(st, value);
+    if (strcmp(name, "log-level") == 0)
+        return set_log_level(st, value);
+    return fail(st, name, "unknown key (see docs/configuration.md)");
+}
+
+/* fgets for inih that counts lines and refuses lines inih would cut. */
+static char *read_line(char *buf, int size, void *stream)
+{
+    struct parse_state *st = stream;
+    int c;
+
+    if (!fgets(buf, size, st->file))
+        return NULL;
+    st->line++;
+    if (strchr(buf, '\n'))
+        return buf;
+    c = fgetc(st->file);
+    if (c == EOF || c == '\n')
+        return buf;            /* exactly as long as the buffer: it all fits */
+    while ((c = fgetc(st->file)) != EOF && c != '\n')
+        ;
+    if (!st->long_line)
+        st->long_line = st->line;
+    buf[0] = '\0';
+    return buf;
+}
+
+static void describe_failure(const struct parse_state *st, const char *path, int rc,
+                             char *error, size_t size)
+{
+    if (st->long_line && (!st->error_line || st->long_line < st->error_line) &&
+        (rc <= 0 || st->long_line <= rc))
+        snprintf(error, size, "%s:%d: line longer than %d characters (repeat the key instead)",
+                 path, st->long_line, LINE_MAX_TEXT - 1);
+    else if (rc > 0 && rc == st->error_line)
+        snprintf(error, size, "%s:%d: %s", path, rc, st->message);
+    else if (rc > 0)
+        snprintf(error, size, "%s:%d: not a \"key = value\" line nor a [section] header", path,
+                 rc);
+    else
+        snprintf(error, size, "%s: out of memory", path);
+}
+
+/* Gives `fresh` (a shallow copy of c) its own strings, so a failed load
+ * leaves c whole; on failure the copies made so far are fresh's to free. */
+static int copy_strings(struct config *fresh, const struct config *c)
+{
+    size_t n_origins = fresh->n_origins, n_listen = fresh->n_listen;
+
+    fresh->n_origins = fresh->n_listen = 0;
+    fresh->ca_service_url = fresh->ca_bundle = NULL;
+    for (size_t i = 0; i < n_origins; i++, fresh->n_origins++)
+        if (!(fresh->origins[i] = strdup(c->origins[i])))
+            return -1;
+    for (size_t i = 0; i < n_listen; i++, fresh->n_listen++)
+        if (!(fresh->listen[i] = strdup(c->listen[i])))
+            return -1;
+    if (c->ca_service_url && !(fresh->ca_service_url = strdup(c->ca_service_url)))
+        return -1;
+    if (c->ca_bundle && !(fresh->ca_bundle = strdup(c->ca_bundle)))
+        return -1;
+    return 0;
+}
+
+int config_load(struct config *c, const char *path, char *error, size_t error_size)
+{
+    struct config fresh = *c;
+    struct parse_state st = { .cfg = &fresh };
+    int rc;
+
+    if (copy_strings(&fresh, c) < 0) {
+        snprintf(error, error_size, "%s: out of memory", path);
+        config_free(&fresh);
+        return -1;
+    }
+    st.file = fopen(path, "re");
+    if (!st.file) {
+        snprintf(error, error_size, "%s: %s", path, strerror(errno));
+        config_free(&fresh);
+        return -1;
+    }
+    rc = ini_parse_stream(read_line, &st, on_key, &st);
+    fclose(st.file);
+    if (rc != 0 || st.long_line) {
+        describe_failure(&st, path, rc, error, error_size);
+        config_free(&fresh);
+        return -1;
+    }
+    config_move(c, &fresh);
+    return 0;
+}
+
+void config_move(struct config *to, struct config *from)
+{
+    config_free(to);
+    *to = *from;
+    memset(from, 0, sizeof *from);
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < c->n_origins; i++)
+        free(c->origins[i]);
+    for (size_t i = 0; i < c->n_listen; i++)
+        free(c->listen[i]);
+    free(c->ca_service_url);
+    free(c->ca_bundle);
+    c->n_origins = c->n_listen = 0;
+    c->ca_service_url = c->ca_bundle = NULL;
+}

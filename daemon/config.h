@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/config.h — ukeyd's configuration: built-in defaults, overridden by
+ * the file an administrator edits (INI, parsed by inih), overridden by the
+ * command line.
+ */
+#ifndef UKEYD_DAEMON_CONFIG_H
+#define UKEYD_DAEMON_CONFIG_H
+
+#include <stddef.h>
+
+#include "api/lang.h"
+
+#define CONFIG_DEFAULT_PATH   "/etc/ukeyd/ukeyd.conf"
+#define CONFIG_ORIGINS_MAX    32
+#define CONFIG_LISTEN_MAX     8
+#define CONFIG_ERROR_MAX      512
+#define CONFIG_DEFAULT_PORT   17990
+
+struct config {
+    char *origins[CONFIG_ORIGINS_MAX];
+    size_t n_origins;
+    char *listen[CONFIG_LISTEN_MAX];   /* "127.0.0.1:17990", "[::1]:17990" */
+    size_t n_listen;
+    char *ca_service_url;              /* for the unlock service; NULL when unset */
+    char *ca_bundle;
+    enum api_lang language;
+    unsigned pin_pacing_ms;
+    unsigned max_connections;
+    unsigned max_sse_clients;
+    unsigned connection_timeout_s;
+    unsigned worker_threads;
+    unsigned sse_heartbeat_s;
+    int log_level;                     /* LOG_* of syslog.h */
+};
+
+void config_defaults(struct config *c);
+
+/*
+ * Reads `path` over the values already in `c`. Returns 0, or -1 with
+ * `error` set to "PATH:LINE: KEY: what is wrong" (or "PATH: why" when the file
+ * cannot be read); `c` is then left as it was.
+ */
+int config_load(struct config *c, const char *path, char *error, size_t error_size);
+
+/* Moves everything from `from` into `to` (freeing what `to` held). */
+void config_move(struct config *to, struct config *from);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/main.c — ukeyd's main(): options, configuration, listening sockets,
+ * the token service and the HTTP server, then a loop that waits for signals
+ * (SIGHUP reloads, SIGTERM/SIGINT stop), token changes (to update systemd's
+ * STATUS=) and watchdog deadlines.
+ *
+ * Signals are blocked in every thread and read from a signalfd by this loop
+ * alone, so no handler ever runs in the middle of a token operation.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "api/json.h"
+#include "api/log.h"
+#include "api/server.h"
+#include "daemon/config.h"
+#include "daemon/listen.h"
+#include "daemon/log.h"
+#include "daemon/systemd.h"
+#include "token/token.h"
+
+#define LISTENERS_MAX     CONFIG_LISTEN_MAX
+#define STATUS_TEXT_MAX   128
+#define US_PER_MS         1000
+#define POLL_FOREVER      (-1)
+
+static const char *const default_listen[] = { "127.0.0.1:17990", "[::1]:17990" };
+
+struct options {
+    const char *config_path;           /* NULL: the default path, when it exists */
+    const char *listen[LISTENERS_MAX];
+    size_t n_listen;
+    int log_level;                     /* -1 when not given */
+    bool check_config;
+};
+
+struct daemon_state {
+    struct options opt;
+    struct config cfg;
+    int fds[LISTENERS_MAX];
+    size_t n_fds;
+    bool activated;                    /* sockets came from systemd */
+    struct token_service *svc;
+    unsigned subscription;
+    struct api_server *server;
+    int signal_fd;
+    int change_fd;                     /* eventfd: the token monitor saw a change */
+};
+
+/* --- options ----------------------------------------------------------- */
+
+static void print_help(void)
+{
+    printf("Usage: ukeyd [OPTION]...\n"
+           "Local helper that lets a CA's web portal read the user's USB token.\n"
+           "\n"
+           "  -c, --config FILE       configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+           "  -l, --listen ADDR:PORT  listen here instead of the configured addresses;\n"
+           "                          repeatable; loopback only, e.g. 127.0.0.1:17990\n"
+           "                          or [::1]:17990 (default: both of these)\n"
+           "      --log-level LEVEL   error, warning, notice, info (default) or debug\n"
+           "      --check-config      read the configuration, report, and exit\n"
+           "  -V, --version           print the version and exit\n"
+           "  -h, --help              print this help and exit\n"
+           "\n"
+           "Signals: SIGHUP reloads the configuration (allowed origins, language,\n"
+           "log level); SIGTERM or SIGINT stop after requests in flight finish.\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "ukeyd: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'ukeyd --help'.\n");
+    return EX_USAGE;
+}
+
+static int add_listen_option(struct options *o, const char *spec)
+{
+    struct listen_addr addr;
+    const char *why = NULL;
+
+    if (listen_parse(spec, &addr, &why) < 0) {
+        fprintf(stderr, "ukeyd: --listen %s: %s\n", spec, why);
+        return EX_USAGE;
+    }
+    if (o->n_listen >= LISTENERS_MAX)
+        return usage_error("too many --listen options (%s)", spec);
+    o->listen[o->n_listen++] = spec;
+    return 0;
+}
+
+/* Returns -1 to go on, or the exit code. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { OPT_LOG_LEVEL = 256, OPT_CHECK_CONFIG };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, rc;
+
+    o->log_level = -1;
+    while ((c = getopt_long(argc, argv, "c:l:Vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'l':
+            if ((rc = add_listen_option(o, optarg)))
+                return rc;
+            break;
+        case OPT_LOG_LEVEL:
+            o->log_level = log_level_parse(optarg);
+            if (o->log_level < 0)
+                return usage_error("--log-level %s: not error, warning, notice, info or debug",
+                                   optarg);
+            break;
+        case OPT_CHECK_CONFIG:
+            o->check_config = true;
+            break;
+        case 'V':
+            printf("ukeyd %s\n", UKEYD_VERSION);
+            return EXIT_SUCCESS;
+        case 'h':
+            print_help();
+            return EXIT_SUCCESS;
+        default:
+            fprintf(stderr, "Try 'ukeyd --help'.\n");
+            return EX_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+/* --- configuration ----------------------------------------------------- */
+
+/* Defaults, then the file (when there is one), then the command line. */
+static int read_config(const struct options *o, struct config *cfg)
+{
+    const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+    char error[CONFIG_ERROR_MAX];
+
+    config_defaults(cfg);
+    if (o->config_path || access(path, F_OK) == 0) {
+        if (config_load(cfg, path, error, sizeof error) < 0) {
+            log_msg(LOG_ERR, NULL, "bad configuration: %s", error);
+            return -1;
+        }
+    }
+    if (o->log_level >= 0)
+        cfg->log_level = o->log_level;
+    return 0;
+}
+
+static void settings_of(const struct config *cfg, struct api_settings *s)
+{
+    s->origins = (const char *const *)cfg->origins;
+    s->n_origins = cfg->n_origins;
+    s->language = cfg->language;
+}
+
+static void warn_restart_needed(const struct config *old, const struct config *fresh)
+{
+    if (old->pin_pacing_ms != fresh->pin_pacing_ms || old->max_connections != fresh->max_connections ||
+        old->max_sse_clients != fresh->max_sse_clients ||
+        old->connection_timeout_s != fresh->connection_timeout_s ||
+        old->worker_threads != fresh->worker_threads || old->sse_heartbeat_s != fresh->sse_heartbeat_s ||
+        old->n_listen != fresh->n_listen)
+        log_msg(LOG_WARNING, NULL,
+                "listen addresses, limits and PIN pacing changed in the file take effect at the "
+                "next restart");
+}
+
+/* --- status for systemd ------------------------------------------------ */
+
+static void describe_status(struct daemon_state *d, char *text, size_t size)
+{
+    struct token_status st = { 0 };
+
+    if (token_service_status(d->svc, &st) != TOKEN_OK || !st.pcsc_available) {
+        snprintf(text, size, "pcscd unavailable");
+        return;
+    }
+    snprintf(text, size, "%zu reader%s, %zu token%s", st.n_readers, st.n_readers == 1 ? "" : "s",
+             st.n_tokens, st.n_tokens == 1 ? "" : "s");
+}
+
+static void on_token_change(const struct token_event *ev, void *userdata)
+{
+    struct daemon_state *d = userdata;
+    uint64_t one = 1;
+
+    (void)ev;
+    /* Never blocks: the counter saturates long before 2^64 unread changes. */
+    if (write(d->change_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_msg(LOG_DEBUG, NULL, "status wake-up lost: %m");
+}
+
+static void token_log(void *userdata, int priority, const char *token_id, const char *msg)
+{
+    (void)userdata;
+    log_msg(priority, &(struct log_fields){ .token_id = token_id }, "token: %s", msg);
+}
+
+/* --- listening sockets ------------------------------------------------- */
+
+static bool is_missing_ipv6(const struct listen_addr *a, int err)
+{
+    return a->ss.ss_family == AF_INET6 && (err == EADDRNOTAVAIL || err == EAFNOSUPPORT);
+}
+
+static int open_one(struct daemon_state *d, const char *spec, bool is_default)
+{
+    struct listen_addr addr;
+    const char *why = NULL;
+    int fd;
+
+    if (listen_parse(spec, &addr, &why) < 0) {
+        log_msg(LOG_ERR, NULL, "listen %s: %s", spec, why);
+        return -1;
+    }
+    fd = listen_open(&addr);
+    if (fd < 0 && is_default && is_missing_ipv6(&addr, errno)) {
+        log_msg(LOG_NOTICE, NULL, "not listening on %s: IPv6 is not available", spec);
+        return 0;
+    }
+    if (fd < 0) {
+        log_msg(LOG_ERR, NULL, "cannot listen on %s: %m", spec);
+        return -1;
+    }
+    d->fds[d->n_fds++] = fd;
+    return 0;
+}
+
+static int open_listeners(struct daemon_state *d)
+{
+    const char *const *specs = default_listen;
+    size_t n = sizeof default_listen / sizeof default_listen[0];
+    bool defaults = true;
+
+    if (systemd_listen_fds(d->fds, LISTENERS_MAX, &d->n_fds) < 0)
+        return -1;
+    if (d->n_fds > 0) {
+        d->activated = true;
+        if (d->opt.n_listen || d->cfg.n_listen)
+            log_msg(LOG_NOTICE, NULL, "socket activation: configured listen addresses ignored");
+        return 0;
+    }
+    if (d->opt.n_listen) {
+        specs = d->opt.listen;
+        n = d->opt.n_listen;
+        defaults = false;
+    } else if (d->cfg.n_listen) {
+        specs = (const char *const *)d->cfg.listen;
+        n = d->cfg.n_listen;
+        defaults = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (open_one(d, specs[i], defaults) < 0)
+            return -1;
+    if (d->n_fds == 0) {
+        log_msg(LOG_ERR, NULL, "no address to listen on");
+        return -1;
+    }
+    return 0;
+}
+
+static void close_listeners(struct daemon_state *d)
+{
+    for (size_t i = 0; i < d->n_fds; i++)
+        close(d->fds[i]);
+    d->n_fds = 0;
+}
+
+/* --- running ----------------------------------------------------------- */
+
+static int block_signals(struct daemon_state *d)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    /* Before any thread exists, so that every thread inherits the mask. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    d->change_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return d->signal_fd < 0 || d->change_fd < 0 ? -1 : 0;
+}
+
+static int start_services(struct daemon_state *d)
+{
+    struct token_service_config tcfg = { .pin_pacing_ms = d->cfg.pin_pacing_ms, .log = token_log };
+    struct api_limits limits = {
+        .max_connections = d->cfg.max_connections,
+        .max_streams = d->cfg.max_sse_clients,
+        .connection_timeout_s = d->cfg.connection_timeout_s,
+        .threads = d->cfg.worker_threads,
+        .heartbeat_s = d->cfg.sse_heartbeat_s,
+    };
+    struct api_settings settings;
+    token_err err = token_service_new(&tcfg, &d->svc);
+
+    if (err != TOKEN_OK) {
+        log_msg(LOG_ERR, NULL, "cannot start the token service: %s", token_err_name(err));
+        return -1;
+    }
+    d->subscription = token_service_subscribe(d->svc, on_token_change, d);
+    settings_of(&d->cfg, &settings);
+    return api_server_start(d->svc, d->fds, d->n_fds, &limits, &settings, &d->server);
+}
+
+static void stop_services(struct daemon_state *d)
+{
+    api_server_stop(d->server);
+    d->server = NULL;
+    if (d->svc) {
+        if (d->subscription)
+            token_service_unsubscribe(d->svc, d->subscription);
+        /* Waits for token operations in flight: no token is left half-changed. */
+        token_service_free(d->svc);
+        d->svc = NULL;
+    }
+}
+
+static void reload(struct daemon_state *d)
+{
+    struct config fresh;
+    struct api_settings settings;
+    char status[STATUS_TEXT_MAX];
+
+    systemd_reloading();
+    if (read_config(&d->opt, &fresh) < 0) {
+        log_msg(LOG_ERR, NULL, "reload failed; the running configuration stays");
+        config_free(&fresh);
+    } else {
+        settings_of(&fresh, &settings);
+        if (api_server_reload(d->server, &settings) < 0) {
+            log_msg(LOG_ERR, NULL, "reload failed: out of memory");
+            config_free(&fresh);
+        } else {
+            warn_restart_needed(&d->cfg, &fresh);
+            log_set_level(fresh.log_level);
+            config_move(&d->cfg, &fresh);
+            log_msg(LOG_NOTICE, NULL, "configuration reloaded: %zu allowed origin%s",
+                    d->cfg.n_origins, d->cfg.n_origins == 1 ? "" : "s");
+        }
+    }
+    describe_status(d, status, sizeof status);
+    systemd_ready(status);
+}
+
+/* Returns false when the daemon should stop. */
+static bool handle_signal(struct daemon_state *d)
+{
+    struct signalfd_siginfo si;
+
+    while (read(d->signal_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(d);
+            continue;
+        }
+        log_msg(LOG_NOTICE, NULL, "%s: stopping", strsignal((int)si.ssi_signo));
+        return false;
+    }
+    return true;
+}
+
+static void refresh_status(struct daemon_state *d)
+{
+    uint64_t count;
+    char status[STATUS_TEXT_MAX];
+
+    if (read(d->change_fd, &count, sizeof count) != sizeof count)
+        return;
+    describe_status(d, status, sizeof status);
+    systemd_status(status);
+    log_msg(LOG_DEBUG, NULL, "status: %s", status);
+}
+
+static void run_loop(struct daemon_state *d)
+{
+    uint64_t watchdog_us = systemd_watchdog_interval_us();
+    int timeout_ms = watchdog_us ? (int)(watchdog_us / US_PER_MS) : POLL_FOREVER;
+    struct pollfd pfd[] = { { .fd = d->signal_fd, .events = POLLIN },
+                            { .fd = d->change_fd, .events = POLLIN } };
+
+    for (;;) {
+        int n = poll(pfd, sizeof pfd / sizeof pfd[0], timeout_ms);
+
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERR, NULL, "poll: %m");
+            return;
+        }
+        if (watchdog_us)
+            systemd_watchdog_ping();
+        if (n > 0 && (pfd[0].revents & POLLIN) && !handle_signal(d))
+            return;
+        if (n > 0 && (pfd[1].revents & POLLIN))
+            refresh_status(d);
+    }
+}
+
+static void log_started(const struct daemon_state *d)
+{
+    log_msg(LOG_NOTICE, NULL, "ukeyd %s ready on %zu socket%s%s; %zu allowed origin%s",
+            UKEYD_VERSION, d->n_fds, d->n_fds == 1 ? "" : "s",
+            d->activated ? " (socket activation)" : "", d->cfg.n_origins,
+            d->cfg.n_origins == 1 ? "" : "s");
+}
+
+static int run(struct daemon_state *d)
+{
+    char status[STATUS_TEXT_MAX];
+
+    if (block_signals(d) < 0) {
+        log_msg(LOG_ERR, NULL, "cannot set up signal handling: %m");
+        return EXIT_FAILURE;
+    }
+    if (open_listeners(d) < 0)
+        return EXIT_FAILURE;
+    if (start_services(d) < 0) {
+        stop_services(d);
+        return EXIT_FAILURE;
+    }
+    describe_status(d, status, sizeof status);
+    systemd_ready(status);
+    log_started(d);
+    run_loop(d);
+    systemd_stopping();
+    stop_services(d);
+    log_msg(LOG_NOTICE, NULL, "stopped");
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon_state d = { .signal_fd = -1, .change_fd = -1 };
+    int rc = parse_options(argc, argv, &d.opt);
+
+    if (rc >= 0)
+        return rc;
+    json_wipe_install();
+    daemon_log_setup();
+    if (read_config(&d.opt, &d.cfg) < 0)
+        return EX_CONFIG;
+    log_set_level(d.cfg.log_level);
+    if (d.opt.check_config) {
+        printf("configuration OK: %zu allowed origin%s\n", d.cfg.n_origins,
+               d.cfg.n_origins == 1 ? "" : "s");
+        config_free(&d.cfg);
+        return EXIT_SUCCESS;
+    }
+    rc = run(&d);
+    close_listeners(&d);
+    if (d.signal_fd >= 0)
+        close(d.signal_fd);
+    if (d.change_fd >= 0)
+        close(d.change_fd);
+    config_free(&d.cfg);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests api/router.c: matching, parameters, suffixes, 404 and 405 with Allow. */
+#include "api/router.h"
+#include "tests/tap.h"
+
+static void h_any(struct request *req) { (void)req; }
+
+static const struct route table[] = {
+    { "GET", "/v1/status", h_any, 0 },
+    { "GET", "/v1/tokens", h_any, 0 },
+    { "GET", "/v1/tokens/{id}", h_any, 0 },
+    { "GET", "/v1/tokens/{id}/certificates/{slot}", h_any, 0 },
+    { "GET", "/v1/tokens/{id}/certificates/{slot}.pem", h_any, 0 },
+    { "GET", "/v1/tokens/{id}/certificates/{slot}.der", h_any, 0 },
+    { "GET", "/v1/tokens/{id}/pin", h_any, 0 },
+    { "POST", "/v1/tokens/{id}/pin/verify", h_any, ROUTE_JSON_BODY },
+    { "POST", "/v1/things", h_any, ROUTE_JSON_BODY },
+    { "GET", "/v1/things", h_any, 0 },
+};
+#define N (sizeof table / sizeof table[0])
+
+static void test_found(void)
+{
+    struct route_match m;
+
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/status", &m), ROUTE_FOUND, "literal path");
+    tap_ok(m.route == &table[0], "literal path picks its route");
+    TAP_EQ_INT(m.n_params, 0, "literal path has no parameters");
+
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/piv-00AB_cd", &m), ROUTE_FOUND,
+               "one parameter");
+    TAP_EQ_STR(route_param(&m, "id"), "piv-00AB_cd", "parameter value");
+    tap_ok(route_param(&m, "slot") == NULL, "absent parameter is NULL");
+
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/t1/certificates/9a", &m), ROUTE_FOUND,
+               "two parameters");
+    tap_ok(m.route == &table[3], "two parameters pick the plain certificate route");
+    TAP_EQ_STR(route_param(&m, "id"), "t1", "first parameter");
+    TAP_EQ_STR(route_param(&m, "slot"), "9a", "second parameter");
+
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/t1/certificates/9c.pem", &m),
+               ROUTE_FOUND, ".pem suffix");
+    tap_ok(m.route == &table[4], ".pem picks the pem route");
+    TAP_EQ_STR(route_param(&m, "slot"), "9c", "suffix is not part of the parameter");
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/t1/certificates/9c.der", &m),
+               ROUTE_FOUND, ".der suffix");
+    tap_ok(m.route == &table[5], ".der picks the der route");
+
+    TAP_EQ_INT(router_match(table, N, "POST", "/v1/things", &m), ROUTE_FOUND,
+               "same path, second method");
+    tap_ok(m.route == &table[8], "method decides between routes of one path");
+}
+
+static void test_not_found(void)
+{
+    static const char *const paths[] = {
+        "/", "", "/v1", "/v1/", "/v1/status/", "/v1/statusx", "/v1/tokens/", "//v1/status",
+        "/v1/tokens/..", "/v1/tokens/a.b", "/v1/tokens/a%2fb", "/v1/tokens/a b",
+        "/v1/tokens/t1/certificates/.pem", "/v1/tokens/t1/certificates/9a.txt",
+        "/v1/tokens/t1/certificates/9a.pem.der", "/v2/status", "/V1/STATUS",
+        "/v1/tokens/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    struct route_match m;
+
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        TAP_EQ_INT(router_match(table, N, "GET", paths[i], &m), ROUTE_NOT_FOUND, paths[i]);
+}
+
+static void test_wrong_method(void)
+{
+    struct route_match m;
+
+    TAP_EQ_INT(router_match(table, N, "POST", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
+               "POST on a GET route");
+    TAP_EQ_STR(m.allow, "GET, OPTIONS", "Allow for a GET route");
+    TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/x/pin/verify", &m),
+               ROUTE_METHOD_NOT_ALLOWED, "GET on a POST route");
+    TAP_EQ_STR(m.allow, "POST, OPTIONS", "Allow for a POST route");
+    TAP_EQ_INT(router_match(table, N, "DELETE", "/v1/things", &m), ROUTE_METHOD_NOT_ALLOWED,
+               "DELETE on a path with two methods");
+    TAP_EQ_STR(m.allow, "POST, GET, OPTIONS", "Allow lists every method once");
+    TAP_EQ_INT(router_match(table, N, "OPTIONS", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
+               "OPTIONS is for the server to answer");
+    TAP_EQ_INT(router_match(table, N, "get", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
+               "methods are case-sensitive");
+}
+
+int main(void)
+{
+    test_found();
+    test_not_found();
+    test_wrong_method();
+    return tap_done();
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * web-demo/ca-service/form.c — form fields from the post processor
+ * (see form.h). A field may arrive in several pieces; each is appended.
+ */
+#include "form.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+
+struct form {
+    struct form_field *fields;
+    size_t n;
+};
+
+static struct form_field *field_named(struct form *form, const char *key)
+{
+    for (size_t i = 0; key && i < form->n; i++)
+        if (strcmp(form->fields[i].name, key) == 0)
+            return &form->fields[i];
+    return NULL;
+}
+
+static bool append(struct form_field *f, const char *data, size_t size)
+{
+    if (f->overflow || size > f->cap - f->len) {
+        f->overflow = true;
+        return true;
+    }
+    return secret_buf_append(&f->data, &f->len, &f->alloc, data, size);
+}
+
+static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *filename, const char *content_type,
+                                const char *transfer_encoding, const char *data, uint64_t off,
+                                size_t size)
+{
+    struct form_field *f = field_named(cls, key);
+
+    (void)kind;
+    (void)transfer_encoding;
+    /* a new part under a name already filled: the first one counts */
+    if (f && off == 0 && f->len > 0)
+        f->complete = true;
+    if (!f || f->complete)
+        return MHD_YES;
+    if (filename && !f->filename[0])
+        snprintf(f->filename, sizeof f->filename, "%s", filename);
+    if (content_type && !f->content_type[0])
+        snprintf(f->content_type, sizeof f->content_type, "%s", content_type);
+    return append(f, data, size) ? MHD_YES : MHD_NO;
+}
+
+bool form_read(struct http_req *r, struct form_field *fields, size_t n)
+{
+    struct form form = { fields, n };
+
+    return req_form(r, on_field, &form);
+}
+
+const char *form_text(const struct form_field *f)
+{
+    return f->data ? f->data : "";
+}
+
+void form_free(struct form_field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        secret_free(fields[i].data);
+        fields[i].data = NULL;
+    }
+}

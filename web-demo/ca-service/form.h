@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * web-demo/ca-service/form.h — collects the fields of an HTML form post
+ * (urlencoded or multipart, parsed by libmicrohttpd's post processor) into
+ * named, size-limited buffers. Fields not asked for are ignored.
+ */
+#ifndef UKEY_CA_FORM_H
+#define UKEY_CA_FORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http.h"
+
+#define FORM_FILENAME_MAX 256
+#define FORM_TYPE_MAX     128
+
+struct form_field {
+    const char *name;
+    size_t cap;                              /* the most bytes it may hold */
+    char *data;                              /* NUL-terminated; NULL when absent */
+    size_t len, alloc;
+    bool overflow;                           /* more than cap arrived */
+    bool complete;                           /* a second part of that name: ignored */
+    char filename[FORM_FILENAME_MAX];        /* file parts only */
+    char content_type[FORM_TYPE_MAX];
+};
+
+/* Parses the request's form body into fields[n]; false when it is no form. */
+bool form_read(struct http_req *r, struct form_field *fields, size_t n);
+
+/* The field's text, "" when absent. */
+const char *form_text(const struct form_field *f);
+
+/* Frees (and wipes) the fields' buffers. */
+void form_free(struct form_field *fields, size_t n);
+
+#endif

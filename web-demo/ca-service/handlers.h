@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * web-demo/ca-service/handlers.h — the route handlers: the unlock protocol
+ * (api_unlock.c), the demo's JSON API (api_demo.c) and its browser pages
+ * (pages.c). Each reads the request and answers it through http.h.
+ */
+#ifndef UKEY_CA_HANDLERS_H
+#define UKEY_CA_HANDLERS_H
+
+#include "http.h"
+
+/* the unlock protocol, spoken by ukeyd */
+void api_health(struct http_req *r);
+void api_open(struct http_req *r);
+void api_get(struct http_req *r);
+void api_sms(struct http_req *r);
+void api_verify(struct http_req *r);
+void api_authorize(struct http_req *r);
+void api_confirm(struct http_req *r);
+void api_reconcile(struct http_req *r);
+
+/* demo facilities: JSON for tests and the demo portal */
+void demo_pay(struct http_req *r);
+void demo_order(struct http_req *r);
+void demo_outbox(struct http_req *r);
+void demo_reviews(struct http_req *r);
+void demo_approve(struct http_req *r);
+void demo_reject(struct http_req *r);
+void demo_material(struct http_req *r);
+
+/* pages a person sees: payment, upload, the support desk's review queue */
+void page_pay(struct http_req *r);
+void page_pay_submit(struct http_req *r);
+void page_review(struct http_req *r);
+void page_review_upload(struct http_req *r);
+void page_admin_reviews(struct http_req *r);
+void page_admin_approve(struct http_req *r);
+void page_admin_reject(struct http_req *r);
+
+#endif

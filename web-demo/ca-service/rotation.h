@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * web-demo/ca-service/rotation.h — the PUK records and their rotation, the
+ * part of the service that must never strand a token.
+ *
+ * A token's record holds the PUK its card has and, while a rotation is
+ * pending, the fresh PUK handed out with it. Until the client confirms, both
+ * are kept and handed out again unchanged (authorize on any authorised
+ * request of the token, or reconcile by rotation id), so a client that
+ * crashed anywhere between the PIN reset and its confirmation can find out
+ * which of the two the card has. The confirmation drops the other one.
+ */
+#ifndef UKEY_CA_ROTATION_H
+#define UKEY_CA_ROTATION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ca.h"
+#include "problem.h"
+#include "requests.h"
+
+/* {rotationId, puk, nextPuk, resumed}: the request must be authorised. */
+struct ca_problem rotation_authorize(struct ca *ca, const struct unlock_request *r,
+                                     json_t **out);
+
+/*
+ * result "rotated" (the card took nextPuk) or "unchanged" (it kept puk).
+ * pin_reset says whether the user's unlock happened: a rotation finished
+ * by a recovery after a PIN reset that did not take leaves the request
+ * authorised (and its fee unspent) for another try.
+ */
+struct ca_problem rotation_confirm(struct ca *ca, const char *rotation_id, const char *result,
+                                   bool pin_reset, json_t **out);
+
+/* {rotationId, puk, nextPuk} of a pending rotation. */
+struct ca_problem rotation_reconcile(struct ca *ca, const char *rotation_id, json_t **out);
+
+#endif

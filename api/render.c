@@ -7,6 +7,8 @@
  */
 #include "api/render.h"
 
+#include <time.h>
+
 #include <string.h>
 #include <strings.h>
 
@@ -130,7 +132,7 @@ static json_t *render_summary(const struct token_cert *c, const struct cert_summ
                      "subject", render_name(&s->subject), "issuer", render_name(&s->issuer),
                      "serial", s->serial_hex ? s->serial_hex : "",
                      "notBefore", s->not_before_iso, "notAfter", s->not_after_iso,
-                     "daysLeft", (json_int_t)s->days_left,
+                     "daysLeft", (json_int_t)cert_days_left(s, time(NULL)),
                      "keyAlgorithm", string_or_null(s->key_algorithm),
                      "keyType", string_or_null(key_type_name(s->key_type)),
                      "keyBits", s->key_bits > 0 ? json_integer(s->key_bits) : json_null(),

@@ -397,6 +397,9 @@ static void test_sm2(EVP_PKEY *sm2, struct der *keep)
         TAP_EQ_STR(s->not_before_iso, "2024-01-01T00:00:00Z", "SM2 not_before_iso");
         TAP_EQ_STR(s->not_after_iso, "2026-01-01T00:00:00Z", "SM2 not_after_iso");
         TAP_EQ_INT(s->days_left, 365, "SM2 days_left");
+        TAP_EQ_INT(cert_days_left(s, T_2025 + 100 * 86400), 265,
+                   "days left asked again 100 days later");
+        TAP_EQ_INT(cert_days_left(s, T_2026 + 1), -1, "and after expiry");
         check_key(s, CERT_KEY_SM2, 256, "SM2", "SM2", "SM2 key");
         TAP_EQ_STR(s->signature_algorithm, "SM3withSM2", "SM2 signature algorithm");
         check_list(s->key_usage, s->n_key_usage, ku, 2, "SM2 key usage");

@@ -382,6 +382,11 @@ static token_err fill_validity(struct cert_summary *s, const X509 *x, time_t now
     return TOKEN_OK;
 }
 
+long cert_days_left(const struct cert_summary *s, time_t now)
+{
+    return whole_days_until(s->not_after, now);
+}
+
 /* ---- public key -------------------------------------------------------- */
 
 static token_err set_key_description(struct cert_summary *s, enum cert_key_type type,

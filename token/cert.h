@@ -85,6 +85,11 @@ token_err cert_summarize(const uint8_t *der, size_t len, time_t now,
 
 void cert_summary_free(struct cert_summary *s);
 
+/* Whole days from `now` to not_after, negative once expired. A summary lives
+ * as long as the token stays plugged in, so callers showing "days left" ask
+ * again with the current time rather than trusting days_left. */
+long cert_days_left(const struct cert_summary *s, time_t now);
+
 /* For __attribute__((cleanup)) */
 static inline void cert_summary_freep(struct cert_summary **s)
 {

@@ -342,6 +342,102 @@ static void test_policy_before_card(struct token_service *svc, const char *id)
                TOKEN_E_TOKEN_NOT_FOUND, "unknown token id");
 }
 
+/* A second PC/SC client on the card, as another program would be. */
+struct other_client {
+    struct pcsc_ctx *ctx;
+    struct pcsc_card *card;
+};
+
+static bool other_connect(struct other_client *o, const char *reader)
+{
+    static const uint8_t aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
+    struct apdu select = {0x00, ISO_INS_SELECT, 0x04, 0x00, aid, sizeof(aid), APDU_LE_ANY};
+    struct apdu_response rsp = {0};
+
+    memset(o, 0, sizeof(*o));
+    if (pcsc_ctx_open(&o->ctx) != TOKEN_OK || pcsc_card_connect(o->ctx, reader, &o->card) != TOKEN_OK)
+        return false;
+    apdu_transmit(pcsc_card_transport(o->card), &select, &rsp);
+    apdu_response_clear(&rsp);
+    return true;
+}
+
+static uint16_t other_send(struct other_client *o, uint8_t p1, const char *pin)
+{
+    uint8_t data[8];
+    struct apdu cmd = {0x00, ISO_INS_VERIFY, p1, 0x80, data, pin ? 8 : 0, 0};
+    struct apdu_response rsp = {0};
+    uint16_t sw;
+
+    memset(data, 0xFF, sizeof(data));
+    if (pin)
+        memcpy(data, pin, strlen(pin));
+    if (!pin)
+        cmd.data = NULL;
+    apdu_transmit(pcsc_card_transport(o->card), &cmd, &rsp);
+    sw = rsp.sw;
+    apdu_response_clear(&rsp);
+    return sw;
+}
+
+static void other_close(struct other_client *o)
+{
+    pcsc_card_free(o->card);
+    pcsc_ctx_free(o->ctx);
+}
+
+/* Another program holds the card in a transaction: callers get TOKEN_BUSY in
+ * time, and an attempt given up on never reaches the card afterwards. */
+static void test_card_held_by_another_program(struct token_service *svc, const char *id)
+{
+    struct other_client o;
+    double t0, took;
+    int tries = -1;
+    token_err err;
+
+    if (!tap_ok(other_connect(&o, rig.reader[0]) && pcsc_card_begin(o.card) == TOKEN_OK,
+                "another program takes the card in a transaction"))
+        return;
+    t0 = rig_now();
+    err = token_service_verify_pin(svc, id, WRONG, 0, &tries);
+    took = rig_now() - t0;
+    TAP_EQ_INT(err, TOKEN_E_TOKEN_BUSY, "a PIN attempt meanwhile is refused as busy");
+    tap_ok(took < 2.0, "after the configured wait, not for as long as the card is held (%.1f s)",
+           took);
+    t0 = rig_now();
+    TAP_EQ_INT(token_service_verify_pin(svc, id, WRONG, 0, &tries), TOKEN_E_TOKEN_BUSY,
+               "a second attempt is refused");
+    tap_ok(rig_now() - t0 < 0.2, "at once, not queued behind the first");
+    usleep(300 * 1000);
+    pcsc_card_end(o.card, false);
+    other_close(&o);
+    usleep(300 * 1000);
+    TAP_EQ_INT(tries_now(svc, id), 3,
+               "the wrong PIN given up on was never sent once the card was free");
+    TAP_EQ_INT(token_service_verify_pin(svc, id, PIN, 0, &tries), TOKEN_OK,
+               "operations work again once the card is free");
+}
+
+/* A read must not log out a program the user verified in (a browser's signer). */
+static void test_reads_keep_others_logged_in(struct token_service *svc, const char *id)
+{
+    struct token_snapshot **list = NULL;
+    struct token_pin_info pin;
+    struct other_client o;
+    size_t n = 0;
+
+    if (!tap_ok(other_connect(&o, rig.reader[0]), "another program connects"))
+        return;
+    TAP_EQ_INT(other_send(&o, 0x00, PIN), 0x9000, "and verifies the PIN");
+    TAP_EQ_INT(token_service_pin_info(svc, id, &pin), TOKEN_OK, "ukeyd reads the PIN state");
+    token_service_tokens(svc, &list, &n);
+    token_snapshots_free(list, n);
+    TAP_EQ_INT(other_send(&o, 0x00, NULL), 0x9000,
+               "the other program is still verified after ukeyd's reads");
+    other_send(&o, 0xFF, NULL);
+    other_close(&o);
+}
+
 /* After a verify, another process on the card must not find the PIN verified. */
 static void test_security_status_reset(struct token_service *svc, const char *id)
 {
@@ -505,7 +601,7 @@ static void on_log(void *ud, int prio, const char *token_id, const char *msg)
 int main(void)
 {
     static const char *const tokens[] = {"sm2", "rsa-ec"};
-    struct token_service_config cfg = {.pin_pacing_ms = 0, .log = on_log};
+    struct token_service_config cfg = {.pin_pacing_ms = 0, .card_wait_ms = 800, .log = on_log};
     struct token_service *svc = NULL;
     char sm2_id[80] = "", rsa_id[80] = "";
     int i;
@@ -524,6 +620,8 @@ int main(void)
     test_pin_counter(svc, sm2_id);
     test_policy_before_card(svc, rsa_id);
     test_security_status_reset(svc, sm2_id);
+    test_card_held_by_another_program(svc, sm2_id);
+    test_reads_keep_others_logged_in(svc, sm2_id);
     test_remove_insert(svc, sm2_id);
     test_removed_before_monitor_knows(svc, sm2_id);
     test_yank_during_operations(svc, sm2_id);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -11,6 +13,10 @@
 #define APDU_CMD_BUF        (APDU_HEADER_LEN + 1 + APDU_SHORT_MAX_LC + 1)
 /* Bounds the GET RESPONSE loop against a card that answers 61xx forever. */
 #define APDU_MAX_EXCHANGES  (APDU_RESPONSE_MAX / APDU_SHORT_MAX_LE + 4)
+#define US_PER_SEC          1000000LL
+#define NS_PER_US           1000
+
+static _Atomic(apdu_recorder_fn) recorder;
 
 static uint8_t apdu_encode_le(size_t le)
 {
@@ -148,11 +154,12 @@ static token_err apdu_get_remaining(const struct apdu_transport *t, uint8_t cla,
     return TOKEN_OK;
 }
 
-token_err apdu_transmit(const struct apdu_transport *t, const struct apdu *cmd,
-                        struct apdu_response *rsp)
+static token_err transmit_logical(const struct apdu_transport *t, const struct apdu *cmd,
+                                  struct apdu_response *rsp)
 {
     uint8_t buf[APDU_CMD_BUF];
     struct rsp_acc acc = {0};
+    const uint8_t *last_data;
     size_t offset = 0, n, last_lc;
     uint16_t sw = 0;
     token_err err;
@@ -169,15 +176,16 @@ token_err apdu_transmit(const struct apdu_transport *t, const struct apdu *cmd,
     if (sw != SW_OK)
         goto done;   /* the card refused part of the data: its word is the answer */
     last_lc = cmd->lc - offset;
-    n = apdu_encode(buf, cmd->cla, cmd->ins, cmd->p1, cmd->p2, cmd->data + offset, last_lc,
-                    cmd->le);
+    /* no data: NULL stays NULL (NULL + 0 is undefined behaviour in C) */
+    last_data = cmd->lc ? cmd->data + offset : NULL;
+    n = apdu_encode(buf, cmd->cla, cmd->ins, cmd->p1, cmd->p2, last_data, last_lc, cmd->le);
     err = apdu_exchange(t, buf, n, &acc, &sw);
     if (err)
         goto out;
     if ((sw >> 8) == SW1_WRONG_LE && cmd->le) {
         /* the card wants the exact length: ask once more with it */
         rsp_acc_clear(&acc);
-        n = apdu_encode(buf, cmd->cla, cmd->ins, cmd->p1, cmd->p2, cmd->data + offset, last_lc,
+        n = apdu_encode(buf, cmd->cla, cmd->ins, cmd->p1, cmd->p2, last_data, last_lc,
                         (sw & 0xFF) ? (sw & 0xFF) : APDU_SHORT_MAX_LE);
         err = apdu_exchange(t, buf, n, &acc, &sw);
         if (err)
@@ -194,6 +202,38 @@ done:
 out:
     OPENSSL_cleanse(buf, sizeof(buf));
     rsp_acc_clear(&acc);
+    return err;
+}
+
+void apdu_set_recorder(apdu_recorder_fn fn)
+{
+    atomic_store(&recorder, fn);
+}
+
+static uint64_t us_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)((now.tv_sec - t0->tv_sec) * US_PER_SEC +
+                      (now.tv_nsec - t0->tv_nsec) / NS_PER_US);
+}
+
+token_err apdu_transmit(const struct apdu_transport *t, const struct apdu *cmd,
+                        struct apdu_response *rsp)
+{
+    apdu_recorder_fn record = atomic_load(&recorder);
+    struct timespec t0;
+    token_err err;
+
+    if (!record || !cmd || !rsp)
+        return transmit_logical(t, cmd, rsp);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    err = transmit_logical(t, cmd, rsp);
+    record(&(struct apdu_summary){ .cla = cmd->cla, .ins = cmd->ins, .p1 = cmd->p1,
+                                   .p2 = cmd->p2, .lc = cmd->lc, .le = cmd->le,
+                                   .rsp_len = err ? 0 : rsp->len, .sw = err ? 0 : rsp->sw,
+                                   .err = err, .duration_us = us_since(&t0) });
     return err;
 }
 

@@ -43,7 +43,11 @@ static token_err pcsc_err(LONG rv)
     case SCARD_E_SERVICE_STOPPED:
     case SCARD_F_COMM_ERROR:
     case SCARD_E_INVALID_HANDLE:
-        /* all seen while pcscd is restarting: the context has to be redone */
+    case SCARD_W_SECURITY_VIOLATION:
+        /* all seen while pcscd is restarting: the context has to be redone
+         * (pcsc-lite's client calls a socket pcscd closes during
+         * SCardEstablishContext a security violation; polkit refusing us
+         * looks the same, and pcscd is then no more usable either) */
         return TOKEN_E_PCSC_UNAVAILABLE;
     case SCARD_E_NO_READERS_AVAILABLE:
     case SCARD_E_UNKNOWN_READER:

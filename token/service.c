@@ -17,11 +17,16 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "token/cardjob.h"
 #include "token/edge.h"
 #include "token/pcsc.h"
 #include "token/token.h"
 
 #define SERVICE_READY_TIMEOUT_MS 3000
+/* How long a caller waits for a card another process holds in a transaction. */
+#define SERVICE_CARD_WAIT_MS_DEFAULT 5000
+/* At shutdown, how long to let card work threads end. */
+#define SERVICE_DRAIN_MS 1000
 
 struct token_certset {
     unsigned refs;
@@ -37,6 +42,7 @@ struct reader_entry {
     size_t atr_len;
     struct token_snapshot *snap;
     const struct card_edge *edge;
+    struct card_job *stuck_read;   /* a read given up on, still waiting for the card */
 };
 
 /* Per-token serialisation and pacing; kept for the service's life so an
@@ -45,6 +51,7 @@ struct token_lock {
     char *id;
     pthread_mutex_t m;
     struct timespec last_attempt;
+    struct card_job *stuck;        /* an operation given up on, still waiting for the card */
     struct token_lock *next;
 };
 
@@ -212,61 +219,6 @@ static void pin_info_from_edge(struct token_pin_info *pin, const struct card_edg
     pin->charset = edge->pin_policy.charset;
 }
 
-/* ---- one card session: context, connection, transaction, application ---- */
-
-struct card_session {
-    struct pcsc_ctx *ctx;
-    struct pcsc_card *card;
-    const struct card_edge *edge;
-    const struct apdu_transport *t;
-};
-
-static void card_session_close(struct card_session *cs)
-{
-    if (cs->card) {
-        /* a failed logout leaves a verified PIN behind: reset the card instead */
-        bool reset = cs->edge && cs->edge->logout(cs->t) != TOKEN_OK;
-
-        pcsc_card_end(cs->card, reset);
-        pcsc_card_free(cs->card);
-    }
-    pcsc_ctx_free(cs->ctx);
-    memset(cs, 0, sizeof(*cs));
-}
-
-/* Connects, begins a transaction and selects the first application a driver knows. */
-static token_err card_session_open(const char *reader, const struct card_edge *want,
-                                   struct card_session *cs)
-{
-    const struct card_edge *const *e;
-    token_err err;
-
-    memset(cs, 0, sizeof(*cs));
-    err = pcsc_ctx_open(&cs->ctx);
-    if (!err)
-        err = pcsc_card_connect(cs->ctx, reader, &cs->card);
-    if (!err)
-        err = pcsc_card_begin(cs->card);
-    if (err)
-        goto fail;
-    cs->t = pcsc_card_transport(cs->card);
-    for (e = card_edges; *e; e++) {
-        if (want && *e != want)
-            continue;
-        err = (*e)->select(cs->t);
-        if (err == TOKEN_OK) {
-            cs->edge = *e;
-            return TOKEN_OK;
-        }
-        if (err != TOKEN_E_CARD_UNSUPPORTED)
-            goto fail;
-    }
-    err = TOKEN_E_CARD_UNSUPPORTED;
-fail:
-    card_session_close(cs);
-    return err;
-}
-
 static void summarize_certs(struct token_cert *certs, size_t n)
 {
     time_t now = time(NULL);
@@ -335,18 +287,73 @@ fail:
     return err;
 }
 
-static token_err read_token(const char *reader, const struct card_edge **edge,
-                            struct token_snapshot **out)
+struct read_work {
+    const char *reader;
+    struct token_snapshot *snap;
+};
+
+static token_err read_work(struct card_session *cs, void *arg)
 {
-    struct card_session cs;
+    struct read_work *w = arg;
+
+    return read_snapshot(cs, w->reader, &w->snap);
+}
+
+static unsigned card_wait_ms(const struct token_service *svc)
+{
+    return svc->cfg.card_wait_ms ? svc->cfg.card_wait_ms : SERVICE_CARD_WAIT_MS_DEFAULT;
+}
+
+/* False while an earlier read of this reader still waits for the card. */
+static bool reader_free_to_read(struct token_service *svc, const char *reader)
+{
+    struct card_job *done = NULL;
+    struct reader_entry *r;
+    bool free_to_read = true;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, reader);
+    if (r && r->stuck_read) {
+        if (card_job_still_waiting(r->stuck_read))
+            free_to_read = false;
+        else {
+            done = r->stuck_read;
+            r->stuck_read = NULL;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    card_job_unref(done);
+    return free_to_read;
+}
+
+static void remember_stuck_read(struct token_service *svc, const char *reader,
+                                struct card_job *job)
+{
+    struct reader_entry *r;
+
+    pthread_mutex_lock(&svc->lock);
+    r = find_reader(svc, reader);
+    if (r && !r->stuck_read) {
+        r->stuck_read = job;
+        job = NULL;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    card_job_unref(job);
+}
+
+static token_err read_token(struct token_service *svc, const char *reader,
+                            const struct card_edge **edge, struct token_snapshot **out)
+{
+    struct read_work w = {reader, NULL};
+    struct card_job *stuck = NULL;
     token_err err;
 
-    err = card_session_open(reader, NULL, &cs);
-    if (err)
-        return err;
-    err = read_snapshot(&cs, reader, out);
-    *edge = cs.edge;
-    card_session_close(&cs);
+    if (!reader_free_to_read(svc, reader))
+        return TOKEN_E_TOKEN_BUSY;
+    err = card_job_run(reader, NULL, card_wait_ms(svc), read_work, &w, edge, &stuck);
+    if (stuck)
+        remember_stuck_read(svc, reader, stuck);
+    *out = w.snap;
     return err;
 }
 
@@ -361,7 +368,7 @@ static struct token_snapshot *refresh_reader(struct token_service *svc, const ch
     struct reader_entry *r;
     token_err err;
 
-    err = read_token(reader, &edge, &snap);
+    err = read_token(svc, reader, &edge, &snap);
     pthread_mutex_lock(&svc->lock);
     r = find_reader(svc, reader);
     if (r && r->card_present) {
@@ -423,6 +430,7 @@ static void on_reader_removed(struct token_service *svc, const struct pcsc_reade
     if (r) {
         free(r->name);
         token_snapshot_unref(r->snap);
+        card_job_unref(r->stuck_read);
         *r = svc->readers[--svc->n_readers];
         removed = true;
     }
@@ -583,9 +591,12 @@ void token_service_free(struct token_service *svc)
     if (!svc)
         return;
     pcsc_monitor_stop(svc->mon);
+    /* a job that just finished may still be ending its thread */
+    card_jobs_drain(SERVICE_DRAIN_MS);
     for (i = 0; i < svc->n_readers; i++) {
         free(svc->readers[i].name);
         token_snapshot_unref(svc->readers[i].snap);
+        card_job_unref(svc->readers[i].stuck_read);
     }
     free(svc->readers);
     for (l = svc->locks; l; l = next) {
@@ -594,6 +605,7 @@ void token_service_free(struct token_service *svc)
         pthread_mutex_lock(&l->m);
         pthread_mutex_unlock(&l->m);
         pthread_mutex_destroy(&l->m);
+        card_job_unref(l->stuck);
         free(l->id);
         free(l);
     }
@@ -931,33 +943,58 @@ static token_err check_same_token(struct card_session *cs, const char *id)
     return err;
 }
 
-/* Inside one transaction: re-identify, guard, operate, log out, read the PIN state. */
-static token_err pin_op_on_card(const char *reader, const struct card_edge *edge, const char *id,
-                                const struct pin_request *req, struct pin_result *res)
+struct pin_work {
+    const char *id;
+    const struct pin_request *req;
+    struct pin_result *res;
+};
+
+/*
+ * Inside one transaction: re-identify, guard, operate, then read the PIN
+ * state the user sees next. Only work that presented a PIN or PUK logs out:
+ * a read must not log out another program the user verified in (a browser's
+ * PKCS#11 module signing, say).
+ */
+static token_err pin_work(struct card_session *cs, void *arg)
 {
-    struct card_session cs;
+    struct pin_work *w = arg;
+    bool presented = false;
     token_err err, state_err;
 
-    err = card_session_open(reader, edge, &cs);
+    err = check_same_token(cs, w->id);
+    if (!err)
+        err = guard_last_try(cs, w->req);
+    if (!err && w->req->op != OP_PIN_INFO) {
+        presented = true;
+        err = run_pin_op(cs, w->req, &w->res->tries_left);
+    }
+    if (err == TOKEN_E_TOKEN_REMOVED || err == TOKEN_E_PCSC_UNAVAILABLE)
+        return err;
+    if (presented && cs->edge->logout(cs->t) != TOKEN_OK) {
+        cs->needs_reset = true;   /* a verified PIN must not outlive us */
+        return err;
+    }
+    state_err = cs->edge->pin_state(cs->t, &w->res->pin_tries, &w->res->pin_blocked);
+    return err ? err : state_err;
+}
+
+static token_err pin_op_on_card(struct token_service *svc, struct token_lock *l,
+                                const char *reader, const struct card_edge *edge, const char *id,
+                                const struct pin_request *req, struct pin_result *res)
+{
+    struct pin_work w = {id, req, res};
+    token_err err;
+
+    if (l->stuck) {
+        if (card_job_still_waiting(l->stuck))
+            return TOKEN_E_TOKEN_BUSY;   /* never queue a second attempt behind the first */
+        card_job_unref(l->stuck);
+        l->stuck = NULL;
+    }
+    err = card_job_run(reader, edge, card_wait_ms(svc), pin_work, &w, NULL, &l->stuck);
     if (err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_CARD_UNSUPPORTED ||
         err == TOKEN_E_READER_NOT_FOUND)
         err = TOKEN_E_TOKEN_REMOVED;   /* it was there when the caller asked */
-    if (err)
-        return err;
-    err = check_same_token(&cs, id);
-    if (!err)
-        err = guard_last_try(&cs, req);
-    if (!err)
-        err = run_pin_op(&cs, req, &res->tries_left);
-    if (err != TOKEN_E_TOKEN_REMOVED && err != TOKEN_E_PCSC_UNAVAILABLE) {
-        /* the count after a success, or after a refusal, is what the user sees next */
-        if (cs.edge->logout(cs.t) == TOKEN_OK) {
-            state_err = cs.edge->pin_state(cs.t, &res->pin_tries, &res->pin_blocked);
-            if (!err && state_err)
-                err = state_err;
-        }
-    }
-    card_session_close(&cs);
     return err;
 }
 
@@ -1035,7 +1072,7 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
     pthread_mutex_lock(&l->m);
     if (req->op != OP_PIN_INFO)
         pace_attempt(svc, l);
-    err = pin_op_on_card(reader, edge, id, req, res);
+    err = pin_op_on_card(svc, l, reader, edge, id, req, res);
     pthread_mutex_unlock(&l->m);
     if (res->pin_tries >= 0 || res->pin_blocked)
         publish_pin_state(svc, id, res);
@@ -1111,4 +1148,81 @@ token_err token_service_change_puk(struct token_service *svc, const char *id, co
                                    const char *new_puk, int *puk_tries_left)
 {
     return pin_call(svc, id, OP_CHANGE_PUK, old_puk, new_puk, 0, puk_tries_left);
+}
+
+/* ---- re-scan on request (environment repair) ---- */
+
+/* Waits for the monitor's next full scan with pcscd up: it sets `ready` at
+ * the end of each scan, and also when it finds pcscd gone — which a restart
+ * in progress shows first — so that case is waited through. */
+static bool wait_next_scan(struct token_service *svc, unsigned wait_ms)
+{
+    struct timespec until;
+    bool up = false;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&svc->lock);
+    svc->ready = false;
+    for (;;) {
+        if (svc->ready && svc->pcsc_up) {
+            up = true;
+            break;
+        }
+        svc->ready = false;
+        if (pthread_cond_timedwait(&svc->ready_cond, &svc->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    svc->ready = true;
+    pthread_mutex_unlock(&svc->lock);
+    return up;
+}
+
+/* Names of readers holding a card, recognised or not; forgets that a card
+ * was unrecognised so it gets another chance. */
+static char **present_readers(struct token_service *svc, size_t *n)
+{
+    char **names;
+    size_t i;
+
+    *n = 0;
+    pthread_mutex_lock(&svc->lock);
+    names = calloc(svc->n_readers + 1, sizeof(*names));
+    for (i = 0; names && i < svc->n_readers; i++) {
+        struct reader_entry *r = &svc->readers[i];
+
+        if (!r->card_present)
+            continue;
+        r->unrecognised = false;
+        names[*n] = strdup(r->name);
+        if (names[*n])
+            (*n)++;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return names;
+}
+
+token_err token_service_rescan(struct token_service *svc, unsigned wait_ms)
+{
+    size_t n, i;
+    char **names;
+
+    if (!svc)
+        return TOKEN_E_INVALID_ARG;
+    if (!wait_next_scan(svc, wait_ms))
+        return TOKEN_E_PCSC_UNAVAILABLE;
+    names = present_readers(svc, &n);
+    if (!names)
+        return TOKEN_E_NO_MEMORY;
+    for (i = 0; i < n; i++) {
+        token_snapshot_unref(refresh_reader(svc, names[i]));
+        free(names[i]);
+    }
+    free(names);
+    return TOKEN_OK;
 }

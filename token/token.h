@@ -29,6 +29,9 @@ struct token_service_config {
     /* Minimum time between two PIN/PUK attempts on one token; 0 = none.
      * A request inside the window waits, up to pin_pacing_ms. */
     unsigned pin_pacing_ms;
+    /* How long an operation waits for a card that another process holds in a
+     * PC/SC transaction before it answers TOKEN_E_TOKEN_BUSY; 0 = 5 s. */
+    unsigned card_wait_ms;
     /* Called from the monitor thread; may be NULL. Must not block. */
     void (*log)(void *userdata, int priority /* LOG_* of syslog.h */, const char *token_id,
                 const char *msg);
@@ -152,5 +155,14 @@ token_err token_service_unblock_pin(struct token_service *svc, const char *id,
                                     const char *puk, const char *new_pin, int *puk_tries_left);
 token_err token_service_change_puk(struct token_service *svc, const char *id,
                                    const char *old_puk, const char *new_puk, int *puk_tries_left);
+
+/*
+ * For the environment repair: waits up to `wait_ms` for the monitor's next
+ * complete look at pcscd (it reconnects by itself once pcscd is back), then
+ * reads every card present again, replacing its cached snapshot (a card that
+ * fails to read keeps the old one). TOKEN_E_PCSC_UNAVAILABLE when pcscd was
+ * not reachable within `wait_ms`. Costs no PIN try.
+ */
+token_err token_service_rescan(struct token_service *svc, unsigned wait_ms);
 
 #endif

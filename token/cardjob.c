@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* token/cardjob.c — card work on its own thread, with a deadline for the card (see cardjob.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "token/cardjob.h"
+
+/* Job threads still alive, so that shutdown can let them end first. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cond;   /* on CLOCK_MONOTONIC, like every deadline here */
+static pthread_once_t live_cond_once = PTHREAD_ONCE_INIT;
+static unsigned live_threads;
+
+static void live_cond_init(void)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&live_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+enum job_state {
+    JOB_WAITING,     /* for the transaction */
+    JOB_RUNNING,     /* the work is under way; the caller waits it out */
+    JOB_DONE,
+    JOB_ABANDONED,   /* the caller gave up while the job was waiting */
+    JOB_FINISHED,    /* an abandoned job's thread has ended */
+};
+
+struct card_job {
+    pthread_mutex_t m;
+    pthread_cond_t cond;
+    enum job_state state;
+    unsigned refs;
+    char *reader;
+    const struct card_edge *want;
+    const struct card_edge *edge_used;
+    card_work_fn work;
+    void *arg;
+    token_err err;
+};
+
+void card_job_unref(struct card_job *job)
+{
+    bool last;
+
+    if (!job)
+        return;
+    pthread_mutex_lock(&job->m);
+    last = --job->refs == 0;
+    pthread_mutex_unlock(&job->m);
+    if (!last)
+        return;
+    pthread_cond_destroy(&job->cond);
+    pthread_mutex_destroy(&job->m);
+    free(job->reader);
+    free(job);
+}
+
+bool card_job_still_waiting(struct card_job *job)
+{
+    bool waiting;
+
+    pthread_mutex_lock(&job->m);
+    waiting = job->state == JOB_ABANDONED;
+    pthread_mutex_unlock(&job->m);
+    return waiting;
+}
+
+static void session_close(struct card_session *cs)
+{
+    if (cs->card) {
+        pcsc_card_end(cs->card, cs->needs_reset);
+        pcsc_card_free(cs->card);
+    }
+    pcsc_ctx_free(cs->ctx);
+    memset(cs, 0, sizeof(*cs));
+}
+
+static token_err session_begin(const char *reader, struct card_session *cs)
+{
+    token_err err;
+
+    memset(cs, 0, sizeof(*cs));
+    err = pcsc_ctx_open(&cs->ctx);
+    if (!err)
+        err = pcsc_card_connect(cs->ctx, reader, &cs->card);
+    if (!err)
+        err = pcsc_card_begin(cs->card);
+    if (!err)
+        cs->t = pcsc_card_transport(cs->card);
+    return err;
+}
+
+/* Selects the wanted application, or the first one a driver knows. */
+static token_err session_select(struct card_session *cs, const struct card_edge *want)
+{
+    const struct card_edge *const *e;
+    token_err err;
+
+    for (e = card_edges; *e; e++) {
+        if (want && *e != want)
+            continue;
+        err = (*e)->select(cs->t);
+        if (err == TOKEN_OK) {
+            cs->edge = *e;
+            return TOKEN_OK;
+        }
+        if (err != TOKEN_E_CARD_UNSUPPORTED)
+            return err;
+    }
+    return TOKEN_E_CARD_UNSUPPORTED;
+}
+
+/* Moves WAITING to RUNNING; false when the caller has already given up. */
+static bool job_claim(struct card_job *job)
+{
+    bool claimed;
+
+    pthread_mutex_lock(&job->m);
+    claimed = job->state == JOB_WAITING;
+    if (claimed)
+        job->state = JOB_RUNNING;
+    else
+        job->state = JOB_FINISHED;
+    pthread_mutex_unlock(&job->m);
+    return claimed;
+}
+
+static void job_finish(struct card_job *job, token_err err, const struct card_edge *edge)
+{
+    pthread_mutex_lock(&job->m);
+    job->err = err;
+    job->edge_used = edge;
+    job->state = JOB_DONE;
+    pthread_cond_broadcast(&job->cond);
+    pthread_mutex_unlock(&job->m);
+}
+
+static void deadline_in(struct timespec *ts, unsigned ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void thread_ends(void)
+{
+    /* the work may have used OpenSSL (certificate summaries): free its
+     * per-thread state now rather than in a destructor after we count down */
+    OPENSSL_thread_stop();
+    pthread_mutex_lock(&live_lock);
+    live_threads--;
+    pthread_cond_broadcast(&live_cond);
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void *job_main(void *vjob)
+{
+    struct card_job *job = vjob;
+    struct card_session cs;
+    token_err err;
+
+    err = session_begin(job->reader, &cs);
+    if (!job_claim(job)) {
+        session_close(&cs);   /* ends the transaction without a single APDU */
+        card_job_unref(job);
+        thread_ends();
+        return NULL;
+    }
+    if (!err)
+        err = session_select(&cs, job->want);
+    if (!err)
+        err = job->work(&cs, job->arg);
+    job_finish(job, err, cs.edge);
+    session_close(&cs);
+    card_job_unref(job);
+    thread_ends();
+    return NULL;
+}
+
+bool card_jobs_drain(unsigned wait_ms)
+{
+    struct timespec deadline;
+    bool drained;
+
+    pthread_once(&live_cond_once, live_cond_init);
+    deadline_in(&deadline, wait_ms);
+    pthread_mutex_lock(&live_lock);
+    while (live_threads > 0 &&
+           pthread_cond_timedwait(&live_cond, &live_lock, &deadline) != ETIMEDOUT)
+        ;
+    drained = live_threads == 0;
+    pthread_mutex_unlock(&live_lock);
+    return drained;
+}
+
+static struct card_job *job_new(const char *reader, const struct card_edge *want,
+                                card_work_fn work, void *arg)
+{
+    struct card_job *job = calloc(1, sizeof(*job));
+    pthread_condattr_t ca;
+
+    if (!job)
+        return NULL;
+    job->reader = strdup(reader);
+    if (!job->reader) {
+        free(job);
+        return NULL;
+    }
+    pthread_mutex_init(&job->m, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&job->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    job->refs = 2;   /* the caller's and the thread's */
+    job->want = want;
+    job->work = work;
+    job->arg = arg;
+    return job;
+}
+
+static bool job_start(struct card_job *job)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_once(&live_cond_once, live_cond_init);
+    pthread_mutex_lock(&live_lock);
+    live_threads++;
+    pthread_mutex_unlock(&live_lock);
+    rc = pthread_create(&thread, &attr, job_main, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_mutex_lock(&live_lock);
+        live_threads--;
+        pthread_mutex_unlock(&live_lock);
+    }
+    return rc == 0;
+}
+
+/* Waits for the job; gives up only while it still waits for the card. */
+static token_err job_wait(struct card_job *job, unsigned wait_ms, bool *abandoned,
+                          const struct card_edge **edge_used)
+{
+    struct timespec deadline;
+    token_err err;
+
+    deadline_in(&deadline, wait_ms);
+    pthread_mutex_lock(&job->m);
+    while (job->state == JOB_WAITING) {
+        if (pthread_cond_timedwait(&job->cond, &job->m, &deadline) == ETIMEDOUT &&
+            job->state == JOB_WAITING) {
+            job->state = JOB_ABANDONED;
+            break;
+        }
+    }
+    while (job->state == JOB_RUNNING)
+        pthread_cond_wait(&job->cond, &job->m);
+    *abandoned = job->state == JOB_ABANDONED;
+    err = *abandoned ? TOKEN_E_TOKEN_BUSY : job->err;
+    if (edge_used)
+        *edge_used = job->edge_used;
+    pthread_mutex_unlock(&job->m);
+    return err;
+}
+
+token_err card_job_run(const char *reader, const struct card_edge *want, unsigned wait_ms,
+                       card_work_fn work, void *arg, const struct card_edge **edge_used,
+                       struct card_job **stuck)
+{
+    struct card_job *job;
+    bool abandoned = false;
+    token_err err;
+
+    if (stuck)
+        *stuck = NULL;
+    job = job_new(reader, want, work, arg);
+    if (!job)
+        return TOKEN_E_NO_MEMORY;
+    if (!job_start(job)) {
+        job->refs = 1;
+        card_job_unref(job);
+        return TOKEN_E_NO_MEMORY;
+    }
+    err = job_wait(job, wait_ms, &abandoned, edge_used);
+    if (abandoned && stuck)
+        *stuck = job;   /* the caller's reference passes on */
+    else
+        card_job_unref(job);
+    return err;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/unlock.h — the remote unlock service inside ukeyd: the CA client, the
+ * sessions, the rotation journal, and a recovery worker that finishes
+ * interrupted rotations at start-up, when a token comes back and, with
+ * back-off, while the CA service is unreachable.
+ *
+ * The HTTP server owns one (api/server.c); the handlers of api/unlock_api.c
+ * use it. Without a `ca-service-url`, or when the state directory cannot be
+ * used, the service still exists and says it is off (logged once).
+ */
+#ifndef UKEYD_API_UNLOCK_H
+#define UKEYD_API_UNLOCK_H
+
+#include <stdbool.h>
+
+#include "api/ca_client.h"
+#include "api/unlock_rotation.h"
+#include "api/unlock_session.h"
+#include "token/token.h"
+
+#define UNLOCK_DEFAULT_STATE_DIRECTORY  "/var/lib/ukeyd"
+#define UNLOCK_DEFAULT_CONNECT_TIMEOUT_S 5
+#define UNLOCK_DEFAULT_TIMEOUT_S         15
+#define UNLOCK_DEFAULT_SESSION_IDLE_S    3600
+
+struct unlock_config {
+    const char *ca_service_url;          /* NULL: the unlock is off */
+    const char *ca_bundle;               /* NULL: the system's trust store */
+    unsigned connect_timeout_s;
+    unsigned timeout_s;                  /* one whole exchange with the service */
+    unsigned session_idle_s;             /* a session unused this long expires */
+    const char *state_directory;         /* the journal lives in its unlock/ */
+};
+
+struct unlock_service;
+
+/* Strings are copied. 0, or -1 when out of memory. */
+int unlock_service_new(struct token_service *svc, const struct unlock_config *cfg,
+                       struct unlock_service **out);
+/* Stops the recovery worker (after the rotation in hand) and frees. */
+void unlock_service_free(struct unlock_service *u);
+
+/* For the handlers. */
+bool unlock_enabled(const struct unlock_service *u);
+const struct ca_client *unlock_ca(const struct unlock_service *u);
+struct session_table *unlock_sessions(struct unlock_service *u);
+
+/* Before a new attempt on a token: finish what its journal records left (best effort). */
+void unlock_recover_token(struct unlock_service *u, const char *token_id);
+/* rotation_complete under the rotation lock; wakes the recovery when it left a record. */
+int unlock_complete(struct unlock_service *u, const char *token_id, const char *request_id,
+                    const char *new_pin, int *pin_tries, struct unlock_error *e);
+
+#endif

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/unlock_rotation.c — `complete` and the recovery of its journal, as
+ * docs/unlock-protocol.md describes them step by step.
+ *
+ * The rule that keeps a token unlockable: a journal record is made durable
+ * before each step that changes the card or the CA's records, and the CA is
+ * only ever told what the card is known to hold. Whatever a step's outcome,
+ * the card holds the PUK the CA calls `puk` or the one it calls `nextPuk`,
+ * and the CA keeps both until a confirmation says which.
+ *
+ * PUKs live in one ca_puk_pair on the stack, wiped on every way out.
+ */
+#include "api/unlock_rotation.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "api/log.h"
+
+#define SCOPED_PAIR __attribute__((cleanup(ca_puk_pair_wipe))) struct ca_puk_pair
+
+/* Which PUK a recovery tries first; the other costs at most one wasted try. */
+enum puk_guess {
+    GUESS_CARD_HAS_PUK,
+    GUESS_CARD_HAS_NEXT,
+};
+
+enum puk_state {
+    PUK_NOW_NEXT,                /* the card holds nextPuk */
+    PUK_NEITHER,                 /* the card takes neither PUK, or its PUK is blocked */
+    PUK_UNREACHABLE,             /* the card could not be asked: try again later */
+};
+
+/* The log fields of a line about one token. */
+#define TOKEN_FIELDS(id) (&(struct log_fields){ .token_id = (id) })
+
+/* The test hook (docs/unlock-protocol.md): die where a crash would hurt most. */
+static void crash_point(const struct rotation_env *env, enum journal_step step,
+                        const char *token_id)
+{
+    if (!env->crash_after || strcmp(env->crash_after, journal_step_name(step)) != 0)
+        return;
+    log_msg(LOG_WARNING, TOKEN_FIELDS(token_id), "test hook " UNLOCK_CRASH_ENV ": SIGKILL after %s",
+            journal_step_name(step));
+    raise(SIGKILL);
+}
+
+/* The card or its policy refused the secrets: the card is as it was. */
+static bool puk_refused(token_err err)
+{
+    return err == TOKEN_E_PUK_INCORRECT || err == TOKEN_E_PUK_BLOCKED || err == TOKEN_E_PIN_POLICY;
+}
+
+/* The operation never reached the card. */
+static bool card_untouched(token_err err)
+{
+    return err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_TOKEN_BUSY ||
+           err == TOKEN_E_CARD_UNSUPPORTED || err == TOKEN_E_INVALID_ARG;
+}
+
+/* The session's token was there when `complete` began: not finding it now means it was pulled. */
+static token_err as_seen_by_session(token_err err)
+{
+    return err == TOKEN_E_TOKEN_NOT_FOUND ? TOKEN_E_TOKEN_REMOVED : err;
+}
+
+static int token_failure(struct unlock_error *e, token_err err, int tries_left)
+{
+    *e = (struct unlock_error){ .kind = UNLOCK_ERR_TOKEN, .token = as_seen_by_session(err),
+                                .tries_left = tries_left };
+    return -1;
+}
+
+static int ca_failure(struct unlock_error *e, ca_err err)
+{
+    struct ca_refusal refusal = e->refusal;
+
+    *e = (struct unlock_error){ .kind = UNLOCK_ERR_CA, .ca = err, .refusal = refusal };
+    return -1;
+}
+
+static int journal_failure(struct unlock_error *e)
+{
+    *e = (struct unlock_error){ .kind = UNLOCK_ERR_JOURNAL };
+    return -1;
+}
+
+/* --- confirmations ----------------------------------------------------------- */
+
+static int record_confirmation(const struct rotation_env *env, struct journal_record *rec,
+                               bool rotated, bool pin_reset)
+{
+    rec->step = JOURNAL_CONFIRMED;
+    rec->rotated = rotated;
+    rec->pin_reset = pin_reset;
+    return journal_write(env->journal, rec);
+}
+
+/* Sends the recorded confirmation; any settled answer ends the record. */
+static enum recovery_result deliver_confirmation(const struct rotation_env *env,
+                                                 const struct ca_client *c,
+                                                 const struct journal_record *rec)
+{
+    const struct log_fields *f = TOKEN_FIELDS(rec->token_id);
+    struct ca_refusal why;
+    ca_err err = ca_confirm(c, rec->rotation_id, rec->rotated ? CA_ROTATION_ROTATED
+                                                              : CA_ROTATION_UNCHANGED,
+                            rec->pin_reset, &why);
+
+    switch (err) {
+    case CA_OK:
+    case CA_E_ROTATION_CLOSED:
+        break;
+    case CA_E_ROTATION_CONFLICT:
+        log_msg(LOG_ERR, f,
+                "unlock: the CA recorded \"%s\" for rotation %.*s…, not what the card holds; "
+                "the CA must check this token", why.result, CA_ID_LOG_PREFIX, rec->rotation_id);
+        break;
+    case CA_E_ROTATION_UNKNOWN:
+        log_msg(LOG_ERR, f, "unlock: the CA does not know rotation %.*s…; record dropped",
+                CA_ID_LOG_PREFIX, rec->rotation_id);
+        break;
+    default:
+        return RECOVERY_SERVICE_DOWN;
+    }
+    log_msg(LOG_NOTICE, f, "unlock: rotation %.*s… confirmed %s (PIN reset: %s)",
+            CA_ID_LOG_PREFIX, rec->rotation_id, rec->rotated ? "rotated" : "unchanged",
+            rec->pin_reset ? "yes" : "no");
+    return journal_remove(env->journal, rec->rotation_id) == 0 ? RECOVERY_DONE : RECOVERY_FAILED;
+}
+
+static enum recovery_result settle(const struct rotation_env *env, const struct ca_client *c,
+                                   struct journal_record *rec, bool rotated, bool pin_reset)
+{
+    if (record_confirmation(env, rec, rotated, pin_reset) < 0)
+        return RECOVERY_FAILED;
+    return deliver_confirmation(env, c, rec);
+}
+
+/* --- recovery ------------------------------------------------------------------ */
+
+/* CHANGE REFERENCE DATA that leaves nextPuk on the card: from puk, or from
+ * nextPuk onto itself (which only checks it). */
+static token_err change_to_next(const struct rotation_env *env, const char *token_id,
+                                const struct ca_puk_pair *pair, bool from_next)
+{
+    int tries = -1;
+
+    return token_service_change_puk(env->svc, token_id, from_next ? pair->next_puk : pair->puk,
+                                    pair->next_puk, &tries);
+}
+
+static enum puk_state ensure_next_puk(const struct rotation_env *env, const char *token_id,
+                                      const struct ca_puk_pair *pair, enum puk_guess guess)
+{
+    bool from_next = guess == GUESS_CARD_HAS_NEXT;
+    token_err err = change_to_next(env, token_id, pair, from_next);
+
+    /* The one wasted try; the success that follows restores the PUK's counter. */
+    if (err == TOKEN_E_PUK_INCORRECT)
+        err = change_to_next(env, token_id, pair, !from_next);
+    if (err == TOKEN_OK)
+        return PUK_NOW_NEXT;
+    if (puk_refused(err)) {
+        log_msg(LOG_ERR, TOKEN_FIELDS(token_id),
+                "unlock: the card takes neither PUK of rotation %.*s… (%s); only the CA can "
+                "help this token now", CA_ID_LOG_PREFIX, pair->rotation_id, token_err_name(err));
+        return PUK_NEITHER;
+    }
+    return PUK_UNREACHABLE;
+}
+
+/* Whether the PIN reset of an interrupted step took: it did if the PIN was
+ * blocked and is not now; a PIN that was not blocked cannot tell, and then the
+ * CA is told "not reset" so that the user may unlock again at no cost. */
+static token_err pin_reset_took(const struct rotation_env *env, const struct journal_record *rec,
+                                bool *took)
+{
+    struct token_pin_info now;
+    token_err err;
+
+    if (rec->step == JOURNAL_PUK_CHANGED) {
+        *took = true;
+        return TOKEN_OK;
+    }
+    if (rec->step == JOURNAL_AUTHORIZED) {
+        *took = false;
+        return TOKEN_OK;
+    }
+    err = token_service_pin_info(env->svc, rec->token_id, &now);
+    *took = err == TOKEN_OK && rec->pin_blocked_before && !now.blocked;
+    return err;
+}
+
+/* After authorized (resumed), pin-reset or puk-changed: put nextPuk on the
+ * card, whichever PUK it holds, and confirm that. */
+static enum recovery_result finish_rotation(const struct rotation_env *env,
+                                            const struct ca_client *c, struct journal_record *rec)
+{
+    SCOPED_PAIR pair = { 0 };
+    struct ca_refusal why;
+    ca_err err = ca_reconcile(c, rec->rotation_id, &pair, &why);
+    bool took = false;
+
+    if (err == CA_E_ROTATION_CLOSED || err == CA_E_ROTATION_UNKNOWN) {
+        /* Closed: settled before a crash, or elsewhere. Unknown: the service forgot it. */
+        log_msg(err == CA_E_ROTATION_CLOSED ? LOG_NOTICE : LOG_ERR, TOKEN_FIELDS(rec->token_id),
+                "unlock: rotation %.*s… is settled (%s); record dropped", CA_ID_LOG_PREFIX,
+                rec->rotation_id, ca_err_name(err));
+        return journal_remove(env->journal, rec->rotation_id) == 0 ? RECOVERY_DONE
+                                                                  : RECOVERY_FAILED;
+    }
+    if (err != CA_OK)
+        return RECOVERY_SERVICE_DOWN;
+    switch (ensure_next_puk(env, rec->token_id, &pair,
+                            rec->step == JOURNAL_PUK_CHANGED ? GUESS_CARD_HAS_NEXT
+                                                             : GUESS_CARD_HAS_PUK)) {
+    case PUK_UNREACHABLE:
+        return RECOVERY_TOKEN_ABSENT;
+    case PUK_NEITHER:
+        return settle(env, c, rec, false, false);
+    case PUK_NOW_NEXT:
+        break;
+    }
+    if (pin_reset_took(env, rec, &took) != TOKEN_OK)
+        return RECOVERY_TOKEN_ABSENT;
+    return settle(env, c, rec, true, took);
+}
+
+static bool token_present(const struct rotation_env *env, const char *token_id)
+{
+    struct token_snapshot *s = NULL;
+
+    if (token_service_get(env->svc, token_id, &s) != TOKEN_OK)
+        return false;
+    token_snapshot_unref(s);
+    return true;
+}
+
+static enum recovery_result recover_with(const struct rotation_env *env,
+                                         const struct ca_client *c, struct journal_record *rec)
+{
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
+            "unlock: recovering rotation %.*s… from step %s", CA_ID_LOG_PREFIX, rec->rotation_id,
+            journal_step_name(rec->step));
+    switch (rec->step) {
+    case JOURNAL_CONFIRMED:
+        return deliver_confirmation(env, c, rec);
+    case JOURNAL_AUTHORIZED:
+        /* A fresh pair never reached the card; a resumed one may have. */
+        if (!rec->resumed)
+            return settle(env, c, rec, false, false);
+        return finish_rotation(env, c, rec);
+    case JOURNAL_PIN_RESET:
+    case JOURNAL_PUK_CHANGED:
+        return finish_rotation(env, c, rec);
+    case JOURNAL_STEP__COUNT:
+        break;
+    }
+    return RECOVERY_FAILED;
+}
+
+static enum recovery_result recover_record(const struct rotation_env *env,
+                                           struct journal_record *rec)
+{
+    struct ca_client_config cfg = env->ca_cfg;
+    struct ca_client *own = NULL;
+    const struct ca_client *c = env->ca;
+    enum recovery_result r;
+
+    if (rec->step != JOURNAL_CONFIRMED && !token_present(env, rec->token_id))
+        return RECOVERY_TOKEN_ABSENT;
+    /* The rotation lives at the service that started it, even after a change of configuration. */
+    if (strcmp(rec->ca_url, ca_client_base_url(env->ca)) != 0) {
+        cfg.base_url = rec->ca_url;
+        if (ca_client_new(&cfg, &own) != CA_OK) {
+            log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
+                    "unlock: a journal record names a service URL this ukeyd refuses; left alone");
+            return RECOVERY_FAILED;
+        }
+        c = own;
+    }
+    r = recover_with(env, c, rec);
+    ca_client_free(own);
+    return r;
+}
+
+enum recovery_result rotation_recover(const struct rotation_env *env, const char *token_id)
+{
+    struct journal_record *recs = NULL;
+    enum recovery_result worst = RECOVERY_DONE;
+    size_t n = 0;
+
+    if (journal_list(env->journal, &recs, &n) < 0)
+        return RECOVERY_FAILED;
+    for (size_t i = 0; i < n; i++) {
+        enum recovery_result r;
+
+        if (token_id && strcmp(recs[i].token_id, token_id) != 0)
+            continue;
+        r = recover_record(env, &recs[i]);
+        if (r > worst)
+            worst = r;
+    }
+    OPENSSL_cleanse(recs, n * sizeof *recs);
+    free(recs);
+    return worst;
+}
+
+/* --- complete ------------------------------------------------------------------- */
+
+static int recover_token_first(const struct rotation_env *env, const char *token_id,
+                               struct unlock_error *e)
+{
+    switch (rotation_recover(env, token_id)) {
+    case RECOVERY_DONE:
+        return 0;
+    case RECOVERY_TOKEN_ABSENT:
+        return token_failure(e, TOKEN_E_TOKEN_REMOVED, -1);
+    case RECOVERY_SERVICE_DOWN:
+        return ca_failure(e, CA_E_UNAVAILABLE);
+    case RECOVERY_FAILED:
+        break;
+    }
+    return journal_failure(e);
+}
+
+static void read_pin_tries(const struct rotation_env *env, const char *token_id, int *pin_tries)
+{
+    struct token_pin_info after;
+
+    if (token_service_pin_info(env->svc, token_id, &after) == TOKEN_OK)
+        *pin_tries = after.tries_left;
+}
+
+/* Step 5 and 6: the card is done; confirm, and say how many PIN tries it has. */
+static int confirm_rotation(const struct rotation_env *env, struct journal_record *rec,
+                            int *pin_tries, bool *left_pending)
+{
+    if (record_confirmation(env, rec, true, true) < 0) {
+        *left_pending = true;          /* the puk-changed record stays: recovery confirms */
+    } else {
+        crash_point(env, JOURNAL_CONFIRMED, rec->token_id);
+        if (deliver_confirmation(env, env->ca, rec) != RECOVERY_DONE)
+            *left_pending = true;
+    }
+    read_pin_tries(env, rec->token_id, pin_tries);
+    return 0;
+}
+
+/* Step 4: 0 when the card took nextPuk, 1 when it definitely kept puk (the
+ * PIN is reset all the same), -1 with `e` when it could not be told. */
+static int rotate_puk(const struct rotation_env *env, struct journal_record *rec,
+                      const struct ca_puk_pair *pair, struct unlock_error *e, bool *left_pending)
+{
+    int tries = -1;
+    token_err err;
+
+    rec->step = JOURNAL_PUK_CHANGED;
+    if (journal_write(env->journal, rec) < 0) {
+        *left_pending = true;
+        return journal_failure(e);
+    }
+    err = token_service_change_puk(env->svc, rec->token_id, pair->puk, pair->next_puk, &tries);
+    if (err == TOKEN_OK) {
+        crash_point(env, JOURNAL_PUK_CHANGED, rec->token_id);
+        return 0;
+    }
+    if (puk_refused(err) || card_untouched(err)) {
+        log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
+                "unlock: PIN reset, but the card kept its PUK (%s); the CA keeps it too",
+                token_err_name(err));
+        if (settle(env, env->ca, rec, false, true) != RECOVERY_DONE)
+            *left_pending = true;
+        return 1;
+    }
+    *left_pending = true;
+    return token_failure(e, err, tries);
+}
+
+/* Step 3 refused or cut short: confirm "unchanged" when the card surely kept
+ * puk and the old PIN, else leave the record for the recovery. */
+static int reset_failed(const struct rotation_env *env, struct journal_record *rec,
+                        token_err err, int puk_tries, struct unlock_error *e, bool *left_pending)
+{
+    log_msg(LOG_WARNING, TOKEN_FIELDS(rec->token_id), "unlock: PIN reset failed: %s",
+            token_err_name(err));
+    if (puk_refused(err) || card_untouched(err)) {
+        if (settle(env, env->ca, rec, false, false) != RECOVERY_DONE)
+            *left_pending = true;
+    } else {
+        *left_pending = true;
+    }
+    return token_failure(e, err, puk_tries);
+}
+
+/* Steps 3 to 6. A resumed pair may have been used elsewhere: the card may
+ * hold nextPuk already, and then it is the PUK that resets the PIN. */
+static int reset_and_rotate(const struct rotation_env *env, struct journal_record *rec,
+                            const struct ca_puk_pair *pair, const char *new_pin, int *pin_tries,
+                            struct unlock_error *e, bool *left_pending)
+{
+    bool on_next = false;
+    int puk_tries = -1, rotated;
+    token_err err;
+
+    rec->step = JOURNAL_PIN_RESET;
+    if (journal_write(env->journal, rec) < 0) {
+        *left_pending = true;
+        return journal_failure(e);
+    }
+    err = token_service_unblock_pin(env->svc, rec->token_id, pair->puk, new_pin, &puk_tries);
+    if (err == TOKEN_E_PUK_INCORRECT && pair->resumed) {
+        err = token_service_unblock_pin(env->svc, rec->token_id, pair->next_puk, new_pin,
+                                        &puk_tries);
+        on_next = err == TOKEN_OK;
+    }
+    if (err != TOKEN_OK)
+        return reset_failed(env, rec, err, puk_tries, e, left_pending);
+    crash_point(env, JOURNAL_PIN_RESET, rec->token_id);
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "unlock: PIN reset (rotation %.*s…)",
+            CA_ID_LOG_PREFIX, rec->rotation_id);
+    rotated = on_next ? 0 : rotate_puk(env, rec, pair, e, left_pending);
+    if (rotated < 0)
+        return -1;
+    if (rotated == 0)
+        return confirm_rotation(env, rec, pin_tries, left_pending);
+    read_pin_tries(env, rec->token_id, pin_tries);
+    return 0;
+}
+
+int rotation_complete(const struct rotation_env *env, const char *token_id,
+                      const char *request_id, const char *new_pin, int *pin_tries,
+                      struct unlock_error *e, bool *left_pending)
+{
+    SCOPED_PAIR pair = { 0 };
+    struct token_pin_info before;
+    struct journal_record rec;
+    token_err terr;
+    ca_err cerr;
+
+    *left_pending = false;
+    *pin_tries = -1;
+    *e = (struct unlock_error){ .refusal = { .attempts_left = -1 } };
+    if (recover_token_first(env, token_id, e) < 0)
+        return -1;
+    terr = token_service_pin_info(env->svc, token_id, &before);
+    if (terr != TOKEN_OK)
+        return token_failure(e, terr, -1);
+    cerr = ca_authorize(env->ca, request_id, &pair, &e->refusal);
+    if (cerr != CA_OK)
+        return ca_failure(e, cerr);
+    rec = (struct journal_record){ .step = JOURNAL_AUTHORIZED, .resumed = pair.resumed,
+                                   .pin_blocked_before = before.blocked };
+    snprintf(rec.token_id, sizeof rec.token_id, "%s", token_id);
+    snprintf(rec.ca_url, sizeof rec.ca_url, "%s", ca_client_base_url(env->ca));
+    snprintf(rec.request_id, sizeof rec.request_id, "%s", request_id);
+    snprintf(rec.rotation_id, sizeof rec.rotation_id, "%s", pair.rotation_id);
+    if (journal_write(env->journal, &rec) < 0)
+        return journal_failure(e);
+    crash_point(env, JOURNAL_AUTHORIZED, token_id);
+    return reset_and_rotate(env, &rec, &pair, new_pin, pin_tries, e, left_pending);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/unlock_rotation.h — the part of the remote unlock that touches the
+ * card: `complete` (authorize, reset the PIN with the CA's PUK, rotate the
+ * PUK, confirm), each step journalled first, and the recovery of journal
+ * records an interruption left behind (docs/unlock-protocol.md).
+ *
+ * Callers serialise these calls (the unlock service's rotation lock): one
+ * rotation at a time, so the journal and the card always agree on what is
+ * in progress.
+ */
+#ifndef UKEYD_API_UNLOCK_ROTATION_H
+#define UKEYD_API_UNLOCK_ROTATION_H
+
+#include <stdbool.h>
+
+#include "api/ca_client.h"
+#include "api/unlock_journal.h"
+#include "token/token.h"
+
+/* Test hook: the journal points where UKEYD_TEST_CRASH_AFTER may kill ukeyd. */
+#define UNLOCK_CRASH_ENV "UKEYD_TEST_CRASH_AFTER"
+
+struct rotation_env {
+    struct token_service *svc;
+    struct journal *journal;
+    const struct ca_client *ca;          /* the configured service */
+    struct ca_client_config ca_cfg;      /* to reach a service a record names */
+    const char *crash_after;             /* a journal step name, or NULL */
+};
+
+/* Why `complete` stopped; exactly one of the parts applies. */
+enum unlock_error_kind {
+    UNLOCK_ERR_TOKEN,                    /* `token`, `tries_left` */
+    UNLOCK_ERR_CA,                       /* `ca`, `refusal` */
+    UNLOCK_ERR_JOURNAL,                  /* the state directory failed us */
+};
+
+struct unlock_error {
+    enum unlock_error_kind kind;
+    token_err token;
+    int tries_left;
+    ca_err ca;
+    struct ca_refusal refusal;
+};
+
+enum recovery_result {
+    RECOVERY_DONE,                       /* nothing (more) pending */
+    RECOVERY_TOKEN_ABSENT,               /* a record waits for its token to come back */
+    RECOVERY_SERVICE_DOWN,               /* a record waits for the CA service */
+    RECOVERY_FAILED,                     /* the journal could not be read or written */
+};
+
+/* Finishes the journal records of `token_id`, or of every token present when NULL. */
+enum recovery_result rotation_recover(const struct rotation_env *env, const char *token_id);
+
+/*
+ * Runs `complete` for a verified request: 0 with the PIN's tries afterwards
+ * (-1 when the card does not say), or -1 with `e`. `new_pin` must already
+ * meet the token's policy. *left_pending says a record is left for the
+ * recovery to finish (the caller wakes it).
+ */
+int rotation_complete(const struct rotation_env *env, const char *token_id,
+                      const char *request_id, const char *new_pin, int *pin_tries,
+                      struct unlock_error *e, bool *left_pending);
+
+#endif

@@ -1,0 +1,827 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/test-unlock.sh — the remote unlock end to end: ukeyd against the PC/SC
+# rig (copies of the demo tokens) and the reference CA service ukey-ca
+# (seeded from those copies, so the PUKs agree), driven with curl the way a
+# portal would. The free phone path, the paid path, the forgotten-phone path
+# (review and unlock code), every refusal, a service that is down, slow or
+# talks garbage, a token pulled before `complete`, and ukeyd killed with
+# SIGKILL after the PIN reset and after the PUK change: in every case a later
+# unlock must work and the new PIN must verify (through ukeyd and through
+# OpenSC). Ends by searching every log and the journal for PINs, PUKs, codes
+# and phone numbers.
+#
+# The demo policy (web-demo/README.md): token 0 (SM2) is charged, token 1
+# (RSA/EC) is free. ukey-ca allows 5 SMS per token and hour, so the SMS
+# below are counted (at most 4 per token); the other unlocks go through the
+# review path, which has no such limit.
+#
+# TAP on stdout. Everything is bounded in time (curl --max-time, bounded
+# waits); every process it starts is stopped by PID.
+set -u
+
+top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${UKEYD_BUILD:-$top/build}
+ukeyd=$build/ukeyd
+ukey_ca=$build/ukey-ca
+vtoken=$build/vtoken
+rig=$top/tests/rig/rig
+demo=$build/demo
+
+readonly PIN=123456
+readonly WRONG_PIN=987650
+readonly NEW_PINS=(24681357 13572468 11223344 55667788 99887766 31415926 86420864)
+readonly SM2_PHONE=13700001000
+readonly RSA_PHONE=13900002000
+readonly WRONG_PHONE=13900009999
+readonly CURL_MAX_S=10
+readonly CA_CONNECT_TIMEOUT_S=1
+readonly CA_TIMEOUT_S=2
+readonly SERVICE_FAIL_MAX_MS=5000     # a refusal for a dead or slow service arrives this soon
+readonly RESEND_S=2
+readonly CODE_TTL_S=3
+readonly SESSION_TIMEOUT_S=2
+readonly PACING_MS=100
+readonly START_WAIT_TENTHS=100
+readonly STOP_WAIT_TENTHS=100
+readonly RECOVERY_WAIT_TENTHS=300          # covers one back-off of the recovery
+readonly PORT_BASE=12000              # below the rig's vpcd ports and the ephemeral range
+readonly PORT_SPAN=7000
+readonly EX_CONFIG=78
+readonly KILLED_BY_SIGKILL=137
+
+n=0
+failed=0
+ok() {
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
+diag() { echo "# $*"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+for tool in curl jq ss openssl socat pkcs15-tool; do
+    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
+done
+for bin in "$ukeyd" "$ukey_ca" "$vtoken"; do
+    [ -x "$bin" ] || skip_all "no $bin (build first)"
+done
+[ -x "$rig" ] || skip_all "no tests/rig/rig"
+[ -r "$demo/tokens.env" ] || skip_all "no demo tokens in $demo"
+
+work=$(mktemp -d /tmp/ukeyd-test-unlock.XXXXXX)
+state=$work/state
+daemon_pid=
+ca_pid=
+helper_pids=()
+SECRETS=("$PIN" "$WRONG_PIN" "${NEW_PINS[@]}")
+
+cleanup() {
+    for p in "${helper_pids[@]}"; do kill "$p" 2>/dev/null; done
+    [ -n "$ca_pid" ] && kill -CONT "$ca_pid" 2>/dev/null
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    [ -n "$ca_pid" ] && kill "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null
+    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+}
+trap cleanup EXIT
+
+port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+pick_port() {
+    local p i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        p=$((PORT_BASE + RANDOM % PORT_SPAN))
+        port_free "$p" && { echo "$p"; return 0; }
+    done
+    return 1
+}
+now_ms() { date +%s%3N; }
+
+# kill returns before the process has stopped; a request in between would
+# still be answered. Wait until the kernel says it is stopped (state T).
+stop_process() {
+    local pid=$1 i
+    kill -STOP "$pid"
+    for i in $(seq 1 100); do
+        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# --- the tokens, the rig and the CA service ----------------------------------
+
+# Copies of the demo tokens, and the CA's seed made from these very copies.
+mkdir -p "$work/demo" "$state"
+cp "$demo/tokens.env" "$demo"/*.pem "$demo/sm2.state" "$demo/rsa-ec.state" "$work/demo/"
+if ! "$top/web-demo/make-demo-seed" "$work/demo" "$vtoken" >"$work/seed.log" 2>&1; then
+    sed 's/^/# /' "$work/seed.log"
+    skip_all "make-demo-seed failed"
+fi
+# shellcheck disable=SC1091
+. "$work/demo/tokens.env"
+SECRETS+=("$DEMO_SM2_PUK" "$DEMO_RSA_EC_PUK")
+
+start_rig() {
+    "$rig" start "$work/rig" --token "$work/demo/sm2.state" --token "$work/demo/rsa-ec.state" \
+        --build "$build" >>"$work/rig-start.log" 2>&1
+}
+
+# One more try: the rig's start races vpcd's port binding on a busy machine.
+if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
+    sed 's/^/# /' "$work/rig-start.log"
+    skip_all "the PC/SC rig did not start"
+fi
+# shellcheck disable=SC1091
+. "$work/rig/env"
+
+start_ca() {
+    local i
+    rm -f "$work/ca.ready"
+    "$ukey_ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$work/demo/ca-seed.json" \
+        --ready-file "$work/ca.ready" --sms-resend-seconds "$RESEND_S" \
+        --code-ttl-seconds "$CODE_TTL_S" 2>>"$work/ukey-ca.log" &
+    ca_pid=$!
+    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+        [ -s "$work/ca.ready" ] && break
+        sleep 0.1
+    done
+    CA=$(cat "$work/ca.ready" 2>/dev/null)
+    [ -n "$CA" ]
+}
+if ! start_ca; then
+    sed 's/^/# /' "$work/ukey-ca.log"
+    skip_all "ukey-ca did not start"
+fi
+
+# --- ukeyd -------------------------------------------------------------------
+
+write_config() {   # FILE CA-URL [MORE KEY = VALUE LINES...]
+    local file=$1 url=$2
+    shift 2
+    {
+        echo "# written by tests/test-unlock.sh"
+        echo "[ukeyd]"
+        echo "log-level = debug"
+        echo "pin-pacing-ms = $PACING_MS"
+        echo "# CI has no logind and no console login: let every local account (root) in."
+        echo "peer-policy = any-local"
+        echo "support-socket = none"
+        echo "state-directory = $state"
+        echo "ca-connect-timeout = $CA_CONNECT_TIMEOUT_S"
+        echo "ca-timeout = $CA_TIMEOUT_S"
+        [ -n "$url" ] && echo "ca-service-url = $url"
+        printf '%s\n' "$@"
+    } >"$file"
+}
+
+wait_for_status() {   # BASE_URL
+    local i
+    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+        curl -s --max-time 1 -o /dev/null "$1/v1/status" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_daemon CONFIG [ENV=VALUE...]: ukeyd in the background, $daemon_pid, $base.
+start_daemon() {
+    local config=$1
+    shift
+    port=$(pick_port) || { diag "no free port"; return 1; }
+    base=http://127.0.0.1:$port
+    env "$@" "$ukeyd" --config "$config" --listen "127.0.0.1:$port" >>"$work/ukeyd.log" 2>&1 &
+    daemon_pid=$!
+    wait_for_status "$base"
+}
+
+# SIGTERM and wait; the exit code (or "timeout") lands in $stop_rc.
+stop_daemon() {
+    local i
+    kill -TERM "$daemon_pid" 2>/dev/null
+    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -KILL "$daemon_pid"
+        wait "$daemon_pid" 2>/dev/null
+        stop_rc=timeout
+    else
+        wait "$daemon_pid"
+        stop_rc=$?
+    fi
+    daemon_pid=
+}
+
+restart_daemon() {   # CONFIG [ENV=VALUE...]: stops the running one cleanly first
+    local config=$1
+    shift
+    if [ -n "$daemon_pid" ]; then
+        stop_daemon
+        check "ukeyd stops cleanly (exit 0, no sanitizer report)" test "$stop_rc" = 0
+    fi
+    start_daemon "$config" "$@"
+}
+
+# --- requests ------------------------------------------------------------------
+
+# req METHOD PATH [CURL ARGS...]: status in $code, body in $work/body, headers in $work/hdr.
+req() {
+    local method=$1 path=$2
+    shift 2
+    code=$(curl -s --max-time "$CURL_MAX_S" -o "$work/body" -D "$work/hdr" -w '%{http_code}' \
+        -X "$method" "$@" "$base$path")
+}
+post_json() { local path=$1 body=$2; shift 2; req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"; }
+field() { jq -r "$1" "$work/body" 2>/dev/null; }
+jq_true() { jq -e "$@" >/dev/null 2>&1; }
+hdr_has() { tr -d '\r' <"$work/hdr" | grep -qiF -- "$1"; }
+body_lacks() { ! grep -qF -- "$1" "$work/body"; }
+# expect NAME STATUS [JQ-CONDITION...]: each condition must be true of the body.
+expect() {
+    local name=$1 want=$2 c good=0
+    shift 2
+    [ "$code" = "$want" ] || good=1
+    for c in "$@"; do
+        [ "$(jq -r "$c" "$work/body" 2>/dev/null)" = true ] || good=1
+    done
+    ok $good "$name"
+    [ $good -eq 0 ] || diag "got $code: $(head -c 500 "$work/body" | tr '\n' ' ')"
+}
+problem() { echo ".code == \"$1\""; }
+
+# The CA service's own demo API (never through ukeyd).
+ca_get() { curl -s --max-time "$CURL_MAX_S" "$CA$1"; }
+ca_post() { curl -s --max-time "$CURL_MAX_S" -H 'Content-Type: application/json' -d "${2:-{\}}" "$CA$1"; }
+latest_code() { ca_get "/demo/api/outbox?phone=$1" | jq -r '.messages[0].code'; }
+other_code() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
+
+# The CA's PUK records, when sqlite3 is there to read them: more secrets to look for.
+note_ca_puks() {
+    command -v sqlite3 >/dev/null || return 0
+    local p
+    while read -r p; do
+        [ -n "$p" ] && SECRETS+=("$p")
+    done < <(sqlite3 "$work/ca.db" \
+        "SELECT puk FROM tokens UNION SELECT pending_puk FROM tokens WHERE pending_puk IS NOT NULL" \
+        2>/dev/null)
+}
+
+token_of_reader() {   # READER -> its token id, from GET /v1/tokens
+    req GET /v1/tokens
+    jq -r --arg r "$1" '.tokens[] | select(.reader == $r) | .id' "$work/body"
+}
+
+wait_for_token() {   # ID: until GET /v1/tokens/ID answers 200
+    local i
+    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+        req GET "/v1/tokens/$1"
+        [ "$code" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+block_pin() {   # TOKEN: three wrong PINs, the last one confirmed
+    local i
+    for i in 1 2 3; do
+        post_json "/v1/tokens/$1/pin/verify" "{\"pin\":\"$WRONG_PIN\",\"confirmLastTry\":true}"
+    done
+}
+
+open_session() {   # TOKEN: POST …/unlock; $sid
+    post_json "/v1/tokens/$1/unlock" '{}'
+    sid=$(field .sessionId)
+}
+
+# Pays the session's order through the demo API when the session says it is due.
+pay_if_due() {
+    local url
+    req GET "/v1/unlock/$sid"
+    [ "$(field .state)" = awaiting-payment ] || return 0
+    url=$(field .paymentUrl)
+    ca_post "/demo/api/orders/${url##*/}/pay" '{"invoice":{"title":"示例有限公司"}}' >/dev/null
+}
+
+send_sms() { post_json "/v1/unlock/$sid/sms" "{\"phone\":\"$1\"}"; }
+verify_sms() { post_json "/v1/unlock/$sid/verify" "{\"smsCode\":\"$1\"}"; }
+verify_unlock_code() { post_json "/v1/unlock/$sid/verify" "{\"unlockCode\":\"$1\"}"; }
+complete() { post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"$1\",\"confirmNewPin\":\"$1\"}"; }
+
+# The forgotten-phone path: materials to the review URL, support approves,
+# the user types the unlock code. $unlock_code.
+upload_materials() {
+    req GET "/v1/unlock/$sid"
+    curl -s --max-time "$CURL_MAX_S" -o /dev/null -H 'Accept: application/json' \
+        -F kind=id-copy -F "file=@$work/id-copy.png;type=image/png" "$(field .reviewUrl)/materials"
+}
+approve_review() {   # TOKEN
+    local review
+    review=$(ca_get /demo/api/reviews |
+        jq -r --arg t "$1" '[.reviews[] | select(.tokenId == $t and .state == "pending")][0].reviewId')
+    unlock_code=$(ca_post "/demo/api/reviews/$review/approve" | jq -r .unlockCode)
+    SECRETS+=("$unlock_code")
+}
+prove_by_review() {   # TOKEN
+    upload_materials
+    approve_review "$1"
+    verify_unlock_code "$unlock_code"
+}
+
+prove_by_sms() {   # PHONE
+    send_sms "$1"
+    sms_code=$(latest_code "$1")
+    SECRETS+=("$sms_code")
+    verify_sms "$sms_code"
+}
+
+pin_verifies() {   # TOKEN PIN
+    post_json "/v1/tokens/$1/pin/verify" "{\"pin\":\"$2\"}"
+    [ "$code" = 200 ]
+}
+
+opensc_verifies() {   # READER PIN
+    pkcs15-tool --reader "$1" --verify-pin --pin "$2" >"$work/p15.out" 2>&1
+}
+
+journal_records() { find "$state/unlock" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
+
+wait_for_empty_journal() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        [ "$(journal_records)" -eq 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- the tests ------------------------------------------------------------------
+
+test_config() {
+    local out rc
+    write_config "$work/bad.conf" "http://unlock.example.cn"
+    out=$("$ukeyd" --config "$work/bad.conf" --check-config 2>&1); rc=$?
+    check "plain http to another host: exit $EX_CONFIG" test "$rc" -eq "$EX_CONFIG"
+    check "…the message names the key and says https" grep -q 'ca-service-url: .*must be an https://' <<<"$out"
+    write_config "$work/bad.conf" "http://localhost:17991"
+    "$ukeyd" --config "$work/bad.conf" --check-config >/dev/null 2>&1
+    check "plain http to a name (not a loopback literal) refused" test $? -eq "$EX_CONFIG"
+    write_config "$work/bad.conf" "http://127.0.0.1:80@unlock.example.cn/"
+    out=$("$ukeyd" --config "$work/bad.conf" --check-config 2>&1); rc=$?
+    check "a URL whose host hides behind user info refused" test "$rc" -eq "$EX_CONFIG"
+    write_config "$work/bad.conf" "https://unlock.example.cn/v1" "ca-timeout = 0"
+    "$ukeyd" --config "$work/bad.conf" --check-config >/dev/null 2>&1
+    check "ca-timeout 0 refused" test $? -eq "$EX_CONFIG"
+    write_config "$work/good.conf" "https://unlock.example.cn/v1" "unlock-session-timeout = 600"
+    "$ukeyd" --config "$work/good.conf" --check-config >/dev/null 2>&1
+    check "an https URL, timeouts and a state directory are accepted" test $? -eq 0
+}
+
+test_off() {
+    local tok
+    write_config "$work/off.conf" ""
+    start_daemon "$work/off.conf" || { ok 1 "ukeyd without ca-service-url starts"; return; }
+    tok=$(token_of_reader "$RIG_READER_1")
+    post_json "/v1/tokens/$tok/unlock" '{}'
+    expect "without ca-service-url: 503 UNLOCK_NOT_CONFIGURED" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
+    req GET /v1/unlock/uls-00000000000000000000000000000000
+    expect "…on every unlock route" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
+    stop_daemon
+    check "ukeyd without unlock stops cleanly" test "$stop_rc" = 0
+}
+
+test_free_phone_path() {
+    block_pin "$tok1"
+    expect "the free token's PIN is blocked first (3 wrong PINs)" 423 "$(problem PIN_BLOCKED)"
+    open_session "$tok1"
+    expect "open: 201, free, identity needed, masked phone, both methods" 201 \
+        '.state == "awaiting-identity"' '.fee.required == false' '.paymentUrl == null' \
+        '.maskedPhone == "139****2000"' '.methods == ["sms","review"]' \
+        '.sessionId | startswith("uls-")' ".tokenId == \"$tok1\""
+    check "the session never shows the CA's request id" body_lacks 'req-'
+    check "…nor the full phone number" body_lacks "$RSA_PHONE"
+    req GET "/v1/unlock/$sid"
+    expect "GET the session" 200 '.state == "awaiting-identity"' ".sessionId == \"$sid\""
+    send_sms "$RSA_PHONE"
+    expect "sms to the registered phone: sent" 200 '.sent == true' ".resendAfter == $RESEND_S" \
+        ".expiresIn == $CODE_TTL_S"
+    sms_code=$(latest_code "$RSA_PHONE")
+    SECRETS+=("$sms_code")
+    check "the code is in the demo outbox ($sms_code)" test "${#sms_code}" -eq 6
+    verify_sms "$sms_code"
+    expect "verify the SMS code: authorized" 200 '.state == "authorized"'
+    post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"${NEW_PINS[0]}\",\"confirmNewPin\":\"${NEW_PINS[1]}\"}"
+    expect "complete with a confirmation that differs: 400 confirmNewPin" 400 \
+        "$(problem BAD_REQUEST)" '.field == "confirmNewPin"'
+    post_json "/v1/unlock/$sid/complete" '{"newPin":"12"}'
+    expect "a new PIN against the policy: 422 before anything" 422 "$(problem PIN_POLICY)" \
+        '.field == "newPin"'
+    complete "${NEW_PINS[0]}"
+    expect "complete: PIN reset, PUK rotated, confirmed" 200 '.completed == true' '.triesLeft == 3'
+    note_ca_puks
+    check "the journal is empty afterwards" test "$(journal_records)" -eq 0
+    check "the new PIN verifies through ukeyd" pin_verifies "$tok1" "${NEW_PINS[0]}"
+    check "the new PIN verifies through OpenSC (pkcs15-tool)" \
+        opensc_verifies "$RIG_READER_1" "${NEW_PINS[0]}"
+    check "…and the old one does not" bash -c "! pkcs15-tool --reader '$RIG_READER_1' --verify-pin --pin '$PIN' >/dev/null 2>&1"
+    req GET "/v1/unlock/$sid"
+    expect "the session says completed" 200 '.state == "completed"'
+    complete "${NEW_PINS[1]}"
+    expect "complete again: 409 UNLOCK_STATE_CONFLICT naming the state" 409 \
+        "$(problem UNLOCK_STATE_CONFLICT)" '.state == "completed"'
+}
+
+# Also the second unlock of the free token: the CA must hold the rotated PUK.
+test_forgotten_phone_path() {
+    open_session "$tok1"
+    expect "a second unlock of the same token opens" 201 '.reviewUrl != null'
+    upload_materials
+    req GET "/v1/unlock/$sid"
+    expect "materials uploaded: review-pending" 200 '.state == "review-pending"' \
+        '.review.state == "pending"'
+    approve_review "$tok1"
+    check "support approves and gets a 6-digit unlock code" test "${#unlock_code}" -eq 6
+    req GET "/v1/unlock/$sid"
+    expect "the session says review-approved" 200 '.state == "review-approved"'
+    verify_unlock_code "$(other_code "$unlock_code")"
+    expect "a wrong unlock code: 403 CODE_INCORRECT, 4 attempts left" 403 \
+        "$(problem CODE_INCORRECT)" '.attemptsLeft == 4'
+    verify_unlock_code "$unlock_code"
+    expect "the unlock code proves identity" 200 '.state == "authorized"'
+    complete "${NEW_PINS[1]}"
+    expect "complete with the rotated PUK" 200 '.completed == true'
+    note_ca_puks
+    check "the newer PIN verifies through ukeyd" pin_verifies "$tok1" "${NEW_PINS[1]}"
+    check "…and through OpenSC" opensc_verifies "$RIG_READER_1" "${NEW_PINS[1]}"
+}
+
+test_paid_path() {
+    local url
+    open_session "$tok0"
+    expect "open on the charged token: awaiting-payment, 30.00 CNY, payment link" 201 \
+        '.state == "awaiting-payment"' '.fee.required == true' '.fee.amount == "30.00"' \
+        '.fee.currency == "CNY"' '.fee.paid == false' '.paymentUrl | test("/pay/ord-")' \
+        '.maskedPhone == "137****1000"'
+    url=$(field .paymentUrl)
+    send_sms "$SM2_PHONE"
+    expect "sms before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
+    verify_sms 123456
+    expect "verify before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
+    ca_post "/demo/api/orders/${url##*/}/pay" '{"invoice":{"title":"示例有限公司","taxNumber":"91110000000000000X"}}' >/dev/null
+    req GET "/v1/unlock/$sid"
+    expect "after the (simulated) payment: awaiting-identity, paid" 200 \
+        '.state == "awaiting-identity"' '.fee.paid == true'
+    prove_by_sms "$SM2_PHONE"
+    expect "the SMS code proves identity" 200 '.state == "authorized"'
+    complete "${NEW_PINS[2]}"
+    expect "complete on the SM2 token" 200 '.completed == true'
+    note_ca_puks
+    check "the new PIN verifies through ukeyd" pin_verifies "$tok0" "${NEW_PINS[2]}"
+    check "…and through OpenSC on the SM2 token" opensc_verifies "$RIG_READER_0" "${NEW_PINS[2]}"
+}
+
+test_refusals() {
+    local i right
+    open_session "$tok1"
+    post_json "/v1/unlock/$sid/sms" '{"phone":"139-0000"}'
+    expect "a phone that is not digits: 400 field phone, nothing sent" 400 \
+        "$(problem BAD_REQUEST)" '.field == "phone"'
+    check "…and not echoed" body_lacks '139-0000'
+    send_sms "$WRONG_PHONE"
+    expect "a wrong phone: 403 PHONE_MISMATCH" 403 "$(problem PHONE_MISMATCH)"
+    check "…revealing nothing of the right number" body_lacks "$RSA_PHONE"
+    check "…nor of the wrong one" body_lacks "$WRONG_PHONE"
+    post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"${NEW_PINS[3]}\"}"
+    expect "complete before identity: 409 UNLOCK_STATE_CONFLICT" 409 \
+        "$(problem UNLOCK_STATE_CONFLICT)" '.state == "awaiting-identity"'
+    verify_sms 123456
+    expect "verify before any SMS: 409 CODE_NOT_ISSUED" 409 "$(problem CODE_NOT_ISSUED)"
+    # The free path sent this token an SMS moments ago; on a loaded machine
+    # that may still be inside the CA's resend window, which is not what
+    # this step tests.
+    sleep "$RESEND_S"
+    send_sms "$RSA_PHONE"
+    expect "sms to the right phone" 200 '.sent == true'
+    right=$(latest_code "$RSA_PHONE")
+    SECRETS+=("$right")
+    send_sms "$RSA_PHONE"
+    expect "resend too soon: 429 RATE_LIMITED with retryAfter" 429 "$(problem RATE_LIMITED)" \
+        '.retryAfter >= 1'
+    check "…and a Retry-After header" hdr_has 'Retry-After: '
+    verify_sms 12345
+    expect "a 5-digit code: 400 field smsCode, no attempt spent" 400 '.field == "smsCode"'
+    post_json "/v1/unlock/$sid/verify" '{"smsCode":"123456","unlockCode":"123456"}'
+    expect "both codes at once: 400" 400 '.field == "unlockCode"'
+    for i in 4 3 2 1; do
+        verify_sms "$(other_code "$right")"
+        expect "a wrong code: 403 CODE_INCORRECT, $i left" 403 "$(problem CODE_INCORRECT)" \
+            ".attemptsLeft == $i"
+    done
+    verify_sms "$(other_code "$right")"
+    expect "the fifth wrong code: 429 TOO_MANY_ATTEMPTS" 429 "$(problem TOO_MANY_ATTEMPTS)" \
+        '.attemptsLeft == 0'
+    verify_sms "$right"
+    expect "then even the right code is refused (burnt)" 429 "$(problem TOO_MANY_ATTEMPTS)"
+    sleep "$RESEND_S"
+    send_sms "$RSA_PHONE"
+    expect "a new SMS after the resend interval" 200 '.sent == true'
+    right=$(latest_code "$RSA_PHONE")
+    SECRETS+=("$right")
+    sleep $((CODE_TTL_S + 1))
+    verify_sms "$right"
+    expect "a code past its life: 410 CODE_EXPIRED" 410 "$(problem CODE_EXPIRED)"
+    req GET /v1/unlock/uls-fedcbafedcbafedcbafedcbafedcbafe
+    expect "an unknown session: 404 UNLOCK_SESSION_NOT_FOUND" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
+    req GET /v1/unlock/req-not-a-session
+    expect "a malformed session id: 404 as well" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
+    req GET "/v1/unlock/$sid" -H 'Accept-Language: en'
+    expect "the session still answers" 200 '.state == "awaiting-identity"'
+    open_session "$tok1"
+    local second=$sid
+    req GET "/v1/unlock/$second"
+    expect "a new session for the token" 200
+    post_json "/v1/tokens/$tok1/unlock" '{"phone":"x"}'
+    expect "open takes no members: 400" 400 '.field == "phone"'
+}
+
+test_token_removed() {
+    local reader_index=1
+    open_session "$tok1"
+    prove_by_sms "$RSA_PHONE"
+    expect "identity proven before the token is pulled" 200 '.state == "authorized"'
+    "$rig" remove "$work/rig" "$reader_index" >/dev/null
+    sleep 0.5
+    complete "${NEW_PINS[3]}"
+    expect "complete with the token pulled: 409 TOKEN_REMOVED" 409 "$(problem TOKEN_REMOVED)"
+    check "…and nothing was journalled" test "$(journal_records)" -eq 0
+    "$rig" insert "$work/rig" "$reader_index" >/dev/null
+    check "the token is back" wait_for_token "$tok1"
+    complete "${NEW_PINS[3]}"
+    expect "a later complete in the same session works" 200 '.completed == true'
+    note_ca_puks
+    check "the new PIN verifies" pin_verifies "$tok1" "${NEW_PINS[3]}"
+}
+
+test_service_slow() {
+    local t0 elapsed
+    open_session "$tok1"
+    expect "a session to poll" 201
+    stop_process "$ca_pid"
+    t0=$(now_ms)
+    req GET "/v1/unlock/$sid"
+    elapsed=$(($(now_ms) - t0))
+    expect "a service that accepts and never answers: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+        "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    check "…within the timeout (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
+    t0=$(now_ms)
+    open_session "$tok1"
+    elapsed=$(($(now_ms) - t0))
+    expect "opening against the stalled service: 503" 503 "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    check "…within the timeout (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
+    kill -CONT "$ca_pid"
+}
+
+# The script behind a fake service: answers every request with the status
+# line and body of $GARBAGE_ANSWER, whatever was asked.
+write_answering_script() {
+    cat >"$work/garbage.sh" <<'EOF'
+#!/usr/bin/env bash
+export LC_ALL=C
+len=0
+while IFS= read -r line; do
+    line=${line%$'\r'}
+    [ -z "$line" ] && break
+    case "${line,,}" in content-length:*) len=${line#*:}; len=${len//[!0-9]/} ;; esac
+done
+[ "${len:-0}" -gt 0 ] && head -c "$len" >/dev/null
+status=$(head -n 1 "$GARBAGE_ANSWER")
+body=$(tail -n +2 "$GARBAGE_ANSWER")
+printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$status" "${#body}" "$body"
+EOF
+    export GARBAGE_ANSWER=$work/garbage.answer
+}
+
+# A plain-HTTP fake service on $garbage_port.
+start_garbage_service() {
+    write_answering_script
+    garbage_port=$(pick_port) || return 1
+    socat "TCP-LISTEN:$garbage_port,bind=127.0.0.1,reuseaddr,fork" \
+        "EXEC:bash $work/garbage.sh" 2>>"$work/socat.log" &
+    helper_pids+=($!)
+}
+
+# An HTTPS fake service with a self-signed certificate for 127.0.0.1 on $tls_port.
+start_tls_service() {
+    write_answering_script
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$work/tls.key" -out "$work/tls.pem" >/dev/null 2>&1 || return 1
+    tls_port=$(pick_port) || return 1
+    socat "OPENSSL-LISTEN:$tls_port,bind=127.0.0.1,reuseaddr,fork,cert=$work/tls.pem,key=$work/tls.key,verify=0" \
+        "EXEC:bash $work/garbage.sh" 2>>"$work/socat.log" &
+    helper_pids+=($!)
+}
+
+readonly GOOD_OPEN_ANSWER='{"requestId":"req-0f0e0d0c0b0a09080706050403020100","state":"awaiting-payment","fee":{"required":true,"amount":"30.00","currency":"CNY","paid":false},"paymentUrl":"https://unlock.example.cn/pay/ord-1","maskedPhone":"137****1000","methods":["sms","review"],"reviewUrl":"https://unlock.example.cn/review/rvt-1","review":null,"expiresAt":"2030-01-01T00:00:00Z"}'
+
+# TLS is verified: against the system's trust store a self-signed service is
+# refused; with it in ca-bundle the same service is used.
+test_tls() {
+    start_tls_service || { ok 1 "an HTTPS fake service starts"; return; }
+    printf '201 Created\n%s' "$GOOD_OPEN_ANSWER" >"$work/garbage.answer"
+    write_config "$work/tls.conf" "https://127.0.0.1:$tls_port"
+    restart_daemon "$work/tls.conf" || { ok 1 "ukeyd starts against an HTTPS service"; return; }
+    post_json "/v1/tokens/$tok1/unlock" '{}'
+    expect "a certificate the trust store does not know: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+        "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    check "…and the log says it was the certificate" grep -qi 'unlock service: .*certificate' \
+        "$work/ukeyd.log"
+    write_config "$work/tls.conf" "https://127.0.0.1:$tls_port" "ca-bundle = $work/tls.pem"
+    restart_daemon "$work/tls.conf" || { ok 1 "ukeyd starts with a ca-bundle"; return; }
+    post_json "/v1/tokens/$tok1/unlock" '{}'
+    expect "the same service with its certificate in ca-bundle: served over TLS" 201 \
+        '.state == "awaiting-payment"' '.paymentUrl == "https://unlock.example.cn/pay/ord-1"'
+    check "…and its request id stays inside ukeyd" body_lacks 'req-0f0e0d0c'
+}
+
+garbage_case() {   # NAME STATUS-LINE BODY
+    printf '%s\n%s' "$2" "$3" >"$work/garbage.answer"
+    post_json "/v1/tokens/$tok1/unlock" '{}'
+    expect "a service answering $1: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+        "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+}
+
+test_service_down_and_garbage() {
+    local dead t0 elapsed
+    dead=$(pick_port) || { ok 1 "a free port for a dead service"; return; }
+    write_config "$work/dead.conf" "http://127.0.0.1:$dead"
+    restart_daemon "$work/dead.conf" || { ok 1 "ukeyd starts against a dead service"; return; }
+    t0=$(now_ms)
+    post_json "/v1/tokens/$tok1/unlock" '{}'
+    elapsed=$(($(now_ms) - t0))
+    expect "a service that is down: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+        "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    check "…at once (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
+
+    start_garbage_service || { ok 1 "a port for the garbage service"; return; }
+    write_config "$work/garbage.conf" "http://127.0.0.1:$garbage_port"
+    restart_daemon "$work/garbage.conf" || { ok 1 "ukeyd starts against a garbage service"; return; }
+    garbage_case "text that is not JSON" "201 Created" "this is not JSON"
+    garbage_case "JSON of the wrong shape" "201 Created" '{"requestId":42,"state":"authorized"}'
+    garbage_case "a request id that is no id" "201 Created" \
+        '{"requestId":"../../x","state":"awaiting-identity","fee":{"required":false,"amount":"0.00","currency":"CNY","paid":false},"paymentUrl":null,"maskedPhone":"139****2000","methods":["sms"],"reviewUrl":null,"review":null,"expiresAt":"2030-01-01T00:00:00Z"}'
+    garbage_case "a javascript: payment link" "201 Created" \
+        '{"requestId":"req-1","state":"awaiting-payment","fee":{"required":true,"amount":"30.00","currency":"CNY","paid":false},"paymentUrl":"javascript:alert(1)","maskedPhone":"137****1000","methods":["sms"],"reviewUrl":null,"review":null,"expiresAt":"2030-01-01T00:00:00Z"}'
+    garbage_case "500 with a problem" "500 Internal Server Error" '{"code":"INTERNAL"}'
+    garbage_case "a problem code it does not know" "418 I'm a teapot" '{"code":"TEAPOT"}'
+    garbage_case "a redirect" "302 Found" '{}'
+    check "the service failures are logged as warnings" grep -q 'unlock service: POST /requests' "$work/ukeyd.log"
+}
+
+test_session_expiry() {
+    write_config "$work/short.conf" "$CA" "unlock-session-timeout = $SESSION_TIMEOUT_S"
+    restart_daemon "$work/short.conf" || { ok 1 "ukeyd starts with short sessions"; return; }
+    open_session "$tok1"
+    expect "a session with a short life" 201
+    sleep $((SESSION_TIMEOUT_S + 1))
+    req GET "/v1/unlock/$sid"
+    expect "unused past unlock-session-timeout: 410 UNLOCK_SESSION_EXPIRED" 410 \
+        "$(problem UNLOCK_SESSION_EXPIRED)"
+    send_sms "$RSA_PHONE"
+    expect "…for every route of it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
+}
+
+# Restarted while the CA service is stalled, ukeyd keeps the record, refuses
+# new attempts on the token, and finishes when the service is back.
+restart_with_service_stalled() {   # STEP
+    local step=$1
+    stop_process "$ca_pid"
+    start_daemon "$work/ukeyd.conf" || { kill -CONT "$ca_pid"; return 1; }
+    sleep $((CA_TIMEOUT_S + 1))
+    check "[$step] with the service stalled the record stays" test "$(journal_records)" -eq 1
+    post_json "/v1/tokens/$tok0/unlock" '{}'
+    expect "[$step] …and a new unlock of the token: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+        "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    kill -CONT "$ca_pid"
+    check "[$step] retry with back-off logged" grep -q 'a rotation is pending; retrying in' \
+        "$work/ukeyd.log"
+}
+
+# Restarted while the token is out, ukeyd keeps the record until the token is
+# plugged in again, and then finishes at once.
+restart_with_token_out() {   # STEP
+    local step=$1
+    "$rig" remove "$work/rig" 0 >/dev/null
+    start_daemon "$work/ukeyd.conf" || { "$rig" insert "$work/rig" 0 >/dev/null; return 1; }
+    sleep 1
+    check "[$step] with the token out the record stays" test "$(journal_records)" -eq 1
+    "$rig" insert "$work/rig" 0 >/dev/null
+}
+
+# ukeyd killed with SIGKILL right after STEP; restarted (with the CA service
+# stalled, or the token out, or neither), it must finish the rotation by
+# itself, and a later unlock must work.
+test_crash_after() {   # STEP PIN-BEFORE-CRASH PIN-AFTER [stalled|token-out]
+    local step=$1 crash_pin=$2 later_pin=$3 how=${4:-} rc record
+    restart_daemon "$work/ukeyd.conf" UKEYD_TEST_CRASH_AFTER="$step" ||
+        { ok 1 "ukeyd starts with the crash hook"; return; }
+    [ "$step" = pin-reset ] && block_pin "$tok0"
+    open_session "$tok0"
+    pay_if_due
+    prove_by_review "$tok0"
+    expect "[$step] identity proven" 200 '.state == "authorized"'
+    complete "$crash_pin"
+    check "[$step] complete gets no answer: ukeyd died" test "$code" = 000
+    wait "$daemon_pid" 2>/dev/null
+    rc=$?
+    daemon_pid=
+    check "[$step] ukeyd was killed by SIGKILL (exit $rc)" test "$rc" -eq "$KILLED_BY_SIGKILL"
+    record=$(find "$state/unlock" -maxdepth 1 -name '*.json' | head -n 1)
+    check "[$step] one journal record is left" test "$(journal_records)" -eq 1
+    check "[$step] it names the step, the token and the rotation" \
+        jq_true --arg s "$step" --arg t "$tok0" \
+        '.step == $s and .tokenId == $t and (.rotationId | startswith("rot-"))' "$record"
+    note_ca_puks
+    local secret leaked=0
+    for secret in "${SECRETS[@]}"; do grep -qF -- "$secret" "$record" && leaked=1; done
+    check "[$step] the record holds no PIN, PUK or code" test "$leaked" -eq 0
+    check "[$step] the record is readable by its owner only" \
+        test "$(stat -c %a "$record")" = 600
+    case "$how" in
+    stalled) restart_with_service_stalled "$step" ;;
+    token-out) restart_with_token_out "$step" ;;
+    *) start_daemon "$work/ukeyd.conf" ;;
+    esac || { ok 1 "[$step] ukeyd restarts"; return; }
+    check "[$step] the restarted ukeyd finishes the rotation by itself" wait_for_empty_journal
+    check "[$step] recovery logged" grep -q "recovering rotation rot-.* from step $step" "$work/ukeyd.log"
+    check "[$step] the PIN set before the crash verifies" pin_verifies "$tok0" "$crash_pin"
+    open_session "$tok0"
+    pay_if_due
+    prove_by_review "$tok0"
+    expect "[$step] a later unlock: identity proven" 200 '.state == "authorized"'
+    complete "$later_pin"
+    expect "[$step] a later unlock completes (the CA's PUK record is true)" 200 '.completed == true'
+    note_ca_puks
+    check "[$step] the later PIN verifies through ukeyd" pin_verifies "$tok0" "$later_pin"
+    check "[$step] …and through OpenSC" opensc_verifies "$RIG_READER_0" "$later_pin"
+}
+
+test_no_secrets_logged() {
+    local s found=0
+    for s in "${SECRETS[@]}" "$SM2_PHONE" "$RSA_PHONE" "$WRONG_PHONE"; do
+        [ -n "$s" ] && [ "$s" != null ] || continue
+        if grep -qF -- "$s" "$work/ukeyd.log"; then
+            found=1
+            diag "secret $s found in the ukeyd log"
+        fi
+    done
+    check "the ukeyd log holds no PIN, PUK, code or phone number (${#SECRETS[@]} secrets)" \
+        test "$found" -eq 0
+    check "the log is at debug level" grep -q '^ukeyd debug: ' "$work/ukeyd.log"
+    check "rotation ids appear only shortened in the log" \
+        bash -c "! grep -qE 'rot-[0-9a-f]{9,}' '$work/ukeyd.log'"
+}
+
+# --- run -------------------------------------------------------------------------
+
+head -c 3000 /dev/urandom >"$work/id-copy.png"
+test_config
+test_off
+write_config "$work/ukeyd.conf" "$CA"
+if ! start_daemon "$work/ukeyd.conf"; then
+    diag "ukeyd did not start:"
+    sed 's/^/#   /' "$work/ukeyd.log"
+    ok 1 "ukeyd starts against the rig and ukey-ca"
+    echo "1..$n"
+    exit 1
+fi
+ok 0 "ukeyd starts against the rig and ukey-ca ($CA)"
+tok0=$(token_of_reader "$RIG_READER_0")
+tok1=$(token_of_reader "$RIG_READER_1")
+check "both tokens found ($tok0, $tok1)" test -n "$tok0" -a -n "$tok1"
+
+test_free_phone_path
+test_forgotten_phone_path
+test_paid_path
+test_refusals
+test_token_removed
+test_service_slow
+test_session_expiry
+test_service_down_and_garbage
+test_tls
+test_crash_after pin-reset "${NEW_PINS[4]}" "${NEW_PINS[5]}" token-out
+test_crash_after puk-changed "${NEW_PINS[6]}" "${NEW_PINS[0]}" stalled
+if [ -n "$daemon_pid" ]; then
+    stop_daemon
+    check "ukeyd stops cleanly at the end (exit 0, no sanitizer report)" test "$stop_rc" = 0
+fi
+test_no_secrets_logged
+if [ "$failed" -ne 0 ]; then
+    diag "ukeyd log (tail):"
+    tail -n 40 "$work/ukeyd.log" | sed 's/^/#   /'
+fi
+echo "1..$n"
+[ "$failed" -eq 0 ]

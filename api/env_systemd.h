@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/env_systemd.h — pcscd as systemd sees it, over the system bus with
+ * sd-bus: the state of pcscd.service and pcscd.socket, and the one thing
+ * ukeyd may ask of systemd, RestartUnit("pcscd.service", "replace") — which
+ * the polkit rule in systemd/ grants the ukeyd user and nothing more.
+ *
+ * No system bus (containers, CI, systems without systemd) is a normal
+ * situation here, not an error. The bus is the one $DBUS_SYSTEM_BUS_ADDRESS
+ * names, as for every sd-bus client.
+ */
+#ifndef UKEYD_API_ENV_SYSTEMD_H
+#define UKEYD_API_ENV_SYSTEMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/env_check.h"
+
+#define ENV_PCSCD_SERVICE  "pcscd.service"
+#define ENV_PCSCD_SOCKET   "pcscd.socket"
+#define ENV_UNIT_STATE_MAX 32
+#define ENV_BUS_ERROR_MAX  160
+
+struct env_unit {
+    const char *name;                       /* static */
+    char load_state[ENV_UNIT_STATE_MAX];    /* "loaded", "not-found", "masked"...; "" unknown */
+    char active_state[ENV_UNIT_STATE_MAX];  /* "active", "inactive", "failed"... */
+    char sub_state[ENV_UNIT_STATE_MAX];     /* "running", "listening", "dead"... */
+};
+
+struct env_systemd {
+    bool systemd;                           /* a system bus with systemd on it answered */
+    bool queried;                           /* both units were read */
+    char error[ENV_BUS_ERROR_MAX];          /* why not, "" when all went well */
+    struct env_unit service, socket;
+};
+
+enum env_restart {
+    ENV_RESTART_DONE,
+    ENV_RESTART_NO_SYSTEMD,
+    ENV_RESTART_DENIED,
+    ENV_RESTART_FAILED,
+};
+
+/* Reads both units' states; each bus call is bounded by `timeout_ms`. */
+void env_systemd_query(unsigned timeout_ms, struct env_systemd *out);
+
+/* Whether systemd knows a pcscd unit at all (package installed). */
+bool env_systemd_has_pcscd(const struct env_systemd *sd);
+/* Whether pcscd.service is in the failed state. */
+bool env_systemd_pcscd_failed(const struct env_systemd *sd);
+
+/* Asks systemd to restart pcscd.service, without interactive authorisation;
+ * `error` receives the bus error's words when it did not. */
+enum env_restart env_systemd_restart_pcscd(unsigned timeout_ms, char *error, size_t size);
+
+/* Adds pcsc.systemd; `sd` is NULL when the query did not finish in time. */
+void env_systemd_check(struct env_report *r, const struct env_systemd *sd, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests api/env_clock.c: the skew against a server's Date (whole seconds,
+ * measured around a round trip), its classification at the 60 s / 300 s
+ * limits, and the clock.skew check in each situation. */
+#include "api/env_clock.h"
+#include "tests/tap.h"
+
+#define T0 1700000000L
+
+static long skew(time_t date, long sent_s, long sent_ns, long recv_s, long recv_ns)
+{
+    struct timespec sent = { .tv_sec = sent_s, .tv_nsec = sent_ns };
+    struct timespec received = { .tv_sec = recv_s, .tv_nsec = recv_ns };
+
+    return env_clock_skew(date, &sent, &received);
+}
+
+static void test_skew(void)
+{
+    /* The server stamped T0 (meaning T0.0 to T0.999); we sent at T0.2 and
+     * got the answer at T0.8: no skew. */
+    TAP_EQ_INT(skew(T0, T0, 200000000, T0, 800000000), 0, "same clock: 0");
+    TAP_EQ_INT(skew(T0 - 120, T0, 0, T0, 100000000), 120, "server 2 minutes behind: +120");
+    TAP_EQ_INT(skew(T0 + 400, T0, 0, T0, 100000000), -400, "server ahead: negative");
+    TAP_EQ_INT(skew(T0, T0, 0, T0 + 4, 0), 2, "midpoint of a 4 s round trip, rounded");
+}
+
+static void test_classify(void)
+{
+    TAP_EQ_INT(env_clock_classify(0), ENV_OK, "0 s ok");
+    TAP_EQ_INT(env_clock_classify(ENV_CLOCK_WARN_S), ENV_OK, "exactly 60 s still ok");
+    TAP_EQ_INT(env_clock_classify(ENV_CLOCK_WARN_S + 1), ENV_WARN, "61 s warn");
+    TAP_EQ_INT(env_clock_classify(-(ENV_CLOCK_WARN_S + 1)), ENV_WARN, "-61 s warn");
+    TAP_EQ_INT(env_clock_classify(ENV_CLOCK_FAIL_S), ENV_WARN, "exactly 300 s warn");
+    TAP_EQ_INT(env_clock_classify(ENV_CLOCK_FAIL_S + 1), ENV_FAIL, "301 s fail");
+    TAP_EQ_INT(env_clock_classify(-100000), ENV_FAIL, "a day behind: fail");
+}
+
+static char *found(const struct env_check *c, enum api_lang lang)
+{
+    return env_text_render(&c->found, lang);
+}
+
+static void test_check(void)
+{
+    struct env_report r = { 0 };
+    const struct env_clock_reference refs[] = {
+        { .configured = true, .have_date = true, .skew_s = 3 },
+        { .configured = true, .have_date = true, .skew_s = 400 },
+        { .configured = true, .have_date = true, .skew_s = -90 },
+        { .configured = true, .have_date = false },
+        { .configured = false },
+    };
+    char *text;
+
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        env_clock_check(&r, T0, &refs[i]);
+    TAP_EQ_INT(r.checks[0]->state, ENV_OK, "3 s: ok");
+    tap_ok(r.checks[0]->hint.msg == ENV_MSG_NONE, "ok: no hint");
+    TAP_EQ_INT(r.checks[1]->state, ENV_FAIL, "400 s ahead: fail");
+    text = found(r.checks[1], LANG_EN);
+    tap_ok(text && strstr(text, "400 s ahead"), "says 400 s ahead (%s)", text ? text : "");
+    free(text);
+    text = env_text_render(&r.checks[1]->hint, LANG_ZH_CN);
+    tap_ok(text && strstr(text, "sudo timedatectl set-ntp true"), "hint has the NTP command");
+    free(text);
+    TAP_EQ_INT(r.checks[2]->state, ENV_WARN, "90 s behind: warn");
+    text = found(r.checks[2], LANG_ZH_CN);
+    tap_ok(text && strstr(text, "慢 90 秒"), "says 慢 90 秒 (%s)", text ? text : "");
+    free(text);
+    TAP_EQ_INT(r.checks[3]->state, ENV_WARN, "CA configured but no Date: warn");
+    TAP_EQ_INT(r.checks[4]->state, ENV_OK, "no CA configured: ok, not compared");
+    TAP_EQ_INT(json_integer_value(json_object_get(r.checks[1]->details, "skewSeconds")), 400,
+               "details.skewSeconds");
+    tap_ok(json_is_null(json_object_get(r.checks[3]->details, "skewSeconds")),
+           "details.skewSeconds null without a Date");
+    tap_ok(json_is_string(json_object_get(r.checks[0]->details, "timeZone")),
+           "details.timeZone is a string");
+    env_report_free(&r);
+}
+
+int main(void)
+{
+    test_skew();
+    test_classify();
+    test_check();
+    return tap_done();
+}

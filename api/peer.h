@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/peer.h — the account on the other end of each connection: found once
+ * when the connection opens (netlink socket diagnostics on the TCP port,
+ * SO_PEERCRED on the support socket), judged by the peer policy or the
+ * support rule, and kept in libmicrohttpd's socket context until it closes.
+ *
+ * Every request is checked against it before any guard or handler runs; the
+ * transport also decides which Host names and which routes a request gets.
+ */
+#ifndef UKEYD_API_PEER_H
+#define UKEYD_API_PEER_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "api/request.h"
+
+enum peer_transport {
+    PEER_TCP,                   /* the browser-facing loopback port */
+    PEER_SUPPORT,               /* the support socket (AF_UNIX) */
+};
+
+struct peer {
+    enum peer_transport transport;
+    bool identified;
+    uid_t uid;                  /* when identified */
+    bool allowed;
+    const char *why;            /* static English, for the log */
+};
+
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callbacks; cls is the
+ * server's struct api_context. */
+void peer_on_tcp_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code);
+void peer_on_support_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                enum MHD_ConnectionNotificationCode code);
+
+/* The connection's peer; never NULL once a request has begun (a connection
+ * whose peer could not even be recorded is one nobody is allowed on). */
+const struct peer *peer_of_request(const struct request *r);
+
+/* Answers 403 PEER_NOT_ALLOWED for a refused peer, and ORIGIN_FORBIDDEN for
+ * a browser's request on the support socket (Origin or Sec-Fetch-*).
+ * Returns true when the request has been answered so. */
+bool peer_refuse_request(struct request *r);
+
+/* The peer policy in force, as peer_policy_describe() shows it, for
+ * GET /v1/status and the diagnostics (and the environment check); NULL
+ * when out of memory. */
+json_t *peer_policy_json(struct api_context *ctx);
+
+/* What the Host guard accepts and which routes exist, for this transport:
+ * support-only routes are not even found on the TCP port. */
+const struct guard_hosts *peer_hosts(const struct request *r);
+const struct route *peer_routes(const struct request *r, size_t *n);
+
+#endif

@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: MIT
+//
+// The demo CA portal walked as a user walks it, in Debian's Chromium driven by
+// playwright-core, against the real stack that tests/test-portal.sh starts:
+// the PC/SC rig with two virtual tokens, ukey-ca serving the portal, ukeyd.
+//
+//   token 0 (Virtual PCD 00 00): SM2, 演示专用, unlock charged 30.00 CNY, phone 13700001000
+//   token 1 (Virtual PCD 00 01): RSA + EC, Zhang Wei 张伟, free unlock, phone 13900002000
+//   token 2 (Virtual PCD B 00 00): a certificate expiring in 10 days; pulled out
+//                                  but for the walk that looks at it
+//
+// The tests run in order and share the tokens' state (PINs change as they
+// go). Each one saves a screenshot into $SHOT_DIR, passed or failed.
+//
+// Run through tests/test-portal.sh; by hand:
+//   PORTAL_URL=… CA_URL=… UKEYD_URL=… RIG=tests/rig/rig RIG_DIR=… SHOT_DIR=… \
+//   DEMO_DIR=… node --test --test-reporter=tap portal.test.mjs
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const run = promisify(execFile);
+
+const need = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run this through tests/test-portal.sh`);
+  return v;
+};
+const PORTAL_URL = need("PORTAL_URL");
+const CA_URL = need("CA_URL");
+const UKEYD_URL = need("UKEYD_URL");
+const RIG = need("RIG");
+const RIG_DIR = need("RIG_DIR");
+const SHOT_DIR = need("SHOT_DIR");
+const DEMO_DIR = need("DEMO_DIR");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const READER = [process.env.RIG_READER_0 || "Virtual PCD 00 00", process.env.RIG_READER_1 || "Virtual PCD 00 01",
+  process.env.RIG_READER_2 || "Virtual PCD B 00 00"];
+
+const PIN = "123456";                 // the demo tokens' PIN
+const WRONG_PIN = "Wrong999";
+const NEW_PIN_CHANGE = "Kx742951";    // token 1 after "change the PIN"
+const NEW_PIN_SMS = "Mz519384";       // token 1 after the SMS unlock
+const NEW_PIN_PAID = "Rw283746";      // token 0 after the paid unlock
+const NEW_PIN_REVIEW = "Tq605182";    // token 1 after the review unlock
+const PHONE = ["13700001000", "13900002000"];
+
+const WAIT_MS = 10000;                // a page change the user would wait for
+const EVENT_WAIT_MS = 5000;           // the status line after a plug or unplug
+const TEST_TIMEOUT_MS = 90000;
+
+let context;
+let page;
+let shotNo = 0;
+const tokenId = [];
+
+// --- helpers ---------------------------------------------------------------------
+
+async function shot(name, p = page) {
+  shotNo += 1;
+  const file = join(SHOT_DIR, `${String(shotNo).padStart(2, "0")}-${name}.png`);
+  try {
+    await p.screenshot({ path: file, fullPage: true, timeout: 5000 });
+  } catch {
+    /* a closed page has nothing to show */
+  }
+  return file;
+}
+
+// A test that saves a screenshot at its end, whatever happened.
+function walk(name, fn) {
+  const slug = name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase().slice(0, 48);
+  test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    try {
+      await fn(t);
+    } finally {
+      await shot(slug);
+    }
+  });
+}
+
+async function rig(cmd, n) {
+  await run(RIG, [cmd, RIG_DIR, String(n)], { timeout: 20000 });
+}
+
+async function http(base, method, path, body) {
+  const init = { method, headers: { "Accept-Language": "zh-CN" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(base + path, { ...init, signal: AbortSignal.timeout(10000) });
+  const text = await r.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: r.status, json, text };
+}
+const ukeyd = (method, path, body) => http(UKEYD_URL, method, path, body);
+const ca = (method, path, body) => http(CA_URL, method, path, body);
+
+async function pinState(n) {
+  const r = await ukeyd("GET", `/v1/tokens/${tokenId[n]}/pin`);
+  assert.equal(r.status, 200, `GET …/pin: ${r.text}`);
+  return r.json;
+}
+
+// Polls fn until it returns something truthy; fails with `what` after `ms`.
+async function eventually(what, fn, ms = WAIT_MS) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) assert.fail(`${what} (waited ${ms} ms; last: ${last?.message ?? last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const statusText = () => page.locator("#status-text").textContent();
+
+async function waitStatus(text, ms = WAIT_MS) {
+  await eventually(`status line says "${text}"`, async () => (await statusText()) === text, ms);
+}
+
+async function visible(selector, ms = WAIT_MS) {
+  await page.locator(selector).first().waitFor({ state: "visible", timeout: ms });
+  return page.locator(selector).first();
+}
+
+async function text(selector) {
+  return (await page.locator(selector).first().textContent()) ?? "";
+}
+
+async function openTab(name) {
+  await page.locator(`#tab-${name}`).click();
+  await visible(`#panel-${name}`);
+}
+
+async function pickToken(panel, n) {
+  await page.locator(`#panel-${panel} .token-select`).selectOption(tokenId[n]);
+}
+
+// The error box: ukeyd's title and detail, never raw JSON.
+async function errorShown(container) {
+  const box = await visible(`${container} .msg.error`);
+  const words = (await box.textContent()) ?? "";
+  assert.ok(words.trim().length > 0, "the error box says something");
+  assert.ok(!/[{}]|"code"|"status"/.test(words), `the error box shows no raw JSON: ${words}`);
+  return { code: await box.getAttribute("data-code"), words };
+}
+
+async function latestSms(phone) {
+  const r = await ca("GET", `/demo/api/outbox?phone=${phone}`);
+  assert.equal(r.status, 200, `outbox: ${r.text}`);
+  return r.json.messages;
+}
+
+async function verifiesWith(n, pin) {
+  const r = await ukeyd("POST", `/v1/tokens/${tokenId[n]}/pin/verify`, { pin });
+  return r.status === 200 && r.json?.verified === true;
+}
+
+// Fails clearly when ukeyd has no unlock endpoints yet, instead of timing out.
+async function startUnlock(n) {
+  await openTab("unlock");
+  await pickToken("unlock", n);
+  await (await visible("#unlock-start")).click();
+  const outcome = await eventually("the unlock flow opens", async () => {
+    if (await page.locator("#unlock-body[data-phase=pay], #unlock-body[data-phase=identity]").count()) return "open";
+    if (await page.locator("#unlock-result .msg").count()) return "refused";
+    return null;
+  });
+  if (outcome === "refused") {
+    const said = await text("#unlock-result");
+    const probe = await ukeyd("POST", `/v1/tokens/${tokenId[n]}/unlock`, {});
+    assert.fail(`ukeyd refused to open an unlock session: POST /v1/tokens/{id}/unlock answered ` +
+      `${probe.status} ${probe.json?.code ?? ""}; the portal says: ${said}`);
+  }
+}
+
+async function smsPath(n, newPin) {
+  await (await visible("#unlock-by-sms")).click();
+  const before = (await latestSms(PHONE[n])).length;
+  await page.locator("#unlock-phone").fill(PHONE[n]);
+  await page.locator("#unlock-send-sms").click();
+  await visible("#unlock-result .msg.ok");
+  assert.match(await text("#unlock-result"), /\*\*\*\*/, "the SMS note names the masked phone");
+  assert.equal(await page.locator("#unlock-send-sms").isDisabled(), true, "no resend at once");
+  await shot(`sms-sent-${n}`);
+  const msgs = await eventually("the SMS reaches the outbox",
+    async () => ((await latestSms(PHONE[n])).length > before ? latestSms(PHONE[n]) : null));
+  const code = msgs[0].code;
+  assert.match(code, /^[0-9]{6}$/);
+  await page.locator("#unlock-sms-code").fill(code);
+  await page.locator("#unlock-verify-sms").click();
+  await newPinStep(newPin);
+}
+
+async function newPinStep(newPin) {
+  await visible("#unlock-pin-form");
+  assert.match(await text("#unlock-steps li.current"), /设置新密码/);
+  await page.locator("#unlock-new-pin").fill(newPin);
+  await page.locator("#unlock-new-pin-again").fill(newPin);
+  await page.locator("#unlock-complete").click();
+  await visible("#unlock-done", 30000);
+  assert.match(await text("#unlock-done"), /解锁成功/);
+}
+
+// --- the browser ---------------------------------------------------------------------
+
+before(async () => {
+  mkdirSync(SHOT_DIR, { recursive: true });
+  const profiles = process.env.BROWSER_PROFILE_DIR || "/tmp";
+  mkdirSync(profiles, { recursive: true });
+  // A fresh profile each run; the flags Chromium needs on a closed network.
+  context = await chromium.launchPersistentContext(mkdtempSync(join(profiles, "chromium-")), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1200, height: 900 },
+    locale: "zh-CN",
+    acceptDownloads: true,
+    timeout: 30000,
+  });
+  context.setDefaultTimeout(WAIT_MS);
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+
+  const readers = await ukeyd("GET", "/v1/readers");
+  assert.equal(readers.status, 200, `GET /v1/readers: ${readers.text}`);
+  for (const n of [0, 1]) {
+    tokenId[n] = readers.json.readers.find((r) => r.name === READER[n])?.tokenId;
+    assert.ok(tokenId[n], `a token in ${READER[n]}`);
+  }
+});
+
+after(async () => {
+  await context?.close();
+});
+
+// --- the walks -------------------------------------------------------------------------
+
+walk("my certificate: owner, serial, validity, type and medium of every token and slot", async () => {
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  const api = (await ukeyd("GET", "/v1/tokens")).json.tokens;
+  for (const n of [0, 1]) {
+    const tk = api.find((x) => x.id === tokenId[n]);
+    const section = page.locator(`section.token[data-token="${tokenId[n]}"]`);
+    await section.waitFor();
+    assert.match(await section.locator("header").textContent(), /剩余尝试次数：3 次/);
+    assert.equal(await section.locator("article.cert").count(), tk.certificates.length);
+    for (const c of tk.certificates) {
+      const card = section.locator(`article.cert[data-slot="${c.slot}"]`);
+      const words = await card.textContent();
+      assert.ok(words.includes(c.subject.commonName), `owner ${c.subject.commonName} in slot ${c.slot}`);
+      assert.ok(words.includes(c.serial), `serial ${c.serial}`);
+      assert.ok(words.includes(c.keyAlgorithm), `type ${c.keyAlgorithm}`);
+      assert.ok(words.includes(`剩余 ${c.daysLeft} 天`), `days left ${c.daysLeft}`);
+      assert.ok(words.includes(`${c.notBefore.slice(0, 10)} — ${c.notAfter.slice(0, 10)}`), "validity dates");
+      assert.ok(words.includes(`${tk.model} · ${READER[n]}`), "medium: model and reader");
+    }
+  }
+  const sm2 = await page.locator(`section.token[data-token="${tokenId[0]}"]`).textContent();
+  assert.ok(sm2.includes("演示专用") && sm2.includes("演示科技有限公司"), "the Chinese owner, intact");
+  assert.ok(sm2.includes("签名证书") && sm2.includes("加密证书"), "signing and encryption certificates told apart");
+  const rsa = await page.locator(`section.token[data-token="${tokenId[1]}"]`).textContent();
+  assert.ok(rsa.includes("Zhang Wei 张伟") && rsa.includes("RSA-2048") && rsa.includes("EC P-256"));
+  assert.equal(await page.locator(".validity-row.soon").count(), 0, "no expiry warning a year ahead");
+
+  // The certificate as a file: the .pem is the demo certificate, the .der
+  // the card's bytes.
+  const card = page.locator(`section.token[data-token="${tokenId[0]}"] article.cert[data-slot="9a"]`);
+  const [pemDl] = await Promise.all([page.waitForEvent("download"), card.locator("button[data-format=pem]").click()]);
+  const pem = readFileSync(await pemDl.path(), "utf8");
+  const b64 = (s) => s.replace(/-----[A-Z ]+-----|\s/g, "");
+  assert.equal(b64(pem), b64(readFileSync(join(DEMO_DIR, "sm2-9a.pem"), "utf8")), "downloaded .pem = the demo certificate");
+  assert.match(pemDl.suggestedFilename(), /9a\.pem$/);
+  const [derDl] = await Promise.all([page.waitForEvent("download"), card.locator("button[data-format=der]").click()]);
+  const der = readFileSync(await derDl.path());
+  assert.equal(der.toString("base64"), b64(pem), "downloaded .der = the same certificate");
+});
+
+walk("English switch: labels, status and ukeyd's messages in English", async () => {
+  await page.locator("#lang-switch").click();
+  await waitStatus("USB keys connected (2)");
+  assert.equal(await text("#tab-certs"), "My certificate");
+  assert.match(await text(`section.token[data-token="${tokenId[0]}"]`), /Owner.*演示专用/s);
+  // An error from ukeyd, in English because the page asks for it.
+  await openTab("verify");
+  await pickToken("verify", 0);
+  await page.locator("#verify-pin").fill("12");
+  await page.locator("#verify-submit").click();
+  const err = await errorShown("#verify-result");
+  assert.equal(err.code, "PIN_POLICY");
+  assert.match(err.words, /PIN does not meet the rules/);
+  assert.equal((await pinState(0)).triesLeft, 3, "a PIN against the policy costs no try");
+  await shot("english");
+  await page.locator("#lang-switch").click();
+  await waitStatus("电子钥匙 已连接（2 个）");
+  assert.equal(await text("#tab-certs"), "我的证书");
+  await openTab("certs");
+});
+
+walk("status line follows unplug and re-plug live", async () => {
+  await page.evaluate(() => { window.notReloaded = true; });
+  await rig("remove", 1);
+  await waitStatus("电子钥匙 已连接", EVENT_WAIT_MS);
+  assert.equal(await page.locator(`section.token[data-token="${tokenId[1]}"]`).count(), 0);
+  await rig("remove", 0);
+  await waitStatus("未检测到电子钥匙", EVENT_WAIT_MS);
+  assert.equal(await page.locator("#status").getAttribute("data-state"), "absent");
+  assert.match(await text("#panel-certs"), /请插入电子钥匙/);
+  await shot("unplugged");
+  await rig("insert", 0);
+  await waitStatus("电子钥匙 已连接", EVENT_WAIT_MS);
+  await rig("insert", 1);
+  await waitStatus("电子钥匙 已连接（2 个）", EVENT_WAIT_MS);
+  await page.locator(`section.token[data-token="${tokenId[1]}"]`).waitFor();
+  assert.equal(await page.evaluate(() => window.notReloaded), true, "followed without a reload");
+});
+
+walk("a certificate expiring within 30 days is flagged", async () => {
+  await openTab("certs");
+  await rig("insert", 2);
+  await waitStatus("电子钥匙 已连接（3 个）", EVENT_WAIT_MS);
+  const section = page.locator(`section.token[data-reader="${READER[2]}"]`);
+  await section.waitFor();
+  const tk = (await ukeyd("GET", "/v1/tokens")).json.tokens.find((x) => x.reader === READER[2]);
+  const days = tk.certificates[0].daysLeft;
+  assert.ok(days >= 0 && days < 30, `days left ${days}`);
+  const words = await section.textContent();
+  assert.ok(words.includes("即将过期 Li Na 李娜"));
+  assert.ok(words.includes(`证书将在 ${days} 天后过期，请尽快办理更新`), "the warning names the days left");
+  assert.equal(await section.locator(".validity-row.soon").count(), 1);
+  assert.equal(await page.locator(".validity-row.soon").count(), 1, "only that certificate is flagged");
+  await shot("expiring-certificate");
+  await rig("remove", 2);
+  await waitStatus("电子钥匙 已连接（2 个）", EVENT_WAIT_MS);
+});
+
+walk("verify: a wrong PIN shows the tries left, the right one verifies", async () => {
+  await openTab("verify");
+  await pickToken("verify", 1);
+  assert.match(await text("#panel-verify .pin-state"), /剩余尝试次数：3 次/);
+  assert.match(await text("#panel-verify .policy"), /6–8 位/);
+  await page.locator("#verify-pin").fill(WRONG_PIN);
+  await page.locator("#verify-submit").click();
+  const err = await errorShown("#verify-result");
+  assert.equal(err.code, "PIN_INCORRECT");
+  assert.match(err.words, /2/, "the message gives the tries left");
+  await eventually("tries left 2 shown",
+    async () => /剩余尝试次数：2 次/.test(await text("#panel-verify .pin-state")));
+  await shot("wrong-pin");
+  await page.locator("#verify-pin").fill(PIN);
+  await page.locator("#verify-submit").click();
+  await visible("#verify-result .msg.ok");
+  assert.match(await text("#verify-result"), /密码正确/);
+  await eventually("tries back to 3",
+    async () => /剩余尝试次数：3 次/.test(await text("#panel-verify .pin-state")));
+});
+
+walk("change the PIN: policy shown, new PIN twice", async () => {
+  await openTab("change");
+  await pickToken("change", 1);
+  assert.match(await text("#panel-change .policy"), /密码规则：6–8 位/);
+  await page.locator("#change-old").fill(PIN);
+  await page.locator("#change-new").fill(NEW_PIN_CHANGE);
+  await page.locator("#change-again").fill("Kx742950");
+  await page.locator("#change-submit").click();
+  assert.match(await text("#change-result"), /两次输入的新密码不一致/);
+  assert.equal((await pinState(1)).triesLeft, 3, "a mismatch costs nothing");
+  await page.locator("#change-again").fill(NEW_PIN_CHANGE);
+  await page.locator("#change-submit").click();
+  await visible("#change-result .msg.ok");
+  assert.match(await text("#change-result"), /密码已修改/);
+  assert.ok(await verifiesWith(1, NEW_PIN_CHANGE), "the new PIN verifies on the token");
+});
+
+walk("last try: a warning, a question before spending it, then blocked", async () => {
+  await openTab("verify");
+  await pickToken("verify", 1);
+  for (const left of [2, 1]) {
+    await page.locator("#verify-pin").fill(WRONG_PIN);
+    await page.locator("#verify-submit").click();
+    await eventually(`tries left ${left} shown`,
+      async () => new RegExp(`剩余尝试次数：${left} 次`).test(await text("#panel-verify .pin-state")));
+  }
+  assert.match(await text("#panel-verify .pin-state"), /仅剩最后 1 次机会/);
+  await page.locator("#verify-pin").fill(WRONG_PIN);
+  await page.locator("#verify-submit").click();
+  const dialog = await visible("#last-try");
+  assert.match(await dialog.textContent(), /最后一次/);
+  await shot("last-try-question");
+  await page.locator("#last-try-cancel").click();
+  await page.locator("#last-try").waitFor({ state: "hidden" });
+  assert.equal((await pinState(1)).triesLeft, 1, "saying no spends nothing");
+  await page.locator("#verify-pin").fill(WRONG_PIN);
+  await page.locator("#verify-submit").click();
+  await visible("#last-try");
+  await page.locator("#last-try-go").click();
+  await errorShown("#verify-result");
+  await eventually("the page shows the PIN blocked",
+    async () => /密码已锁定/.test(await text("#panel-verify .pin-state")));
+  assert.equal((await pinState(1)).blocked, true, "the token's PIN is blocked");
+});
+
+walk("blocked PIN: unlock by SMS code (free)", async () => {
+  await startUnlock(1);
+  assert.equal(await page.locator("#unlock-steps li[data-step=pay]").count(), 0, "a free unlock has no payment step");
+  // A wrong number first: the CA's refusal, as ukeyd words it.
+  await (await visible("#unlock-by-sms")).click();
+  assert.match(await text("#unlock-body"), /139\*\*\*\*2000/);
+  await page.locator("#unlock-phone").fill("13900002001");
+  await page.locator("#unlock-send-sms").click();
+  await errorShown("#unlock-result");
+  await page.locator("#unlock-back").click();
+  await smsPath(1, NEW_PIN_SMS);
+  const pin = await pinState(1);
+  assert.equal(pin.blocked, false);
+  assert.equal(pin.triesLeft, 3);
+  assert.ok(await verifiesWith(1, NEW_PIN_SMS), "the new PIN verifies on the token");
+  await openTab("certs");
+  await eventually("the certificate page shows the token unblocked", async () =>
+    /剩余尝试次数：3 次/.test(await text(`section.token[data-token="${tokenId[1]}"] header`)));
+});
+
+walk("paid unlock: fee, payment page with invoice, then SMS", async () => {
+  await startUnlock(0);
+  assert.match(await text("#unlock-fee"), /30\.00/);
+  assert.match(await text("#unlock-body"), /发票/);
+  await shot("fee");
+  // The flow survives a reload (or a return from a payment page in the same tab).
+  await page.reload();
+  await visible("#unlock-fee");
+  const [pay] = await Promise.all([context.waitForEvent("page"), page.locator("#unlock-pay").click()]);
+  await pay.waitForLoadState();
+  assert.match(pay.url(), /\/pay\//);
+  assert.match(await pay.locator("body").textContent(), /30\.00/);
+  await pay.locator("input[name=title]").fill("演示科技有限公司");
+  await pay.locator("input[name=tax_number]").fill("91110000MA01ABCD2X");
+  await pay.locator("input[name=phone]").fill("13700001000");
+  await pay.locator("input[name=email]").fill("finance@example.cn");
+  await shot("payment-page", pay);
+  await pay.locator("button[type=submit]").click();
+  await pay.waitForLoadState();
+  assert.match(await pay.locator("body").textContent(), /支付成功/);
+  const orderId = new URL(pay.url()).pathname.split("/").pop();
+  await pay.close();
+  const order = await ca("GET", `/demo/api/orders/${orderId}`);
+  assert.equal(order.json?.paid, true, `order paid: ${order.text}`);
+  assert.match(order.text, /91110000MA01ABCD2X/, "the invoice details reached the CA");
+  // Back on the portal: it noticed the payment by itself.
+  await visible("#unlock-body[data-phase=identity]");
+  assert.match(await text("#unlock-steps li.done"), /支付/);
+  await smsPath(0, NEW_PIN_PAID);
+  assert.ok(await verifiesWith(0, NEW_PIN_PAID), "the new PIN verifies on the token");
+});
+
+walk("forgotten phone: upload, review, unlock code, new PIN", async () => {
+  await startUnlock(1);
+  await (await visible("#unlock-by-review")).click();
+  await page.locator("#unlock-kind").selectOption("id-copy");
+  // A tiny PNG: the CA keeps it for the support desk.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await page.locator("#unlock-file").setInputFiles({ name: "id-copy.png", mimeType: "image/png", buffer: png });
+  await page.locator("#unlock-upload").click();
+  const pending = await visible("#review-state[data-review=pending]");
+  assert.match(await pending.textContent(), /等待人工审核/);
+  await shot("review-pending");
+  // The support desk approves and reads the code out on the phone.
+  const reviews = await ca("GET", "/demo/api/reviews");
+  const review = reviews.json.reviews.find((r) => r.tokenId === tokenId[1] && r.state === "pending");
+  assert.ok(review, `a pending review for the token: ${reviews.text}`);
+  assert.equal(review.materials.length, 1);
+  const approved = await ca("POST", `/demo/api/reviews/${review.reviewId}/approve`, {});
+  assert.equal(approved.status, 200, approved.text);
+  await visible("#review-state[data-review=approved]", 15000);
+  await page.locator("#unlock-code").fill(approved.json.unlockCode);
+  await page.locator("#unlock-verify-code").click();
+  await newPinStep(NEW_PIN_REVIEW);
+  assert.ok(await verifiesWith(1, NEW_PIN_REVIEW), "the new PIN verifies on the token");
+});
+
+walk("environment check: each check with its state and hint, and repair", async () => {
+  const env = await ukeyd("GET", "/v1/environment");
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  if (env.status === 404) {
+    // ukeyd without the environment API: the tab stays hidden.
+    assert.equal(await page.locator("#tab-env").isHidden(), true);
+    return;
+  }
+  assert.equal(env.status, 200, env.text);
+  await visible("#tab-env");
+  await openTab("env");
+  const checks = env.json.checks ?? [];
+  assert.ok(checks.length > 0, "ukeyd reports checks");
+  await eventually("every check listed",
+    async () => (await page.locator("#env-checks li.check").count()) === checks.length);
+  for (const c of checks) {
+    const li = page.locator(`#env-checks li.check[data-check="${c.id}"]`);
+    assert.equal(await li.getAttribute("data-state"), c.state, `state of ${c.id}`);
+    const words = await li.textContent();
+    assert.ok(words.includes(c.title), `title of ${c.id}`);
+    if (c.state !== "ok" && c.hint) assert.ok(words.includes(c.hint), `fix hint of ${c.id}`);
+  }
+  assert.match(await text("#env-checks"), /项正常/);
+  await page.locator("#env-repair").click();
+  const done = await visible("#env-repaired", 30000);
+  const repair = await ukeyd("GET", "/v1/environment");
+  assert.equal(repair.status, 200);
+  assert.ok((await done.locator("li").count()) > 0, "each repair step is reported");
+  assert.ok(!/[{}]/.test(await done.textContent()), "no raw JSON");
+});
+
+walk("ukeyd not running: the page says so and what to do", async () => {
+  const down = new URL(PORTAL_URL);
+  down.searchParams.set("ukeyd", "1");    // nothing listens on port 1
+  await page.goto(down.href);
+  await waitStatus("无法连接证书助手服务（ukeyd）");
+  const help = await visible("#help");
+  const words = await help.textContent();
+  assert.match(words, /systemctl start ukeyd/);
+  assert.match(words, /安装/);
+  assert.match(words, /访问本地网络/);
+  assert.equal(await page.locator("#status").getAttribute("data-state"), "offline");
+  await shot("ukeyd-down");
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  assert.equal(await page.locator("#help").isHidden(), true);
+});
+
+walk("a site ukeyd does not allow: the page says so and who can fix it", async () => {
+  // The same portal under another origin (localhost instead of 127.0.0.1),
+  // which ukeyd's origins list does not name: ukeyd refuses, and the browser
+  // hides the refusal from the page.
+  const other = new URL(PORTAL_URL);
+  other.hostname = "localhost";
+  await page.goto(other.href);
+  await waitStatus("证书助手服务不允许本网站访问");
+  assert.match(await text("#help"), /origins/);
+  assert.equal(await page.locator(`section.token`).count(), 0);
+  await shot("origin-forbidden");
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+});
+
+walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) => {
+  const port = process.env.UKEYD_REFUSING_PORT;
+  if (!port) {
+    t.skip("this ukeyd has no peer policy");
+    return;
+  }
+  const refused = await http(`http://127.0.0.1:${port}`, "GET", "/v1/tokens");
+  assert.equal(refused.status, 403, `the second ukeyd refuses: ${refused.text}`);
+  // A page reads a refusal only when it carries CORS headers for its origin.
+  const r = await fetch(`http://127.0.0.1:${port}/v1/tokens`, {
+    headers: { Origin: CA_URL, "Sec-Fetch-Site": "same-site" }, signal: AbortSignal.timeout(10000) });
+  assert.equal(r.headers.get("access-control-allow-origin"), CA_URL,
+    `ukeyd's ${refused.json?.code} answer to an allowed origin has no Access-Control-Allow-Origin, ` +
+    "so the page cannot read why it was refused");
+  const other = new URL(PORTAL_URL);
+  other.searchParams.set("ukeyd", port);
+  await page.goto(other.href);
+  await eventually("the status line gives ukeyd's title",
+    async () => (await statusText()) === refused.json.title);
+  const help = await visible("#help");
+  assert.ok((await help.textContent()).includes(refused.json.detail), "the help shows ukeyd's detail");
+  await shot("peer-refused");
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+});

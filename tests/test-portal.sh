@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/test-portal.sh — the demo CA portal (web-demo/portal) in a real
+# browser: Debian's Chromium, driven by playwright-core (tests/browser),
+# against the real stack: the PC/SC rig with two virtual tokens (copies of
+# the demo tokens), the reference CA service ukey-ca serving the portal, and
+# ukeyd allowing the portal's origin and using ukey-ca for unlocks.
+#
+# The walks themselves are tests/browser/portal.test.mjs (node's own test
+# runner); this script starts and stops everything around them and relays
+# node's TAP. Screenshots land in BUILD/test-logs/portal/.
+#
+# Skips (1..0 # SKIP) only when a tool is missing from the machine; every
+# process it starts is stopped by PID.
+# shellcheck disable=SC2317  # cleanup functions run from traps
+set -u
+
+top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${UKEYD_BUILD:-$top/build}
+rig=$top/tests/rig/rig
+browser_dir=$top/tests/browser
+readonly CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+readonly START_WAIT_TENTHS=100
+readonly STOP_WAIT_TENTHS=50
+readonly NODE_TIMEOUT_S=420
+readonly PORT_BASE=12000         # below the rig's vpcd ports and the ephemeral range
+readonly PORT_SPAN=7000
+
+diag() { echo "# $*"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# --- what the machine must have ---------------------------------------------------
+
+for tool in curl jq ss openssl node npm; do
+    command -v "$tool" >/dev/null || skip_all "$tool is not installed (build-aux/install-deps test)"
+done
+[ -x "$CHROMIUM" ] || skip_all "no $CHROMIUM (build-aux/install-deps test installs Debian's chromium)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || skip_all "playwright-core needs node 20 or later (this is $(node --version))"
+for f in ukeyd ukey-ca vtoken rig/pcsc-wait demo/sm2.state demo/rsa-ec.state demo/tokens.env; do
+    [ -e "$build/$f" ] || skip_all "no $build/$f (build first)"
+done
+
+# playwright-core from the committed package-lock.json (no browser download:
+# it drives Debian's chromium).
+if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ] ||
+   [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules/.package-lock.json" ]; then
+    if ! (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error) >/tmp/ukeyd-npm-ci.$$ 2>&1; then
+        sed 's/^/# /' /tmp/ukeyd-npm-ci.$$
+        rm -f /tmp/ukeyd-npm-ci.$$
+        bail "npm ci in tests/browser failed"
+    fi
+    rm -f /tmp/ukeyd-npm-ci.$$
+fi
+
+# --- the stack ------------------------------------------------------------------------
+
+work=$(mktemp -d /tmp/ukeyd-test-portal.XXXXXX)
+shots=$build/test-logs/portal
+rm -rf "$shots"
+mkdir -p "$shots"
+ca_pid=""
+ukeyd_pid=""
+refusing_pid=""
+rc=1
+
+stop_pid() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+    stop_pid "$ukeyd_pid"
+    stop_pid "$refusing_pid"
+    stop_pid "$ca_pid"
+    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
+    if [ "$rc" -eq 0 ]; then
+        rm -rf "$work"
+    else
+        cp "$work"/*.log "$shots/" 2>/dev/null
+        diag "kept $work for a look (logs also in $shots)"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+pick_port() {
+    local p i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        p=$((PORT_BASE + RANDOM % PORT_SPAN))
+        port_free "$p" && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# The demo tokens, copied: the tests change PINs and PUKs.
+cp -r "$build/demo" "$work/demo"
+"$top/web-demo/make-demo-seed" "$work/demo" "$build/vtoken" >"$work/seed.log" 2>&1 ||
+    { sed 's/^/# /' "$work/seed.log"; bail "make-demo-seed failed"; }
+
+# A third token whose certificate expires in 10 days, for the expiry warning.
+# It starts pulled out; the walk that needs it plugs it in.
+{
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/soon-key.pem" &&
+    openssl req -new -x509 -utf8 -key "$work/soon-key.pem" -days 10 -sha256 \
+        -subj "/C=CN/O=演示科技有限公司/CN=即将过期 Li Na 李娜" -out "$work/soon.pem" &&
+    "$build/vtoken" provision --state "$work/soon.state" --pin 123456 --puk 12345678 \
+        --serial 10000003 --cert "9a:$work/soon.pem" --key "9a:$work/soon-key.pem"
+} >"$work/soon.log" 2>&1 || { sed 's/^/# /' "$work/soon.log"; bail "could not make the expiring token"; }
+
+start_rig() {
+    "$rig" start "$work/rig" --token "$work/demo/sm2.state" --token "$work/demo/rsa-ec.state" \
+        --token "$work/soon.state" --build "$build" >>"$work/rig-start.log" 2>&1 &&
+        "$rig" remove "$work/rig" 2 >>"$work/rig-start.log" 2>&1
+}
+# One more try: the rig's start races vpcd's port binding on a busy machine.
+if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
+    sed 's/^/# /' "$work/rig-start.log"
+    bail "the PC/SC rig did not start"
+fi
+# shellcheck disable=SC1091
+. "$work/rig/env"
+
+"$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$work/demo/ca-seed.json" \
+    --static "$top/web-demo/portal" --ready-file "$work/ca.ready" \
+    --sms-resend-seconds 2 2>>"$work/ukey-ca.log" &
+ca_pid=$!
+for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    [ -s "$work/ca.ready" ] && break
+    sleep 0.1
+done
+ca_url=$(cat "$work/ca.ready" 2>/dev/null)
+[ -n "$ca_url" ] || { sed 's/^/# /' "$work/ukey-ca.log"; bail "ukey-ca did not start"; }
+
+ukeyd_port=$(pick_port) || bail "no free port for ukeyd"
+ukeyd_url=http://127.0.0.1:$ukeyd_port
+mkdir -p "$work/ukeyd-state"
+cat >"$work/ukeyd.conf" <<EOF
+# written by tests/test-portal.sh
+[ukeyd]
+origins = $ca_url
+ca-service-url = $ca_url
+pin-pacing-ms = 100
+log-level = debug
+EOF
+# Keys of later releases, when this ukeyd knows them: the browser runs as
+# this user, who sits at no seat here; the journal and the support socket
+# stay in the test's directory.
+knows_key() {
+    printf '[ukeyd]\n%s = %s\n' "$1" "$2" >"$work/probe.conf"
+    "$build/ukeyd" --config "$work/probe.conf" --check-config >/dev/null 2>&1
+}
+for kv in "peer-policy=any-local" "state-directory=$work/ukeyd-state" \
+          "support-socket=$work/support.sock"; do
+    if knows_key "${kv%%=*}" "${kv#*=}"; then
+        echo "${kv%%=*} = ${kv#*=}" >>"$work/ukeyd.conf"
+    fi
+done
+"$build/ukeyd" --config "$work/ukeyd.conf" \
+    --listen "127.0.0.1:$ukeyd_port" >>"$work/ukeyd.log" 2>&1 &
+ukeyd_pid=$!
+for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    curl -s --max-time 1 -o /dev/null "$ukeyd_url/v1/status" && break
+    sleep 0.1
+done
+curl -s --max-time 2 -o /dev/null "$ukeyd_url/v1/status" ||
+    { sed 's/^/# /' "$work/ukeyd.log"; bail "ukeyd did not start"; }
+
+# A second ukeyd that refuses this account (peer policy): the portal must say
+# what ukeyd says, not spin. Only when this ukeyd has a peer policy.
+refusing_port=""
+if knows_key peer-policy users; then
+    refusing_port=$(pick_port) || bail "no free port for the second ukeyd"
+    sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' \
+        "$work/ukeyd.conf" >"$work/refusing.conf"
+    printf 'peer-policy = users\npeer-users = nobody\nsupport-socket = none\n' >>"$work/refusing.conf"
+    "$build/ukeyd" --config "$work/refusing.conf" --listen "127.0.0.1:$refusing_port" \
+        >>"$work/ukeyd-refusing.log" 2>&1 &
+    refusing_pid=$!
+    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+        ss -Htln "sport = :$refusing_port" | grep -q . && break
+        sleep 0.1
+    done
+fi
+
+diag "portal $ca_url/?ukeyd=$ukeyd_port, ukeyd $ukeyd_url, rig $work/rig"
+
+# --- the walks ------------------------------------------------------------------------------
+
+export PORTAL_URL="$ca_url/?ukeyd=$ukeyd_port" CA_URL="$ca_url" UKEYD_URL="$ukeyd_url"
+export RIG="$rig" RIG_DIR SHOT_DIR="$shots" DEMO_DIR="$work/demo" CHROMIUM
+export BROWSER_PROFILE_DIR="$work/profiles"
+export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"
+(cd "$browser_dir" && timeout --kill-after=10 "$NODE_TIMEOUT_S" \
+    node --test --test-reporter=tap --test-concurrency=1 portal.test.mjs)
+rc=$?
+# Nothing secret in the daemon's log, whatever happened.
+if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999' "$work/ukeyd.log"; then
+    echo "not ok - a PIN appears in ukeyd's log"
+    rc=1
+fi
+exit "$rc"

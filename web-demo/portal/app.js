@@ -1,0 +1,1184 @@
+// SPDX-License-Identifier: MIT
+//
+// The demo CA portal: the screens of a CA's certificate assistant, as a web
+// page talking to ukeyd on the user's own machine (docs/api.md).
+//
+//   我的证书   every token and certificate: owner, serial, validity, type,
+//              medium; downloads (.pem/.der)
+//   status    follows plug and unplug live through GET /v1/events
+//   校验密码   verify the PIN; 修改密码: change it. Tries left always shown;
+//              PIN_LAST_TRY asks the user before spending the last try
+//   找回密码   the remote unlock: fee and payment page, SMS code, or
+//              materials upload and review with an unlock code; new PIN
+//   环境检测   GET /v1/environment and its repair, when ukeyd has them
+//
+// Errors show ukeyd's own title and detail, which it writes in the page's
+// language; nothing is shown as raw JSON.
+
+import { UKEYD_BASE, UkeydClient, UkeydError as ApiError, confirmingLastTry } from "./ukeyd-client.js";
+import { acceptLanguage, language, setLanguage, t } from "./i18n.js";
+const REFRESH_DEBOUNCE_MS = 100;
+const OFFLINE_RETRY_MS = 3000;
+const EVENTS_REOPEN_MS = 3000;
+const UNLOCK_POLL_MS = 2000;
+const MATERIAL_MAX = 2 * 1024 * 1024;
+const SOON_DAYS = 30;
+const TABS = ["certs", "verify", "change", "unlock", "env"];
+const UNLOCK_STORE = "ukeyd-portal-unlock";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+// Builds an element: el("p", {class: "x", onclick: f}, "text", child...).
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "class") e.className = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (v === true) e.setAttribute(k, "");
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+// --- state ----------------------------------------------------------------------
+
+const state = {
+  conn: "checking",      // checking | ok | unreachable | permission-denied | origin-forbidden | refused | not-ukeyd
+  connProblem: null,     // the ApiError that made conn what it is
+  pcsc: true,
+  tokens: [],
+  selected: null,        // token id used by the PIN and unlock panels
+  envAvailable: null,    // null: not asked yet
+  env: null,
+  tab: "certs",
+};
+
+// ?ukeyd=PORT picks another loopback port (the demo falls back to one when
+// 17990 is taken); anything but a port is ignored, so a link cannot point
+// the page at another host.
+function baseFromLocation() {
+  const port = new URLSearchParams(location.search).get("ukeyd");
+  if (port && /^[0-9]{1,5}$/.test(port) && Number(port) > 0 && Number(port) < 65536) {
+    return `http://127.0.0.1:${Number(port)}`;
+  }
+  return UKEYD_BASE;
+}
+
+const api = new UkeydClient({ base: baseFromLocation(), language: acceptLanguage });
+
+// --- language ----------------------------------------------------------------------
+
+function initialLanguage() {
+  const q = new URLSearchParams(location.search).get("lang");
+  if (q === "en" || q === "zh") return q;
+  try {
+    const saved = localStorage.getItem("ukeyd-portal-lang");
+    if (saved === "en" || saved === "zh") return saved;
+  } catch {
+    /* storage blocked */
+  }
+  return "zh";
+}
+
+function applyStaticText() {
+  for (const n of $$("[data-i18n]")) n.textContent = t(n.dataset.i18n);
+  document.title = `${t("app.title")} · ${t("app.ca")}`;
+}
+
+function switchLanguage() {
+  setLanguage(language() === "zh" ? "en" : "zh");
+  try {
+    localStorage.setItem("ukeyd-portal-lang", language());
+  } catch {
+    /* storage blocked */
+  }
+  for (const r of $$(".result")) r.replaceChildren();
+  renderAll();
+}
+
+// --- messages --------------------------------------------------------------------
+
+// An error for people: ukeyd's title and detail, or a sentence of our own when
+// there was no problem document to show.
+function errorBox(err) {
+  if (err instanceof ApiError && err.kind === "problem") {
+    const p = err.problem;
+    const box = el("div", { class: "msg error", role: "alert", "data-code": p.code },
+      el("strong", { class: "title" }, p.title || p.code));
+    if (p.detail && p.detail !== p.title) box.append(el("span", { class: "detail" }, p.detail));
+    return box;
+  }
+  if (err instanceof ApiError && (err.kind === "network" || err.kind === "timeout")) {
+    return el("div", { class: "msg error", role: "alert", "data-code": "NETWORK" },
+      el("strong", { class: "title" }, t("error.network")),
+      el("span", { class: "detail" }, t("help.noService.start")));
+  }
+  const status = err instanceof ApiError ? err.status : 0;
+  return el("div", { class: "msg error", role: "alert" },
+    el("strong", { class: "title" }, t("error.generic", { status })));
+}
+
+function okBox(text) {
+  return el("div", { class: "msg ok", role: "status" }, text);
+}
+
+function warnBox(text) {
+  return el("div", { class: "msg warn", role: "alert" }, text);
+}
+
+function show(target, node) {
+  const box = typeof target === "string" ? $(target) : target;
+  box.replaceChildren(...(node ? [node] : []));
+}
+
+// Runs an action with its button disabled; errors land in `result`.
+async function withBusy(button, result, fn) {
+  if (button) button.disabled = true;
+  try {
+    return await fn();
+  } catch (err) {
+    if (result) show(result, errorBox(err));
+    // No answer at all: find out whether ukeyd is gone (the status line
+    // and the help follow) rather than guess.
+    if (err instanceof ApiError && err.kind === "network") scheduleRefresh();
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// --- connection and tokens ------------------------------------------------------
+
+let refreshTimer = 0;
+let offlineTimer = 0;
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, REFRESH_DEBOUNCE_MS);
+}
+
+// No usable answer from ukeyd: find out why, as far as a page can
+// (ukeyd-client.js diagnose()), and ask again a little later.
+async function noteConnectionError(err) {
+  let why = "unreachable";
+  if (err.kind === "problem") {
+    // ukeyd answered, and said no: this site is not allowed, or this
+    // account may not use the token (PEER_NOT_ALLOWED), or something else
+    // that its title and detail explain.
+    why = err.code === "ORIGIN_FORBIDDEN" || err.code === "HOST_FORBIDDEN" ? "origin-forbidden" : "refused";
+  } else if (err.kind === "http") {
+    why = "not-ukeyd";
+  } else {
+    why = await api.diagnose();
+  }
+  if (why === "ok") {
+    // ukeyd answers after all: a passing hiccup.
+    scheduleRefresh();
+    return;
+  }
+  state.conn = why;
+  state.connProblem = err;
+  state.tokens = [];
+  renderAll();
+  clearTimeout(offlineTimer);
+  offlineTimer = setTimeout(refresh, OFFLINE_RETRY_MS);
+}
+
+async function refresh() {
+  const wasOk = state.conn === "ok";
+  try {
+    const list = await api.tokens();
+    state.tokens = Array.isArray(list?.tokens) ? list.tokens : [];
+    state.pcsc = true;
+    state.conn = "ok";
+    state.connProblem = null;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.code === "PCSC_UNAVAILABLE") {
+      state.tokens = [];
+      state.pcsc = false;
+      state.conn = "ok";
+      state.connProblem = err;
+    } else {
+      await noteConnectionError(err);
+      return;
+    }
+  }
+  if (unlock.tokenId && state.tokens.some((tk) => tk.id === unlock.tokenId)) {
+    state.selected = unlock.tokenId;
+  } else if (!state.tokens.some((tk) => tk.id === state.selected)) {
+    const blocked = state.tokens.find((tk) => tk.pin?.blocked);
+    state.selected = (blocked ?? state.tokens[0])?.id ?? null;
+  }
+  if (!wasOk) {
+    openEvents();
+    loadEnvironment();
+  }
+  renderAll();
+}
+
+// --- the event stream ----------------------------------------------------------
+
+let events = null;
+let eventsReopen = 0;
+
+function openEvents() {
+  if (events) return;
+  clearTimeout(eventsReopen);
+  try {
+    events = api.events({
+      onEvent,
+      onOpen: () => scheduleRefresh(),
+      onError: (how) => {
+        // EventSource reconnects by itself after a dropped stream; after a
+        // refusal (CORS, 503 TOO_MANY_STREAMS) it gives up: ask again later.
+        if (how === "closed") {
+          events?.close();
+          events = null;
+          eventsReopen = setTimeout(openEvents, EVENTS_REOPEN_MS);
+        }
+        scheduleRefresh();
+      },
+    });
+  } catch {
+    events = null;
+  }
+}
+
+function onEvent(type, data) {
+  document.body.dataset.lastEvent = type;
+  if (type === "pcsc-lost") state.pcsc = false;
+  if (type === "pin-changed" && data?.tokenId) {
+    const tk = state.tokens.find((x) => x.id === data.tokenId);
+    if (tk?.pin) {
+      tk.pin.triesLeft = data.triesLeft ?? tk.pin.triesLeft;
+      tk.pin.blocked = data.blocked ?? tk.pin.blocked;
+      renderAll();
+    }
+  }
+  scheduleRefresh();
+}
+
+// --- rendering: status line and help -------------------------------------------
+
+function renderStatus() {
+  const box = $("#status");
+  const text = $("#status-text");
+  let cls = "offline";
+  let words;
+  if (state.conn === "checking") {
+    cls = "checking";
+    words = t("status.checking");
+  } else if (state.conn === "permission-denied") {
+    words = t("status.blocked");
+  } else if (state.conn === "origin-forbidden") {
+    words = t("status.forbidden");
+  } else if (state.conn === "refused") {
+    words = state.connProblem?.title ?? t("status.noService");
+  } else if (state.conn !== "ok") {
+    words = t("status.noService");
+  } else if (!state.pcsc) {
+    cls = "absent";
+    words = t("status.pcsc");
+  } else if (state.tokens.length === 0) {
+    cls = "absent";
+    words = t("status.none");
+  } else {
+    cls = "present";
+    words = state.tokens.length === 1
+      ? t("status.connected") : t("status.connectedMany", { n: state.tokens.length });
+  }
+  box.className = `status ${cls}`;
+  box.dataset.state = cls;
+  box.dataset.conn = state.conn;
+  text.textContent = words;
+  renderHelp();
+}
+
+function renderHelp() {
+  const help = $("#help");
+  const retry = el("button", { type: "button", id: "help-retry", onclick: () => refresh() },
+    t("help.retry"));
+  if (state.conn === "permission-denied") {
+    help.replaceChildren(el("h2", {}, t("help.blocked.title")),
+      el("p", {}, t("help.blocked.body")), retry);
+  } else if (state.conn === "origin-forbidden") {
+    const said = state.connProblem?.kind === "problem" ? [errorBox(state.connProblem)] : [];
+    help.replaceChildren(el("h2", {}, t("status.forbidden")), ...said,
+      el("p", {}, t("help.forbidden.body")), retry);
+  } else if (state.conn === "refused") {
+    help.replaceChildren(errorBox(state.connProblem), retry);
+  } else if (state.conn === "unreachable" || state.conn === "not-ukeyd") {
+    help.replaceChildren(el("h2", {}, t("help.noService.title")),
+      el("p", {}, t("help.noService.body")),
+      el("ul", {},
+        el("li", {}, t("help.noService.install")),
+        el("li", {}, t("help.noService.start")),
+        el("li", {}, t("help.maybeBlocked")),
+        el("li", {}, t("help.notAllowed"))),
+      retry);
+  } else if (state.conn === "ok" && !state.pcsc && state.connProblem) {
+    help.replaceChildren(errorBox(state.connProblem));
+  } else {
+    help.replaceChildren();
+  }
+  help.hidden = help.childElementCount === 0;
+  help.className = `help ${state.conn}`;
+}
+
+// --- rendering: certificates -----------------------------------------------------
+
+function attr(name, nameObj) {
+  return nameObj?.attributes?.find((a) => a.name === name)?.value ?? null;
+}
+
+function day(iso) {
+  return typeof iso === "string" ? iso.slice(0, 10) : "—";
+}
+
+function usageText(cert) {
+  const ku = cert.keyUsage || [];
+  const kinds = [];
+  if (ku.includes("digitalSignature") || ku.includes("nonRepudiation")) kinds.push(t("usage.sign"));
+  if (ku.includes("keyEncipherment") || ku.includes("dataEncipherment") || ku.includes("keyAgreement")) {
+    kinds.push(t("usage.encrypt"));
+  }
+  if ((cert.extendedKeyUsage || []).includes("clientAuth") && kinds.length === 0) kinds.push(t("usage.auth"));
+  return kinds.join(" · ");
+}
+
+function row(label, value, extra = {}) {
+  return el("div", { class: "row", ...extra }, el("dt", {}, label), el("dd", {}, value));
+}
+
+async function download(token, cert, format, button) {
+  await withBusy(button, $(`#cert-msg-${token.id}-${cert.slot}`), async () => {
+    const blob = await api.certificateFile(token.id, cert.slot, format);
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: `${token.serial || token.id}-${cert.slot}.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+function certCard(token, cert) {
+  const card = el("article", { class: "cert", dataset: { slot: cert.slot, token: token.id } });
+  if (!cert.decoded) {
+    card.append(el("h3", {}, `${t("cert.slot")} ${cert.slot} · ${cert.label}`),
+      el("p", { class: "muted" }, t("cert.undecoded")));
+    return card;
+  }
+  const days = cert.daysLeft;
+  let validity = `${day(cert.notBefore)} — ${day(cert.notAfter)}`;
+  let warning = null;
+  if (typeof days === "number") {
+    if (days < 0) warning = warnBox(t("cert.expired", { n: -days }));
+    else {
+      validity += t("cert.daysLeft", { n: days });
+      if (days < SOON_DAYS) warning = warnBox(t("cert.expiresSoon", { n: days }));
+    }
+  }
+  const owner = cert.subject?.commonName ?? cert.subject?.display ?? "—";
+  card.append(...[
+    el("h3", {}, el("span", { class: "owner" }, owner),
+      usageText(cert) ? el("span", { class: "badge" }, usageText(cert)) : null),
+    el("dl", {},
+      row(t("cert.owner"), owner, { class: "row owner-row" }),
+      row(t("cert.org"), attr("O", cert.subject) ?? "—"),
+      row(t("cert.serial"), cert.serial ?? "—", { class: "row serial-row" }),
+      row(t("cert.validity"), validity, { class: `row validity-row${warning ? " soon" : ""}` }),
+      row(t("cert.type"), cert.keyAlgorithm ?? cert.keyType ?? "—", { class: "row type-row" }),
+      row(t("cert.sigAlg"), cert.signatureAlgorithm ?? "—"),
+      row(t("cert.issuer"), cert.issuer?.commonName ?? cert.issuer?.display ?? "—"),
+      row(t("token.medium"), `${token.model ?? token.edge ?? "—"} · ${token.reader}`, { class: "row medium-row" }),
+      row(t("cert.slot"), `${cert.slot} (${cert.label})`)),
+    warning,
+    el("div", { class: "actions" },
+      el("span", { class: "muted" }, t("cert.download")),
+      el("button", { type: "button", class: "dl", "data-format": "pem",
+        onclick: (e) => download(token, cert, "pem", e.currentTarget) }, ".pem"),
+      el("button", { type: "button", class: "dl", "data-format": "der",
+        onclick: (e) => download(token, cert, "der", e.currentTarget) }, ".der")),
+    el("div", { class: "result", id: `cert-msg-${token.id}-${cert.slot}` })].filter(Boolean));
+  return card;
+}
+
+function pinSummary(token) {
+  const pin = token.pin || {};
+  if (pin.blocked) return el("span", { class: "pin blocked" }, t("token.blocked"));
+  if (pin.triesLeft === null || pin.triesLeft === undefined) {
+    return el("span", { class: "pin" }, t("token.triesUnknown"));
+  }
+  const cls = pin.triesLeft <= 1 ? "pin last" : "pin";
+  return el("span", { class: cls, "data-tries": pin.triesLeft },
+    t("token.triesLeft", { n: pin.triesLeft }));
+}
+
+function renderCerts() {
+  const panel = $("#panel-certs");
+  if (state.conn !== "ok") {
+    panel.replaceChildren();
+    return;
+  }
+  if (state.tokens.length === 0) {
+    panel.replaceChildren(el("p", { class: "empty" }, t("certs.none")));
+    return;
+  }
+  panel.replaceChildren(...state.tokens.map((token) => el("section",
+    { class: "token", dataset: { token: token.id, reader: token.reader } },
+    el("header", {},
+      el("h2", {}, token.model ?? token.edge),
+      el("dl", { class: "inline" },
+        row(t("token.reader"), token.reader),
+        row(t("token.serial"), token.serial ?? "—"),
+        row(t("token.pin"), pinSummary(token)))),
+    token.certificates?.length
+      ? el("div", { class: "certs" }, token.certificates.map((c) => certCard(token, c)))
+      : el("p", { class: "muted" }, t("certs.noCert")))));
+}
+
+// --- the token picker and PIN state (verify, change, unlock) -----------------------
+
+function selectedToken() {
+  return state.tokens.find((tk) => tk.id === state.selected) ?? null;
+}
+
+function tokenName(token) {
+  const cert = token.certificates?.find((c) => c.decoded && c.subject?.commonName);
+  return `${cert?.subject.commonName ?? token.model ?? token.id} · ${token.reader}`;
+}
+
+function policyText(pin) {
+  if (!pin || !pin.minLength) return "";
+  return t("pin.policy", { min: pin.minLength, max: pin.maxLength,
+    charset: t(pin.charset === "digits" ? "pin.charset.digits" : "pin.charset.ascii") });
+}
+
+function renderPickers() {
+  for (const pick of $$(".token-pick")) {
+    if (state.tokens.length === 0) {
+      pick.replaceChildren(el("p", { class: "empty" },
+        state.conn === "ok" ? t("certs.none") : ""));
+      continue;
+    }
+    const sel = el("select", { class: "token-select", "aria-label": t("token.choose"),
+      onchange: (e) => { state.selected = e.target.value; onTokenChange(); } },
+    state.tokens.map((tk) => el("option", { value: tk.id, selected: tk.id === state.selected },
+      tokenName(tk))));
+    pick.replaceChildren(el("label", {}, el("span", {}, t("token.choose")), sel));
+  }
+  const token = selectedToken();
+  for (const box of $$(".pin-state")) {
+    if (!token) {
+      box.replaceChildren();
+      continue;
+    }
+    const parts = [pinSummary(token)];
+    if (!token.pin?.blocked && token.pin?.triesLeft === 1) parts.push(warnBox(t("lastTry.warning")));
+    box.replaceChildren(...parts);
+    box.dataset.tries = token.pin?.triesLeft ?? "";
+    box.dataset.blocked = token.pin?.blocked ? "true" : "false";
+  }
+  for (const p of $$(".policy")) p.textContent = policyText(token?.pin);
+  const noToken = !token;
+  for (const b of ["#verify-submit", "#change-submit"]) $(b).disabled = noToken;
+}
+
+function onTokenChange() {
+  for (const r of ["#verify-result", "#change-result"]) show(r, null);
+  // The user picked another token: a flow for the previous one is left behind.
+  if (unlock.tokenId && unlock.tokenId !== state.selected) resetUnlock();
+  renderPickers();
+  renderUnlock();
+}
+
+// --- verify and change ------------------------------------------------------------
+
+// Asks the user before the last try; resolves true to go on.
+function confirmLastTry() {
+  const dlg = $("#last-try");
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("#last-try-go").removeEventListener("click", yes);
+      $("#last-try-cancel").removeEventListener("click", no);
+      dlg.removeEventListener("cancel", no);
+      dlg.close();
+      resolve(answer);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    $("#last-try-go").addEventListener("click", yes);
+    $("#last-try-cancel").addEventListener("click", no);
+    dlg.addEventListener("cancel", no);
+    dlg.showModal();
+  });
+}
+
+// Runs a PIN operation; on PIN_LAST_TRY asks the user, then sends it again
+// with confirmLastTry (ukeyd-client.js confirmingLastTry). Returns the
+// answer, or null when the user said no.
+async function pinOperation(call) {
+  try {
+    return await confirmingLastTry(call, () => confirmLastTry());
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "PIN_LAST_TRY") return null;
+    throw err;
+  }
+}
+
+async function afterPinOperation(tokenId, triesLeft) {
+  const tk = state.tokens.find((x) => x.id === tokenId);
+  if (tk?.pin && typeof triesLeft === "number") {
+    tk.pin.triesLeft = triesLeft;
+    tk.pin.blocked = false;
+  }
+  try {
+    const pin = await api.pinState(tokenId);
+    if (tk) tk.pin = pin;
+  } catch {
+    /* the event stream will bring it */
+  }
+  renderPickers();
+  renderCerts();
+}
+
+async function refreshPinAfterError(tokenId, err) {
+  const tk = state.tokens.find((x) => x.id === tokenId);
+  if (tk?.pin && err instanceof ApiError) {
+    if (typeof err.problem?.triesLeft === "number") tk.pin.triesLeft = err.problem.triesLeft;
+    if (err.code === "PIN_BLOCKED") tk.pin.blocked = true;
+  }
+  await afterPinOperation(tokenId, undefined);
+}
+
+async function onVerify(e) {
+  e.preventDefault();
+  const token = selectedToken();
+  if (!token) return;
+  const input = $("#verify-pin");
+  const pin = input.value;
+  show("#verify-result", el("div", { class: "msg busy" }, t("busy")));
+  await withBusy($("#verify-submit"), "#verify-result", async () => {
+    try {
+      const r = await pinOperation((confirm) => api.verifyPin(token.id, pin, confirm));
+      if (!r) {
+        show("#verify-result", null);
+        return;
+      }
+      input.value = "";
+      show("#verify-result", okBox(t("verify.ok")));
+      await afterPinOperation(token.id, r.triesLeft);
+    } catch (err) {
+      input.value = "";
+      await refreshPinAfterError(token.id, err);
+      throw err;
+    }
+  });
+}
+
+async function onChange(e) {
+  e.preventDefault();
+  const token = selectedToken();
+  if (!token) return;
+  const oldPin = $("#change-old").value;
+  const newPin = $("#change-new").value;
+  const again = $("#change-again").value;
+  if (newPin !== again) {
+    show("#change-result", warnBox(t("change.mismatch")));
+    return;
+  }
+  if (newPin === oldPin) {
+    show("#change-result", warnBox(t("change.same")));
+    return;
+  }
+  show("#change-result", el("div", { class: "msg busy" }, t("busy")));
+  await withBusy($("#change-submit"), "#change-result", async () => {
+    try {
+      const r = await pinOperation((confirm) => api.changePin(token.id, oldPin, newPin, confirm));
+      if (!r) {
+        show("#change-result", null);
+        return;
+      }
+      for (const id of ["#change-old", "#change-new", "#change-again"]) $(id).value = "";
+      show("#change-result", okBox(t("change.ok")));
+      await afterPinOperation(token.id, r.triesLeft);
+    } catch (err) {
+      $("#change-old").value = "";
+      await refreshPinAfterError(token.id, err);
+      throw err;
+    }
+  });
+}
+
+// --- the remote unlock ---------------------------------------------------------------
+
+// One flow at a time, for one token. The session id is kept in sessionStorage,
+// so a reload, or coming back from the payment page in the same tab, goes on.
+const unlock = {
+  tokenId: null,
+  sid: null,
+  session: null,
+  method: null,          // null | "sms" | "review" | "code"
+  smsSent: false,
+  resendAt: 0,
+  uploaded: false,
+  payOpened: false,
+  done: false,
+  unavailable: false,
+};
+let unlockPoll = 0;
+let resendTick = 0;
+
+function sessionId(s) {
+  return s?.sessionId ?? s?.id ?? s?.sid ?? null;
+}
+
+function saveUnlock() {
+  try {
+    if (unlock.sid && !unlock.done) {
+      sessionStorage.setItem(UNLOCK_STORE, JSON.stringify({ tokenId: unlock.tokenId, sid: unlock.sid }));
+    } else {
+      sessionStorage.removeItem(UNLOCK_STORE);
+    }
+  } catch {
+    /* storage blocked: the flow just does not survive a reload */
+  }
+}
+
+async function resumeUnlock() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(UNLOCK_STORE) || "null");
+  } catch {
+    saved = null;
+  }
+  if (!saved?.sid) return;
+  try {
+    const s = await api.unlockSession(saved.sid);
+    Object.assign(unlock, { tokenId: saved.tokenId, sid: saved.sid, session: s });
+    state.selected = saved.tokenId;
+    renderAll();
+    pollUnlockIfWaiting();
+  } catch {
+    try { sessionStorage.removeItem(UNLOCK_STORE); } catch { /* ignore */ }
+  }
+}
+
+function resetUnlock() {
+  clearTimeout(unlockPoll);
+  clearInterval(resendTick);
+  Object.assign(unlock, { tokenId: null, sid: null, session: null, method: null, smsSent: false,
+    resendAt: 0, uploaded: false, payOpened: false, done: false });
+  saveUnlock();
+  show("#unlock-result", null);
+  renderUnlock();
+}
+
+function unlockPhase() {
+  if (unlock.done) return "done";
+  const st = unlock.session?.state;
+  if (!st) return "start";
+  if (st === "awaiting-payment") return "pay";
+  if (st === "authorized") return "pin";
+  if (st === "completed") return "done";
+  if (st === "expired") return "expired";
+  return "identity";
+}
+
+function setSession(s) {
+  unlock.session = s;
+  if (!unlock.sid) unlock.sid = sessionId(s);
+  saveUnlock();
+  renderUnlock();
+  pollUnlockIfWaiting();
+}
+
+// While the user pays in another tab, or support reviews the materials, the
+// page asks ukeyd for the session's state every couple of seconds.
+function pollUnlockIfWaiting() {
+  clearTimeout(unlockPoll);
+  const st = unlock.session?.state;
+  const waiting = st === "awaiting-payment" || st === "review-pending" ||
+    (st === "awaiting-identity" && unlock.uploaded);
+  if (!unlock.sid || !waiting) return;
+  unlockPoll = setTimeout(async () => {
+    try {
+      const s = await api.unlockSession(unlock.sid);
+      setSession(s);
+    } catch (err) {
+      if (err instanceof ApiError && err.kind === "problem") {
+        show("#unlock-result", errorBox(err));
+      } else {
+        pollUnlockIfWaiting();
+      }
+    }
+  }, UNLOCK_POLL_MS);
+}
+
+async function startUnlock(button) {
+  const token = selectedToken();
+  if (!token) return;
+  show("#unlock-result", null);
+  await withBusy(button, "#unlock-result", async () => {
+    try {
+      const s = await api.openUnlock(token.id);
+      Object.assign(unlock, { tokenId: token.id, sid: sessionId(s), method: null, smsSent: false,
+        uploaded: false, payOpened: false, done: false });
+      setSession(s);
+    } catch (err) {
+      // A ukeyd without the unlock feature answers 404, or refuses the CORS
+      // preflight of an unknown path, which the page sees as no answer.
+      let missing = err instanceof ApiError && err.kind === "problem" &&
+        (err.code === "NOT_FOUND" || err.code === "METHOD_NOT_ALLOWED");
+      if (err instanceof ApiError && err.kind === "network") {
+        missing = await api.status().then(() => true, () => false);
+      }
+      if (missing) {
+        unlock.unavailable = true;
+        show("#unlock-result", warnBox(t("unlock.unavailable")));
+        return;
+      }
+      throw err;
+    }
+  });
+}
+
+function stepList(phase) {
+  const fee = unlock.session?.fee;
+  const steps = [];
+  if (fee?.required) steps.push(["pay", t("unlock.step.pay")]);
+  steps.push(["identity", t("unlock.step.identity")], ["pin", t("unlock.step.pin")],
+    ["done", t("unlock.step.done")]);
+  const order = steps.map((s) => s[0]);
+  const at = order.indexOf(phase);
+  $("#unlock-steps").replaceChildren(...(phase === "start" || phase === "expired" ? [] :
+    steps.map(([key, label], i) => el("li", {
+      class: i < at ? "done" : i === at ? "current" : "", "data-step": key }, label))));
+}
+
+function renderUnlock() {
+  const body = $("#unlock-body");
+  // A flow stays with its token, even while that token is pulled out.
+  const token = unlock.tokenId
+    ? state.tokens.find((tk) => tk.id === unlock.tokenId) ?? null : selectedToken();
+  const phase = unlockPhase();
+  body.dataset.phase = phase;
+  stepList(phase);
+  if (!token && phase === "start") {
+    body.replaceChildren();
+    return;
+  }
+  const render = {
+    start: renderUnlockStart,
+    pay: renderUnlockPay,
+    identity: renderUnlockIdentity,
+    pin: renderUnlockPin,
+    done: renderUnlockDone,
+    expired: renderUnlockExpired,
+  }[phase];
+  body.replaceChildren(...render(token));
+}
+
+function cancelButton() {
+  return el("button", { type: "button", class: "link", id: "unlock-cancel",
+    onclick: () => resetUnlock() }, t("unlock.cancel"));
+}
+
+function renderUnlockStart(token) {
+  const nodes = [];
+  if (!token.pin?.blocked) nodes.push(el("p", { class: "muted" }, t("unlock.notBlocked")));
+  nodes.push(el("button", { type: "button", id: "unlock-start", class: "primary",
+    onclick: (e) => startUnlock(e.currentTarget) }, t("unlock.start")));
+  return nodes;
+}
+
+function renderUnlockPay() {
+  const s = unlock.session;
+  const fee = s.fee || {};
+  const nodes = [
+    el("div", { class: "fee" },
+      el("p", { class: "amount", id: "unlock-fee" }, t("unlock.fee", { amount: fee.amount, currency: fee.currency })),
+      el("p", { class: "muted" }, t("unlock.invoice"))),
+  ];
+  const payButton = el("button", { type: "button", id: "unlock-pay", class: "primary",
+    onclick: () => {
+      // The CA's payment page, with its invoice form, in a tab of its own;
+      // this page keeps asking ukeyd whether the order is paid.
+      window.open(s.paymentUrl, "ukeyd-payment");
+      unlock.payOpened = true;
+      renderUnlock();
+      pollUnlockIfWaiting();
+    } }, t("unlock.pay"));
+  nodes.push(el("div", { class: "actions" }, payButton,
+    el("button", { type: "button", id: "unlock-paid", onclick: async (e) => {
+      await withBusy(e.currentTarget, "#unlock-result", async () => {
+        const st = await api.unlockSession(unlock.sid);
+        setSession(st);
+        if (st.state === "awaiting-payment") show("#unlock-result", warnBox(t("unlock.stillUnpaid")));
+        else show("#unlock-result", null);
+      });
+    } }, t("unlock.paid")),
+    cancelButton()));
+  if (unlock.payOpened) nodes.push(el("p", { class: "msg info" }, t("unlock.payWaiting")));
+  return nodes;
+}
+
+function methodsOf(s) {
+  return Array.isArray(s.methods) ? s.methods : ["sms", "review"];
+}
+
+function renderUnlockIdentity() {
+  const s = unlock.session;
+  const fee = s.fee;
+  const nodes = [];
+  if (fee?.required) nodes.push(el("p", { class: "muted" }, t("unlock.feePaid")));
+  else if (fee) nodes.push(el("p", { class: "muted" }, t("unlock.feeFree")));
+  const review = s.review?.state ?? null;
+  const method = unlock.method ?? (review ? "review" : null);
+  if (!method) {
+    nodes.push(el("p", {}, t("unlock.choose")));
+    const choices = el("div", { class: "choices" });
+    if (methodsOf(s).includes("sms")) {
+      choices.append(el("button", { type: "button", class: "choice", id: "unlock-by-sms",
+        onclick: () => { unlock.method = "sms"; renderUnlock(); } },
+      el("strong", {}, t("unlock.bySms")),
+      el("span", {}, t("unlock.bySmsHint", { phone: s.maskedPhone ?? "" }))));
+    }
+    if (methodsOf(s).includes("review")) {
+      choices.append(el("button", { type: "button", class: "choice", id: "unlock-by-review",
+        onclick: () => { unlock.method = "review"; renderUnlock(); } },
+      el("strong", {}, t("unlock.byReview")),
+      el("span", {}, t("unlock.byReviewHint"))));
+    }
+    nodes.push(choices,
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "link", id: "unlock-have-code",
+          onclick: () => { unlock.method = "code"; renderUnlock(); } }, t("unlock.haveCode")),
+        cancelButton()));
+    return nodes;
+  }
+  if (method === "sms") nodes.push(...smsForm(s));
+  else nodes.push(...reviewForms(s, method === "code"));
+  nodes.push(el("div", { class: "actions" },
+    el("button", { type: "button", class: "link", id: "unlock-back",
+      onclick: () => { unlock.method = null; show("#unlock-result", null); renderUnlock(); } },
+    t("unlock.back")),
+    cancelButton()));
+  return nodes;
+}
+
+function secondsToResend() {
+  return Math.max(0, Math.ceil((unlock.resendAt - Date.now()) / 1000));
+}
+
+function smsForm(s) {
+  const phone = el("input", { type: "tel", id: "unlock-phone", inputmode: "numeric",
+    autocomplete: "tel", maxlength: 20, required: true });
+  const send = el("button", { type: "button", id: "unlock-send-sms" }, t("unlock.sendSms"));
+  const wait = secondsToResend();
+  if (wait > 0) {
+    send.disabled = true;
+    send.textContent = t("unlock.resendIn", { n: wait });
+  }
+  send.addEventListener("click", async () => {
+    const number = phone.value.replace(/[\s-]/g, "");
+    await withBusy(send, "#unlock-result", async () => {
+      const r = await api.sendSms(unlock.sid, number);
+      unlock.smsSent = true;
+      unlock.resendAt = Date.now() + 1000 * (r?.resendAfter ?? 60);
+      show("#unlock-result", okBox(t("unlock.smsSent",
+        { phone: s.maskedPhone ?? "", min: Math.max(1, Math.round((r?.expiresIn ?? 300) / 60)) })));
+      startResendTick();
+      renderUnlock();
+    });
+    if (secondsToResend() > 0) send.disabled = true;
+  });
+  const code = el("input", { type: "text", id: "unlock-sms-code", inputmode: "numeric",
+    maxlength: 6, pattern: "[0-9]{6}", autocomplete: "one-time-code", required: true });
+  const form = el("form", { class: "form", id: "unlock-sms-form", autocomplete: "off",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      await withBusy($("#unlock-verify-sms"), "#unlock-result", async () => {
+        const r = await api.verifySms(unlock.sid, code.value.trim());
+        show("#unlock-result", null);
+        setSession(r?.state ? r : await api.unlockSession(unlock.sid));
+      });
+    } },
+  el("label", {}, el("span", {}, t("unlock.phone", { phone: s.maskedPhone ?? "" })),
+    el("span", { class: "inline-field" }, phone, send)),
+  el("label", {}, el("span", {}, t("unlock.smsCode")), code),
+  el("button", { type: "submit", id: "unlock-verify-sms", class: "primary" }, t("unlock.verify")));
+  // Keep what the user typed across re-renders.
+  if (unlock.phoneTyped) phone.value = unlock.phoneTyped;
+  phone.addEventListener("input", () => { unlock.phoneTyped = phone.value; });
+  return [form];
+}
+
+function startResendTick() {
+  clearInterval(resendTick);
+  resendTick = setInterval(() => {
+    const b = $("#unlock-send-sms");
+    const wait = secondsToResend();
+    if (!b) return;
+    if (wait > 0) {
+      b.disabled = true;
+      b.textContent = t("unlock.resendIn", { n: wait });
+    } else {
+      b.disabled = false;
+      b.textContent = t("unlock.sendSms");
+      clearInterval(resendTick);
+    }
+  }, 1000);
+}
+
+function sameOrigin(url) {
+  try {
+    return new URL(url, location.href).origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
+function reviewForms(s, codeOnly) {
+  const nodes = [];
+  const review = s.review?.state ?? null;
+  if (!codeOnly) {
+    if (review === "pending") nodes.push(el("div", { class: "msg info", id: "review-state", "data-review": "pending" }, t("unlock.review.pending")));
+    if (review === "approved") nodes.push(el("div", { class: "msg ok", id: "review-state", "data-review": "approved" }, t("unlock.review.approved")));
+    if (review === "rejected") {
+      nodes.push(el("div", { class: "msg warn", id: "review-state", "data-review": "rejected" },
+        t("unlock.review.rejected", { reason: s.review.reason ?? "" })));
+    }
+    if (review !== "pending" && review !== "approved" && s.reviewUrl) nodes.push(uploadForm(s));
+  }
+  if (codeOnly || review) nodes.push(unlockCodeForm());
+  return nodes;
+}
+
+function uploadForm(s) {
+  const action = `${s.reviewUrl.replace(/\/$/, "")}/materials`;
+  if (!sameOrigin(s.reviewUrl)) {
+    // A CA whose upload page lives elsewhere: send the user there.
+    return el("p", {}, el("a", { href: s.reviewUrl, target: "_blank", rel: "noopener",
+      id: "unlock-review-link" }, t("unlock.upload.submit")));
+  }
+  const kind = el("select", { name: "kind", id: "unlock-kind" },
+    el("option", { value: "business-licence" }, t("unlock.upload.licence")),
+    el("option", { value: "id-copy" }, t("unlock.upload.id")));
+  const file = el("input", { type: "file", name: "file", id: "unlock-file",
+    accept: "image/png,image/jpeg,application/pdf", required: true });
+  const form = el("form", { class: "form", id: "unlock-upload-form", method: "post",
+    action, enctype: "multipart/form-data",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const f = file.files?.[0];
+      if (!f) {
+        show("#unlock-result", warnBox(t("unlock.upload.none")));
+        return;
+      }
+      if (f.size > MATERIAL_MAX) {
+        show("#unlock-result", warnBox(t("unlock.upload.tooBig")));
+        return;
+      }
+      await withBusy($("#unlock-upload"), "#unlock-result", async () => {
+        const data = new FormData();
+        data.append("kind", kind.value);
+        data.append("file", f, f.name);
+        // The CA's own upload endpoint (same origin as this page); ukeyd is
+        // not involved: the materials go to the CA only.
+        const resp = await fetch(action, { method: "POST", body: data,
+          headers: { Accept: "application/json", "Accept-Language": acceptLanguage() } });
+        if (!resp.ok) {
+          let p = null;
+          try { p = await resp.json(); } catch { p = null; }
+          throw p?.code ? new ApiError("problem", { status: resp.status, problem: p })
+            : new ApiError("http", { status: resp.status });
+        }
+        unlock.uploaded = true;
+        show("#unlock-result", null);
+        setSession(await api.unlockSession(unlock.sid));
+      });
+    } },
+  el("label", {}, el("span", {}, t("unlock.upload.kind")), kind),
+  el("label", {}, el("span", {}, t("unlock.upload.file")), file),
+  el("button", { type: "submit", id: "unlock-upload", class: "primary" }, t("unlock.upload.submit")));
+  return form;
+}
+
+function unlockCodeForm() {
+  const code = el("input", { type: "text", id: "unlock-code", inputmode: "numeric",
+    maxlength: 6, pattern: "[0-9]{6}", autocomplete: "one-time-code", required: true });
+  return el("form", { class: "form", id: "unlock-code-form", autocomplete: "off",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      await withBusy($("#unlock-verify-code"), "#unlock-result", async () => {
+        const r = await api.verifyUnlockCode(unlock.sid, code.value.trim());
+        show("#unlock-result", null);
+        setSession(r?.state ? r : await api.unlockSession(unlock.sid));
+      });
+    } },
+  el("label", {}, el("span", {}, t("unlock.unlockCode")), code),
+  el("button", { type: "submit", id: "unlock-verify-code", class: "primary" }, t("unlock.authenticate")));
+}
+
+function renderUnlockPin(token) {
+  const p1 = el("input", { type: "password", id: "unlock-new-pin", autocomplete: "new-password", required: true });
+  const p2 = el("input", { type: "password", id: "unlock-new-pin-again", autocomplete: "new-password", required: true });
+  return [el("form", { class: "form", id: "unlock-pin-form", autocomplete: "off",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (p1.value !== p2.value) {
+        show("#unlock-result", warnBox(t("change.mismatch")));
+        return;
+      }
+      await withBusy($("#unlock-complete"), "#unlock-result", async () => {
+        const r = await api.completeUnlock(unlock.sid, p1.value);
+        p1.value = "";
+        p2.value = "";
+        unlock.done = true;
+        if (r?.state) unlock.session = r;
+        saveUnlock();
+        show("#unlock-result", null);
+        renderUnlock();
+        await afterPinOperation(unlock.tokenId, undefined);
+      });
+    } },
+  el("label", {}, el("span", {}, t("unlock.newPin")), p1),
+  el("label", {}, el("span", {}, t("unlock.newPinAgain")), p2),
+  el("p", { class: "policy-inline" }, policyText(token?.pin)),
+  el("button", { type: "submit", id: "unlock-complete", class: "primary" }, t("unlock.complete")))];
+}
+
+function renderUnlockDone() {
+  return [el("div", { class: "msg ok big", id: "unlock-done" }, t("unlock.done")),
+    el("button", { type: "button", id: "unlock-again", onclick: () => resetUnlock() }, t("unlock.again"))];
+}
+
+function renderUnlockExpired() {
+  return [warnBox(t("unlock.expired")),
+    el("button", { type: "button", id: "unlock-restart", onclick: () => resetUnlock() }, t("unlock.again"))];
+}
+
+// --- the environment ---------------------------------------------------------------
+
+async function loadEnvironment() {
+  try {
+    state.env = await api.environment();
+    state.envAvailable = true;
+  } catch (err) {
+    if (err instanceof ApiError && err.kind === "problem" &&
+        (err.code === "NOT_FOUND" || err.status === 404 || err.status === 405)) {
+      state.envAvailable = false;
+      if (state.tab === "env") selectTab("certs");
+    } else if (err instanceof ApiError && err.kind === "http" && err.status === 404) {
+      state.envAvailable = false;
+    } else if (state.envAvailable) {
+      show("#env-result", errorBox(err));
+    }
+  }
+  renderEnv();
+}
+
+function checksOf(env) {
+  const list = Array.isArray(env?.checks) ? env.checks : [];
+  return list.map((c) => ({
+    id: c.id ?? c.name ?? "",
+    name: c.title ?? c.label ?? c.name ?? c.id ?? "",
+    state: c.state ?? c.status ?? c.result ?? "",
+    detail: c.found ?? c.detail ?? c.message ?? "",
+    hint: c.hint ?? c.fix ?? c.fixHint ?? "",
+    repairable: c.repairable ?? false,
+  }));
+}
+
+function renderEnv() {
+  $("#tab-env").hidden = state.envAvailable !== true;
+  if (state.envAvailable !== true) return;
+  const checks = checksOf(state.env);
+  const known = ["ok", "warn", "fail", "skip"];
+  const sum = state.env?.summary;
+  $("#env-checks").replaceChildren(
+    sum ? el("p", { class: `env-summary ${state.env.state ?? ""}`, id: "env-summary" },
+      t("env.summary", { ok: sum.ok ?? 0, warn: sum.warn ?? 0, fail: sum.fail ?? 0 })) : "",
+    el("ul", { class: "checks" }, checks.map((c) => el("li",
+      { class: `check ${c.state}`, "data-check": c.id, "data-state": c.state },
+      el("span", { class: "state" }, known.includes(c.state) ? t(`env.${c.state}`) : c.state),
+      el("div", {},
+        el("strong", {}, c.name),
+        c.detail ? el("p", { class: "found" }, c.detail) : null,
+        c.hint && c.state !== "ok" ? el("p", { class: "hint" }, t("env.hint", { hint: c.hint })) : null)))));
+}
+
+// --- tabs and the whole page ----------------------------------------------------------
+
+function selectTab(name) {
+  if (!TABS.includes(name) || (name === "env" && state.envAvailable !== true)) name = "certs";
+  state.tab = name;
+  for (const b of $$("[role=tab]")) {
+    const on = b.dataset.tab === name;
+    b.setAttribute("aria-selected", on ? "true" : "false");
+    b.classList.toggle("active", on);
+  }
+  for (const tab of TABS) $(`#panel-${tab}`).hidden = tab !== name;
+  if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
+  if (name === "env" && state.envAvailable) loadEnvironment();
+  if (name === "unlock") {
+    pollUnlockIfWaiting();
+  }
+}
+
+function renderAll() {
+  applyStaticText();
+  renderStatus();
+  renderCerts();
+  renderPickers();
+  renderUnlock();
+  renderEnv();
+  document.body.dataset.ready = state.conn === "checking" ? "no" : "yes";
+}
+
+function init() {
+  setLanguage(initialLanguage());
+  $("#lang-switch").addEventListener("click", switchLanguage);
+  for (const b of $$("[role=tab]")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+  $("#verify-form").addEventListener("submit", onVerify);
+  $("#change-form").addEventListener("submit", onChange);
+  $("#env-run").addEventListener("click", (e) => withBusy(e.currentTarget, "#env-result", async () => {
+    show("#env-result", null);
+    await loadEnvironment();
+  }));
+  $("#env-repair").addEventListener("click", (e) => withBusy(e.currentTarget, "#env-result", async () => {
+    show("#env-result", el("div", { class: "msg busy" }, t("busy")));
+    const r = await api.repairEnvironment();
+    // The answer: what each repair step did, and the checks run again.
+    if (r?.environment?.checks) state.env = r.environment;
+    else await loadEnvironment();
+    renderEnv();
+    const steps = Array.isArray(r?.steps) ? r.steps : [];
+    show("#env-result", el("div", { class: "msg ok", id: "env-repaired" },
+      el("strong", { class: "title" }, t("env.repaired")),
+      steps.length ? el("ul", { class: "steps-done" }, steps.map((st) => el("li",
+        { "data-step": st.id, "data-state": st.state },
+        st.message ?? st.id, st.command ? el("code", {}, ` ${st.command}`) : null))) : null));
+  }));
+  // Back from the payment tab: look at once rather than at the next poll.
+  window.addEventListener("focus", () => {
+    if (unlock.sid && unlock.session?.state === "awaiting-payment") {
+      api.unlockSession(unlock.sid).then(setSession, () => {});
+    }
+  });
+  renderAll();
+  selectTab(location.hash.slice(1) || "certs");
+  refresh().then(resumeUnlock);
+}
+
+init();

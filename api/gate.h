@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/gate.h — everything a request passes before its body is read and its
+ * handler runs, as one pure function of the request line, a few header
+ * values and the rules: Host guard → Origin guard → fetch-metadata guard →
+ * router (404, 405 with Allow, OPTIONS) → for JSON routes the Content-Type
+ * and Content-Length guards.
+ *
+ * api/server.c fills a gate_request from libmicrohttpd's parsed headers and
+ * acts on the verdict; tests and the fuzz target (tests/fuzz/fuzz-gate.c)
+ * call the same function without a server.
+ */
+#ifndef UKEYD_API_GATE_H
+#define UKEYD_API_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/guard.h"
+#include "api/problem.h"
+#include "api/router.h"
+
+/* Header values as the client sent them; NULL when absent. */
+struct gate_request {
+    const char *method;
+    const char *path;
+    const char *host;
+    const char *origin;
+    const char *sec_fetch_site;
+    const char *content_type;
+    const char *content_length;
+};
+
+/* What the request is judged against. The origin list is read under the
+ * server's settings lock, so the caller holds it during gate_evaluate. */
+struct gate_rules {
+    const struct guard_hosts *hosts;
+    const struct origin_list *origins;
+    const struct route *routes;
+    size_t n_routes;
+};
+
+struct gate_verdict {
+    enum api_code code;            /* API_OK: read the body (if any) and run the handler */
+    bool origin_allowed;           /* the Origin is on the allow-list: CORS headers */
+    bool options;                  /* OPTIONS on a known path: Allow / CORS preflight */
+    struct route_match match;      /* the route and its parameters; `allow` for 405 */
+};
+
+void gate_evaluate(const struct gate_request *in, const struct gate_rules *rules,
+                   struct gate_verdict *out);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests api/gate.c: the order of the guards and the router, as api/server.c
+ * runs them on every request. The single guards have their own tests
+ * (test-guard, test-router); this is about what comes first and what is
+ * skipped. */
+#include "api/gate.h"
+#include "api/routes.h"
+#include "tests/tap.h"
+
+#define PORT 17990
+#define PORTAL "https://portal.example.cn"
+#define TOKEN_PATH "/v1/tokens/piv-00aa"
+
+static struct gate_rules rules;
+
+static enum api_code gate(const char *method, const char *path, const char *host,
+                          const char *origin, const char *fetch_site, const char *type,
+                          struct gate_verdict *v)
+{
+    gate_evaluate(&(struct gate_request){ .method = method, .path = path, .host = host,
+                                          .origin = origin, .sec_fetch_site = fetch_site,
+                                          .content_type = type },
+                  &rules, v);
+    return v->code;
+}
+
+int main(void)
+{
+    static const char *const allowed[] = { PORTAL };
+    struct guard_hosts hosts;
+    struct origin_list *origins = origin_list_new(allowed, 1);
+    struct gate_verdict v;
+    const char *host = "127.0.0.1:17990";
+
+    guard_hosts_init(&hosts);
+    guard_hosts_add_port(&hosts, PORT);
+    rules = (struct gate_rules){ .hosts = &hosts, .origins = origins };
+    rules.routes = api_routes(&rules.n_routes);
+
+    TAP_EQ_INT(gate("GET", "/v1/status", host, NULL, NULL, NULL, &v), API_OK, "a plain GET passes");
+    tap_ok(v.match.route && !v.options, "…matched to its route");
+    TAP_EQ_INT(gate("GET", "/v1/nothing", "evil.example:17990", PORTAL, NULL, NULL, &v),
+               API_HOST_FORBIDDEN, "Host is judged before the path: no 404 for a rebinding page");
+    tap_ok(v.origin_allowed, "…and an allow-listed Origin still gets CORS on the refusal");
+    TAP_EQ_INT(gate("GET", "/v1/nothing", host, "https://evil.example", NULL, NULL, &v),
+               API_ORIGIN_FORBIDDEN, "a foreign Origin is refused before the router");
+    TAP_EQ_INT(gate("GET", "/v1/status", host, NULL, "cross-site", NULL, &v),
+               API_ORIGIN_FORBIDDEN, "cross-site fetch metadata without an allowed Origin");
+    TAP_EQ_INT(gate("GET", "/v1/status", host, PORTAL, "cross-site", NULL, &v), API_OK,
+               "cross-site from the allow-listed Origin passes");
+    TAP_EQ_INT(gate("GET", "/v1/nothing", host, NULL, NULL, NULL, &v), API_NOT_FOUND,
+               "unknown path: 404");
+    TAP_EQ_INT(gate("DELETE", "/v1/tokens", host, NULL, NULL, NULL, &v),
+               API_METHOD_NOT_ALLOWED, "wrong method: 405");
+    TAP_EQ_STR(v.match.allow, "GET, OPTIONS", "…with the Allow list");
+    TAP_EQ_INT(gate("OPTIONS", TOKEN_PATH "/pin/verify", host, PORTAL, NULL, NULL, &v), API_OK,
+               "OPTIONS on a known path passes as a preflight");
+    tap_ok(v.options, "…marked as such, with no body guards");
+    TAP_EQ_INT(gate("POST", TOKEN_PATH "/pin/verify", host, NULL, NULL, "text/plain", &v),
+               API_UNSUPPORTED_MEDIA_TYPE, "a JSON route refuses another content type");
+    TAP_EQ_INT(gate("POST", TOKEN_PATH "/pin/verify", host, NULL, NULL,
+                    "application/json; charset=utf-8", &v),
+               API_OK, "…and takes application/json");
+    TAP_EQ_STR(route_param(&v.match, "id"), "piv-00aa", "the route's parameter");
+    TAP_EQ_INT(gate("GET", "/v1/status", host, NULL, NULL, "text/plain", &v), API_OK,
+               "a GET route ignores the content type");
+    TAP_EQ_INT(gate(NULL, "/v1/status", host, NULL, NULL, NULL, &v), API_BAD_REQUEST,
+               "no method at all: BAD_REQUEST, no crash");
+    origin_list_free(origins);
+    return tap_done();
+}

@@ -5,6 +5,10 @@
 #                     same again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check SAN=1  only the sanitizer pass
 #   make demo         the whole product on this machine, with a virtual token
+#   make install      the daemon, units, polkit rule, man pages, docs (PREFIX=,
+#                     DESTDIR=, SYSCONFDIR=); make uninstall; the .deb: debian/
+#   make bench        throughput, memory, APDUs beside nginx and OpenSC; make fuzz
+#                     FUZZ_SECONDS=N; make soak (docs/performance.md)
 #
 # Plain and sanitizer builds live side by side in build/ and build-san/.
 
@@ -23,7 +27,10 @@ PKGS      := libpcsclite libcrypto zlib libmicrohttpd jansson libsystemd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+# WERROR= (empty) keeps warnings as warnings: debian/rules does, so that a
+# newer compiler's new warning cannot break a rebuild of the package.
+WERROR    ?= -Werror
+WARNFLAGS := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wmissing-prototypes \
              -Wstrict-prototypes -Wvla -Wpointer-arith -Wundef
 CFLAGS    ?=
 CFLAGS    += -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) -fno-common -D_GNU_SOURCE \
@@ -58,6 +65,10 @@ UKEY_CA    := $(BUILD)/ukey-ca
 RIG_TOOLS_SRC := $(wildcard tests/rig/*.c)
 RIG_TOOLS  := $(RIG_TOOLS_SRC:tests/rig/%.c=$(BUILD)/rig/%)
 
+# Load and latency helpers of tests/test-faults.sh and make bench (tests/bench/).
+BENCH_TOOLS_SRC := $(wildcard tests/bench/*.c)
+BENCH_TOOLS := $(BENCH_TOOLS_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
 # Every tests/test-<module>.c is one test program for <module>.
 TEST_SRC   := $(wildcard tests/test-*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -70,13 +81,13 @@ DEMO_STAMP := $(DEMO_DIR)/.stamp
 
 .PHONY: all check check-run deps deps-test demo clean bench
 
-all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP)
+all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP) $(BENCH_TOOLS)
 
 deps:
 	@build-aux/install-deps build
 
 deps-test:
-	@build-aux/install-deps test
+	@build-aux/install-deps test package
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -122,6 +133,10 @@ $(BUILD)/rig/%: $(BUILD)/tests/rig/%.o $(TOKEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # A test of a token/ module links the token layer alone, so it builds and runs
 # whatever state the layers above are in; the others link every layer.
 .SECONDEXPANSION:
@@ -150,7 +165,126 @@ check: deps-test
 check-run: all
 	tests/run-tests $(BUILD)
 
+# The whole product on this machine (web-demo/run-demo): installs what is
+# missing, builds, then runs pcscd + virtual tokens, the reference CA service
+# serving the demo portal, and ukeyd, until Ctrl-C.
+demo:
+	@UKEYD_BUILD=$(BUILD) web-demo/run-demo
+
+# --- installing ------------------------------------------------------------
+#
+#   make install [DESTDIR=…] [PREFIX=/usr/local] [SYSCONFDIR=/etc]
+#   make uninstall (same variables)
+#
+# The daemon alone is built (`make daemon`); tests and the demo are not
+# installed. debian/rules uses the same targets with PREFIX=/usr.
+
+.PHONY: daemon install uninstall
+
+daemon: $(UKEYD)
+
+PREFIX         ?= /usr/local
+SBINDIR        ?= $(PREFIX)/sbin
+SYSCONFDIR     ?= /etc
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+DOCDIR         ?= $(DATADIR)/doc/ukeyd
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+ifeq ($(PREFIX),/usr)
+SYSUSERSDIR    ?= /usr/lib/sysusers.d
+TMPFILESDIR    ?= /usr/lib/tmpfiles.d
+POLKITRULESDIR ?= /usr/share/polkit-1/rules.d
+else
+# systemd-sysusers, systemd-tmpfiles and polkitd never look under /usr/local.
+SYSUSERSDIR    ?= $(SYSCONFDIR)/sysusers.d
+TMPFILESDIR    ?= $(SYSCONFDIR)/tmpfiles.d
+POLKITRULESDIR ?= $(SYSCONFDIR)/polkit-1/rules.d
+endif
+# ukeyd reads this path when started without --config (daemon/config.h).
+UKEYD_CONF     := $(SYSCONFDIR)/ukeyd/ukeyd.conf
+INSTALL_DOCS   := README.md docs/api.md docs/configuration.md docs/portal-guide.md \
+                  docs/support.md docs/unlock-protocol.md docs/openapi.yaml \
+                  docs/ukeyd.conf.example
+INSTALL_EXAMPLES := web-demo/portal/ukeyd-client.js
+
+# The unit in systemd/ names /usr/sbin/ukeyd (what the .deb installs); another
+# SBINDIR is written into the installed copy.
+install: $(UKEYD)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(POLKITRULESDIR) $(DESTDIR)$(SYSCONFDIR)/ukeyd \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(UKEYD) $(DESTDIR)$(SBINDIR)/ukeyd
+	sed 's|/usr/sbin/ukeyd|$(SBINDIR)/ukeyd|g' systemd/ukeyd.service >$(BUILD)/ukeyd.service
+	install -m 0644 $(BUILD)/ukeyd.service systemd/ukeyd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/ukeyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ukeyd.conf
+	install -m 0644 systemd/ukeyd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ukeyd.conf
+	install -m 0644 systemd/ukeyd.polkit.rules $(DESTDIR)$(POLKITRULESDIR)/ukeyd.rules
+	install -m 0644 man/ukeyd.8 $(DESTDIR)$(MANDIR)/man8/ukeyd.8
+	install -m 0644 man/ukeyd.conf.5 $(DESTDIR)$(MANDIR)/man5/ukeyd.conf.5
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(INSTALL_EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	@# An administrator's configuration survives every later install.
+	@if [ -e $(DESTDIR)$(UKEYD_CONF) ]; then \
+	    echo "install: keeping $(DESTDIR)$(UKEYD_CONF) (the default is $(DOCDIR)/ukeyd.conf.example)"; \
+	else \
+	    echo "install -m 0644 docs/ukeyd.conf.example $(DESTDIR)$(UKEYD_CONF)"; \
+	    install -m 0644 docs/ukeyd.conf.example $(DESTDIR)$(UKEYD_CONF); \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo "install: next, as root: systemd-sysusers $(SYSUSERSDIR)/ukeyd.conf;" \
+	         "systemd-tmpfiles --create $(TMPFILESDIR)/ukeyd.conf;" \
+	         "systemctl daemon-reload; systemctl enable --now ukeyd.socket"; \
+	fi
+
+# Leaves the configuration when it differs from the default: it is the
+# administrator's. The ukeyd user and /var/lib/ukeyd are left too.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ukeyd \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/ukeyd.service $(DESTDIR)$(SYSTEMDUNITDIR)/ukeyd.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/ukeyd.conf $(DESTDIR)$(TMPFILESDIR)/ukeyd.conf \
+	    $(DESTDIR)$(POLKITRULESDIR)/ukeyd.rules \
+	    $(DESTDIR)$(MANDIR)/man8/ukeyd.8 $(DESTDIR)$(MANDIR)/man5/ukeyd.conf.5 \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(INSTALL_EXAMPLES)))
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@if cmp -s docs/ukeyd.conf.example $(DESTDIR)$(UKEYD_CONF); then \
+	    echo "rm -f $(DESTDIR)$(UKEYD_CONF)"; rm -f $(DESTDIR)$(UKEYD_CONF); \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/ukeyd 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(UKEYD_CONF) ]; then \
+	    echo "uninstall: keeping $(DESTDIR)$(UKEYD_CONF): it was changed"; \
+	fi
+
+# --- fuzzing, benchmarks, soak (tests/fuzz/, tests/bench/, docs/performance.md)
+#
+#   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target for N seconds (default 60)
+#   make fuzz-build              only build them (clang, ASan+UBSan, in build-fuzz/)
+#   make bench                   figures beside nginx and OpenSC; never pass/fail
+#   make soak [SOAK_SECONDS=N]   tests/test-faults.sh with its 256-connection run
+#                                lasting N seconds (default 60; make check: 20)
+
+.PHONY: fuzz fuzz-build deps-bench soak
+
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 60
+
+fuzz-build:
+	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_BUILD=$(FUZZ_BUILD) \
+	    VERSION=$(VERSION) PKG_CFLAGS='$(PKG_CFLAGS)' PKG_LIBS='$(PKG_LIBS)'
+
+fuzz: deps-test fuzz-build
+	tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+deps-bench:
+	@build-aux/install-deps bench
+
+bench: deps-test deps-bench all
+	tests/bench/run-bench $(BUILD)
+
+soak: deps-test all
+	FAULTS_SOAK_SECONDS=$(SOAK_SECONDS) tests/run-tests $(BUILD) faults
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/errmap.c — token_err → api_code.
+ * api/errmap.c — token_err → api_code, and ca_err → api_code.
  *
- * A switch without a default: the compiler (-Wswitch, an error here) refuses
- * to build when the token layer grows an error this table does not map.
+ * Switches without a default: the compiler (-Wswitch, an error here) refuses
+ * to build when the token layer or the CA client grows an error these tables
+ * do not map.
  */
 #include "api/errmap.h"
 
@@ -54,4 +55,48 @@ enum api_code errmap_token(token_err err)
         return API_INTERNAL;
     }
     return API_INTERNAL;
+}
+
+enum api_code errmap_ca(ca_err err)
+{
+    switch (err) {
+    case CA_OK:
+        return API_OK;
+    case CA_E_NO_MEMORY:
+    case CA_E__COUNT:
+        return API_INTERNAL;
+    /* Our own checks run first, so a refused member is the user's input the
+     * service reads more strictly than we do. */
+    case CA_E_BAD_REQUEST:
+        return API_BAD_REQUEST;
+    case CA_E_PAYMENT_REQUIRED:
+        return API_PAYMENT_REQUIRED;
+    case CA_E_PHONE_MISMATCH:
+        return API_PHONE_MISMATCH;
+    case CA_E_CODE_INCORRECT:
+        return API_CODE_INCORRECT;
+    case CA_E_CODE_NOT_ISSUED:
+        return API_CODE_NOT_ISSUED;
+    case CA_E_CODE_EXPIRED:
+        return API_CODE_EXPIRED;
+    case CA_E_TOO_MANY_ATTEMPTS:
+        return API_TOO_MANY_ATTEMPTS;
+    case CA_E_RATE_LIMITED:
+        return API_RATE_LIMITED;
+    case CA_E_TOKEN_UNKNOWN:
+        return API_UNLOCK_TOKEN_UNKNOWN;
+    /* Either way the CA's request is gone: the portal opens a new session. */
+    case CA_E_REQUEST_UNKNOWN:
+    case CA_E_REQUEST_EXPIRED:
+        return API_UNLOCK_SESSION_EXPIRED;
+    case CA_E_STATE_CONFLICT:
+        return API_UNLOCK_STATE_CONFLICT;
+    /* Rotations are ukeyd's business with the service; the portal never causes these. */
+    case CA_E_UNAVAILABLE:
+    case CA_E_ROTATION_UNKNOWN:
+    case CA_E_ROTATION_CONFLICT:
+    case CA_E_ROTATION_CLOSED:
+        return API_UNLOCK_SERVICE_UNAVAILABLE;
+    }
+    return API_UNLOCK_SERVICE_UNAVAILABLE;
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/errmap.h — the one place where a token-layer error becomes an API code
- * (and through it an HTTP status).
+ * api/errmap.h — the one place where a token-layer error, or a refusal of the
+ * CA's unlock service, becomes an API code (and through it an HTTP status).
  */
 #ifndef UKEYD_API_ERRMAP_H
 #define UKEYD_API_ERRMAP_H
 
+#include "api/ca_client.h"
 #include "api/problem.h"
 #include "token/error.h"
 
 enum api_code errmap_token(token_err err);
+/* The CA unlock service's refusals (api/ca_client.h) as the portal sees them. */
+enum api_code errmap_ca(ca_err err);
 
 #endif

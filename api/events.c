@@ -15,6 +15,8 @@
  */
 #include "api/events.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -343,27 +345,38 @@ static void stream_free(void *cls)
     free(s);
 }
 
+bool events_id_number(const char *id, unsigned run_tag, uint64_t *number)
+{
+    char tag[EVENT_ID_MAX];
+    const char *digits;
+    char *end;
+
+    snprintf(tag, sizeof tag, "%08x-", run_tag);
+    if (strncmp(id, tag, strlen(tag)) != 0)
+        return false;
+    digits = id + strlen(tag);
+    /* strtoull would take a sign or blanks; an id we issued has digits only. */
+    if (!isdigit((unsigned char)digits[0]))
+        return false;
+    errno = 0;
+    *number = strtoull(digits, &end, DECIMAL_BASE);
+    return errno == 0 && *end == '\0';
+}
+
 /* Where a stream starts: after Last-Event-ID when this run issued it and the
  * ring still has what came after, else with a resync; hub->lock held. */
 static void place_stream(struct stream *s, const char *last_event_id)
 {
     struct events_hub *hub = s->hub;
-    char tag[EVENT_ID_MAX];
-    char *end;
-    unsigned long long seen;
+    uint64_t seen;
 
     s->next = hub->last + 1;
     if (!last_event_id)
         return;
-    snprintf(tag, sizeof tag, "%08x-", hub->run_tag);
-    if (strncmp(last_event_id, tag, strlen(tag)) == 0) {
-        const char *digits = last_event_id + strlen(tag);
-
-        seen = strtoull(digits, &end, DECIMAL_BASE);
-        if (end != digits && *end == '\0' && seen <= hub->last && seen + 1 >= oldest_kept(hub)) {
-            s->next = seen + 1;
-            return;
-        }
+    if (events_id_number(last_event_id, hub->run_tag, &seen) && seen <= hub->last &&
+        seen + 1 >= oldest_kept(hub)) {
+        s->next = seen + 1;
+        return;
     }
     s->resync = true;
 }

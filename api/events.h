@@ -8,7 +8,9 @@
 #ifndef UKEYD_API_EVENTS_H
 #define UKEYD_API_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "token/token.h"
 
@@ -25,5 +27,10 @@ void events_hub_free(struct events_hub *hub);
 
 /* For tests and STATUS=: streams open now. */
 size_t events_hub_streams(struct events_hub *hub);
+
+/* The event number in a Last-Event-ID ("<run tag>-<number>", the tag as
+ * 8 hex digits) issued by the run tagged `run_tag`; false for another run's
+ * id or anything malformed. */
+bool events_id_number(const char *id, unsigned run_tag, uint64_t *number);
 
 #endif

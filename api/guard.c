@@ -91,6 +91,8 @@ enum api_code guard_check_host(const char *host, const struct guard_hosts *h)
     const char *colon;
     size_t name_len;
 
+    if (h->any)
+        return API_OK;
     if (!host || !*host)
         return API_HOST_FORBIDDEN;
     colon = port_separator(host);
@@ -198,6 +200,19 @@ static bool origin_port_valid(const char *port, const char **why)
     return true;
 }
 
+static bool origin_host_is_loopback(const char *host, size_t len)
+{
+    static const char *const loopback[] = {"localhost", "[::1]"};
+    size_t i;
+
+    for (i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+        if (len == strlen(loopback[i]) && strncmp(host, loopback[i], len) == 0)
+            return true;
+    /* 127.0.0.0/8, written as a dotted quad */
+    return len >= strlen("127.0.0.1") && strncmp(host, "127.", strlen("127.")) == 0 &&
+           strspn(host, "0123456789.") >= len;
+}
+
 bool guard_origin_valid(const char *origin, const char **why)
 {
     const char *host, *port;
@@ -219,6 +234,12 @@ bool guard_origin_valid(const char *origin, const char **why)
     host_len = port ? (size_t)(port - host) : strlen(host);
     if (!origin_host_valid(host, host_len, why))
         return false;
+    if (host == origin + strlen("http://") && !origin_host_is_loopback(host, host_len)) {
+        /* anyone on the network path can rewrite a plain-http page and,
+         * through it, drive the token: only this machine's pages may be http */
+        *why = "uses http:// for a host other than this machine (a portal must be https://)";
+        return false;
+    }
     return !port || origin_port_valid(port + 1, why);
 }
 

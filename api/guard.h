@@ -30,6 +30,7 @@ struct guard_hosts {
     size_t n_names;
     uint16_t ports[GUARD_PORTS_MAX];
     size_t n_ports;
+    bool any;          /* a Unix socket: no browser reaches it, so any Host passes */
 };
 
 /* An immutable allow-list of exact origins ("https://portal.example.cn"). */

@@ -20,5 +20,15 @@ void handle_pin(struct request *r);
 void handle_pin_verify(struct request *r);
 void handle_pin_change(struct request *r);
 void handle_events(struct request *r);
+/* The environment check and repair: api/environment.c, api/env_repair.c. */
+void handle_environment(struct request *r);
+void handle_environment_repair(struct request *r);
+/* The remote unlock: api/unlock_api.c. */
+void handle_unlock_open(struct request *r);
+void handle_unlock_get(struct request *r);
+void handle_unlock_sms(struct request *r);
+void handle_unlock_verify(struct request *r);
+void handle_unlock_complete(struct request *r);
+void handle_diagnostics(struct request *r);   /* support socket only: api/diag.c */
 
 #endif

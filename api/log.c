@@ -19,6 +19,9 @@
 
 static log_sink_fn current_sink = log_sink_stderr;
 static atomic_int current_level = LOG_INFO;
+/* Atomic: a recorder may start while the token monitor thread logs. */
+static _Atomic(log_sink_fn) current_recorder;
+static atomic_int recorder_level = -1;
 
 static const struct {
     const char *name;
@@ -35,6 +38,13 @@ static const struct {
 void log_set_sink(log_sink_fn sink)
 {
     current_sink = sink ? sink : log_sink_stderr;
+}
+
+void log_set_recorder(log_sink_fn recorder, int priority)
+{
+    atomic_store(&recorder_level, -1);
+    atomic_store(&current_recorder, recorder);
+    atomic_store(&recorder_level, recorder ? priority : -1);
 }
 
 void log_set_level(int priority)
@@ -86,8 +96,11 @@ void log_msg(int priority, const struct log_fields *fields, const char *fmt, ...
     char token[LOG_FIELD_MAX], origin[LOG_FIELD_MAX], request[LOG_FIELD_MAX];
     struct log_fields clean = { 0 };
     va_list ap;
+    log_sink_fn recorder = atomic_load(&current_recorder);
+    bool to_sink = log_enabled(priority);
+    bool to_recorder = recorder && priority <= atomic_load(&recorder_level);
 
-    if (!log_enabled(priority))
+    if (!to_sink && !to_recorder)
         return;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
@@ -98,7 +111,10 @@ void log_msg(int priority, const struct log_fields *fields, const char *fmt, ...
         clean.origin = sanitized_copy(fields->origin, origin, sizeof origin);
         clean.request_id = sanitized_copy(fields->request_id, request, sizeof request);
     }
-    current_sink(priority, &clean, line);
+    if (to_sink)
+        current_sink(priority, &clean, line);
+    if (to_recorder)
+        recorder(priority, &clean, line);
 }
 
 void log_sink_stderr(int priority, const struct log_fields *f, const char *message)

@@ -23,6 +23,9 @@ typedef void (*log_sink_fn)(int priority, const struct log_fields *fields, const
 
 /* Not thread-safe: set once at start-up, before any thread logs. */
 void log_set_sink(log_sink_fn sink);
+/* A second consumer of every line at `priority` or more urgent, whatever the
+ * threshold (support diagnostics keep a ring); may be set at any time. */
+void log_set_recorder(log_sink_fn recorder, int priority);
 /* Thread-safe: lines with a priority numerically above `priority` are dropped. */
 void log_set_level(int priority);
 bool log_enabled(int priority);

@@ -3,8 +3,8 @@
  * api/problem.c — every API error code's status and words, in zh-CN and en,
  * and the problem+json body built from them.
  *
- * Details are templates: "{field}", "{reason}", "{tries}", "{min}", "{max}"
- * and "{charset}" are filled from the problem. A template that needs a value
+ * Details are templates: "{field}", "{reason}", "{tries}", "{min}", "{max}",
+ * "{charset}", "{attempts}", "{retry}" and "{state}" are filled from the problem. A template that needs a value
  * the problem lacks is never chosen: `detail_more` is used only when the
  * problem carries its value, `detail` always works alone.
  */
@@ -56,6 +56,13 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_EN] = { "Origin not allowed",
                       "The web page that sent this request is not on the allow-list; "
                       "nothing was done.", NULL } } },
+    [API_PEER_NOT_ALLOWED] = { "PEER_NOT_ALLOWED", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "本机用户无权使用",
+                         "发出请求的本机账户不是正在使用这台电脑的用户（或不在允许列表中），"
+                         "请求未被执行。", NULL },
+        [LANG_EN] = { "Local user not allowed",
+                      "The local account that sent this request is not the user at this "
+                      "computer (nor on the allow-list); nothing was done.", NULL } } },
     [API_NOT_FOUND] = { "NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "接口不存在", "没有这个接口路径。", NULL },
         [LANG_EN] = { "Not found", "There is no such API path.", NULL } } },
@@ -144,6 +151,72 @@ static const struct code_info codes[API_CODE__COUNT] = {
     [API_TIMEOUT] = { "TIMEOUT", MHD_HTTP_GATEWAY_TIMEOUT, {
         [LANG_ZH_CN] = { "令牌超时", "USB Key 没有及时响应。", NULL },
         [LANG_EN] = { "Token timeout", "The USB token did not answer in time.", NULL } } },
+    [API_UNLOCK_NOT_CONFIGURED] = { "UNLOCK_NOT_CONFIGURED", MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "在线解锁未开通",
+                         "本机没有配置证书颁发机构的解锁服务（ca-service-url），请联系管理员。",
+                         NULL },
+        [LANG_EN] = { "Remote unlock not set up",
+                      "This computer has no usable CA unlock service configured "
+                      "(ca-service-url, state directory); contact the administrator.", NULL } } },
+    [API_UNLOCK_SERVICE_UNAVAILABLE] = { "UNLOCK_SERVICE_UNAVAILABLE",
+                                         MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "解锁服务不可用",
+                         "暂时无法使用证书颁发机构的解锁服务，请检查网络后重试。", NULL },
+        [LANG_EN] = { "Unlock service unavailable",
+                      "The CA's unlock service cannot be reached or gave no usable answer; "
+                      "check the network and try again.", NULL } } },
+    [API_UNLOCK_SESSION_NOT_FOUND] = { "UNLOCK_SESSION_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
+        [LANG_ZH_CN] = { "解锁会话不存在", "没有这个解锁会话，请重新开始解锁。", NULL },
+        [LANG_EN] = { "Unlock session not found",
+                      "There is no such unlock session; start the unlock again.", NULL } } },
+    [API_UNLOCK_SESSION_EXPIRED] = { "UNLOCK_SESSION_EXPIRED", MHD_HTTP_GONE, {
+        [LANG_ZH_CN] = { "解锁会话已过期", "解锁会话已过期，请重新开始解锁。", NULL },
+        [LANG_EN] = { "Unlock session expired",
+                      "The unlock session has expired; start the unlock again.", NULL } } },
+    [API_UNLOCK_STATE_CONFLICT] = { "UNLOCK_STATE_CONFLICT", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "当前不能执行这一步", "解锁流程当前不能执行这一步。",
+                         "解锁流程处于“{state}”状态，不能执行这一步。" },
+        [LANG_EN] = { "Not possible now", "The unlock cannot take this step now.",
+                      "The unlock is in state \"{state}\" and cannot take this step." } } },
+    [API_UNLOCK_TOKEN_UNKNOWN] = { "UNLOCK_TOKEN_UNKNOWN", MHD_HTTP_UNPROCESSABLE_CONTENT, {
+        [LANG_ZH_CN] = { "证书颁发机构没有此令牌的记录",
+                         "证书颁发机构的解锁服务没有这个 USB Key 或其证书的记录，"
+                         "请联系证书颁发机构。", NULL },
+        [LANG_EN] = { "Token unknown to the CA",
+                      "The CA's unlock service has no record of this USB token or its "
+                      "certificate; contact the CA.", NULL } } },
+    [API_PAYMENT_REQUIRED] = { "PAYMENT_REQUIRED", MHD_HTTP_PAYMENT_REQUIRED, {
+        [LANG_ZH_CN] = { "请先支付解锁费用", "本次解锁需要付费，请先在支付页面完成支付。", NULL },
+        [LANG_EN] = { "Payment required",
+                      "This unlock is charged; complete the payment on the payment page first.",
+                      NULL } } },
+    [API_PHONE_MISMATCH] = { "PHONE_MISMATCH", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "手机号码不符", "输入的手机号码与证书登记的号码不一致。", NULL },
+        [LANG_EN] = { "Phone number does not match",
+                      "The phone number is not the one registered with the certificate.",
+                      NULL } } },
+    [API_CODE_INCORRECT] = { "CODE_INCORRECT", MHD_HTTP_FORBIDDEN, {
+        [LANG_ZH_CN] = { "验证码错误", "验证码不正确。", "验证码不正确，还可以尝试 {attempts} 次。" },
+        [LANG_EN] = { "Incorrect code", "The code is incorrect.",
+                      "The code is incorrect; {attempts} attempts left." } } },
+    [API_CODE_NOT_ISSUED] = { "CODE_NOT_ISSUED", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "没有可用的验证码", "尚未发出验证码，或验证码已使用，请重新获取。", NULL },
+        [LANG_EN] = { "No code issued",
+                      "No code of this kind is live (none was sent, or it was used); ask for "
+                      "a new one.", NULL } } },
+    [API_CODE_EXPIRED] = { "CODE_EXPIRED", MHD_HTTP_GONE, {
+        [LANG_ZH_CN] = { "验证码已过期", "验证码已过期，请重新获取。", NULL },
+        [LANG_EN] = { "Code expired", "The code has expired; ask for a new one.", NULL } } },
+    [API_TOO_MANY_ATTEMPTS] = { "TOO_MANY_ATTEMPTS", MHD_HTTP_TOO_MANY_REQUESTS, {
+        [LANG_ZH_CN] = { "尝试次数过多", "验证码输错次数过多，已经失效，请重新获取。", NULL },
+        [LANG_EN] = { "Too many attempts",
+                      "Too many wrong codes: this code no longer works; ask for a new one.",
+                      NULL } } },
+    [API_RATE_LIMITED] = { "RATE_LIMITED", MHD_HTTP_TOO_MANY_REQUESTS, {
+        [LANG_ZH_CN] = { "操作过于频繁", "操作过于频繁，请稍后再试。",
+                         "操作过于频繁，请 {retry} 秒后再试。" },
+        [LANG_EN] = { "Too many requests", "Too many requests; try again later.",
+                      "Too many requests; try again in {retry} seconds." } } },
     [API_INTERNAL] = { "INTERNAL", MHD_HTTP_INTERNAL_SERVER_ERROR, {
         [LANG_ZH_CN] = { "内部错误", "服务内部出错，请查看日志。", NULL },
         [LANG_EN] = { "Internal error", "Something went wrong inside the service; see its log.",
@@ -160,6 +233,12 @@ static const char *const reasons[REASON__COUNT][LANG__COUNT] = {
     [REASON_NOT_JSON] = { [LANG_ZH_CN] = "不是有效的 JSON", [LANG_EN] = "is not valid JSON" },
     [REASON_NOT_OBJECT] = { [LANG_ZH_CN] = "必须是 JSON 对象",
                             [LANG_EN] = "must be a JSON object" },
+    [REASON_NOT_MATCHING] = { [LANG_ZH_CN] = "与 newPin 不一致",
+                              [LANG_EN] = "does not match newPin" },
+    [REASON_BAD_FORMAT] = { [LANG_ZH_CN] = "格式不正确",
+                            [LANG_EN] = "is not in the expected format" },
+    [REASON_EXCLUSIVE] = { [LANG_ZH_CN] = "不能与另一种验证码同时提供",
+                           [LANG_EN] = "cannot be given together with the other code" },
 };
 
 static const struct {
@@ -191,6 +270,11 @@ bool api_code_has_tries(enum api_code code)
            code == API_PUK_INCORRECT || code == API_PUK_BLOCKED;
 }
 
+bool api_code_has_attempts(enum api_code code)
+{
+    return code == API_CODE_INCORRECT || code == API_TOO_MANY_ATTEMPTS;
+}
+
 static const char *charset_words(const char *charset, enum api_lang lang)
 {
     for (size_t i = 0; i < sizeof charsets / sizeof charsets[0]; i++)
@@ -211,6 +295,16 @@ static const char *placeholder_value(const char *name, size_t len, const struct 
         snprintf(num, num_size, "%d", p->tries_left);
         return num;
     }
+    if (len == 8 && strncmp(name, "attempts", len) == 0 && p->attempts_left >= 0) {
+        snprintf(num, num_size, "%d", p->attempts_left);
+        return num;
+    }
+    if (len == 5 && strncmp(name, "retry", len) == 0 && p->retry_after_s > 0) {
+        snprintf(num, num_size, "%u", p->retry_after_s);
+        return num;
+    }
+    if (len == 5 && strncmp(name, "state", len) == 0)
+        return p->state;
     if (!p->policy)
         return NULL;
     if (len == 3 && strncmp(name, "min", len) == 0) {
@@ -292,6 +386,15 @@ static int add_extensions(json_t *body, const struct problem *p, const char *req
         add_tries(body, p->tries_left))
         return -1;
     if (p->policy && add_policy(body, p->policy))
+        return -1;
+    if (api_code_has_attempts(p->code) &&
+        json_object_set_new(body, "attemptsLeft",
+                            p->attempts_left >= 0 ? json_integer(p->attempts_left) : json_null()))
+        return -1;
+    if (p->code == API_RATE_LIMITED && p->retry_after_s > 0 &&
+        json_object_set_new(body, "retryAfter", json_integer((json_int_t)p->retry_after_s)))
+        return -1;
+    if (p->state && json_object_set_new(body, "state", json_string(p->state)))
         return -1;
     if (request_id && json_object_set_new(body, "requestId", json_string(request_id)))
         return -1;

@@ -22,6 +22,7 @@ enum api_code {
     API_HOST_FORBIDDEN,
     API_MISDIRECTED_REQUEST,
     API_ORIGIN_FORBIDDEN,
+    API_PEER_NOT_ALLOWED,
     API_NOT_FOUND,
     API_METHOD_NOT_ALLOWED,
     API_PAYLOAD_TOO_LARGE,
@@ -41,6 +42,20 @@ enum api_code {
     API_CARD_ERROR,
     API_PCSC_UNAVAILABLE,
     API_TIMEOUT,
+    /* The remote unlock (api/unlock_api.c). */
+    API_UNLOCK_NOT_CONFIGURED,
+    API_UNLOCK_SERVICE_UNAVAILABLE,
+    API_UNLOCK_SESSION_NOT_FOUND,
+    API_UNLOCK_SESSION_EXPIRED,
+    API_UNLOCK_STATE_CONFLICT,
+    API_UNLOCK_TOKEN_UNKNOWN,
+    API_PAYMENT_REQUIRED,
+    API_PHONE_MISMATCH,
+    API_CODE_INCORRECT,
+    API_CODE_NOT_ISSUED,
+    API_CODE_EXPIRED,
+    API_TOO_MANY_ATTEMPTS,
+    API_RATE_LIMITED,
     API_INTERNAL,
     API_CODE__COUNT
 };
@@ -54,6 +69,9 @@ enum problem_reason {
     REASON_UNKNOWN_FIELD,
     REASON_NOT_JSON,
     REASON_NOT_OBJECT,
+    REASON_NOT_MATCHING,        /* confirmNewPin differs from newPin */
+    REASON_BAD_FORMAT,          /* a phone number or code that cannot be one */
+    REASON_EXCLUSIVE,           /* given together with a member it excludes */
     REASON__COUNT
 };
 
@@ -66,6 +84,9 @@ struct problem {
     enum problem_reason reason;
     int tries_left;                  /* PROBLEM_TRIES_NONE unless a PIN/PUK problem */
     const struct token_pin_info *policy;  /* PIN_POLICY: the rule that was broken */
+    int attempts_left;               /* CODE_INCORRECT, TOO_MANY_ATTEMPTS; -1: null */
+    unsigned retry_after_s;          /* RATE_LIMITED; 0: not known */
+    const char *state;               /* UNLOCK_STATE_CONFLICT: the unlock's state, or NULL */
 };
 
 /* "PIN_INCORRECT"; "INTERNAL" for values out of range. */
@@ -73,6 +94,8 @@ const char *api_code_name(enum api_code code);
 unsigned api_code_status(enum api_code code);
 /* Whether a problem body of this code carries triesLeft. */
 bool api_code_has_tries(enum api_code code);
+/* Whether a problem body of this code carries attemptsLeft (SMS and unlock codes). */
+bool api_code_has_attempts(enum api_code code);
 
 /* The body for `p` in `lang`; `request_id` may be NULL. NULL when out of memory. */
 json_t *problem_body(const struct problem *p, enum api_lang lang, const char *request_id);

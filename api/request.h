@@ -16,8 +16,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
+#include "api/body.h"
 #include "api/guard.h"
 #include "api/lang.h"
 #include "api/problem.h"
@@ -27,19 +29,29 @@
 #define REQUEST_ID_MAX 24
 
 struct events_hub;
+struct unlock_service;
+struct peer_policy;
+struct environment;
 
 /* State shared by every request of one server. */
 struct api_context {
     struct token_service *svc;
     struct events_hub *hub;
+    struct unlock_service *unlock;     /* the remote unlock (api/unlock.h) */
+    struct environment *environment;   /* the environment check (api/environment.h) */
     struct timespec started;           /* CLOCK_MONOTONIC */
     struct guard_hosts hosts;          /* fixed once listening */
+    struct guard_hosts support_hosts;  /* the support socket's: any Host (api/peer.h) */
+    bool support_group_exists;         /* fixed at start, like support_gid */
+    gid_t support_gid;
     unsigned instance_tag;             /* random: tells this run's request ids apart */
     atomic_ulong next_request;
     /* What a reload can change, read under the lock. */
     pthread_rwlock_t settings_lock;
     struct origin_list *origins;
     enum api_lang language;
+    struct peer_policy *peer_policy;   /* api/peerpolicy.h */
+    json_t *config_view;               /* the effective configuration, for diagnostics */
 };
 
 struct request {
@@ -51,14 +63,16 @@ struct request {
     char *path;                        /* copy, for the completion log line */
     char *origin;                      /* copy of the Origin header, NULL when none */
     bool origin_allowed;
-    enum api_code origin_verdict;      /* of the Origin guard, taken with the allow-list */
     bool pretty;                       /* curl and friends: indent JSON */
     enum api_lang lang;
     bool seen;                         /* the access handler has run once */
     bool options;                      /* OPTIONS on a known path: Allow / CORS preflight */
     bool answered;
+    bool offloaded;                    /* the handler runs on the offload pool (api/offload.h) */
+    struct MHD_Response *deferred;     /* its answer, queued when the connection resumes */
     enum MHD_Result queued;            /* what MHD_queue_response said */
     unsigned status;
+    enum api_code code;                /* of a problem answer; API_OK otherwise */
     struct route_match match;
     char *body;                        /* POST body, wiped on free */
     size_t body_len;
@@ -74,6 +88,8 @@ void respond_problem_header(struct request *r, const struct problem *p, const ch
 void respond_code(struct request *r, enum api_code code);
 /* A token-layer failure; `tries_left` is used for PIN and PUK errors. */
 void respond_token_error(struct request *r, token_err err, int tries_left);
+/* JSON text already rendered (e.g. cached): takes `text`, which must come from malloc. */
+void respond_json_text(struct request *r, unsigned status, char *text, size_t len);
 void respond_bytes(struct request *r, unsigned status, const char *content_type,
                    const void *data, size_t len);
 /* Queues `resp` (and destroys the caller's reference) with the common headers. */
@@ -91,24 +107,11 @@ void snapshot_release(struct token_snapshot **s);
 const char *request_header(const struct request *r, const char *name);
 
 /*
- * The JSON body of a POST, checked field by field: every listed field has its
- * type, every required one is there, nothing unlisted is. On failure answers
- * BAD_REQUEST naming the field and returns NULL. The returned value owns the
- * strings stored through the fields; json_decref wipes them.
+ * The JSON body of a POST, checked field by field (body_parse, api/body.h:
+ * struct body_field lives there). On failure answers BAD_REQUEST naming the
+ * field and returns NULL. The returned value owns the strings stored through
+ * the fields; json_decref wipes them.
  */
-enum body_field_type {
-    BODY_STRING,
-    BODY_BOOL,
-};
-
-struct body_field {
-    const char *name;
-    enum body_field_type type;
-    bool required;
-    const char **string_out;           /* BODY_STRING */
-    bool *bool_out;                    /* BODY_BOOL; left alone when absent */
-};
-
 json_t *request_body_fields(struct request *r, const struct body_field *fields, size_t n);
 
 #endif

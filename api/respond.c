@@ -3,12 +3,12 @@
  * api/respond.c — building and queueing responses, and reading a request's
  * parameters, headers and JSON body for handlers.
  *
- * Problem bodies never echo request input except a field's name: the text
- * jansson gives for a syntax error quotes the body ("near '123456'"), so only
- * the line and column of the error are reported.
+ * Problem bodies never echo request input except a field's name (the body
+ * is checked by api/body.c, which keeps it that way).
  */
 #include "api/request.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/errmap.h"
@@ -18,7 +18,6 @@
 #define MEDIA_JSON        "application/json"
 #define MEDIA_PROBLEM     "application/problem+json"
 #define HEADER_REQUEST_ID "X-Request-Id"
-#define BODY_FIELD_NAME_MAX 32
 
 static void add_common_headers(struct request *r, struct MHD_Response *resp)
 {
@@ -44,6 +43,11 @@ void respond_with(struct request *r, unsigned status, struct MHD_Response *resp)
     add_common_headers(r, resp);
     r->answered = true;
     r->status = status;
+    if (r->offloaded) {
+        /* On a pool thread, the connection suspended: api/offload.c queues it. */
+        r->deferred = resp;
+        return;
+    }
     r->queued = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
 }
@@ -73,6 +77,20 @@ void respond_bytes(struct request *r, unsigned status, const char *content_type,
         return;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    respond_with(r, status, resp);
+}
+
+void respond_json_text(struct request *r, unsigned status, char *text, size_t len)
+{
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer_with_free_callback(len, text, free) : NULL;
+
+    if (!resp) {
+        free(text);
+        respond_bare(r, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MEDIA_JSON "; charset=utf-8");
     respond_with(r, status, resp);
 }
 
@@ -120,6 +138,8 @@ void respond_json(struct request *r, unsigned status, json_t *v)
 void respond_problem_header(struct request *r, const struct problem *p, const char *header,
                             const char *value)
 {
+    if (!r->answered)
+        r->code = p->code;   /* for the log line and the diagnostics */
     respond_text(r, api_code_status(p->code), MEDIA_PROBLEM "; charset=utf-8",
                  problem_body(p, r->lang, r->id), true,
                  (struct extra_header){ .name = header, .value = value });
@@ -192,82 +212,12 @@ static void respond_bad_field(struct request *r, const char *field, enum problem
     respond_problem(r, &p);
 }
 
-static const struct body_field *find_field(const struct body_field *fields, size_t n,
-                                           const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(fields[i].name, name) == 0)
-            return &fields[i];
-    return NULL;
-}
-
-/* Stores one member through its field; false (answered) on a wrong type. */
-static bool take_member(struct request *r, const struct body_field *f, json_t *v)
-{
-    if (f->type == BODY_STRING) {
-        if (!json_is_string(v)) {
-            respond_bad_field(r, f->name, REASON_NOT_STRING);
-            return false;
-        }
-        *f->string_out = json_string_value(v);
-        return true;
-    }
-    if (!json_is_boolean(v)) {
-        respond_bad_field(r, f->name, REASON_NOT_BOOLEAN);
-        return false;
-    }
-    *f->bool_out = json_is_true(v);
-    return true;
-}
-
-static bool take_members(struct request *r, json_t *root, const struct body_field *fields,
-                         size_t n)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(root, key, v) {
-        const struct body_field *f = find_field(fields, n, key);
-
-        if (!f) {
-            /* The name is the client's text, but a field name is not a secret
-             * and naming it is the whole point of the error; a long one is
-             * not a name anybody typed. */
-            respond_bad_field(r, strlen(key) <= BODY_FIELD_NAME_MAX ? key : NULL,
-                              REASON_UNKNOWN_FIELD);
-            return false;
-        }
-        if (!take_member(r, f, v))
-            return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (fields[i].required && !json_object_get(root, fields[i].name)) {
-            respond_bad_field(r, fields[i].name, REASON_MISSING);
-            return false;
-        }
-    }
-    return true;
-}
-
 json_t *request_body_fields(struct request *r, const struct body_field *fields, size_t n)
 {
-    json_error_t err;
-    json_t *root;
+    struct body_error err = { .reason = REASON_NONE };
+    json_t *root = body_parse(r->body, r->body_len, fields, n, &err);
 
-    root = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &err);
-    explicit_bzero(&err, sizeof err);   /* err.text quotes the body */
-    if (!root) {
-        respond_bad_field(r, "body", REASON_NOT_JSON);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        respond_bad_field(r, "body", REASON_NOT_OBJECT);
-        return NULL;
-    }
-    if (!take_members(r, root, fields, n)) {
-        json_decref(root);
-        return NULL;
-    }
+    if (!root)
+        respond_bad_field(r, err.field[0] ? err.field : NULL, err.reason);
     return root;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/routes.c — the v1 route table. The unlock and environment routes
- * belong here too when their handlers exist.
+ * api/routes.c — the v1 route table.
  */
 #include "api/routes.h"
+
+#include <pthread.h>
 
 #include "api/handlers.h"
 
@@ -16,14 +17,43 @@ static const struct route routes[] = {
     { "GET", "/v1/tokens/{id}/certificates/{slot}", handle_certificate, 0 },
     { "GET", "/v1/tokens/{id}/certificates/{slot}.pem", handle_certificate_pem, 0 },
     { "GET", "/v1/tokens/{id}/certificates/{slot}.der", handle_certificate_der, 0 },
-    { "GET", "/v1/tokens/{id}/pin", handle_pin, 0 },
-    { "POST", "/v1/tokens/{id}/pin/verify", handle_pin_verify, ROUTE_JSON_BODY },
-    { "POST", "/v1/tokens/{id}/pin/change", handle_pin_change, ROUTE_JSON_BODY },
+    { "GET", "/v1/tokens/{id}/pin", handle_pin, ROUTE_WAITS },
+    { "POST", "/v1/tokens/{id}/pin/verify", handle_pin_verify, ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "POST", "/v1/tokens/{id}/pin/change", handle_pin_change, ROUTE_JSON_BODY | ROUTE_WAITS },
     { "GET", "/v1/events", handle_events, ROUTE_STREAM },
+    { "GET", "/v1/environment", handle_environment, ROUTE_WAITS },
+    { "POST", "/v1/environment/repair", handle_environment_repair, ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "POST", "/v1/tokens/{id}/unlock", handle_unlock_open, ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "GET", "/v1/unlock/{sid}", handle_unlock_get, ROUTE_WAITS },
+    { "POST", "/v1/unlock/{sid}/sms", handle_unlock_sms, ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "POST", "/v1/unlock/{sid}/verify", handle_unlock_verify, ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "POST", "/v1/unlock/{sid}/complete", handle_unlock_complete,
+      ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "GET", "/v1/diagnostics", handle_diagnostics, ROUTE_SUPPORT_ONLY },
 };
 
 const struct route *api_routes(size_t *n)
 {
     *n = sizeof routes / sizeof routes[0];
     return routes;
+}
+
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+static struct route web_routes[N_ROUTES];
+static size_t n_web_routes;
+static pthread_once_t web_routes_once = PTHREAD_ONCE_INIT;
+
+static void pick_web_routes(void)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (!(routes[i].flags & ROUTE_SUPPORT_ONLY))
+            web_routes[n_web_routes++] = routes[i];
+}
+
+const struct route *api_routes_web(size_t *n)
+{
+    pthread_once(&web_routes_once, pick_web_routes);
+    *n = n_web_routes;
+    return web_routes;
 }

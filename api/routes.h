@@ -9,5 +9,7 @@
 #include "api/router.h"
 
 const struct route *api_routes(size_t *n);
+/* The same less the support-only routes: what the browser-facing port serves. */
+const struct route *api_routes_web(size_t *n);
 
 #endif

@@ -4,8 +4,9 @@
  * one socket each), the life of a request through them, and the server's
  * start, reload and stop.
  *
- * A request goes: Host guard → Origin guard → fetch-metadata guard → router
- * (404, 405 + Allow, OPTIONS and CORS preflight) → for JSON routes the
+ * A request goes: peer (api/peer.h: who is on the other end, judged when
+ * the connection opened) → Host guard → Origin guard → fetch-metadata guard
+ * → router (404, 405 + Allow, OPTIONS and CORS preflight) → for JSON routes the
  * Content-Type and size guards and the body → the handler. Nothing before
  * the handler touches a token, so a refused request has no side effect.
  *
@@ -27,11 +28,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/diag.h"
+#include "api/environment.h"
 #include "api/events.h"
+#include "api/gate.h"
 #include "api/json.h"
 #include "api/log.h"
+#include "api/offload.h"
+#include "api/peer.h"
+#include "api/rendercache.h"
 #include "api/request.h"
 #include "api/routes.h"
+
+/*
+ * Each connection's buffer holds the raw request, PIN included, and
+ * libmicrohttpd frees it without wiping. Above 32 KiB it maps the buffer
+ * with mmap and unmaps it afterwards, so the bytes go back to the kernel
+ * instead of lingering in the heap. Only just above: a busy keep-alive
+ * connection keeps most of its buffer resident (measured: 51 of 64 KiB), so
+ * this size times the connections is most of ukeyd's memory under load.
+ */
+#define SERVER_CONNECTION_MEMORY (36 * 1024)
 
 #define MAX_LISTENERS          GUARD_PORTS_MAX
 #define PREFLIGHT_MAX_AGE_S    "600"
@@ -49,6 +66,9 @@ struct api_server {
     struct api_context ctx;
     struct MHD_Daemon *daemons[MAX_LISTENERS];
     size_t n_daemons;
+    struct MHD_Daemon *support;        /* on the support socket, NULL without one */
+    struct api_limits limits;
+    struct offload *offload;           /* where handlers that wait run */
     atomic_uint in_flight;             /* requests past their headers, not yet completed */
 };
 
@@ -81,6 +101,8 @@ static void *on_request_begins(void *cls, const char *uri, struct MHD_Connection
 
 static void request_free(struct request *r)
 {
+    if (r->deferred)
+        MHD_destroy_response(r->deferred);
     wipe_free(r->body, r->body ? GUARD_BODY_MAX : 0);
     free(r->path);
     free(r->origin);
@@ -106,6 +128,12 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
     return "unknown";
 }
 
+/* -1 for a peer nobody could identify. */
+static int peer_uid_or_unknown(const struct peer *p)
+{
+    return p->identified ? (int)p->uid : -1;
+}
+
 static void log_request(const struct request *r, enum MHD_RequestTerminationCode toe)
 {
     const char *how = termination_name(toe);
@@ -116,8 +144,10 @@ static void log_request(const struct request *r, enum MHD_RequestTerminationCode
         log_msg(LOG_DEBUG, &f, "connection ended before a request (%s)", how ? how : "ok");
         return;
     }
-    log_msg(LOG_INFO, &f, "%s %s %u %ldms%s%s", r->method, r->path ? r->path : "?", r->status,
-            elapsed_ms(&r->started), how ? " " : "", how ? how : "");
+    log_msg(LOG_INFO, &f, "%s %s %u%s%s %ldms uid=%d%s%s", r->method, r->path ? r->path : "?",
+            r->status, r->code != API_OK ? " " : "", r->code != API_OK ? api_code_name(r->code) : "",
+            elapsed_ms(&r->started), peer_uid_or_unknown(peer_of_request(r)), how ? " " : "",
+            how ? how : "");
 }
 
 static void on_request_ends(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -172,8 +202,6 @@ static bool read_sender(struct request *r)
     if (origin && !(r->origin = strdup(origin)))
         return false;
     pthread_rwlock_rdlock(&ctx->settings_lock);
-    r->origin_allowed = origin_list_contains(ctx->origins, r->origin);
-    r->origin_verdict = guard_check_origin(r->origin, ctx->origins);
     fallback = ctx->language;
     pthread_rwlock_unlock(&ctx->settings_lock);
     r->lang = lang_negotiate(request_header(r, MHD_HTTP_HEADER_ACCEPT_LANGUAGE), fallback);
@@ -182,27 +210,6 @@ static bool read_sender(struct request *r)
 }
 
 /* --- guards and routing ------------------------------------------------ */
-
-static enum api_code guard_sender(struct request *r)
-{
-    enum api_code code = guard_check_host(request_header(r, MHD_HTTP_HEADER_HOST), &r->ctx->hosts);
-
-    if (code == API_OK)
-        code = r->origin_verdict;
-    if (code == API_OK)
-        code = guard_check_fetch_site(request_header(r, "Sec-Fetch-Site"), r->origin_allowed);
-    return code;
-}
-
-static enum api_code guard_json_body(struct request *r)
-{
-    enum api_code code = guard_check_content_type(
-        request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE));
-
-    if (code == API_OK)
-        code = guard_check_content_length(request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH));
-    return code;
-}
 
 static void refuse(struct request *r, enum api_code code)
 {
@@ -226,7 +233,7 @@ static void answer_options(struct request *r)
         return;
     }
     MHD_add_response_header(resp, HEADER_ALLOW, r->match.allow);
-    /* Only an allow-listed Origin gets this far with one (guard_sender). */
+    /* Only an allow-listed Origin gets this far with one (the gate). */
     if (r->origin_allowed) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS,
                                 r->match.allow);
@@ -239,26 +246,34 @@ static void answer_options(struct request *r)
     respond_with(r, MHD_HTTP_NO_CONTENT, resp);
 }
 
-/* Routes the request; false when it has been refused already. */
-static bool route_request(struct request *r)
+/* Runs the gate (api/gate.h) over the request's headers; false when it has
+ * refused the request, which is answered then. */
+static bool pass_gate(struct request *r)
 {
-    size_t n;
-    const struct route *table = api_routes(&n);
+    struct api_context *ctx = r->ctx;
+    const struct gate_request in = {
+        .method = r->method,
+        .path = r->path,
+        .host = request_header(r, MHD_HTTP_HEADER_HOST),
+        .origin = r->origin,
+        .sec_fetch_site = request_header(r, "Sec-Fetch-Site"),
+        .content_type = request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_length = request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH),
+    };
+    struct gate_rules rules = { .hosts = peer_hosts(r) };
+    struct gate_verdict v;
 
-    switch (router_match(table, n, r->method, r->path, &r->match)) {
-    case ROUTE_FOUND:
+    rules.routes = peer_routes(r, &rules.n_routes);
+    pthread_rwlock_rdlock(&ctx->settings_lock);
+    rules.origins = ctx->origins;
+    gate_evaluate(&in, &rules, &v);
+    pthread_rwlock_unlock(&ctx->settings_lock);
+    r->origin_allowed = v.origin_allowed;
+    r->options = v.options;
+    r->match = v.match;
+    if (v.code == API_OK)
         return true;
-    case ROUTE_NOT_FOUND:
-        refuse(r, API_NOT_FOUND);
-        return false;
-    case ROUTE_METHOD_NOT_ALLOWED:
-        if (strcmp(r->method, MHD_HTTP_METHOD_OPTIONS) == 0) {
-            r->options = true;
-            return true;
-        }
-        refuse(r, API_METHOD_NOT_ALLOWED);
-        return false;
-    }
+    refuse(r, v.code);
     return false;
 }
 
@@ -271,8 +286,6 @@ static bool route_request(struct request *r)
 static enum MHD_Result begin_request(struct api_server *server, struct request *r,
                                      const char *url, const char *method)
 {
-    enum api_code code;
-
     r->seen = true;
     atomic_fetch_add(&server->in_flight, 1);
     r->method = method;
@@ -280,18 +293,10 @@ static enum MHD_Result begin_request(struct api_server *server, struct request *
         respond_code(r, API_INTERNAL);
         return r->queued;
     }
-    code = guard_sender(r);
-    if (code != API_OK) {
-        refuse(r, code);
+    /* Before any guard or route: a refused peer learns nothing of either. */
+    if (peer_refuse_request(r))
         return r->queued;
-    }
-    if (!route_request(r))
-        return r->queued;
-    if (!r->options && (r->match.route->flags & ROUTE_JSON_BODY)) {
-        code = guard_json_body(r);
-        if (code != API_OK)
-            refuse(r, code);
-    }
+    pass_gate(r);
     return r->queued;
 }
 
@@ -313,13 +318,13 @@ static void take_body(struct request *r, const char *data, size_t size)
     r->body_len += size;
 }
 
-static void finish_request(struct request *r)
+static void finish_request(struct api_server *server, struct request *r)
 {
     if (r->options)
         answer_options(r);
     else if (r->body_problem != API_OK)
         refuse(r, r->body_problem);
-    else
+    else if (!(r->match.route->flags & ROUTE_WAITS) || !offload_submit(server->offload, r))
         r->match.route->handler(r);
 }
 
@@ -336,6 +341,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_NO;
     if (!r->seen)
         return begin_request(cls, r, url, method);
+    if (r->offloaded)
+        return offload_answer(r);   /* called again after the resume */
     if (*upload_data_size) {
         if (!r->answered)
             take_body(r, upload_data, *upload_data_size);
@@ -343,7 +350,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (!r->answered)
-        finish_request(r);
+        finish_request(cls, r);
     return r->queued;
 }
 
@@ -392,8 +399,29 @@ static int learn_listener(struct guard_hosts *hosts, int fd)
     return guard_hosts_add_name(hosts, name) && guard_hosts_add_port(hosts, port) ? 0 : -1;
 }
 
+/*
+ * libmicrohttpd 0.9.75 takes epoll events in batches of 128 and, when a
+ * batch comes back full, waits for more with the full timeout before it
+ * serves any: a thread with 128 ready connections stalls for seconds
+ * (measured: 110 requests/s at exactly 128 connections on one thread,
+ * 31000 at 127). So no thread is given that many connections; the room left
+ * is for the listening socket and the wake-up pipe, which count as events.
+ */
+#define MHD_EPOLL_BATCH          128
+#define MHD_EPOLL_OTHER_EVENTS   8
+#define CONNECTIONS_PER_THREAD_MAX (MHD_EPOLL_BATCH - MHD_EPOLL_OTHER_EVENTS)
+
+static unsigned pool_threads(const struct api_limits *limits)
+{
+    unsigned need = (limits->max_connections + CONNECTIONS_PER_THREAD_MAX - 1) /
+                    CONNECTIONS_PER_THREAD_MAX;
+
+    return limits->threads > need ? limits->threads : need;
+}
+
 static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
-                                       const struct api_limits *limits)
+                                       const struct api_limits *limits,
+                                       MHD_NotifyConnectionCallback on_connection)
 {
     int own_fd = dup(fd);   /* libmicrohttpd closes what it is given; the caller keeps fd */
     struct MHD_Daemon *d;
@@ -405,10 +433,12 @@ static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
         NULL, on_access, server,
         /* First, so that libmicrohttpd's messages about the options are ours too. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, NULL, MHD_OPTION_LISTEN_SOCKET, own_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, limits->threads, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
+        MHD_OPTION_THREAD_POOL_SIZE, pool_threads(limits), MHD_OPTION_CONNECTION_LIMIT,
         limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, limits->connection_timeout_s,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_begins, server, MHD_OPTION_NOTIFY_COMPLETED,
-        on_request_ends, server, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        on_request_ends, server, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &server->ctx,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (!d)
         close(own_fd);
     return d;
@@ -417,27 +447,61 @@ static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
 static int settings_apply(struct api_context *ctx, const struct api_settings *settings)
 {
     struct origin_list *fresh = origin_list_new(settings->origins, settings->n_origins);
+    struct peer_policy *policy = peer_policy_new(&settings->peer, &peer_probes_system);
     struct origin_list *old;
+    struct peer_policy *old_policy;
+    json_t *old_view;
 
-    if (!fresh)
+    if (!fresh || !policy ||
+        environment_configure(ctx->environment, &settings->environment) < 0) {
+        origin_list_free(fresh);
+        peer_policy_free(policy);
         return -1;
+    }
     pthread_rwlock_wrlock(&ctx->settings_lock);
     old = ctx->origins;
     ctx->origins = fresh;
     ctx->language = settings->language;
+    old_policy = ctx->peer_policy;
+    ctx->peer_policy = policy;
+    old_view = ctx->config_view;
+    ctx->config_view = json_incref(settings->config_view);
     pthread_rwlock_unlock(&ctx->settings_lock);
     origin_list_free(old);
+    peer_policy_free(old_policy);
+    json_decref(old_view);
+    peer_policy_log(policy);
     return 0;
 }
 
 static void server_free(struct api_server *server)
 {
+    /* Before the daemons: its jobs end by resuming their connections. */
+    offload_free(server->offload);
     for (size_t i = 0; i < server->n_daemons; i++)
         MHD_stop_daemon(server->daemons[i]);
+    if (server->support)
+        MHD_stop_daemon(server->support);
+    /* After the daemons: no handler uses it any more. */
+    unlock_service_free(server->ctx.unlock);
+    /* Waits for environment checks still running on their own threads. */
+    environment_free(server->ctx.environment);
     events_hub_free(server->ctx.hub);
     origin_list_free(server->ctx.origins);
+    peer_policy_free(server->ctx.peer_policy);
+    json_decref(server->ctx.config_view);
     pthread_rwlock_destroy(&server->ctx.settings_lock);
     free(server);
+}
+
+/* The remote unlock; without a configuration it is off and says so. */
+static int start_unlock(struct api_server *server, const struct api_limits *limits)
+{
+    static const struct unlock_config off = { .session_idle_s = UNLOCK_DEFAULT_SESSION_IDLE_S };
+
+    server->limits.unlock = NULL;   /* the caller's, valid during the start only */
+    return unlock_service_new(server->ctx.svc, limits->unlock ? limits->unlock : &off,
+                              &server->ctx.unlock);
 }
 
 static int server_listen(struct api_server *server, const int *fds, size_t n_fds,
@@ -450,7 +514,7 @@ static int server_listen(struct api_server *server, const int *fds, size_t n_fds
         }
     }
     for (size_t i = 0; i < n_fds; i++) {
-        server->daemons[i] = start_daemon(server, fds[i], limits);
+        server->daemons[i] = start_daemon(server, fds[i], limits, peer_on_tcp_connection);
         if (!server->daemons[i]) {
             log_msg(LOG_ERR, NULL, "cannot start the HTTP server on socket %d", fds[i]);
             return -1;
@@ -483,17 +547,36 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
         return -1;
     }
     server->ctx.svc = svc;
+    server->limits = *limits;
+    server->ctx.environment = environment_new(svc);
     clock_gettime(CLOCK_MONOTONIC, &server->ctx.started);
     if (getrandom(&server->ctx.instance_tag, sizeof server->ctx.instance_tag, 0) < 0)
         server->ctx.instance_tag = (unsigned)getpid();
     guard_hosts_init(&server->ctx.hosts);
-    if (settings_apply(&server->ctx, settings) < 0 ||
+    diag_start();   /* before the settings, whose peer policy line support wants to see */
+    if (!server->ctx.environment || settings_apply(&server->ctx, settings) < 0 ||
         !(server->ctx.hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
-        server_listen(server, fds, n_fds, limits) < 0) {
+        !(server->offload = offload_new(limits->threads)) ||
+        start_unlock(server, limits) < 0 || server_listen(server, fds, n_fds, limits) < 0) {
         server_free(server);
         return -1;
     }
     *out = server;
+    return 0;
+}
+
+int api_server_add_support(struct api_server *server, int fd, bool group_exists,
+                           gid_t support_gid)
+{
+    server->ctx.support_group_exists = group_exists;
+    server->ctx.support_gid = support_gid;
+    guard_hosts_init(&server->ctx.support_hosts);
+    server->ctx.support_hosts.any = true;
+    server->support = start_daemon(server, fd, &server->limits, peer_on_support_connection);
+    if (!server->support) {
+        log_msg(LOG_ERR, NULL, "cannot start the HTTP server on the support socket");
+        return -1;
+    }
     return 0;
 }
 
@@ -509,18 +592,24 @@ static void sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
+static void stop_accepting(struct MHD_Daemon *d)
+{
+    int fd = MHD_quiesce_daemon(d);
+
+    if (fd >= 0)
+        close(fd);
+}
+
 void api_server_stop(struct api_server *server)
 {
     long waited = 0;
 
     if (!server)
         return;
-    for (size_t i = 0; i < server->n_daemons; i++) {
-        int fd = MHD_quiesce_daemon(server->daemons[i]);
-
-        if (fd >= 0)
-            close(fd);
-    }
+    for (size_t i = 0; i < server->n_daemons; i++)
+        stop_accepting(server->daemons[i]);
+    if (server->support)
+        stop_accepting(server->support);
     events_hub_close_streams(server->ctx.hub);
     /* Handlers still running finish anyway (stopping joins their threads);
      * the wait lets their answers reach the clients before the connections
@@ -533,4 +622,5 @@ void api_server_stop(struct api_server *server)
         log_msg(LOG_WARNING, NULL, "stopping with %u requests still open",
                 atomic_load(&server->in_flight));
     server_free(server);
+    rendercache_clear();   /* its snapshot references go before the token service does */
 }

@@ -8,9 +8,15 @@
 #ifndef UKEYD_API_SERVER_H
 #define UKEYD_API_SERVER_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
+#include "api/environment.h"
 #include "api/lang.h"
+#include "api/unlock.h"
+#include "api/peerpolicy.h"
 #include "token/token.h"
 
 struct api_server;
@@ -22,6 +28,7 @@ struct api_limits {
     unsigned connection_timeout_s; /* idle time before a connection is closed */
     unsigned threads;              /* worker threads per listening socket */
     unsigned heartbeat_s;          /* SSE heartbeat comment interval */
+    const struct unlock_config *unlock; /* the remote unlock (api/unlock.h); read at start only */
 };
 
 /* What SIGHUP can change. Strings are copied. */
@@ -29,6 +36,10 @@ struct api_settings {
     const char *const *origins;
     size_t n_origins;
     enum api_lang language;        /* when Accept-Language names neither language */
+    struct environment_settings environment;  /* GET /v1/environment and its repair */
+    struct peer_policy_config peer; /* who may connect; names are resolved at each load */
+    json_t *config_view;           /* the effective configuration for support diagnostics,
+                                    * or NULL; the server takes its own reference */
 };
 
 /* Listening sockets must be bound to loopback addresses (the caller checks)
@@ -37,6 +48,13 @@ struct api_settings {
 int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
                      const struct api_limits *limits, const struct api_settings *settings,
                      struct api_server **out);
+
+/* Serves the API, plus the support-only routes, on a listening AF_UNIX
+ * socket the caller made and keeps: only root, or members of the support
+ * group when `group_exists`, get answers (SO_PEERCRED). Returns 0, or -1
+ * after logging why. */
+int api_server_add_support(struct api_server *server, int fd, bool group_exists,
+                           gid_t support_gid);
 
 /* Returns 0, or -1 (out of memory: the old settings stay). */
 int api_server_reload(struct api_server *server, const struct api_settings *settings);

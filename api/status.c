@@ -5,6 +5,7 @@
  * not an error); the reader list cannot.
  */
 #include "api/handlers.h"
+#include "api/peer.h"
 #include "api/render.h"
 
 static unsigned long uptime_seconds(const struct api_context *ctx)
@@ -13,6 +14,19 @@ static unsigned long uptime_seconds(const struct api_context *ctx)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (unsigned long)(now.tv_sec - ctx->started.tv_sec);
+}
+
+/* Which local accounts may connect (api/peerpolicy.h), so that a portal or
+ * support can tell "refused by policy" from "not running". */
+static json_t *with_peer_policy(struct api_context *ctx, json_t *status)
+{
+    if (!status)
+        return NULL;
+    if (json_object_set_new(status, "peerPolicy", peer_policy_json(ctx)) < 0) {
+        json_decref(status);
+        return NULL;
+    }
+    return status;
 }
 
 void handle_status(struct request *r)
@@ -26,7 +40,8 @@ void handle_status(struct request *r)
         respond_token_error(r, err, -1);
         return;
     }
-    respond_json(r, MHD_HTTP_OK, render_status(&st, uptime_seconds(r->ctx)));
+    respond_json(r, MHD_HTTP_OK,
+                 with_peer_policy(r->ctx, render_status(&st, uptime_seconds(r->ctx))));
 }
 
 void handle_readers(struct request *r)

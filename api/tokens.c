@@ -6,9 +6,11 @@
  * snapshots; none touches a card when nothing changed.
  */
 #include <string.h>
+#include <time.h>
 
 #include "api/handlers.h"
 #include "api/render.h"
+#include "api/rendercache.h"
 
 #define MEDIA_PEM "application/x-pem-file"
 #define MEDIA_DER "application/pkix-cert"
@@ -27,15 +29,17 @@ static const struct token_cert *cert_of_request(struct request *r, const struct 
 void handle_tokens(struct request *r)
 {
     struct token_snapshot **list = NULL;
-    size_t n = 0;
+    size_t n = 0, len = 0;
     token_err err = token_service_tokens(request_tokens(r), &list, &n);
+    char *text;
 
     if (err != TOKEN_OK) {
         respond_token_error(r, err, -1);
         return;
     }
-    respond_json(r, MHD_HTTP_OK, render_tokens(list, n));
+    text = rendercache_tokens(list, n, r->pretty, time(NULL), &len);
     token_snapshots_free(list, n);
+    respond_json_text(r, MHD_HTTP_OK, text, len);
 }
 
 void handle_token(struct request *r)

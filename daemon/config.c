@@ -20,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "api/environment.h"
 #include "api/guard.h"
 #include "api/log.h"
+#include "api/unlock.h"
 #include "daemon/listen.h"
 
 #define CONFIG_SECTION        "ukeyd"
@@ -61,6 +64,11 @@ static const struct number_key number_keys[] = {
     { "connection-timeout", offsetof(struct config, connection_timeout_s), 1, 3600 },
     { "worker-threads", offsetof(struct config, worker_threads), 1, 64 },
     { "sse-heartbeat", offsetof(struct config, sse_heartbeat_s), 1, 300 },
+    { "ca-connect-timeout", offsetof(struct config, ca_connect_timeout_s), 1, 60 },
+    { "ca-timeout", offsetof(struct config, ca_timeout_s), 1, 300 },
+    { "unlock-session-timeout", offsetof(struct config, unlock_session_timeout_s), 1, 86400 },
+    { "environment-timeout-ms", offsetof(struct config, environment_timeout_ms),
+      ENVIRONMENT_TIMEOUT_MS_MIN, ENVIRONMENT_TIMEOUT_MS_MAX },
 };
 
 void config_defaults(struct config *c)
@@ -73,7 +81,11 @@ void config_defaults(struct config *c)
     c->connection_timeout_s = DEFAULT_CONNECTION_TIMEOUT;
     c->worker_threads = DEFAULT_WORKER_THREADS;
     c->sse_heartbeat_s = DEFAULT_SSE_HEARTBEAT;
+    c->ca_connect_timeout_s = UNLOCK_DEFAULT_CONNECT_TIMEOUT_S;
+    c->ca_timeout_s = UNLOCK_DEFAULT_TIMEOUT_S;
+    c->unlock_session_timeout_s = UNLOCK_DEFAULT_SESSION_IDLE_S;
     c->log_level = LOG_INFO;
+    c->environment_timeout_ms = ENVIRONMENT_TIMEOUT_MS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -155,23 +167,14 @@ static int for_each_item(struct parse_state *st, const char *value,
     return 1;
 }
 
-/* The unlock service: HTTPS, or plain HTTP to this machine (tests, the demo). */
+/* The unlock service: HTTPS, or plain HTTP to a loopback address (tests, the
+ * demo); libcurl's URL parser judges, as libcurl will connect. */
 static int set_ca_service_url(struct parse_state *st, const char *value)
 {
-    static const char *const loopback_http[] = { "http://127.0.0.1", "http://localhost",
-                                                 "http://[::1]" };
-    bool ok = strncmp(value, "https://", strlen("https://")) == 0 &&
-              strlen(value) > strlen("https://");
+    char why[CA_WHY_MAX];
 
-    for (size_t i = 0; !ok && i < sizeof loopback_http / sizeof loopback_http[0]; i++) {
-        size_t n = strlen(loopback_http[i]);
-
-        ok = strncmp(value, loopback_http[i], n) == 0 &&
-             (value[n] == ':' || value[n] == '/' || value[n] == '\0');
-    }
-    if (!ok)
-        return fail(st, "ca-service-url",
-                    "\"%s\" must be an https:// URL (plain http:// only to this machine)", value);
+    if (!ca_url_check(value, why, sizeof why))
+        return fail(st, "ca-service-url", "\"%s\" %s", value, why);
     free(st->cfg->ca_service_url);
     st->cfg->ca_service_url = strdup(value);
     return st->cfg->ca_service_url ? 1 : fail(st, "ca-service-url", "out of memory");
@@ -186,6 +189,15 @@ static int set_ca_bundle(struct parse_state *st, const char *value)
     free(st->cfg->ca_bundle);
     st->cfg->ca_bundle = strdup(value);
     return st->cfg->ca_bundle ? 1 : fail(st, "ca-bundle", "out of memory");
+}
+
+static int set_state_directory(struct parse_state *st, const char *value)
+{
+    if (value[0] != '/')
+        return fail(st, "state-directory", "\"%s\" must be an absolute path", value);
+    free(st->cfg->state_directory);
+    st->cfg->state_directory = strdup(value);
+    return st->cfg->state_directory ? 1 : fail(st, "state-directory", "out of memory");
 }
 
 static int set_language(struct parse_state *st, const char *value)
@@ -209,6 +221,106 @@ static int set_log_level(struct parse_state *st, const char *value)
     return 1;
 }
 
+static int set_peer_policy(struct parse_state *st, const char *value)
+{
+    int mode = peer_mode_parse(value);
+
+    if (mode < 0)
+        return fail(st, "peer-policy",
+                    "\"%s\" is not one of auto, active-session, console, users, any-local",
+                    value);
+    st->cfg->peer_mode = (enum peer_mode)mode;
+    return 1;
+}
+
+static int add_peer_user(struct parse_state *st, const char *item)
+{
+    struct config *c = st->cfg;
+    const char *why = NULL;
+
+    if (!peer_user_item_valid(item, &why))
+        return fail(st, "peer-users", "\"%s\" %s", item, why);
+    for (size_t i = 0; i < c->n_peer_users; i++)
+        if (strcmp(c->peer_users[i], item) == 0)
+            return 1;
+    if (c->n_peer_users >= CONFIG_PEER_USERS_MAX)
+        return fail(st, "peer-users", "more than %d users and groups", CONFIG_PEER_USERS_MAX);
+    if (!(c->peer_users[c->n_peer_users] = strdup(item)))
+        return fail(st, "peer-users", "out of memory");
+    c->n_peer_users++;
+    return 1;
+}
+
+static int set_support_socket(struct parse_state *st, const char *value)
+{
+    bool off = strcmp(value, "none") == 0;
+
+    if (!off && value[0] != '/')
+        return fail(st, "support-socket", "\"%s\" must be an absolute path, or none", value);
+    if (strlen(value) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+        return fail(st, "support-socket", "\"%s\" is too long for a socket path", value);
+    free(st->cfg->support_socket);
+    st->cfg->support_socket = strdup(off ? "" : value);
+    return st->cfg->support_socket ? 1 : fail(st, "support-socket", "out of memory");
+}
+
+static int set_support_group(struct parse_state *st, const char *value)
+{
+    const char *why = NULL;
+
+    if (value[0] == '@' || !peer_user_item_valid(value, &why))
+        return fail(st, "support-group", "\"%s\" %s", value,
+                    why ? why : "is a group name, without '@'");
+    free(st->cfg->support_group);
+    st->cfg->support_group = strdup(value);
+    return st->cfg->support_group ? 1 : fail(st, "support-group", "out of memory");
+}
+
+static void clear_restart_command(struct config *c)
+{
+    for (size_t i = 0; i < c->n_pcscd_restart_argv; i++)
+        free(c->pcscd_restart_argv[i]);
+    memset(c->pcscd_restart_argv, 0, sizeof c->pcscd_restart_argv);
+    c->n_pcscd_restart_argv = 0;
+}
+
+/* An argv, split at blanks, run by posix_spawn without a shell: no quoting,
+ * no variables, no redirections. The program must be an absolute path. */
+static int set_restart_command(struct parse_state *st, const char *value)
+{
+    static const char key[] = "pcscd-restart-command";
+    struct config *c = st->cfg;
+    char copy[LINE_MAX_TEXT + 1];
+    char *save = NULL;
+
+    clear_restart_command(c);
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (c->n_pcscd_restart_argv >= CONFIG_ARGV_MAX)
+            return fail(st, key, "more than %d words", CONFIG_ARGV_MAX);
+        if (!(c->pcscd_restart_argv[c->n_pcscd_restart_argv] = strdup(w)))
+            return fail(st, key, "out of memory");
+        c->n_pcscd_restart_argv++;
+    }
+    if (c->n_pcscd_restart_argv == 0)
+        return 1;
+    if (c->pcscd_restart_argv[0][0] != '/')
+        return fail(st, key, "\"%s\" must be an absolute path", c->pcscd_restart_argv[0]);
+    if (access(c->pcscd_restart_argv[0], X_OK) != 0)
+        return fail(st, key, "cannot run \"%s\": %s", c->pcscd_restart_argv[0],
+                    strerror(errno));
+    return 1;
+}
+
+static int set_pcsc_drivers_dir(struct parse_state *st, const char *value)
+{
+    if (value[0] != '/')
+        return fail(st, "pcsc-drivers-dir", "\"%s\" must be an absolute path", value);
+    free(st->cfg->pcsc_drivers_dir);
+    st->cfg->pcsc_drivers_dir = strdup(value);
+    return st->cfg->pcsc_drivers_dir ? 1 : fail(st, "pcsc-drivers-dir", "out of memory");
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
@@ -227,10 +339,24 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_ca_service_url(st, value);
     if (strcmp(name, "ca-bundle") == 0)
         return set_ca_bundle(st, value);
+    if (strcmp(name, "state-directory") == 0)
+        return set_state_directory(st, value);
     if (strcmp(name, "language") == 0)
         return set_language(st, value);
     if (strcmp(name, "log-level") == 0)
         return set_log_level(st, value);
+    if (strcmp(name, "peer-policy") == 0)
+        return set_peer_policy(st, value);
+    if (strcmp(name, "peer-users") == 0)
+        return for_each_item(st, value, add_peer_user);
+    if (strcmp(name, "support-socket") == 0)
+        return set_support_socket(st, value);
+    if (strcmp(name, "support-group") == 0)
+        return set_support_group(st, value);
+    if (strcmp(name, "pcscd-restart-command") == 0)
+        return set_restart_command(st, value);
+    if (strcmp(name, "pcsc-drivers-dir") == 0)
+        return set_pcsc_drivers_dir(st, value);
     return fail(st, name, "unknown key (see docs/configuration.md)");
 }
 
@@ -272,6 +398,42 @@ static void describe_failure(const struct parse_state *st, const char *path, int
         snprintf(error, size, "%s: out of memory", path);
 }
 
+/* The peer and support keys' part of copy_strings. */
+static int copy_peer_strings(struct config *fresh, const struct config *c)
+{
+    size_t n_users = fresh->n_peer_users;
+
+    fresh->n_peer_users = 0;
+    fresh->support_socket = fresh->support_group = NULL;
+    for (size_t i = 0; i < n_users; i++, fresh->n_peer_users++)
+        if (!(fresh->peer_users[i] = strdup(c->peer_users[i])))
+            return -1;
+    if (c->support_socket && !(fresh->support_socket = strdup(c->support_socket)))
+        return -1;
+    if (c->support_group && !(fresh->support_group = strdup(c->support_group)))
+        return -1;
+    return 0;
+}
+
+/* The environment keys' part of copy_strings, in two halves: forgetting
+ * c's pointers (which cannot fail) comes before anything that can. */
+static void forget_environment_strings(struct config *fresh)
+{
+    fresh->pcsc_drivers_dir = NULL;
+    memset(fresh->pcscd_restart_argv, 0, sizeof fresh->pcscd_restart_argv);
+    fresh->n_pcscd_restart_argv = 0;
+}
+
+static int copy_environment_strings(struct config *fresh, const struct config *c)
+{
+    if (c->pcsc_drivers_dir && !(fresh->pcsc_drivers_dir = strdup(c->pcsc_drivers_dir)))
+        return -1;
+    for (size_t i = 0; i < c->n_pcscd_restart_argv; i++, fresh->n_pcscd_restart_argv++)
+        if (!(fresh->pcscd_restart_argv[i] = strdup(c->pcscd_restart_argv[i])))
+            return -1;
+    return 0;
+}
+
 /* Gives `fresh` (a shallow copy of c) its own strings, so a failed load
  * leaves c whole; on failure the copies made so far are fresh's to free. */
 static int copy_strings(struct config *fresh, const struct config *c)
@@ -279,7 +441,11 @@ static int copy_strings(struct config *fresh, const struct config *c)
     size_t n_origins = fresh->n_origins, n_listen = fresh->n_listen;
 
     fresh->n_origins = fresh->n_listen = 0;
-    fresh->ca_service_url = fresh->ca_bundle = NULL;
+    fresh->ca_service_url = fresh->ca_bundle = fresh->state_directory = NULL;
+    forget_environment_strings(fresh);
+    /* First: it also drops the shared peer pointers before anything can fail. */
+    if (copy_peer_strings(fresh, c) < 0)
+        return -1;
     for (size_t i = 0; i < n_origins; i++, fresh->n_origins++)
         if (!(fresh->origins[i] = strdup(c->origins[i])))
             return -1;
@@ -290,7 +456,9 @@ static int copy_strings(struct config *fresh, const struct config *c)
         return -1;
     if (c->ca_bundle && !(fresh->ca_bundle = strdup(c->ca_bundle)))
         return -1;
-    return 0;
+    if (c->state_directory && !(fresh->state_directory = strdup(c->state_directory)))
+        return -1;
+    return copy_environment_strings(fresh, c);
 }
 
 int config_load(struct config *c, const char *path, char *error, size_t error_size)
@@ -336,6 +504,16 @@ void config_free(struct config *c)
         free(c->listen[i]);
     free(c->ca_service_url);
     free(c->ca_bundle);
+    free(c->state_directory);
     c->n_origins = c->n_listen = 0;
-    c->ca_service_url = c->ca_bundle = NULL;
+    c->ca_service_url = c->ca_bundle = c->state_directory = NULL;
+    for (size_t i = 0; i < c->n_peer_users; i++)
+        free(c->peer_users[i]);
+    free(c->support_socket);
+    free(c->support_group);
+    c->n_peer_users = 0;
+    c->support_socket = c->support_group = NULL;
+    free(c->pcsc_drivers_dir);
+    c->pcsc_drivers_dir = NULL;
+    clear_restart_command(c);
 }

@@ -10,12 +10,17 @@
 #include <stddef.h>
 
 #include "api/lang.h"
+#include "api/peerpolicy.h"
 
 #define CONFIG_DEFAULT_PATH   "/etc/ukeyd/ukeyd.conf"
 #define CONFIG_ORIGINS_MAX    32
 #define CONFIG_LISTEN_MAX     8
 #define CONFIG_ERROR_MAX      512
 #define CONFIG_DEFAULT_PORT   17990
+#define CONFIG_PEER_USERS_MAX 32
+#define CONFIG_ARGV_MAX       16      /* words of pcscd-restart-command */
+#define CONFIG_DEFAULT_SUPPORT_SOCKET "/run/ukeyd/support.sock"
+#define CONFIG_DEFAULT_SUPPORT_GROUP  "ukeyd-support"
 
 struct config {
     char *origins[CONFIG_ORIGINS_MAX];
@@ -24,6 +29,10 @@ struct config {
     size_t n_listen;
     char *ca_service_url;              /* for the unlock service; NULL when unset */
     char *ca_bundle;
+    char *state_directory;             /* the unlock journal's home; NULL: the default */
+    unsigned ca_connect_timeout_s;
+    unsigned ca_timeout_s;             /* one whole exchange with the unlock service */
+    unsigned unlock_session_timeout_s; /* an unlock session unused this long expires */
     enum api_lang language;
     unsigned pin_pacing_ms;
     unsigned max_connections;
@@ -32,6 +41,15 @@ struct config {
     unsigned worker_threads;
     unsigned sse_heartbeat_s;
     int log_level;                     /* LOG_* of syslog.h */
+    unsigned environment_timeout_ms;   /* bound on GET /v1/environment */
+    char *pcsc_drivers_dir;            /* NULL: pcsc-lite's usual directory */
+    char *pcscd_restart_argv[CONFIG_ARGV_MAX + 1];  /* NULL-terminated; the repair's hook */
+    size_t n_pcscd_restart_argv;
+    enum peer_mode peer_mode;          /* who may connect over TCP */
+    char *peer_users[CONFIG_PEER_USERS_MAX];   /* "alice", "@desk-users" */
+    size_t n_peer_users;
+    char *support_socket;              /* NULL: the default; "" after "none": no socket */
+    char *support_group;               /* NULL: the default */
 };
 
 void config_defaults(struct config *c);

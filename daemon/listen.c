@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG   64
+/* As systemd's ukeyd.socket (Backlog= defaults to SOMAXCONN): a burst of
+ * connections larger than a short queue leaves clients retransmitting for
+ * seconds; the kernel caps this at net.core.somaxconn. */
+#define LISTEN_BACKLOG   SOMAXCONN
 #define IPV4_LOOPBACK_NET 127        /* 127.0.0.0/8 */
 #define IPV4_NET_SHIFT    24
 #define PORT_DIGITS_MAX   5

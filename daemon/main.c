@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -27,8 +29,10 @@
 #include "api/log.h"
 #include "api/server.h"
 #include "daemon/config.h"
+#include "daemon/configview.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
+#include "daemon/support.h"
 #include "daemon/systemd.h"
 #include "token/token.h"
 
@@ -53,6 +57,7 @@ struct daemon_state {
     int fds[LISTENERS_MAX];
     size_t n_fds;
     bool activated;                    /* sockets came from systemd */
+    struct support_socket support;
     struct token_service *svc;
     unsigned subscription;
     struct api_server *server;
@@ -61,6 +66,18 @@ struct daemon_state {
 };
 
 /* --- options ----------------------------------------------------------- */
+
+/*
+ * A core of this process may hold a PIN or a PUK in flight: make none, and
+ * keep other processes of the same user from reading our memory.
+ */
+static void forbid_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 static void print_help(void)
 {
@@ -178,11 +195,57 @@ static int read_config(const struct options *o, struct config *cfg)
     return 0;
 }
 
+/* The caller drops s->config_view (json_decref) once the server has it. */
 static void settings_of(const struct config *cfg, struct api_settings *s)
 {
     s->origins = (const char *const *)cfg->origins;
     s->n_origins = cfg->n_origins;
     s->language = cfg->language;
+    s->peer = (struct peer_policy_config){ .mode = cfg->peer_mode,
+                                           .users = (const char *const *)cfg->peer_users,
+                                           .n_users = cfg->n_peer_users };
+    s->config_view = config_view(cfg);
+    s->environment = (struct environment_settings){
+        .ca_service_url = cfg->ca_service_url,
+        .ca_bundle = cfg->ca_bundle,
+        .pcsc_drivers_dir = cfg->pcsc_drivers_dir,
+        .pcscd_restart_argv = cfg->n_pcscd_restart_argv
+                                  ? (const char *const *)cfg->pcscd_restart_argv
+                                  : NULL,
+        .timeout_ms = cfg->environment_timeout_ms,
+    };
+}
+
+static void unlock_config_of(const struct config *cfg, struct unlock_config *u)
+{
+    *u = (struct unlock_config){
+        .ca_service_url = cfg->ca_service_url,
+        .ca_bundle = cfg->ca_bundle,
+        .connect_timeout_s = cfg->ca_connect_timeout_s,
+        .timeout_s = cfg->ca_timeout_s,
+        .session_idle_s = cfg->unlock_session_timeout_s,
+        .state_directory = cfg->state_directory ? cfg->state_directory
+                                                : UNLOCK_DEFAULT_STATE_DIRECTORY,
+    };
+}
+
+static bool strings_differ(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether a reload changed what the remote unlock was started with. */
+static bool unlock_config_changed(const struct config *old, const struct config *fresh)
+{
+    struct unlock_config a, b;
+
+    unlock_config_of(old, &a);
+    unlock_config_of(fresh, &b);
+    return strings_differ(a.ca_service_url, b.ca_service_url) ||
+           strings_differ(a.ca_bundle, b.ca_bundle) ||
+           strings_differ(a.state_directory, b.state_directory) ||
+           a.connect_timeout_s != b.connect_timeout_s || a.timeout_s != b.timeout_s ||
+           a.session_idle_s != b.session_idle_s;
 }
 
 static void warn_restart_needed(const struct config *old, const struct config *fresh)
@@ -195,6 +258,14 @@ static void warn_restart_needed(const struct config *old, const struct config *f
         log_msg(LOG_WARNING, NULL,
                 "listen addresses, limits and PIN pacing changed in the file take effect at the "
                 "next restart");
+    if (unlock_config_changed(old, fresh))
+        log_msg(LOG_WARNING, NULL,
+                "remote unlock settings changed in the file take effect at the next restart");
+    if (strings_differ(old->support_socket, fresh->support_socket) ||
+        strings_differ(old->support_group, fresh->support_group))
+        log_msg(LOG_WARNING, NULL,
+                "support-socket and support-group changed in the file take effect at the next "
+                "restart");
 }
 
 /* --- status for systemd ------------------------------------------------ */
@@ -291,6 +362,16 @@ static int open_listeners(struct daemon_state *d)
     return 0;
 }
 
+static int open_support_socket(struct daemon_state *d)
+{
+    const char *path = d->cfg.support_socket ? d->cfg.support_socket
+                                             : CONFIG_DEFAULT_SUPPORT_SOCKET;
+    const char *group = d->cfg.support_group ? d->cfg.support_group
+                                             : CONFIG_DEFAULT_SUPPORT_GROUP;
+
+    return support_socket_open(path, group, &d->support);
+}
+
 static void close_listeners(struct daemon_state *d)
 {
     for (size_t i = 0; i < d->n_fds; i++)
@@ -320,23 +401,32 @@ static int block_signals(struct daemon_state *d)
 static int start_services(struct daemon_state *d)
 {
     struct token_service_config tcfg = { .pin_pacing_ms = d->cfg.pin_pacing_ms, .log = token_log };
+    struct unlock_config unlock;
     struct api_limits limits = {
         .max_connections = d->cfg.max_connections,
         .max_streams = d->cfg.max_sse_clients,
         .connection_timeout_s = d->cfg.connection_timeout_s,
         .threads = d->cfg.worker_threads,
         .heartbeat_s = d->cfg.sse_heartbeat_s,
+        .unlock = &unlock,
     };
     struct api_settings settings;
     token_err err = token_service_new(&tcfg, &d->svc);
+    int rc;
 
     if (err != TOKEN_OK) {
         log_msg(LOG_ERR, NULL, "cannot start the token service: %s", token_err_name(err));
         return -1;
     }
     d->subscription = token_service_subscribe(d->svc, on_token_change, d);
+    unlock_config_of(&d->cfg, &unlock);
     settings_of(&d->cfg, &settings);
-    return api_server_start(d->svc, d->fds, d->n_fds, &limits, &settings, &d->server);
+    rc = api_server_start(d->svc, d->fds, d->n_fds, &limits, &settings, &d->server);
+    json_decref(settings.config_view);
+    if (rc == 0 && d->support.fd >= 0)
+        rc = api_server_add_support(d->server, d->support.fd, d->support.group_exists,
+                                    d->support.gid);
+    return rc;
 }
 
 static void stop_services(struct daemon_state *d)
@@ -357,6 +447,7 @@ static void reload(struct daemon_state *d)
     struct config fresh;
     struct api_settings settings;
     char status[STATUS_TEXT_MAX];
+    int rc;
 
     systemd_reloading();
     if (read_config(&d->opt, &fresh) < 0) {
@@ -364,7 +455,9 @@ static void reload(struct daemon_state *d)
         config_free(&fresh);
     } else {
         settings_of(&fresh, &settings);
-        if (api_server_reload(d->server, &settings) < 0) {
+        rc = api_server_reload(d->server, &settings);
+        json_decref(settings.config_view);
+        if (rc < 0) {
             log_msg(LOG_ERR, NULL, "reload failed: out of memory");
             config_free(&fresh);
         } else {
@@ -446,7 +539,7 @@ static int run(struct daemon_state *d)
         log_msg(LOG_ERR, NULL, "cannot set up signal handling: %m");
         return EXIT_FAILURE;
     }
-    if (open_listeners(d) < 0)
+    if (open_listeners(d) < 0 || open_support_socket(d) < 0)
         return EXIT_FAILURE;
     if (start_services(d) < 0) {
         stop_services(d);
@@ -464,11 +557,12 @@ static int run(struct daemon_state *d)
 
 int main(int argc, char **argv)
 {
-    struct daemon_state d = { .signal_fd = -1, .change_fd = -1 };
+    struct daemon_state d = { .signal_fd = -1, .change_fd = -1, .support.fd = -1 };
     int rc = parse_options(argc, argv, &d.opt);
 
     if (rc >= 0)
         return rc;
+    forbid_core_dumps();
     json_wipe_install();
     daemon_log_setup();
     if (read_config(&d.opt, &d.cfg) < 0)
@@ -482,6 +576,7 @@ int main(int argc, char **argv)
     }
     rc = run(&d);
     close_listeners(&d);
+    support_socket_close(&d.support);
     if (d.signal_fd >= 0)
         close(d.signal_fd);
     if (d.change_fd >= 0)

@@ -224,6 +224,13 @@ check "sms: 202 with resendAfter and expiresIn" \
 code=$(latest_code "$FREE_PHONE")
 SECRETS+=("$code")
 check "the demo outbox holds a 6-digit code for that phone" grep -Eq '^[0-9]{6}$' <<<"$code"
+# A page that rebound its own name to 127.0.0.1 reaches the port, but its
+# browser sends that name as Host: it must not read the outbox.
+req GET "/demo/api/outbox?phone=$FREE_PHONE" -H "Host: rebound.example:${URL##*:}"
+check "a DNS-rebinding Host: 403 HOST_FORBIDDEN, and no code in the answer" \
+    all 'is_problem 403 HOST_FORBIDDEN' "body_lacks $code"
+req GET "/demo/api/outbox?phone=$FREE_PHONE" -H "Host: localhost:${URL##*:}"
+check "Host localhost is this machine: served" status_is 200
 
 verify_sms "$FREE_RID" "$code"
 check "verify: right SMS code -> authorized" all 'status_is 200' 'field_is .state authorized'

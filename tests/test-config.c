@@ -79,6 +79,16 @@ static void test_good_file(void)
     rc = load("ca-service-url = http://127.0.0.1:8443/unlock\n", &c, err, sizeof err);
     TAP_EQ_INT(rc, 0, "plain http to loopback is allowed for the CA service");
     config_free(&c);
+
+    rc = load("ca-service-url = http://[::1]:8443\nstate-directory = /tmp/ukeyd-state\n"
+              "ca-connect-timeout = 2\nca-timeout = 9\nunlock-session-timeout = 60\n",
+              &c, err, sizeof err);
+    TAP_EQ_INT(rc, 0, "the unlock keys load (plain http to [::1] too)");
+    TAP_EQ_STR(c.state_directory, "/tmp/ukeyd-state", "state-directory");
+    TAP_EQ_INT(c.ca_connect_timeout_s, 2, "ca-connect-timeout");
+    TAP_EQ_INT(c.ca_timeout_s, 9, "ca-timeout");
+    TAP_EQ_INT(c.unlock_session_timeout_s, 60, "unlock-session-timeout");
+    config_free(&c);
 }
 
 static void test_bad_lines(void)
@@ -107,6 +117,13 @@ static void test_bad_lines(void)
         { "[ukeyd]\nthis line has no equals sign\n", ":2: not a \"key = value\" line" },
         { "ca-service-url = http://unlock.example.cn\n", ":1: ca-service-url: \"http://unlock.example.cn\" must be an https:// URL" },
         { "ca-service-url = http://127.0.0.1.evil.example\n", ":1: ca-service-url:" },
+        { "ca-service-url = http://localhost:17991\n", ":1: ca-service-url: \"http://localhost:17991\" must be an https://" },
+        { "ca-service-url = http://127.0.0.1:80@unlock.example.cn/\n", ":1: ca-service-url:" },
+        { "ca-service-url = https://unlock.example.cn/?x=1\n", ":1: ca-service-url: \"https://unlock.example.cn/?x=1\" must not carry a query" },
+        { "ca-timeout = 0\n", ":1: ca-timeout: \"0\" is not a whole number from 1 to 300" },
+        { "ca-connect-timeout = 61\n", ":1: ca-connect-timeout:" },
+        { "unlock-session-timeout = forever\n", ":1: unlock-session-timeout:" },
+        { "state-directory = var/lib/ukeyd\n", ":1: state-directory: \"var/lib/ukeyd\" must be an absolute path" },
         { "ca-bundle = /nonexistent/ca.pem\n", ":1: ca-bundle: cannot read \"/nonexistent/ca.pem\"" },
         { "ca-bundle = relative.pem\n", ":1: ca-bundle: \"relative.pem\" must be an absolute path" },
         { "language = en\nlanguage = xx\nbogus = 1\n", ":2: language:" },

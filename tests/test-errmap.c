@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/errmap.c: every token error maps to an API code with an error status,
- * and the PIN and presence errors map to the codes the portal switches on. */
+/* Tests api/errmap.c: every token error and every refusal of the CA unlock
+ * service maps to an API code with an error status, and the PIN, presence and
+ * unlock errors map to the codes the portal switches on. */
 #include "api/errmap.h"
 #include "tests/tap.h"
 
@@ -36,5 +37,30 @@ int main(void)
         tap_ok(errmap_token(fixed[i].err) == fixed[i].code, "%s -> %s",
                token_err_name(fixed[i].err), api_code_name(fixed[i].code));
     TAP_EQ_INT(errmap_token(TOKEN_E__COUNT + 5), API_INTERNAL, "out of range -> INTERNAL");
+
+    /* The CA unlock service's refusals. */
+    TAP_EQ_INT(errmap_ca(CA_OK), API_OK, "CA_OK is no problem");
+    for (int e = CA_OK + 1; e < CA_E__COUNT; e++) {
+        enum api_code c = errmap_ca(e);
+
+        tap_ok(c > API_OK && c < API_CODE__COUNT && api_code_status(c) >= HTTP_CLIENT_ERROR_MIN,
+               "CA %s maps to %s (%u)", ca_err_name(e), api_code_name(c), api_code_status(c));
+    }
+    static const struct {
+        ca_err err;
+        enum api_code code;
+    } from_ca[] = {
+        { CA_E_UNAVAILABLE, API_UNLOCK_SERVICE_UNAVAILABLE },
+        { CA_E_PAYMENT_REQUIRED, API_PAYMENT_REQUIRED },
+        { CA_E_PHONE_MISMATCH, API_PHONE_MISMATCH },
+        { CA_E_CODE_INCORRECT, API_CODE_INCORRECT },
+        { CA_E_TOO_MANY_ATTEMPTS, API_TOO_MANY_ATTEMPTS },
+        { CA_E_RATE_LIMITED, API_RATE_LIMITED },
+        { CA_E_REQUEST_EXPIRED, API_UNLOCK_SESSION_EXPIRED },
+        { CA_E_ROTATION_CLOSED, API_UNLOCK_SERVICE_UNAVAILABLE },
+    };
+    for (size_t i = 0; i < sizeof from_ca / sizeof from_ca[0]; i++)
+        tap_ok(errmap_ca(from_ca[i].err) == from_ca[i].code, "CA %s -> %s",
+               ca_err_name(from_ca[i].err), api_code_name(from_ca[i].code));
     return tap_done();
 }

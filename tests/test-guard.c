@@ -116,11 +116,13 @@ static void test_origin_syntax(void)
 {
     static const char *const good[] = {
         "https://portal.example.cn", "http://127.0.0.1:8080", "https://a-b.c:443", "http://[::1]:80",
+        "http://localhost:17991", "http://127.0.0.2",
     };
     static const char *const bad[] = {
         "portal.example.cn", "https://portal.example.cn/", "https://portal.example.cn/path",
         "https://Portal.example.cn", "ftp://x", "https://", "https://x:0", "https://x:65536",
         "https://x:", "HTTPS://x", "https://x y", "*",
+        "http://portal.example.cn", "http://127.evil.example", "http://10.0.0.1:8080",
     };
     const char *why;
 

@@ -162,6 +162,11 @@ static void test_find(void)
 
 int main(void)
 {
+    /* daysLeft is counted when the answer is made, from notAfter: an hour
+     * past 41 days from now is 41 whole days, whatever the summary's
+     * days_left said when the card was read */
+    summary.not_after = time(NULL) + 41 * 86400 + 3600;
+    summary.days_left = 999;
     json_wipe_install();
     test_token();
     test_lists();

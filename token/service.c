@@ -403,6 +403,7 @@ static void on_reader_added(struct token_service *svc, const struct pcsc_reader 
     bool added = false;
 
     pthread_mutex_lock(&svc->lock);
+    svc->pcsc_up = true;   /* a reader reported is pcscd answering, scan finished or not */
     if (!find_reader(svc, pr->name)) {
         list = realloc(svc->readers, (svc->n_readers + 1) * sizeof(*list));
         if (list) {

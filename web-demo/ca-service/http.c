@@ -248,6 +248,30 @@ static bool from_a_browser(const struct http_req *r)
            req_header(r, "Sec-Fetch-Mode");
 }
 
+/*
+ * The service listens on loopback only, so a Host naming anything else came
+ * from a page that rebound its own name to 127.0.0.1 (DNS rebinding) and
+ * must not read the outbox or the review queue. No Host (HTTP/1.0) is no
+ * browser.
+ */
+static bool host_is_loopback(const struct http_req *r)
+{
+    static const char *const names[] = {"localhost", "[::1]"};
+    const char *host = req_header(r, MHD_HTTP_HEADER_HOST);
+    size_t len, i;
+
+    if (!host)
+        return true;
+    len = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    if (len > strlen(host))
+        return false;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (len == strlen(names[i]) && strncasecmp(host, names[i], len) == 0)
+            return true;
+    return len > strlen("127.") && strncmp(host, "127.", strlen("127.")) == 0 &&
+           strspn(host, "0123456789.") == len;
+}
+
 static void reply_no_route(struct http_req *r)
 {
     char allow[ALLOW_MAX];
@@ -275,7 +299,9 @@ static void dispatch(struct http_req *r)
 {
     struct ca_problem p = ca_ok();
 
-    if (!r->route)
+    if (!host_is_loopback(r))
+        p = ca_fail(CA_HOST_FORBIDDEN);
+    else if (!r->route)
         reply_no_route(r);
     else if ((r->route->flags & ROUTE_PROTOCOL) && from_a_browser(r))
         p = ca_fail(CA_ORIGIN_FORBIDDEN);

@@ -45,6 +45,8 @@ static const struct code_info codes[CA_CODE__COUNT] = {
                                 "Method not allowed here" },
     [CA_ORIGIN_FORBIDDEN] = { "ORIGIN_FORBIDDEN", HTTP_FORBIDDEN,
                               "The unlock protocol is not for browsers" },
+    [CA_HOST_FORBIDDEN] = { "HOST_FORBIDDEN", HTTP_FORBIDDEN,
+                            "The Host names no address of this service" },
     [CA_TOKEN_UNKNOWN] = { "TOKEN_UNKNOWN", HTTP_NOT_FOUND,
                            "No such token and certificate on record" },
     [CA_REQUEST_UNKNOWN] = { "REQUEST_UNKNOWN", HTTP_NOT_FOUND, "No such unlock request" },

@@ -5,7 +5,10 @@
 # (OpenSC's pkcs15-tool/opensc-tool and yubico-piv-tool) through a real,
 # private pcscd: certificates, PIN verify/change/unblock, blocking, state
 # that survives removal and restarts, two tokens at once, and the APDUs the
-# token saw. Every verdict comes from a tool's exit status and output, never
+# token saw; then the writes: management key (3DES judged by
+# yubico-piv-tool, AES by `openssl enc`), GENERATE, PUT DATA, signatures
+# (verified by yubico-piv-tool and openssl), GET METADATA, MOVE KEY and
+# injected yanks. Every verdict comes from a tool's exit status and output, never
 # from our own code. TAP on stdout.
 #
 # Works on copies of the demo tokens in $UKEYD_BUILD/demo, so the demo
@@ -74,7 +77,7 @@ skip_all() {
 
 # --- preconditions -------------------------------------------------------------
 
-for tool in pcscd pkcs15-tool opensc-tool yubico-piv-tool openssl unshare ss od sha256sum; do
+for tool in pcscd pkcs15-tool opensc-tool yubico-piv-tool openssl unshare ss od sha256sum xxd gzip; do
     command -v "$tool" >/dev/null || skip_all "$tool not installed (build-aux/install-deps test)"
 done
 [ -r /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || skip_all "vsmartcard-vpcd not installed"
@@ -101,6 +104,11 @@ trap 'exit 143' TERM
 
 cp "$demo/$DEMO_SM2_STATE" "$work/sm2.state"
 cp "$demo/$DEMO_RSA_EC_STATE" "$work/rsa-ec.state"
+# A third token, empty, with the PIV default management key (3DES), since
+# yubico-piv-tool 2.2 knows no other algorithm.
+readonly BLANK_SERIAL=10000003
+"$vtoken" provision --state "$work/blank.state" --pin 123456 --puk 12345678 \
+    --serial "$BLANK_SERIAL" || skip_all "vtoken provision failed"
 
 # --- helpers over the tools -------------------------------------------------------
 
@@ -151,8 +159,8 @@ pin_tries() {
 # --- start ----------------------------------------------------------------------
 
 capture "$rig" start "$rigdir" --build "$build" \
-    --token "$work/sm2.state" --token "$work/rsa-ec.state"
-check "rig starts pcscd and two tokens" succeeded
+    --token "$work/sm2.state" --token "$work/rsa-ec.state" --token "$work/blank.state"
+check "rig starts pcscd and three tokens" succeeded
 if ! succeeded; then
     echo "1..$n"
     exit 1
@@ -161,6 +169,7 @@ fi
 . "$rigdir/env"
 SM2=$RIG_READER_0
 RSA=$RIG_READER_1
+VT=$RIG_READER_2
 diag "readers: \"$SM2\" (SM2 token), \"$RSA\" (RSA/EC token)"
 
 capture opensc-tool --list-readers
@@ -361,6 +370,308 @@ check "after reset: other AID 6A82, GET DATA unselected 6D00; APT, bad INS 6D00,
     eval 'succeeded && [[ "$(line 3)" == 61??4F06000010000100*9000 ]] &&
           [ "$(answers)" = "6A82 6D00 $(line 3) 6D00 0507009000 009896829000 6A82 " ]'
 
+# --- management key, keys and writes ----------------------------------------------------
+
+readonly DEFAULT_MGMT=010203040506070801020304050607080102030405060708
+# Differs from the default outside the DES parity bits (which 3DES ignores:
+# ...0708 and ...0709 are the same key).
+readonly WRONG_MGMT=030203040506070801020304050607080102030405060708
+readonly SELECT_PIV=00A4040005A000000308
+# SubjectPublicKeyInfo of an SM2 key up to its point (id-ecPublicKey, SM2 curve).
+readonly SM2_SPKI_PREFIX=3059301306072a8648ce3d020106082a811ccf5501822d034200
+
+state_sum() { sha256sum "$1" | cut -d' ' -f1; }
+hex_upper() { tr -d ' \n' | tr a-f A-F; }
+file_hex() { xxd -p "$1" | tr -d '\n' | tr a-f A-F; }
+mgmt_alg_id() { case $1 in 3DES) echo 03 ;; AES-128) echo 08 ;; AES-192) echo 0A ;; AES-256) echo 0C ;; esac; }
+mgmt_block() { if [ "$1" = 3DES ]; then echo 8; else echo 16; fi; }
+mgmt_cipher() { case $1 in 3DES) echo des-ede3-ecb ;; *) echo "aes-${1#AES-}-ecb" ;; esac; }
+# ecb enc|dec ALG KEY HEX: one block through `openssl enc`, the independent judge.
+ecb() {
+    local dir=()
+    [ "$1" = dec ] && dir=(-d)
+    printf '%s' "$4" | xxd -r -p | openssl enc "-$(mgmt_cipher "$2")" -nopad -K "$3" "${dir[@]}" |
+        xxd -p | hex_upper
+}
+hx() { printf '%02X' "$1"; }
+# BER length of a byte count, in hex.
+ber_len() {
+    if [ "$1" -lt 128 ]; then hx "$1"
+    elif [ "$1" -lt 256 ]; then printf '81%02X' "$1"
+    else printf '82%04X' "$1"; fi
+}
+
+# mgmt_auth READER ALG KEY: external authentication on a card whose PIV
+# application is selected (a separate pcsc-apdu run keeps the card's
+# session: no reset, no SELECT in between). OUT holds the card's last answer.
+mgmt_auth() {
+    local id blk challenge
+    id=$(mgmt_alg_id "$2")
+    blk=$(mgmt_block "$2")
+    capture "$apdu" "$1" "00 87 $id 9B 04 7C 02 81 00"
+    challenge=$(line 1)
+    [[ "$challenge" == 7C$(hx $((blk + 2)))81$(hx "$blk")*9000 ]] || return 1
+    challenge=${challenge:8:$((2 * blk))}
+    capture "$apdu" "$1" "00 87 $id 9B $(hx $((blk + 4))) 7C $(hx $((blk + 2))) 82 $(hx "$blk") $(ecb enc "$2" "$3" "$challenge")"
+}
+# fresh_session READER: reset the card and select PIV.
+fresh_session() { "$apdu" --reset "$1" "$SELECT_PIV" >/dev/null; }
+
+# put_data_apdus TAG CONTENT-HEX: the chained PUT DATA command APDUs, one per line.
+put_data_apdus() {
+    local content=$2 body chunk cla
+    body="5C03$1"53$(ber_len $((${#content} / 2)))$content
+    while [ ${#body} -gt 0 ]; do
+        chunk=${body:0:510}
+        body=${body:510}
+        cla=10
+        [ ${#body} -eq 0 ] && cla=00
+        echo "$cla DB 3F FF $(hx $((${#chunk} / 2))) $chunk"
+    done
+}
+cert_object_hex() { printf '70%s%s%s' "$(ber_len $((${#1} / 2)))" "$1" "710100FE00"; }
+
+# --- 3DES and the PIV default key, judged by yubico-piv-tool (blank token)
+
+vt_state=$work/blank.state
+capture ypt "$VT" -a generate -s 9c -A ECCP256 -o "$work/vt-9c.pub"
+check "yubico-piv-tool authenticates with the default 3DES key and generates an ECCP256 key in 9c" \
+    eval 'succeeded && openssl pkey -pubin -in "$work/vt-9c.pub" -noout -text 2>/dev/null | grep -q "NIST CURVE: P-256"'
+
+sum_before=$(state_sum "$vt_state")
+log_mark=$(wc -l <"$rigdir/token-2.log")
+capture ypt "$VT" --key="$WRONG_MGMT" -a generate -s 9a -A ECCP256
+wrong_log=$(tail -n +$((log_mark + 1)) "$rigdir/token-2.log")
+check "a wrong management key is refused (69 82) and nothing is generated" \
+    eval 'failed && grep -q "ins=87 p1=03 p2=9B .*sw=6982" <<<"$wrong_log" &&
+          ! grep -q "ins=47" <<<"$wrong_log" && [ "$(state_sum "$vt_state")" = "$sum_before" ]'
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=placeholder -out "$work/any.csr" 2>/dev/null
+# issue PUBKEY-FILE SUBJECT OUT: a certificate for a key only the token holds.
+issue() {
+    openssl x509 -req -in "$work/any.csr" -force_pubkey "$1" -CA "$demo/rsa-ca.pem" \
+        -CAkey "$demo/rsa-ca-key.pem" -set_serial "0x$(openssl rand -hex 8)" -days 30 \
+        -subj "$2" -out "$3" 2>/dev/null
+}
+issue "$work/vt-9c.pub" "/CN=vtoken 9c" "$work/vt-9c.pem"
+capture ypt "$VT" -a import-certificate -s 9c -i "$work/vt-9c.pem"
+check "yubico-piv-tool import-certificate (chained PUT DATA) into 9c" \
+    succeeded_saying "Successfully imported"
+capture p15 "$VT" --read-certificate 02
+check "pkcs15-tool reads back the certificate yubico-piv-tool wrote" printed_cert_is "$work/vt-9c.pem"
+capture "$vtoken" show --state "$vt_state"
+check "vtoken show: 9c: key matches certificate" succeeded_saying "9c: key matches certificate"
+
+capture ypt "$VT" -a verify-pin -P 123456 -a test-signature -s 9c -i "$work/vt-9c.pem"
+check "yubico-piv-tool test-signature on 9c: the token's ECDSA signature verifies" \
+    succeeded_saying "Successful ECDSA verification"
+fresh_session "$VT"
+capture ypt "$VT" -a test-signature -s 9c -i "$work/vt-9c.pem"
+check "without the PIN the token refuses to sign" failed
+
+capture ypt "$VT" -a generate -s 82 -A RSA2048 -o "$work/vt-82.pub"
+issue "$work/vt-82.pub" "/CN=vtoken retired 82" "$work/vt-82.pem"
+capture ypt "$VT" -a import-certificate -s 82 -i "$work/vt-82.pem"
+capture ypt "$VT" -a verify-pin -P 123456 -a test-signature -s 82 -i "$work/vt-82.pem"
+check "RSA-2048 generated in retired slot 82 signs raw PKCS#1 blocks (yubico-piv-tool verifies)" \
+    succeeded_saying "Successful RSA verification"
+capture p15 "$VT" --list-certificates
+check "OpenSC lists the retired certificate (key history counts it)" \
+    succeeded_saying "Retired Certificate for Key Management 1"
+
+capture ypt "$VT" -a generate -s 9d -A ECCP384 -o "$work/vt-9d.pub"
+issue "$work/vt-9d.pub" "/CN=vtoken 9d" "$work/vt-9d.pem"
+capture ypt "$VT" -a import-certificate -s 9d -i "$work/vt-9d.pem"
+capture ypt "$VT" -a verify-pin -P 123456 -a test-signature -s 9d -i "$work/vt-9d.pem"
+check "EC P-384 in 9d signs a SHA-256 hash (yubico-piv-tool verifies)" \
+    succeeded_saying "Successful ECDSA verification"
+
+capture ypt "$VT" -a verify-pin -P 123456 -a request-certificate -s 9d -A ECCP384 \
+    -S "/CN=request/" -i "$work/vt-9d.pub" -o "$work/vt-9d.csr"
+if succeeded; then
+    capture openssl req -in "$work/vt-9d.csr" -verify -noout
+    check "yubico-piv-tool request-certificate: the CSR signature verifies" succeeded
+else
+    diag "this yubico-piv-tool cannot sign X.509 through the card (2.2 with OpenSSL 3 swaps an RSA/EC_KEY method the provider key ignores); test-signature judges signing instead"
+fi
+
+capture ypt "$VT" -a delete-certificate -s 9c
+capture "$apdu" "$VT" "$SELECT_PIV" "00 CB 3F FF 05 5C 03 5F C1 0A 00"
+check "yubico-piv-tool delete-certificate (53 00): the 9c object is gone (6A82), the key stays" \
+    eval 'succeeded && [ "$(line 2)" = 6A82 ] &&
+          "$vtoken" show --state "$vt_state" | grep -q "9c: key, no certificate"'
+
+# --- AES management keys of the demo tokens, judged by openssl enc -----------------
+
+fresh_session "$RSA"
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+check "external authentication with the RSA/EC token's $RSA_EC_MGMT_ALG key: 9000" \
+    eval '[ "$(line 1)" = 9000 ]'
+capture "$apdu" "$RSA" "00 F7 00 9B"
+check "GET METADATA 9B: AES-192 (0A), no PIN, touch never, not the default key" \
+    eval '[ "$(line 1)" = "0101$(mgmt_alg_id "$RSA_EC_MGMT_ALG")020200010501009000" ]'
+
+rsa_sum=$(state_sum "$work/rsa-ec.state")
+fresh_session "$RSA"
+capture "$apdu" "$RSA" "00 87 03 9B 04 7C 02 81 00"
+check "a 3DES request on an AES-192 card: 6A86" eval '[ "$(line 1)" = 6A86 ]'
+capture "$apdu" "$RSA" "00 87 0A 9B 04 7C 02 81 00" "00 87 0A 9B 14 7C 12 82 10 00112233445566778899AABBCCDDEEFF"
+wrong_answer=$(line 2)
+mapfile -t put_apdus < <(put_data_apdus 5FC10D "$(cert_object_hex "$(der_hex "$demo/rsa-ec-9c.pem")")")
+capture "$apdu" "$RSA" "${put_apdus[@]}"
+check "a wrong response is refused (6982) and PUT DATA then too (6982), state unchanged" \
+    eval '[ "$wrong_answer" = 6982 ] && [ "$(line ${#put_apdus[@]})" = 6982 ] &&
+          [ "$(state_sum "$work/rsa-ec.state")" = "$rsa_sum" ]'
+
+fresh_session "$RSA"
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+capture "$apdu" "$RSA" "${put_apdus[@]}"
+check "chained PUT DATA of a certificate into retired slot 82 (5FC10D): 9000 for every link" \
+    eval 'succeeded && [ "$(answers)" = "$(printf "9000 %.0s" "${put_apdus[@]}")" ]'
+capture p15 "$RSA" --read-certificate 05
+check "pkcs15-tool reads the certificate written by PUT DATA (retired 82, ID 05)" \
+    printed_cert_is "$demo/rsa-ec-9c.pem"
+
+fresh_session "$RSA"
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+capture "$apdu" "$RSA" "00 DB 3F FF 0F 5C 03 5F C1 0C 53 08 C1 01 01 C2 01 00 FE 00" \
+    "00 CB 3F FF 05 5C 03 5F C1 0C 00"
+check "PUT DATA key history { C1 01 01 C2 01 00 FE 00 }: GET DATA serves it as written" \
+    eval '[ "$(answers)" = "9000 5308C10101C20100FE009000 " ]'
+
+big=$(head -c 3100 /dev/zero | xxd -p | tr -d '\n')
+mapfile -t big_apdus < <(put_data_apdus 5FC10E "$big")
+capture "$apdu" "$RSA" "${big_apdus[@]}"
+check "an object beyond the card's room: 6A84" eval '[ "$(line ${#big_apdus[@]})" = 6A84 ]'
+
+gz=$(openssl x509 -in "$demo/rsa-ec-9a.pem" -outform DER | gzip -9n | xxd -p | hex_upper)
+mapfile -t gz_apdus < <(put_data_apdus 5FC10E "70$(ber_len $((${#gz} / 2)))${gz}710101FE00")
+capture "$apdu" "$RSA" "${gz_apdus[@]}" "00 CB 3F FF 00 00 05 5C 03 5F C1 0E 00 00"
+check "a gzip certificate (CertInfo 01) is stored and served as given" \
+    eval '[[ "$(line $((${#gz_apdus[@]} + 1)))" == 53*"70$(ber_len $((${#gz} / 2)))${gz}710101FE009000" ]]'
+capture "$vtoken" show --state "$work/rsa-ec.state"
+check "vtoken show decodes the gzip certificate (slot 83)" \
+    eval 'succeeded && grep -A1 "^slot 83" <<<"$OUT" | grep -q "subject: CN=Zhang Wei"'
+
+capture "$apdu" "$RSA" "00 DB 3F FF 07 5C 03 5F C1 0E 53 00" "00 CB 3F FF 05 5C 03 5F C1 0E 00"
+check "PUT DATA 53 00 deletes the object (then 6A82)" eval '[ "$(answers)" = "9000 6A82 " ]'
+
+capture "$apdu" "$RSA" "$SELECT_PIV" "00 DB 3F FF 07 5C 03 5F C1 0E 53 00"
+check "SELECT ends the management key session (PUT DATA then 6982)" eval '[ "$(line 2)" = 6982 ]'
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+capture "$apdu" "$RSA" 0020FF80 "00 DB 3F FF 07 5C 03 5F C1 0E 53 00"
+check "VERIFY P1=FF ends it too" eval '[ "$(answers)" = "9000 6982 " ]'
+
+# Mutual authentication (the witness flow) with AES-128 on the SM2 token.
+fresh_session "$SM2"
+capture "$apdu" "$SM2" "00 87 08 9B 04 7C 02 80 00"
+witness=$(line 1)
+witness=$(ecb dec "$SM2_MGMT_ALG" "$SM2_MGMT_KEY" "${witness:8:32}")
+my_challenge=$(openssl rand -hex 16 | hex_upper)
+capture "$apdu" "$SM2" "00 87 08 9B 26 7C 24 80 10 $witness 81 10 $my_challenge"
+check "mutual authentication with AES-128: the card proves the key too (openssl enc agrees)" \
+    eval '[ "$(line 1)" = "7C128210$(ecb enc "$SM2_MGMT_ALG" "$SM2_MGMT_KEY" "$my_challenge")9000" ]'
+
+# --- SM2 keys, GET METADATA and MOVE KEY (YubiKey 5.3 / 5.7 extensions) ---------------
+
+capture "$apdu" "$SM2" "00 47 00 95 05 AC 03 80 01 F0"
+gen=$(line 1)
+point=${gen:10:130}
+check "GENERATE SM2 (vendor F0) in 95: 7F49 43 { 86 41 04 X Y }" \
+    eval '[[ "$gen" == 7F4943864104*9000 ]] && [ ${#gen} -eq $((2 * 0x46 + 4)) ]'
+capture "$apdu" "$SM2" "00 F7 00 95"
+check "GET METADATA 95: SM2, PIN once, touch never, generated, the same point" \
+    eval '[ "$(line 1)" = "0101F00202020103010104438641${point}9000" ]'
+capture "$apdu" "$SM2" "00 F6 9D 95" "00 F7 00 95" "00 F6 95 95" "00 F6 82 95"
+check "MOVE KEY 95→9D: 9000; 95 is empty then (6A88); DEST=SRC 6A86; empty SRC 6A88" \
+    eval '[ "$(answers)" = "9000 6A88 6A86 6A88 " ]'
+capture "$vtoken" show --state "$work/sm2.state"
+check "vtoken show: 9d: key does not match certificate (the new SM2 key moved in)" \
+    eval 'succeeded_saying "9d: key does not match certificate" && says "9a: key matches certificate"'
+
+e=$(openssl rand -hex 32 | hex_upper)
+fresh_session "$SM2"
+capture "$apdu" "$SM2" "00 20 00 80 08 $(printf 13572468 | xxd -p)" \
+    "00 87 F0 9D 26 7C 24 82 00 81 20 $e" "00 87 11 9D 26 7C 24 82 00 81 20 $e" \
+    "00 87 F0 9E 26 7C 24 82 00 81 20 $e"
+sig=$(line 2)
+sig=${sig%9000}
+printf '%s' "${sig:8}" | xxd -r -p >"$work/sm2.sig"
+printf '%s' "$e" | xxd -r -p >"$work/sm2.e"
+printf '%s%s' "$SM2_SPKI_PREFIX" "$(tr A-F a-f <<<"$point")" | xxd -r -p |
+    openssl pkey -pubin -inform DER -out "$work/sm2-moved.pub" 2>/dev/null
+check "SM2 signature over e from the moved key verifies (openssl pkeyutl, SM2 public key from 86)" \
+    eval 'openssl pkeyutl -verify -pubin -inkey "$work/sm2-moved.pub" -in "$work/sm2.e" \
+              -sigfile "$work/sm2.sig" >/dev/null 2>&1'
+check "signing with the wrong algorithm id: 6A80; an empty slot: 6A88" \
+    eval '[ "$(line 3)" = 6A80 ] && [ "$(line 4)" = 6A88 ]'
+
+capture "$apdu" "$SM2" "00 87 F0 9A 26 7C 24 82 00 81 20 $e"
+sig=$(line 1)
+sig=${sig%9000}
+printf '%s' "${sig:8}" | xxd -r -p >"$work/sm2-9a.sig"
+openssl x509 -in "$demo/sm2-9a.pem" -pubkey -noout >"$work/sm2-9a.pub"
+check "the imported SM2 key in 9a signs too (verified with its certificate's key)" \
+    eval 'openssl pkeyutl -verify -pubin -inkey "$work/sm2-9a.pub" -in "$work/sm2.e" \
+              -sigfile "$work/sm2-9a.sig" >/dev/null 2>&1'
+
+# A certificate for the moved SM2 key, written to 9d: show then says they match.
+openssl x509 -req -in "$work/any.csr" -force_pubkey "$work/sm2-moved.pub" \
+    -CA "$demo/sm2-ca.pem" -CAkey "$demo/sm2-ca-key.pem" -sm3 -sigopt "distid:1234567812345678" \
+    -set_serial 0x0102 -days 30 -subj "/CN=SM2 renewed" -outform DER -out "$work/sm2-new.der" 2>/dev/null
+fresh_session "$SM2"
+mgmt_auth "$SM2" "$SM2_MGMT_ALG" "$SM2_MGMT_KEY"
+mapfile -t sm2_put < <(put_data_apdus 5FC10B "$(cert_object_hex "$(file_hex "$work/sm2-new.der")")")
+capture "$apdu" "$SM2" "${sm2_put[@]}"
+capture "$vtoken" show --state "$work/sm2.state"
+check "an SM2 certificate for the generated key written to 9d: vtoken show says they match" \
+    eval 'succeeded_saying "9d: key matches certificate" && says "CN=SM2 renewed"'
+
+capture "$apdu" "$SM2" "$SELECT_PIV" "00 F6 9D 9A" "00 F7 00 80"
+check "MOVE KEY without the management key: 6982; GET METADATA of the PIN needs none" \
+    eval '[ "$(line 2)" = 6982 ] && [ "$(line 3)" = 0101FF050100060203039000 ]'
+
+# --- injected yanks ---------------------------------------------------------------------
+
+del_9c_apdu="00 DB 3F FF 07 5C 03 5F C1 0A 53 00"
+fresh_session "$RSA"
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+rsa_sum=$(state_sum "$work/rsa-ec.state")
+capture "$vtoken" ctl "$RIG_CONTROL_1" fault 8 7 before
+check "a malformed fault command is refused (exit 1, usage)" \
+    eval '[ "$RC" -eq 1 ] && says "error usage: fault INS"'
+capture "$rig" fault "$rigdir" 1 DB before
+check "rig fault arms a yank" succeeded
+capture "$apdu" "$RSA" "$del_9c_apdu"
+# vpcd 3.3 hands the client an empty response when the card leaves
+# mid-command; other readers report a PC/SC error. Either way: no answer.
+no_answer() { failed || [ -z "$(line "${1:-1}")" ]; }
+check "fault DB before: the client loses the card mid-command" no_answer
+capture "$rig" insert "$rigdir" 1
+check "fault before: the state file is untouched, the token comes back on insert" \
+    eval 'succeeded && [ "$(state_sum "$work/rsa-ec.state")" = "$rsa_sum" ] &&
+          "$vtoken" show --state "$work/rsa-ec.state" | grep -q "9c: key matches certificate"'
+
+fresh_session "$RSA"
+mgmt_auth "$RSA" "$RSA_EC_MGMT_ALG" "$RSA_EC_MGMT_KEY"
+"$rig" fault "$rigdir" 1 DB after
+capture "$apdu" "$RSA" "$del_9c_apdu"
+check "fault DB after: the client gets no answer" no_answer
+capture "$vtoken" show --state "$work/rsa-ec.state"
+check "fault after: the deletion is in the state file before the card left" \
+    eval 'succeeded && says "slot 9c: no certificate, private key"'
+"$rig" insert "$rigdir" 1 >/dev/null
+capture "$apdu" "$RSA" "$SELECT_PIV" "00 CB 3F FF 05 5C 03 5F C1 0A 00"
+check "after insert the card reads the deletion back (6A82)" eval '[ "$(line 2)" = 6A82 ]'
+
+fresh_session "$RSA"
+"$rig" fault "$rigdir" 1 CB before 2
+capture "$apdu" "$RSA" "00 CB 3F FF 05 5C 03 5F C1 05 00" "00 CB 3F FF 05 5C 03 5F C1 05 00"
+check "fault CB before 2: the first GET DATA is answered, the second never" \
+    eval '[[ "$(line 1)" == 53* ]] && no_answer 2'
+"$rig" insert "$rigdir" 1 >/dev/null
+
 # --- what the token saw ---------------------------------------------------------------
 
 tries_before=$(pin_tries "$RSA")
@@ -382,14 +693,18 @@ check "status asks for PIN tries only by VERIFY without data, costing nothing" \
           [ "$(pin_tries "$RSA")" = "$tries_before" ]'
 
 unexpected=$(cat "$rigdir"/token-*.log | sed -n 's/.* apdu cla=\(..\) ins=\(..\) .*/\1 \2/p' |
-    sort -u | grep -vE '^(00|10) (A4|CB|C0|20|24|2C|FD|F8|CA|12)$' || true)
+    sort -u | grep -vE '^(00|10) (A4|CB|C0|20|24|2C|FD|F8|CA|12|87|47|DB|F6|F7)$' || true)
 OUT=$unexpected
-check "no INS outside PIV, vendor FD/F8, OpenSC's CA probe and our own 12 test" \
+check "no INS outside PIV, vendor FD/F8/F6/F7, OpenSC's CA probe and our own 12 test" \
     [ -z "$unexpected" ]
 leaked=$(grep -lE '123456|13572468|24681357|11223344|87654321|12345678|313233343536' \
     "$rigdir"/*.log "$rigdir"/*.err 2>/dev/null || true)
 OUT=$leaked
 check "no PIN or PUK appears in any rig log" [ -z "$leaked" ]
+leaked=$(grep -liE "$SM2_MGMT_KEY|$RSA_EC_MGMT_KEY|010203040506070801020304" \
+    "$rigdir"/*.log "$rigdir"/*.err 2>/dev/null || true)
+OUT=$leaked
+check "no management key appears in any rig log" [ -z "$leaked" ]
 
 # --- state file handling ------------------------------------------------------------
 

@@ -21,6 +21,7 @@ enum iso_sw {
     SW_WRONG_DATA                = 0x6A80,
     SW_FUNCTION_NOT_SUPPORTED    = 0x6A81,
     SW_FILE_NOT_FOUND            = 0x6A82,
+    SW_NOT_ENOUGH_MEMORY         = 0x6A84,
     SW_INCORRECT_P1P2            = 0x6A86,
     SW_REFERENCE_NOT_FOUND       = 0x6A88,
     SW_INS_NOT_SUPPORTED         = 0x6D00,
@@ -41,6 +42,7 @@ enum iso_ins {
     INS_GET_DATA             = 0xCB,
     INS_PUT_DATA             = 0xDB,
     /* Yubico's vendor instructions inside the PIV application. */
+    INS_YK_MOVE_KEY          = 0xF6,
     INS_YK_GET_METADATA      = 0xF7,
     INS_YK_GET_SERIAL        = 0xF8,
     INS_YK_GET_VERSION       = 0xFD,

@@ -26,10 +26,13 @@ static void usage(FILE *to)
           "                        [--guid HEX32] [--version X.Y.Z] [--pin-retries N]\n"
           "                        [--puk-retries N] [--cert SLOT:FILE.pem]... "
           "[--key SLOT:FILE.pem]...\n"
+          "                        [--mgmt-key ALG:HEX]\n"
           "       vtoken run --state FILE --port PORT [--control SOCKET] [--log FILE] [--removed]\n"
           "       vtoken show --state FILE\n"
-          "       vtoken ctl SOCKET remove|insert|status|stats|reset-stats\n"
-          "SLOT is 9a, 9c, 9d, 9e or a retired slot 82..95.\n",
+          "       vtoken ctl SOCKET remove|insert|status|stats|reset-stats|"
+          "fault INS before|after [N]|fault clear\n"
+          "SLOT is 9a, 9c, 9d, 9e or a retired slot 82..95; ALG is 3DES, AES-128, AES-192\n"
+          "or AES-256 (default: 3DES 010203040506070801020304050607080102030405060708).\n",
           to);
 }
 

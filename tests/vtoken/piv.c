@@ -11,7 +11,9 @@
 #include <openssl/crypto.h>
 
 #include "tests/vtoken/iso7816.h"
+#include "tests/vtoken/keys.h"
 #include "tests/vtoken/log.h"
+#include "tests/vtoken/piv-internal.h"
 #include "tests/vtoken/tlv.h"
 
 /* --- ATR ------------------------------------------------------------------ */
@@ -53,15 +55,9 @@ static const uint8_t piv_aid[] = {
 
 #define P1_SELECT_BY_NAME         0x04
 #define P2_SELECT_NO_RESPONSE     0x0C
-#define P1_GET_DATA               0x3F
-#define P2_GET_DATA               0xFF
 #define P1_VERIFY                 0x00
 #define P1_VERIFY_RESET_STATUS    0xFF
 #define P1_REFERENCE_DATA         0x00
-
-#define KEY_REF_PIN               0x80
-#define KEY_REF_PUK               0x81
-#define KEY_REF_MANAGEMENT        0x9B
 
 /* Application property template (part 2 §3.1.1). */
 #define TAG_APT                   0x61
@@ -73,21 +69,7 @@ static const uint8_t piv_aid[] = {
 #define TAG_OBJECT_ID             0x06
 /* The algorithm list closes with "06 01 00" (part 2 table 3). */
 #define ALGORITHMS_LIST_END       0x00
-#define ALG_RSA_2048              0x07
-#define ALG_ECC_P256              0x11
-#define ALG_ECC_P384              0x14
-
-/* GET DATA and the containers (part 1 appendix A). */
-#define TAG_TAG_LIST              0x5C
-#define TAG_DATA                  0x53
-#define TAG_ERROR_DETECTION       0xFE
-#define TAG_TAG_LIST_MAX_LEN      3
 #define TAG_LIST_HEADER_LEN       2   /* 5C and its one-byte length */
-
-#define OBJ_DISCOVERY             0x7E
-#define OBJ_CHUID                 0x5FC102
-#define OBJ_CCC                   0x5FC107
-#define OBJ_KEY_HISTORY           0x5FC10C
 
 #define TAG_PIN_USAGE_POLICY      0x5F2F
 /* Byte 1: the PIV application PIN satisfies access rules; byte 2: no
@@ -127,13 +109,6 @@ static const uint8_t gsc_rid[] = { 0xA0, 0x00, 0x00, 0x01, 0x16 };
 #define CCC_CARD_TYPE_JAVACARD    0x02
 #define CCC_CARD_ID_LEN           14
 
-#define TAG_CERTIFICATE           0x70
-#define TAG_CERT_INFO             0x71
-#define CERT_INFO_UNCOMPRESSED    0x00
-
-#define TAG_KEYS_ON_CARD_CERTS    0xC1
-#define TAG_KEYS_OFF_CARD_CERTS   0xC2
-
 #define REF_DATA_PAIR_LEN         (2 * VT_REF_DATA_LEN)
 #define BYTE_BITS                 8
 #define SERIAL_LEN                4
@@ -156,9 +131,14 @@ static int tlv_wrap(struct vt_buf *out, uint32_t tag, const struct vt_buf *inner
     return vt_tlv_append(out, tag, inner->data, inner->len);
 }
 
-static uint16_t built(int rc)
+uint16_t vt_piv_built(int rc)
 {
     return rc < 0 ? SW_MEMORY_FAILURE : SW_OK;
+}
+
+static uint16_t built(int rc)
+{
+    return vt_piv_built(rc);
 }
 
 /* --- SELECT ------------------------------------------------------------------ */
@@ -167,9 +147,9 @@ static int build_algorithms(struct vt_buf *out)
 {
     VT_AUTO_BUF algs = {0};
 
-    if (tlv_byte(&algs, TAG_ALGORITHM_ID, ALG_RSA_2048) < 0 ||
-        tlv_byte(&algs, TAG_ALGORITHM_ID, ALG_ECC_P256) < 0 ||
-        tlv_byte(&algs, TAG_ALGORITHM_ID, ALG_ECC_P384) < 0 ||
+    if (tlv_byte(&algs, TAG_ALGORITHM_ID, PIV_ALG_RSA_2048) < 0 ||
+        tlv_byte(&algs, TAG_ALGORITHM_ID, PIV_ALG_ECC_P256) < 0 ||
+        tlv_byte(&algs, TAG_ALGORITHM_ID, PIV_ALG_ECC_P384) < 0 ||
         tlv_byte(&algs, TAG_OBJECT_ID, ALGORITHMS_LIST_END) < 0)
         return -1;
     return tlv_wrap(out, TAG_ALGORITHMS, &algs);
@@ -203,6 +183,9 @@ static uint16_t piv_select(struct piv_app *app, const struct apdu_cmd *cmd, stru
     if (cmd->p1 != P1_SELECT_BY_NAME || !names_piv(cmd))
         return SW_FILE_NOT_FOUND;
     app->selected = true;
+    /* Selecting again ends a management key session (YubiKey behaviour). */
+    app->mgmt_authenticated = false;
+    app->mgmt_step = MGMT_STEP_NONE;
     if (cmd->p2 == P2_SELECT_NO_RESPONSE)
         return SW_OK;
     return built(build_property_template(app, out));
@@ -294,12 +277,12 @@ static int build_key_history(const struct vt_state *st, struct vt_buf *out)
     return tlv_wrap(out, TAG_DATA, &inner);
 }
 
-static int build_certificate(const struct vt_buf *der, struct vt_buf *out)
+static int build_certificate(const struct vt_buf *der, uint8_t cert_info, struct vt_buf *out)
 {
     VT_AUTO_BUF inner = {0};
 
     if (vt_tlv_append(&inner, TAG_CERTIFICATE, der->data, der->len) < 0 ||
-        tlv_byte(&inner, TAG_CERT_INFO, CERT_INFO_UNCOMPRESSED) < 0 ||
+        tlv_byte(&inner, TAG_CERT_INFO, cert_info) < 0 ||
         tlv_empty(&inner, TAG_ERROR_DETECTION) < 0)
         return -1;
     return tlv_wrap(out, TAG_DATA, &inner);
@@ -307,8 +290,13 @@ static int build_certificate(const struct vt_buf *der, struct vt_buf *out)
 
 static uint16_t build_object(const struct vt_state *st, uint32_t tag, struct vt_buf *out)
 {
+    const struct vt_object *written = vt_state_object_const(st, tag);
     int slot;
 
+    /* What a client wrote is served as written, even where the card would
+     * otherwise derive the object (CHUID, CCC, key history). */
+    if (written)
+        return built(vt_tlv_append(out, TAG_DATA, written->value.data, written->value.len));
     switch (tag) {
     case OBJ_DISCOVERY:
         return built(build_discovery(out));
@@ -322,7 +310,7 @@ static uint16_t build_object(const struct vt_state *st, uint32_t tag, struct vt_
         slot = vt_slot_by_object_tag(tag);
         if (slot < 0 || st->cert[slot].len == 0)
             return SW_FILE_NOT_FOUND;
-        return built(build_certificate(&st->cert[slot], out));
+        return built(build_certificate(&st->cert[slot], st->cert_info[slot], out));
     }
 }
 
@@ -331,7 +319,7 @@ static uint16_t piv_get_data(struct piv_app *app, const struct apdu_cmd *cmd, st
     uint32_t tag = 0;
     size_t tag_len;
 
-    if (cmd->p1 != P1_GET_DATA || cmd->p2 != P2_GET_DATA)
+    if (cmd->p1 != P1_DATA_OBJECT || cmd->p2 != P2_DATA_OBJECT)
         return SW_INCORRECT_P1P2;
     if (cmd->lc < TAG_LIST_HEADER_LEN || cmd->data[0] != TAG_TAG_LIST)
         return SW_WRONG_DATA;
@@ -366,7 +354,7 @@ static uint16_t tries_left_sw(unsigned tries_left)
     return (uint16_t)(SW_VERIFY_FAILED_TRIES_LEFT | (tries_left & SW_TRIES_MASK));
 }
 
-static uint16_t save_state(const struct piv_app *app)
+uint16_t vt_piv_save(const struct piv_app *app)
 {
     if (vt_state_save(app->state_path, app->state) < 0) {
         vt_warn("state not saved: answering 6581 (memory failure)");
@@ -386,10 +374,10 @@ static uint16_t try_reference(struct piv_app *app, struct piv_ref ref, const uin
         if (*ref.tries_left == ref.limit)
             return SW_OK;
         *ref.tries_left = ref.limit;
-        return save_state(app);
+        return vt_piv_save(app);
     }
     (*ref.tries_left)--;
-    if (save_state(app) != SW_OK)
+    if (vt_piv_save(app) != SW_OK)
         return SW_MEMORY_FAILURE;
     return tries_left_sw(*ref.tries_left);
 }
@@ -413,7 +401,11 @@ static uint16_t piv_verify(struct piv_app *app, const struct apdu_cmd *cmd, stru
     if (cmd->p1 == P1_VERIFY_RESET_STATUS) {
         if (cmd->has_data)
             return SW_WRONG_DATA;
+        /* VERIFY P1=FF drops every security status, the management
+         * key's included (YubiKey 5). */
         app->pin_verified = false;
+        app->pin_fresh = false;
+        app->mgmt_authenticated = false;
         return SW_OK;
     }
     if (cmd->p1 != P1_VERIFY)
@@ -424,7 +416,7 @@ static uint16_t piv_verify(struct piv_app *app, const struct apdu_cmd *cmd, stru
     if (cmd->lc != VT_REF_DATA_LEN || !vt_ref_data_well_formed(cmd->data))
         return SW_WRONG_DATA;
     sw = try_reference(app, reference_for(app->state, KEY_REF_PIN), cmd->data);
-    app->pin_verified = sw == SW_OK;
+    app->pin_verified = app->pin_fresh = sw == SW_OK;
     return sw;
 }
 
@@ -439,7 +431,7 @@ static uint16_t replace_reference(struct piv_app *app, struct piv_ref ref, const
 {
     memcpy(ref.value, value, VT_REF_DATA_LEN);
     *ref.tries_left = ref.limit;
-    return save_state(app);
+    return vt_piv_save(app);
 }
 
 static uint16_t piv_change_reference(struct piv_app *app, const struct apdu_cmd *cmd,
@@ -464,7 +456,7 @@ static uint16_t piv_change_reference(struct piv_app *app, const struct apdu_cmd 
     sw = replace_reference(app, ref, cmd->data + VT_REF_DATA_LEN);
     /* SP 800-73-4 §3.2.2: a successful change leaves the reference verified. */
     if (cmd->p2 == KEY_REF_PIN)
-        app->pin_verified = sw == SW_OK;
+        app->pin_verified = app->pin_fresh = sw == SW_OK;
     return sw;
 }
 
@@ -486,30 +478,6 @@ static uint16_t piv_reset_retry_counter(struct piv_app *app, const struct apdu_c
     app->pin_verified = false;
     return replace_reference(app, reference_for(app->state, KEY_REF_PIN),
                              cmd->data + VT_REF_DATA_LEN);
-}
-
-/* --- instructions not (yet) carried out ------------------------------------ */
-
-/* Key operations need the PIN first (part 2 §3.2.4); with it, the token
- * still has no key operations, so it says "function not supported". */
-static uint16_t piv_general_authenticate(struct piv_app *app, const struct apdu_cmd *cmd,
-                                         struct vt_buf *out)
-{
-    (void)out;
-    if (cmd->p2 != KEY_REF_MANAGEMENT && !app->pin_verified)
-        return SW_SECURITY_STATUS;
-    return SW_FUNCTION_NOT_SUPPORTED;
-}
-
-/* Writing objects and generating keys needs the management key, which no
- * client can authenticate with yet. */
-static uint16_t piv_needs_management_key(struct piv_app *app, const struct apdu_cmd *cmd,
-                                         struct vt_buf *out)
-{
-    (void)app;
-    (void)cmd;
-    (void)out;
-    return SW_SECURITY_STATUS;
 }
 
 /* --- Yubico vendor instructions -------------------------------------------- */
@@ -547,12 +515,13 @@ static const struct {
     { INS_VERIFY,               piv_verify },
     { INS_CHANGE_REFERENCE,     piv_change_reference },
     { INS_RESET_RETRY_COUNTER,  piv_reset_retry_counter },
-    { INS_GENERAL_AUTHENTICATE, piv_general_authenticate },
-    { INS_GENERATE_KEY_PAIR,    piv_needs_management_key },
-    { INS_PUT_DATA,             piv_needs_management_key },
+    { INS_GENERAL_AUTHENTICATE, vt_piv_general_authenticate },
+    { INS_GENERATE_KEY_PAIR,    vt_piv_generate },
+    { INS_PUT_DATA,             vt_piv_put_data },
     { INS_YK_GET_VERSION,       piv_get_version },
     { INS_YK_GET_SERIAL,        piv_get_serial },
-    /* INS_YK_GET_METADATA: not answered (6D00), like a YubiKey before 5.3. */
+    { INS_YK_GET_METADATA,      vt_piv_get_metadata },
+    { INS_YK_MOVE_KEY,          vt_piv_move_key },
 };
 
 uint16_t vt_piv_handle(void *opaque, const struct apdu_cmd *cmd, struct vt_buf *out)
@@ -571,4 +540,8 @@ void vt_piv_power_cycle(struct piv_app *app)
 {
     app->selected = false;
     app->pin_verified = false;
+    app->pin_fresh = false;
+    app->mgmt_authenticated = false;
+    app->mgmt_step = MGMT_STEP_NONE;
+    OPENSSL_cleanse(app->mgmt_expect, sizeof app->mgmt_expect);
 }

@@ -21,6 +21,8 @@
 
 #include "tests/vtoken/commands.h"
 #include "tests/vtoken/control.h"
+#include "tests/vtoken/keys.h"
+#include "tests/vtoken/mgmt.h"
 #include "tests/vtoken/state.h"
 
 #define EXIT_USAGE          2
@@ -45,6 +47,7 @@ struct provision_options {
     const char *version;
     const char *pin_retries;
     const char *puk_retries;
+    const char *mgmt_key;
 };
 
 /* --- reading PEM with OpenSSL ------------------------------------------------ */
@@ -106,23 +109,6 @@ static int certificate_to_der(X509 *cert, struct vt_buf *out)
         return -1;
     rc = vt_buf_set(out, der, (size_t)len);
     OPENSSL_free(der);
-    return rc;
-}
-
-static int private_key_to_pkcs8_der(EVP_PKEY *key, struct vt_buf *out)
-{
-    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-    unsigned char *der = NULL;
-    int len, rc = -1;
-
-    if (!p8)
-        return -1;
-    len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
-    if (len > 0)
-        rc = vt_buf_set(out, der, (size_t)len);
-    if (der)
-        OPENSSL_clear_free(der, (size_t)(len > 0 ? len : 0));
-    PKCS8_PRIV_KEY_INFO_free(p8);
     return rc;
 }
 
@@ -189,7 +175,8 @@ static int add_private_key(struct vt_state *st, const char *arg)
     key = read_private_key_pem(file);
     if (!key)
         return -1;
-    rc = private_key_to_pkcs8_der(key, &st->key[slot]);
+    rc = vt_key_to_pkcs8(key, &st->key[slot]);
+    st->key_info[slot] = vt_key_info_default(slot, VT_KEY_ORIGIN_IMPORTED);
     EVP_PKEY_free(key);
     if (rc < 0)
         fprintf(stderr, "vtoken provision: cannot encode the key from %s\n", file);
@@ -335,6 +322,23 @@ static int set_reference(const char *text, const char *opt, uint8_t out[VT_REF_D
     return 0;
 }
 
+/* ALG:HEX, or the PIV default 3DES key when not given. */
+static int set_mgmt_key(struct vt_state *st, const char *text)
+{
+    size_t len;
+
+    if (!text) {
+        vt_state_default_mgmt_key(st);
+        return 0;
+    }
+    if (vt_mgmt_parse(text, &st->mgmt_alg, st->mgmt_key, &len) < 0) {
+        fprintf(stderr, "vtoken provision: --mgmt-key must be ALG:HEX with ALG one of 3DES "
+                        "(24 bytes), AES-128 (16), AES-192 (24), AES-256 (32)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int apply_scalars(struct vt_state *st, const struct provision_options *o)
 {
     if (set_reference(o->pin, "--pin", st->pin) < 0 ||
@@ -342,7 +346,8 @@ static int apply_scalars(struct vt_state *st, const struct provision_options *o)
         set_retries(o->pin_retries, "--pin-retries", &st->pin_retries, &st->pin_tries_left) < 0 ||
         set_retries(o->puk_retries, "--puk-retries", &st->puk_retries, &st->puk_tries_left) < 0 ||
         set_serial(st, o->serial) < 0 || set_guid(st, o->guid) < 0 ||
-        set_version(st, o->version) < 0 || set_model(st, o->model) < 0)
+        set_version(st, o->version) < 0 || set_model(st, o->model) < 0 ||
+        set_mgmt_key(st, o->mgmt_key) < 0)
         return -1;
     return 0;
 }
@@ -351,7 +356,7 @@ static int apply_scalars(struct vt_state *st, const struct provision_options *o)
 
 enum {
     OPT_STATE = 1, OPT_PIN, OPT_PUK, OPT_SERIAL, OPT_MODEL, OPT_GUID, OPT_VERSION,
-    OPT_PIN_RETRIES, OPT_PUK_RETRIES, OPT_CERT, OPT_KEY,
+    OPT_PIN_RETRIES, OPT_PUK_RETRIES, OPT_CERT, OPT_KEY, OPT_MGMT_KEY,
 };
 
 static const struct option provision_longopts[] = {
@@ -366,6 +371,7 @@ static const struct option provision_longopts[] = {
     { "puk-retries", required_argument, NULL, OPT_PUK_RETRIES },
     { "cert",        required_argument, NULL, OPT_CERT },
     { "key",         required_argument, NULL, OPT_KEY },
+    { "mgmt-key",    required_argument, NULL, OPT_MGMT_KEY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -387,6 +393,7 @@ static int parse_provision_options(int argc, char **argv, struct provision_optio
         case OPT_VERSION:     o->version = optarg; break;
         case OPT_PIN_RETRIES: o->pin_retries = optarg; break;
         case OPT_PUK_RETRIES: o->puk_retries = optarg; break;
+        case OPT_MGMT_KEY:    o->mgmt_key = optarg; break;
         case OPT_CERT:
             if (add_certificate(st, optarg) < 0)
                 return 1;
@@ -403,7 +410,7 @@ static int parse_provision_options(int argc, char **argv, struct provision_optio
         fprintf(stderr, "usage: vtoken provision --state FILE --pin PIN --puk PUK "
                         "[--serial N] [--model TEXT] [--guid HEX32] [--version X.Y.Z] "
                         "[--pin-retries N] [--puk-retries N] [--cert SLOT:FILE.pem]... "
-                        "[--key SLOT:FILE.pem]...\n");
+                        "[--key SLOT:FILE.pem]... [--mgmt-key ALG:HEX]\n");
         return EXIT_USAGE;
     }
     return 0;
@@ -434,9 +441,9 @@ static void print_name(BIO *out, const char *label, const X509_NAME *name)
     BIO_printf(out, "\n");
 }
 
-static void print_certificate(BIO *out, const struct vt_buf *der)
+static void print_certificate(BIO *out, const struct vt_buf *der, uint8_t cert_info)
 {
-    X509 *cert = certificate_from_der(der);
+    X509 *cert = vt_cert_decode(der, cert_info);
 
     if (!cert) {
         BIO_printf(out, "    (certificate does not parse)\n");
@@ -450,6 +457,60 @@ static void print_certificate(BIO *out, const struct vt_buf *der)
     ASN1_TIME_print(out, X509_get0_notAfter(cert));
     BIO_printf(out, "\n");
     X509_free(cert);
+}
+
+static const char *key_alg_name(int alg)
+{
+    switch (alg) {
+    case PIV_ALG_RSA_1024:   return "RSA-1024";
+    case PIV_ALG_RSA_2048:   return "RSA-2048";
+    case PIV_ALG_ECC_P256:   return "EC P-256";
+    case PIV_ALG_ECC_P384:   return "EC P-384";
+    case PIV_ALG_SM2_VENDOR: return "SM2";
+    default:                 return "unusable by the card";
+    }
+}
+
+static void print_key(BIO *out, const struct vt_buf *pkcs8, const struct vt_key_info *info)
+{
+    EVP_PKEY *key = vt_key_load(pkcs8);
+
+    BIO_printf(out, "    key    : %s, %s\n", key_alg_name(vt_key_alg(key)),
+               info->origin == VT_KEY_ORIGIN_GENERATED ? "generated" : "imported");
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+}
+
+/* One line tests can grep: does the slot's key belong to its certificate? */
+static void print_key_match(BIO *out, const struct vt_state *st, int i)
+{
+    const char *name = vt_slot_at(i)->name;
+    const char *verdict;
+
+    if (!st->key[i].len)
+        verdict = "no key";
+    else if (!st->cert[i].len)
+        verdict = "key, no certificate";
+    else
+        switch (vt_key_matches_cert(&st->key[i], &st->cert[i], st->cert_info[i])) {
+        case 1:  verdict = "key matches certificate"; break;
+        case 0:  verdict = "key does not match certificate"; break;
+        default: verdict = "key or certificate does not decode"; break;
+        }
+    BIO_printf(out, "%s: %s\n", name, verdict);
+}
+
+static const char *mgmt_alg_name(const struct vt_state *st)
+{
+    const struct vt_mgmt_alg *alg = vt_mgmt_alg_by_id(st->mgmt_alg);
+
+    return alg ? alg->name : "?";
+}
+
+static bool is_default_mgmt_key(const struct vt_state *st)
+{
+    return st->mgmt_alg == PIV_MGMT_ALG_3DES &&
+           CRYPTO_memcmp(st->mgmt_key, vt_mgmt_default_key, VT_MGMT_DEFAULT_KEY_LEN) == 0;
 }
 
 static void print_tries(BIO *out, const char *what, unsigned left, unsigned limit)
@@ -470,6 +531,8 @@ static void print_state(BIO *out, const char *path, const struct vt_state *st)
                st->version[2]);
     print_tries(out, "pin    ", st->pin_tries_left, st->pin_retries);
     print_tries(out, "puk    ", st->puk_tries_left, st->puk_retries);
+    BIO_printf(out, "mgmt key: %s%s\n", mgmt_alg_name(st),
+               is_default_mgmt_key(st) ? " (the PIV default)" : "");
     for (int i = 0; i < VT_SLOT_COUNT; i++) {
         if (!st->cert[i].len && !st->key[i].len)
             continue;
@@ -477,7 +540,10 @@ static void print_state(BIO *out, const char *path, const struct vt_state *st)
                    st->cert[i].len ? "certificate" : "no certificate",
                    st->key[i].len ? ", private key" : "");
         if (st->cert[i].len)
-            print_certificate(out, &st->cert[i]);
+            print_certificate(out, &st->cert[i], st->cert_info[i]);
+        if (st->key[i].len)
+            print_key(out, &st->key[i], &st->key_info[i]);
+        print_key_match(out, st, i);
     }
 }
 
@@ -513,11 +579,26 @@ int vt_cmd_show(int argc, char **argv)
 
 /* --- ctl ------------------------------------------------------------------------ */
 
+/* The command may come as one argument or several ("fault" "87" "after"). */
 int vt_cmd_ctl(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: vtoken ctl SOCKET remove|insert|status|stats|reset-stats\n");
+    char command[CTL_LINE_MAX] = "";
+    size_t used = 0;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: vtoken ctl SOCKET remove|insert|status|stats|reset-stats|"
+                        "fault INS before|after [N]|fault clear\n");
         return EXIT_USAGE;
     }
-    return vt_ctl_client_run(argv[1], argv[2]);
+    for (int i = 2; i < argc; i++) {
+        int n = snprintf(command + used, sizeof command - used, "%s%s", i > 2 ? " " : "",
+                         argv[i]);
+
+        if (n < 0 || (size_t)n >= sizeof command - used) {
+            fprintf(stderr, "vtoken ctl: command too long\n");
+            return EXIT_USAGE;
+        }
+        used += (size_t)n;
+    }
+    return vt_ctl_client_run(argv[1], command);
 }

@@ -29,6 +29,10 @@
 #define PORT_MAX              65535
 #define EXIT_USAGE            2
 #define DECIMAL_BASE          10
+#define HEX_BASE              16
+#define APDU_INS_OFFSET       1
+#define APDU_HEADER_LEN       4
+#define FAULT_WORDS_MAX       4    /* fault INS WHEN [N] */
 
 enum {
     POLL_SIGNAL,
@@ -43,6 +47,18 @@ struct run_options {
     const char *log_path;
     uint16_t port;
     bool removed;
+};
+
+/*
+ * A one-shot yank: on the Nth command APDU with this INS the token leaves the
+ * reader, as a pulled USB token, either before the command takes effect or
+ * after it did (its state change saved) but before the answer goes out.
+ */
+struct fault_plan {
+    bool armed;
+    bool after;
+    uint8_t ins;
+    unsigned long countdown;     /* APDUs with that INS still to let through, +1 */
 };
 
 struct vt_run {
@@ -60,6 +76,7 @@ struct vt_run {
     bool waiting_logged;   /* "waiting for vpcd" said once per wait */
     bool quit;
     unsigned long apdus;
+    struct fault_plan fault;
 };
 
 /* --- card presence ---------------------------------------------------------- */
@@ -157,10 +174,33 @@ static int answer_control(struct vt_run *r, uint8_t control)
     }
 }
 
+/* True when this APDU is the one the armed fault waits for. */
+static bool fault_due(struct vt_run *r)
+{
+    if (!r->fault.armed || r->msg.len < APDU_HEADER_LEN ||
+        r->msg.data[APDU_INS_OFFSET] != r->fault.ins)
+        return false;
+    if (--r->fault.countdown > 0)
+        return false;
+    r->fault.armed = false;
+    return true;
+}
+
+static void fault_pull(struct vt_run *r, const char *when)
+{
+    vt_log("fault: INS %02X %s, card pulled", r->fault.ins, when);
+    card_remove(r);
+}
+
 static int answer_apdu(struct vt_run *r)
 {
     struct apdu_trace trace;
+    bool fault = fault_due(r);
 
+    if (fault && !r->fault.after) {
+        fault_pull(r, "before it took effect");
+        return 0;
+    }
     if (vt_apdu_link_process(&r->link, r->msg.data, r->msg.len, vt_piv_handle, &r->app, &r->resp,
                           &trace) < 0) {
         vt_warn("out of memory answering an APDU");
@@ -168,6 +208,11 @@ static int answer_apdu(struct vt_run *r)
     }
     r->apdus++;
     log_trace(&trace);
+    if (fault) {
+        /* The state file already holds whatever the command changed. */
+        fault_pull(r, "after it took effect, unanswered");
+        return 0;
+    }
     return vt_vpcd_send(r->vpcd_fd, r->resp.data, r->resp.len);
 }
 
@@ -188,11 +233,53 @@ static void serve_vpcd(struct vt_run *r)
 
 /* --- control socket and signals ----------------------------------------------- */
 
+/* "fault INS before|after [N]" or "fault clear". */
+static void arm_fault(struct vt_run *r, const char *command, char *reply, size_t size)
+{
+    char copy[CTL_LINE_MAX];
+    char *words[FAULT_WORDS_MAX + 1] = {0};
+    char *save = NULL, *end;
+    unsigned long ins, count = 1;
+    int n = 0;
+
+    snprintf(copy, sizeof copy, "%s", command);
+    for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (n <= FAULT_WORDS_MAX)
+            words[n++] = w;
+    if (n == 2 && strcmp(words[1], "clear") == 0) {
+        r->fault.armed = false;
+        snprintf(reply, size, "ok fault cleared");
+        return;
+    }
+    if (n < 3 || n > FAULT_WORDS_MAX)
+        goto usage;
+    errno = 0;
+    ins = strtoul(words[1], &end, HEX_BASE);
+    if (errno || *end || strlen(words[1]) != 2 || ins > UINT8_MAX)
+        goto usage;
+    if (strcmp(words[2], "before") != 0 && strcmp(words[2], "after") != 0)
+        goto usage;
+    if (n == FAULT_WORDS_MAX) {
+        count = strtoul(words[3], &end, DECIMAL_BASE);
+        if (errno || *end || count == 0 || words[3][0] == '-')
+            goto usage;
+    }
+    r->fault = (struct fault_plan){ .armed = true, .after = words[2][0] == 'a',
+                                    .ins = (uint8_t)ins, .countdown = count };
+    snprintf(reply, size, "ok fault armed: INS %02lX %s, APDU %lu", ins, words[2], count);
+    return;
+usage:
+    snprintf(reply, size, "error usage: fault INS(2 hex digits) before|after [N>=1] | "
+                          "fault clear");
+}
+
 static void exec_control(void *ctx, const char *command, char *reply, size_t size)
 {
     struct vt_run *r = ctx;
 
-    if (strcmp(command, "remove") == 0) {
+    if (strncmp(command, "fault ", sizeof "fault " - 1) == 0) {
+        arm_fault(r, command, reply, size);
+    } else if (strcmp(command, "remove") == 0) {
         card_remove(r);
         snprintf(reply, size, "ok removed");
     } else if (strcmp(command, "insert") == 0) {
@@ -207,7 +294,7 @@ static void exec_control(void *ctx, const char *command, char *reply, size_t siz
         snprintf(reply, size, "ok");
     } else {
         snprintf(reply, size, "error unknown command (remove, insert, status, stats, "
-                              "reset-stats)");
+                              "reset-stats, fault)");
     }
 }
 
@@ -345,6 +432,7 @@ static int setup(struct vt_run *r, const struct run_options *o)
 static void teardown(struct vt_run *r)
 {
     disconnect_vpcd(r, "token stopped");
+    power_cycle(r);   /* wipes a pending management key challenge */
     vt_ctl_server_close(&r->ctl);
     if (r->signal_fd >= 0)
         close(r->signal_fd);

@@ -34,6 +34,20 @@
 #define STATE_READ_CHUNK    4096
 #define STATE_CERT_PREFIX   "cert."
 #define STATE_KEY_PREFIX    "key."
+#define STATE_CERT_INFO_PREFIX "certinfo."
+#define STATE_KEY_INFO_PREFIX  "keyinfo."
+#define STATE_OBJECT_PREFIX "object."
+#define STATE_MGMT_KEY      "mgmt-key"
+#define KEY_INFO_LEN        3   /* origin, PIN policy, touch policy */
+#define HEX_BASE            16
+#define OBJECT_TAG_HEX_LEN  6
+/* Tags a client may write as plain objects: the PIV data objects of
+ * SP 800-73-4 part 1 table 3 (5FC101..5FC123) other than certificates, and
+ * Yubico's vendor range 5FFFxx. */
+#define PIV_OBJECT_TAG_FIRST 0x5FC101
+#define PIV_OBJECT_TAG_LAST  0x5FC123
+#define YK_OBJECT_TAG_FIRST  0x5FFF00
+#define YK_OBJECT_TAG_LAST   0x5FFFFF
 #define DECIMAL_BASE        10
 
 /* --- slots ---------------------------------------------------------------- */
@@ -105,6 +119,70 @@ bool vt_slot_is_retired(int index)
     return index >= PIV_FIRST_RETIRED_INDEX && index < VT_SLOT_COUNT;
 }
 
+#define SLOT_INDEX_9C  1
+#define SLOT_INDEX_9E  3
+
+struct vt_key_info vt_key_info_default(int slot, uint8_t origin)
+{
+    uint8_t pin = VT_PIN_POLICY_ONCE;
+
+    if (slot == SLOT_INDEX_9E)
+        pin = VT_PIN_POLICY_NEVER;
+    else if (slot == SLOT_INDEX_9C)
+        pin = VT_PIN_POLICY_ALWAYS;
+    return (struct vt_key_info){ origin, pin, VT_TOUCH_POLICY_NEVER };
+}
+
+/* --- stored objects and the management key ----------------------------------- */
+
+bool vt_object_tag_storable(uint32_t tag)
+{
+    if (vt_slot_by_object_tag(tag) >= 0)
+        return false;
+    return (tag >= PIV_OBJECT_TAG_FIRST && tag <= PIV_OBJECT_TAG_LAST) ||
+           (tag >= YK_OBJECT_TAG_FIRST && tag <= YK_OBJECT_TAG_LAST);
+}
+
+const struct vt_object *vt_state_object_const(const struct vt_state *st, uint32_t tag)
+{
+    for (int i = 0; i < VT_OBJECTS_MAX; i++)
+        if (st->objects[i].tag == tag && tag != 0)
+            return &st->objects[i];
+    return NULL;
+}
+
+struct vt_object *vt_state_object(struct vt_state *st, uint32_t tag)
+{
+    return (struct vt_object *)vt_state_object_const(st, tag);
+}
+
+int vt_state_set_object(struct vt_state *st, uint32_t tag, const uint8_t *value, size_t len)
+{
+    struct vt_object *o = vt_state_object(st, tag);
+
+    if (len == 0) {
+        if (o) {
+            vt_buf_free(&o->value);
+            o->tag = 0;
+        }
+        return 0;
+    }
+    for (int i = 0; !o && i < VT_OBJECTS_MAX; i++)
+        if (st->objects[i].tag == 0)
+            o = &st->objects[i];
+    if (!o || vt_buf_set(&o->value, value, len) < 0)
+        return -1;
+    o->tag = tag;
+    return 0;
+}
+
+void vt_state_default_mgmt_key(struct vt_state *st)
+{
+    st->mgmt_alg = PIV_MGMT_ALG_3DES;
+    OPENSSL_cleanse(st->mgmt_key, sizeof st->mgmt_key);
+    memcpy(st->mgmt_key, vt_mgmt_default_key, VT_MGMT_DEFAULT_KEY_LEN);
+}
+
 /* --- PIN / PUK values ----------------------------------------------------- */
 
 bool vt_ref_data_well_formed(const uint8_t value[VT_REF_DATA_LEN])
@@ -144,6 +222,8 @@ void vt_state_free(struct vt_state *st)
         vt_buf_free(&st->cert[i]);
         vt_buf_free(&st->key[i]);
     }
+    for (int i = 0; i < VT_OBJECTS_MAX; i++)
+        vt_buf_free(&st->objects[i].value);
     OPENSSL_cleanse(st, sizeof *st);
 }
 
@@ -184,6 +264,9 @@ struct state_parser {
     bool seen[FIELD__COUNT];
     bool seen_cert[VT_SLOT_COUNT];
     bool seen_key[VT_SLOT_COUNT];
+    bool seen_cert_info[VT_SLOT_COUNT];
+    bool seen_key_info[VT_SLOT_COUNT];
+    bool seen_mgmt_key;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -335,8 +418,72 @@ static int parse_slot_entry(struct state_parser *p, struct vt_state *st, const c
     *seen = true;
     if (vt_hex_decode(value, strlen(value), dest) < 0 || dest->len == 0)
         return parse_error(p, "\"%s\" is not hex", key);
-    if (is_cert && !der_is_certificate(dest))
-        return parse_error(p, "\"%s\" is not an X.509 certificate in DER", key);
+    return 0;
+}
+
+/* certinfo.SLOT=HH (only written when not plain) and keyinfo.SLOT=OOPPTT. */
+static int parse_slot_info(struct state_parser *p, struct vt_state *st, const char *key,
+                           const char *value)
+{
+    bool is_cert_info = has_prefix(key, STATE_CERT_INFO_PREFIX);
+    int slot = vt_slot_by_name(strchr(key, '.') + 1);
+    uint8_t bytes[KEY_INFO_LEN];
+    bool *seen;
+
+    if (slot < 0)
+        return parse_error(p, "unknown slot in \"%s\"", key);
+    seen = is_cert_info ? &p->seen_cert_info[slot] : &p->seen_key_info[slot];
+    if (*seen)
+        return parse_error(p, "\"%s\" given twice", key);
+    *seen = true;
+    if (is_cert_info) {
+        if (vt_hex_decode_fixed(value, bytes, 1) < 0 ||
+            (bytes[0] != VT_CERT_INFO_PLAIN && bytes[0] != VT_CERT_INFO_GZIP))
+            return parse_error(p, "\"%s\" must be 00 or 01", key);
+        st->cert_info[slot] = bytes[0];
+        return 0;
+    }
+    if (vt_hex_decode_fixed(value, bytes, KEY_INFO_LEN) < 0 ||
+        (bytes[0] != VT_KEY_ORIGIN_GENERATED && bytes[0] != VT_KEY_ORIGIN_IMPORTED) ||
+        bytes[1] < VT_PIN_POLICY_NEVER || bytes[1] > VT_PIN_POLICY_ALWAYS ||
+        bytes[2] < VT_TOUCH_POLICY_NEVER || bytes[2] > VT_TOUCH_POLICY_CACHED)
+        return parse_error(p, "\"%s\" must be origin, PIN and touch policy (3 hex bytes)", key);
+    st->key_info[slot] = (struct vt_key_info){ bytes[0], bytes[1], bytes[2] };
+    return 0;
+}
+
+/* object.5FC10C=HEX: a data object as a client wrote it. */
+static int parse_object(struct state_parser *p, struct vt_state *st, const char *key,
+                        const char *value)
+{
+    VT_AUTO_BUF bytes = {0};
+    const char *tag_hex = strchr(key, '.') + 1;
+    char *end;
+    unsigned long tag;
+
+    errno = 0;
+    tag = strtoul(tag_hex, &end, HEX_BASE);
+    if (strlen(tag_hex) != OBJECT_TAG_HEX_LEN || errno || *end || !vt_object_tag_storable((uint32_t)tag))
+        return parse_error(p, "\"%s\" is no storable object tag", key);
+    if (vt_state_object(st, (uint32_t)tag))
+        return parse_error(p, "\"%s\" given twice", key);
+    if (vt_hex_decode(value, strlen(value), &bytes) < 0 || bytes.len == 0)
+        return parse_error(p, "\"%s\" is not hex", key);
+    if (vt_state_set_object(st, (uint32_t)tag, bytes.data, bytes.len) < 0)
+        return parse_error(p, "too many objects (at most %d)", VT_OBJECTS_MAX);
+    return 0;
+}
+
+static int parse_mgmt_key(struct state_parser *p, struct vt_state *st, const char *value)
+{
+    size_t len;
+
+    if (p->seen_mgmt_key)
+        return parse_error(p, "\"%s\" given twice", STATE_MGMT_KEY);
+    p->seen_mgmt_key = true;
+    if (vt_mgmt_parse(value, &st->mgmt_alg, st->mgmt_key, &len) < 0)
+        return parse_error(p, "%s must be ALG:HEX (3DES, AES-128, AES-192, AES-256)",
+                           STATE_MGMT_KEY);
     return 0;
 }
 
@@ -352,6 +499,12 @@ static int parse_line(struct state_parser *p, struct vt_state *st, char *line)
     *eq = '\0';
     if (has_prefix(line, STATE_CERT_PREFIX) || has_prefix(line, STATE_KEY_PREFIX))
         return parse_slot_entry(p, st, line, eq + 1);
+    if (has_prefix(line, STATE_CERT_INFO_PREFIX) || has_prefix(line, STATE_KEY_INFO_PREFIX))
+        return parse_slot_info(p, st, line, eq + 1);
+    if (has_prefix(line, STATE_OBJECT_PREFIX))
+        return parse_object(p, st, line, eq + 1);
+    if (strcmp(line, STATE_MGMT_KEY) == 0)
+        return parse_mgmt_key(p, st, eq + 1);
     for (int f = 0; f < FIELD__COUNT; f++) {
         if (strcmp(line, field_names[f]) != 0)
             continue;
@@ -363,7 +516,27 @@ static int parse_line(struct state_parser *p, struct vt_state *st, char *line)
     return parse_error(p, "unknown key \"%s\"", line);
 }
 
-static int check_complete(struct state_parser *p, const struct vt_state *st)
+/* A gzip certificate is kept as the client wrote it; a plain one must be
+ * a certificate, as PUT DATA made sure. */
+static int check_slots(struct state_parser *p, struct vt_state *st)
+{
+    for (int i = 0; i < VT_SLOT_COUNT; i++) {
+        const char *name = slots[i].name;
+
+        if (p->seen_cert_info[i] && !st->cert[i].len)
+            return parse_error(p, "certinfo.%s without cert.%s", name, name);
+        if (p->seen_key_info[i] && !st->key[i].len)
+            return parse_error(p, "keyinfo.%s without key.%s", name, name);
+        if (st->cert[i].len && st->cert_info[i] == VT_CERT_INFO_PLAIN &&
+            !der_is_certificate(&st->cert[i]))
+            return parse_error(p, "\"cert.%s\" is not an X.509 certificate in DER", name);
+        if (st->key[i].len && !p->seen_key_info[i])
+            st->key_info[i] = vt_key_info_default(i, VT_KEY_ORIGIN_IMPORTED);
+    }
+    return 0;
+}
+
+static int check_complete(struct state_parser *p, struct vt_state *st)
 {
     for (int f = 0; f < FIELD__COUNT; f++)
         if (!p->seen[f])
@@ -372,7 +545,10 @@ static int check_complete(struct state_parser *p, const struct vt_state *st)
         return parse_error(p, "retry limits must be at least 1");
     if (st->pin_tries_left > st->pin_retries || st->puk_tries_left > st->puk_retries)
         return parse_error(p, "tries left exceed the retry limit");
-    return 0;
+    /* Older state files have no management key: they get the PIV default. */
+    if (!p->seen_mgmt_key)
+        vt_state_default_mgmt_key(st);
+    return check_slots(p, st);
 }
 
 static int read_whole_file(const char *path, struct vt_buf *out)
@@ -490,8 +666,8 @@ static int render_line(struct vt_buf *out, const char *fmt, ...)
     return vt_buf_append(out, line, (size_t)n);
 }
 
-static int render_hex_line(struct vt_buf *out, const char *prefix, const char *slot,
-                           const uint8_t *data, size_t len)
+/* Hex of data and the end of the line; the hex may be a secret. */
+static int render_hex_value(struct vt_buf *out, const uint8_t *data, size_t len)
 {
     char *hex = malloc(2 * len + 1);
     int rc;
@@ -499,11 +675,18 @@ static int render_hex_line(struct vt_buf *out, const char *prefix, const char *s
     if (!hex)
         return -1;
     vt_hex_encode(data, len, hex);
-    rc = render_line(out, "%s%s=", prefix, slot) < 0 || vt_buf_append(out, hex, 2 * len) < 0 ||
-         vt_buf_append_byte(out, '\n') < 0 ? -1 : 0;
+    rc = vt_buf_append(out, hex, 2 * len) < 0 || vt_buf_append_byte(out, '\n') < 0 ? -1 : 0;
     OPENSSL_cleanse(hex, 2 * len + 1);
     free(hex);
     return rc;
+}
+
+static int render_hex_line(struct vt_buf *out, const char *prefix, const char *slot,
+                           const uint8_t *data, size_t len)
+{
+    if (render_line(out, "%s%s=", prefix, slot) < 0)
+        return -1;
+    return render_hex_value(out, data, len);
 }
 
 static int render_identity(struct vt_buf *out, const struct vt_state *st)
@@ -538,6 +721,21 @@ static int render_secrets(struct vt_buf *out, const struct vt_state *st)
     return rc;
 }
 
+static int render_slot_infos(struct vt_buf *out, const struct vt_state *st, int i)
+{
+    const struct vt_key_info *ki = &st->key_info[i];
+
+    if (st->cert[i].len && st->cert_info[i] != VT_CERT_INFO_PLAIN &&
+        render_line(out, "%s%s=%02X\n", STATE_CERT_INFO_PREFIX, slots[i].name,
+                    st->cert_info[i]) < 0)
+        return -1;
+    if (st->key[i].len &&
+        render_line(out, "%s%s=%02X%02X%02X\n", STATE_KEY_INFO_PREFIX, slots[i].name,
+                    ki->origin, ki->pin_policy, ki->touch_policy) < 0)
+        return -1;
+    return 0;
+}
+
 static int render_slots(struct vt_buf *out, const struct vt_state *st)
 {
     for (int i = 0; i < VT_SLOT_COUNT; i++) {
@@ -549,14 +747,41 @@ static int render_slots(struct vt_buf *out, const struct vt_state *st)
         if (st->key[i].len && render_hex_line(out, STATE_KEY_PREFIX, name, st->key[i].data,
                                               st->key[i].len) < 0)
             return -1;
+        if (render_slot_infos(out, st, i) < 0)
+            return -1;
     }
     return 0;
+}
+
+static int render_objects(struct vt_buf *out, const struct vt_state *st)
+{
+    for (int i = 0; i < VT_OBJECTS_MAX; i++) {
+        char tag[sizeof "FFFFFFFF"];
+
+        if (st->objects[i].tag == 0)
+            continue;
+        snprintf(tag, sizeof tag, "%06" PRIX32, st->objects[i].tag);
+        if (render_hex_line(out, STATE_OBJECT_PREFIX, tag, st->objects[i].value.data,
+                            st->objects[i].value.len) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int render_mgmt_key(struct vt_buf *out, const struct vt_state *st)
+{
+    const struct vt_mgmt_alg *alg = vt_mgmt_alg_by_id(st->mgmt_alg);
+
+    if (!alg || render_line(out, "%s=%s:", STATE_MGMT_KEY, alg->name) < 0)
+        return -1;
+    return render_hex_value(out, st->mgmt_key, alg->key_len);
 }
 
 static int render_state(struct vt_buf *out, const struct vt_state *st)
 {
     if (render_identity(out, st) < 0 || render_secrets(out, st) < 0 ||
-        render_slots(out, st) < 0)
+        render_mgmt_key(out, st) < 0 || render_slots(out, st) < 0 ||
+        render_objects(out, st) < 0)
         return -1;
     return render_line(out, STATE_CRC_KEY "%08" PRIX32 "\n", text_crc32(out->data, out->len));
 }

@@ -29,6 +29,7 @@
 #define SW_WRONG_DATA               0x6A80
 #define SW_FUNC_NOT_SUPPORTED       0x6A81
 #define SW_FILE_NOT_FOUND           0x6A82
+#define SW_NOT_ENOUGH_MEMORY        0x6A84
 #define SW_INCORRECT_P1P2           0x6A86
 #define SW_REF_DATA_NOT_FOUND       0x6A88
 #define SW_INS_NOT_SUPPORTED        0x6D00

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -29,6 +30,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "token/spki.h"
 
 #define SECONDS_PER_DAY 86400
 
@@ -718,4 +721,46 @@ void cert_summary_free(struct cert_summary *s)
     free_string_list(s->ext_key_usage, s->n_ext_key_usage);
     OPENSSL_free(s->pem);
     OPENSSL_free(s);
+}
+
+/* ---- the key, for comparing with a card's ------------------------------ */
+
+token_err cert_public_key(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len)
+{
+    X509 *x __attribute__((cleanup(x509_freep))) = NULL;
+    unsigned char *pub __attribute__((cleanup(openssl_freep))) = NULL;
+    token_err err;
+    int n;
+
+    if (!spki || !spki_len)
+        return TOKEN_E_INVALID_ARG;
+    ERR_clear_error();
+    if ((err = decode_certificate(der, len, &x)))
+        return err;
+    n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &pub);
+    if (n <= 0)
+        return openssl_failure(TOKEN_E_MALFORMED);
+    *spki = malloc((size_t)n);
+    if (!*spki)
+        return TOKEN_E_NO_MEMORY;
+    memcpy(*spki, pub, (size_t)n);
+    *spki_len = (size_t)n;
+    return TOKEN_OK;
+}
+
+token_err cert_key_matches_spki(const uint8_t *der, size_t len, const uint8_t *spki,
+                                size_t spki_len, bool *match)
+{
+    uint8_t *mine = NULL;
+    size_t mine_len = 0;
+    token_err err;
+
+    if (!match)
+        return TOKEN_E_INVALID_ARG;
+    *match = false;
+    err = cert_public_key(der, len, &mine, &mine_len);
+    if (!err)
+        err = spki_equal(mine, mine_len, spki, spki_len, match);
+    free(mine);
+    return err;
 }

@@ -10,6 +10,7 @@
 #ifndef UKEYD_TOKEN_CERT_H
 #define UKEYD_TOKEN_CERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -89,6 +90,16 @@ void cert_summary_free(struct cert_summary *s);
  * as long as the token stays plugged in, so callers showing "days left" ask
  * again with the current time rather than trusting days_left. */
 long cert_days_left(const struct cert_summary *s, time_t now);
+
+/*
+ * The certificate's SubjectPublicKeyInfo DER, malloc()ed (free with free()),
+ * for comparing with a key a card holds. TOKEN_E_MALFORMED as cert_summarize.
+ */
+token_err cert_public_key(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len);
+
+/* *match when the certificate's public key is the key `spki` (SubjectPublicKeyInfo DER). */
+token_err cert_key_matches_spki(const uint8_t *der, size_t len, const uint8_t *spki,
+                                size_t spki_len, bool *match);
 
 /* For __attribute__((cleanup)) */
 static inline void cert_summary_freep(struct cert_summary **s)

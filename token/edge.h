@@ -48,8 +48,53 @@ struct card_edge {
                              const char *new_pin, int *puk_tries_left);
     token_err (*change_puk)(const struct apdu_transport *t, const char *old_puk,
                             const char *new_puk, int *puk_tries_left);
-    /* Drops the verified state so no other process inherits it. */
+    /* Drops the verified PIN so no other process inherits it. The
+     * management key's authentication ends with select() (SELECT). */
     token_err (*logout)(const struct apdu_transport *t);
+
+    /*
+     * Certificate writes (issue 9). `slot` is a key reference (PIV: 9A, 9C,
+     * 9D, 9E, 82..95); TOKEN_E_INVALID_ARG for one the edge does not have.
+     * Keys and certificates travel as SubjectPublicKeyInfo / certificate DER,
+     * malloc()ed for the caller. Status words the cards give for these:
+     * TOKEN_E_NOT_SUPPORTED (the command or algorithm is unknown to the
+     * card), TOKEN_E_NO_SPACE (no room), TOKEN_E_NO_OBJECT (no key there).
+     */
+    /* Authenticates with the card management key; the answer to the card's
+     * challenge comes from the relay. TOKEN_E_MGMT_AUTH_FAILED when the card
+     * refuses it, TOKEN_E_RELAY_FAILED when the relay gave none. */
+    token_err (*mgmt_auth)(const struct apdu_transport *t, const struct token_mgmt_relay *relay);
+    /* The public key in `slot`, from the card's key metadata; costs no PIN. */
+    token_err (*key_public)(const struct apdu_transport *t, uint8_t slot, uint8_t **spki,
+                            size_t *spki_len);
+    /* A new key pair in `slot` (needs mgmt_auth first). */
+    token_err (*generate)(const struct apdu_transport *t, uint8_t slot, enum token_key_alg alg,
+                          uint8_t **spki, size_t *spki_len);
+    /*
+     * Signs with the key in `slot` (needs the PIN verified). `in` is what
+     * the key signs: for RSA a DER DigestInfo, which the edge pads (PKCS#1
+     * v1.5); for EC the hash; for SM2 e = SM3(Z || M). The signature comes
+     * as X.509 carries it: RSA the raw block, EC and SM2 a DER SEQUENCE{r,s}.
+     * TOKEN_E_KEY_MISMATCH when the slot's key is not of `alg`.
+     */
+    token_err (*sign)(const struct apdu_transport *t, uint8_t slot, enum token_key_alg alg,
+                      const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len);
+    /* The certificate in `slot`'s object; TOKEN_E_NO_OBJECT when empty. */
+    token_err (*read_cert)(const struct apdu_transport *t, uint8_t slot, uint8_t **der,
+                           size_t *der_len);
+    /* Replaces the object (needs mgmt_auth); `der` NULL empties it. */
+    token_err (*write_cert)(const struct apdu_transport *t, uint8_t slot, const uint8_t *der,
+                            size_t der_len);
+    /* Moves the key of `from` into `to`, replacing what `to` held (needs mgmt_auth). */
+    token_err (*move_key)(const struct apdu_transport *t, uint8_t from, uint8_t to);
+    /*
+     * For a slot whose old keys the card edge keeps (PIV: 9D, SP 800-73-4
+     * 3.3.2), moves its key and certificate to the next free retired slot
+     * and counts them in the key history (needs mgmt_auth); *retired_to is
+     * that slot, 0 when nothing moved (another slot, or no key there). Picks
+     * up a retirement an interruption left half done.
+     */
+    token_err (*retire_key)(const struct apdu_transport *t, uint8_t slot, uint8_t *retired_to);
 };
 
 extern const struct card_edge piv_edge;

@@ -23,6 +23,12 @@ static const char *const names[TOKEN_E__COUNT] = {
     [TOKEN_E_SECURITY_STATUS]  = "SECURITY_STATUS",
     [TOKEN_E_TIMEOUT]          = "TIMEOUT",
     [TOKEN_E_INTERNAL]         = "INTERNAL",
+    [TOKEN_E_MGMT_AUTH_FAILED] = "MGMT_AUTH_FAILED",
+    [TOKEN_E_RELAY_FAILED]     = "RELAY_FAILED",
+    [TOKEN_E_NOT_SUPPORTED]    = "NOT_SUPPORTED",
+    [TOKEN_E_KEY_MISMATCH]     = "KEY_MISMATCH",
+    [TOKEN_E_WRITE_FAILED]     = "WRITE_FAILED",
+    [TOKEN_E_NO_SPACE]         = "NO_SPACE",
 };
 
 const char *token_err_name(token_err err)

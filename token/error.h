@@ -31,6 +31,13 @@ typedef enum token_err {
     TOKEN_E_SECURITY_STATUS,    /* the card wants a verified PIN first */
     TOKEN_E_TIMEOUT,
     TOKEN_E_INTERNAL,
+    /* Certificate writes (the CA holds the management key). */
+    TOKEN_E_MGMT_AUTH_FAILED,   /* the card refused the key holder's answer to its challenge */
+    TOKEN_E_RELAY_FAILED,       /* the caller's relay to the key holder gave up; it knows why */
+    TOKEN_E_NOT_SUPPORTED,      /* the card lacks the command or the algorithm */
+    TOKEN_E_KEY_MISMATCH,       /* a certificate's public key is not the slot's key */
+    TOKEN_E_WRITE_FAILED,       /* an object read back differently from what was written */
+    TOKEN_E_NO_SPACE,           /* the card has no room for the object */
     TOKEN_E__COUNT
 } token_err;
 

@@ -18,6 +18,7 @@
 
 #include "token/atr.h"
 #include "token/edge.h"
+#include "token/spki.h"
 #include "token/tlv.h"
 
 static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
@@ -47,6 +48,64 @@ static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
 #define PIV_VERSION_LEN            3
 #define PIV_RETIRED_SLOTS          20
 #define PIV_CERT_MAX               (16 * 1024)   /* inflated certificate bound */
+
+/* Certificate writes: SP 800-73-4 part 2 and the YubiKey extensions (5.3, 5.7). */
+#define PIV_INS_GENERAL_AUTHENTICATE 0x87
+#define PIV_INS_GENERATE_KEY_PAIR  0x47
+#define PIV_INS_PUT_DATA           0xDB
+#define PIV_INS_YK_MOVE_KEY        0xF6
+#define PIV_INS_YK_GET_METADATA    0xF7
+#define PIV_PUT_DATA_P1            0x3F
+#define PIV_PUT_DATA_P2            0xFF
+#define PIV_KEY_REF_MGMT           0x9B
+#define PIV_KEY_REF_KEY_MGMT       0x9D   /* the slot whose old keys the key history keeps */
+#define PIV_TAG_DYN_AUTH           0x7C   /* dynamic authentication template */
+#define PIV_TAG_DYN_CHALLENGE      0x81
+#define PIV_TAG_DYN_RESPONSE       0x82
+#define PIV_TAG_GEN_CONTROL        0xAC   /* control reference template of GENERATE */
+#define PIV_TAG_GEN_ALG            0x80
+#define PIV_TAG_PUBLIC_KEY         0x7F49
+#define PIV_TAG_RSA_MODULUS        0x81
+#define PIV_TAG_RSA_EXPONENT       0x82
+#define PIV_TAG_EC_POINT           0x86
+#define PIV_TAG_META_ALG           0x01
+#define PIV_TAG_META_PUBLIC_KEY    0x04
+#define PIV_TAG_KH_OFF_CARD_CERTS  0xC2
+#define PIV_TAG_KH_OFF_CARD_URL    0xF3
+#define PIV_TAG_ERROR_DETECTION    0xFE
+#define PIV_CERTINFO_UNCOMPRESSED  0x00
+#define PIV_KH_URL_MAX             118    /* SP 800-73-4 part 1, table 19 */
+#define PIV_OBJECT_TAG_LEN         3      /* the 5FC1xx object tags */
+#define PIV_TLV_SHORT_HEADER       2      /* a one-byte tag and a one-byte length */
+#define PIV_TAG_LIST_LEN           (PIV_TLV_SHORT_HEADER + PIV_OBJECT_TAG_LEN)
+/* 71 01 00 and FE 00 after a certificate */
+#define PIV_CERT_OBJECT_TRAILER    (PIV_TLV_SHORT_HEADER + 1 + PIV_TLV_SHORT_HEADER)
+/* C1 01 n, C2 01 n, F3 L URL, FE 00 (the URL's length fits one byte) */
+#define PIV_KH_OBJECT_MAX          (4 * PIV_TLV_SHORT_HEADER + 2 + PIV_KH_URL_MAX)
+
+/* Key algorithm identifiers (SP 800-78-4 table 5, YubiKey's RSA-3072/4096). */
+#define PIV_ALG_RSA1024            0x06
+#define PIV_ALG_RSA2048            0x07
+#define PIV_ALG_RSA3072            0x05
+#define PIV_ALG_RSA4096            0x16
+#define PIV_ALG_ECC_P256           0x11
+#define PIV_ALG_ECC_P384           0x14
+/* No PIV identifier exists for SM2 (real SM2 tokens speak GM/T 0016); the
+ * virtual token and ukeyd agree on this one from the vendor range. */
+#define PIV_ALG_SM2_VENDOR         0xF0
+
+#define PIV_MGMT_BLOCK_3DES        8
+#define PIV_MGMT_BLOCK_AES         16
+#define PIV_MGMT_BLOCK_MAX         PIV_MGMT_BLOCK_AES
+
+/* PKCS#1 v1.5 signature block (RFC 8017 9.2): 00 01 FF.. 00 DigestInfo */
+#define PKCS1_BLOCK_LEAD           0x00
+#define PKCS1_BLOCK_TYPE_SIGN      0x01
+#define PKCS1_PAD_BYTE             0xFF
+#define PKCS1_SEPARATOR            0x00
+#define PKCS1_MIN_PAD              8
+#define PKCS1_OVERHEAD             (3 + PKCS1_MIN_PAD)
+#define PIV_RSA_MAX_BYTES          512
 
 struct piv_slot {
     uint8_t key_ref;
@@ -109,18 +168,24 @@ static token_err piv_select(const struct apdu_transport *t)
  * GET DATA of one object; *value points into rsp at the content of the
  * object's 53 template. TOKEN_E_NO_OBJECT when the card does not have it.
  */
+/* 5C 03 TAG: which object GET DATA and PUT DATA speak of. */
+static size_t piv_tag_list(uint32_t tag, uint8_t list[PIV_TAG_LIST_LEN])
+{
+    uint8_t tagbytes[PIV_OBJECT_TAG_LEN] = {(uint8_t)(tag >> 16), (uint8_t)(tag >> 8),
+                                            (uint8_t)tag};
+
+    return tlv_put(list, PIV_TAG_LIST_LEN, PIV_TAG_TAG_LIST, tagbytes, sizeof(tagbytes));
+}
+
 static token_err piv_get_data(const struct apdu_transport *t, uint32_t tag,
                               struct apdu_response *rsp, struct tlv *value)
 {
-    uint8_t list[5];
-    size_t n = 0;
+    uint8_t list[PIV_TAG_LIST_LEN];
     struct apdu cmd = {ISO_CLA, ISO_INS_GET_DATA_ODD, PIV_GET_DATA_P1, PIV_GET_DATA_P2,
                        list, 0, APDU_LE_ANY};
-    uint8_t tagbytes[3] = {(uint8_t)(tag >> 16), (uint8_t)(tag >> 8), (uint8_t)tag};
     token_err err;
 
-    n = tlv_put(list, sizeof(list), PIV_TAG_TAG_LIST, tagbytes, sizeof(tagbytes));
-    cmd.lc = n;
+    cmd.lc = piv_tag_list(tag, list);
     err = apdu_transmit(t, &cmd, rsp);
     if (err)
         return err;
@@ -292,23 +357,53 @@ static token_err piv_cert_from_object(const struct tlv *obj, uint8_t **der, size
     return TOKEN_OK;
 }
 
-/* How many retired slots hold certificates; 0 when the card has no key history. */
-static token_err piv_retired_cert_count(const struct apdu_transport *t, size_t *count)
+/* The key history object (SP 800-73-4 part 1, 3.3.2); all zero when absent. */
+struct piv_key_history {
+    uint8_t on_card;             /* retired keys whose certificates are on the card */
+    uint8_t off_card;
+    uint8_t url[PIV_KH_URL_MAX]; /* where the off-card certificates are */
+    size_t url_len;
+};
+
+static uint8_t piv_kh_count(const struct tlv *kh, uint32_t tag)
+{
+    struct tlv v;
+
+    if (tlv_find(kh->value, kh->len, tag, &v) == TOKEN_OK && v.len == 1)
+        return v.value[0];
+    return 0;
+}
+
+static token_err piv_read_key_history(const struct apdu_transport *t, struct piv_key_history *out)
 {
     _cleanup_rsp_ struct apdu_response rsp = {0};
-    struct tlv kh, on_card;
+    struct tlv kh, url;
     token_err err;
 
-    *count = 0;
+    memset(out, 0, sizeof(*out));
     err = piv_get_data(t, PIV_TAG_KEY_HISTORY, &rsp, &kh);
     if (err == TOKEN_E_NO_OBJECT || err == TOKEN_E_MALFORMED)
         return TOKEN_OK;
     if (err)
         return err;
-    if (tlv_find(kh.value, kh.len, PIV_TAG_KH_ON_CARD_CERTS, &on_card) == TOKEN_OK &&
-        on_card.len == 1)
-        *count = on_card.value[0] > PIV_RETIRED_SLOTS ? PIV_RETIRED_SLOTS : on_card.value[0];
+    out->on_card = piv_kh_count(&kh, PIV_TAG_KH_ON_CARD_CERTS);
+    out->off_card = piv_kh_count(&kh, PIV_TAG_KH_OFF_CARD_CERTS);
+    if (tlv_find(kh.value, kh.len, PIV_TAG_KH_OFF_CARD_URL, &url) == TOKEN_OK &&
+        url.len <= sizeof(out->url)) {
+        memcpy(out->url, url.value, url.len);
+        out->url_len = url.len;
+    }
     return TOKEN_OK;
+}
+
+/* How many retired slots hold certificates; 0 when the card has no key history. */
+static token_err piv_retired_cert_count(const struct apdu_transport *t, size_t *count)
+{
+    struct piv_key_history kh;
+    token_err err = piv_read_key_history(t, &kh);
+
+    *count = kh.on_card > PIV_RETIRED_SLOTS ? PIV_RETIRED_SLOTS : kh.on_card;
+    return err;
 }
 
 struct cert_list {
@@ -481,6 +576,496 @@ static token_err piv_logout(const struct apdu_transport *t)
     return rsp.sw == SW_OK ? TOKEN_OK : TOKEN_E_CARD_ERROR;
 }
 
+/* ---- certificate writes -------------------------------------------------- */
+
+static const struct piv_slot *piv_slot_by_ref(uint8_t key_ref)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(piv_primary_slots); i++)
+        if (piv_primary_slots[i].key_ref == key_ref)
+            return &piv_primary_slots[i];
+    for (i = 0; i < ARRAY_SIZE(piv_retired_slots); i++)
+        if (piv_retired_slots[i].key_ref == key_ref)
+            return &piv_retired_slots[i];
+    return NULL;
+}
+
+struct piv_key_alg {
+    uint8_t id;
+    int token_alg;           /* enum token_key_alg; -1 for keys ukeyd does not generate */
+    const char *curve;       /* SPKI_CURVE_*; NULL for RSA */
+    size_t key_bytes;        /* RSA: modulus bytes */
+};
+
+static const struct piv_key_alg piv_key_algs[] = {
+    {PIV_ALG_RSA2048, TOKEN_KEY_RSA2048, NULL, 256},
+    {PIV_ALG_ECC_P256, TOKEN_KEY_EC_P256, SPKI_CURVE_P256, 0},
+    {PIV_ALG_ECC_P384, TOKEN_KEY_EC_P384, SPKI_CURVE_P384, 0},
+    {PIV_ALG_SM2_VENDOR, TOKEN_KEY_SM2, SPKI_CURVE_SM2, 0},
+    {PIV_ALG_RSA1024, -1, NULL, 128},
+    {PIV_ALG_RSA3072, -1, NULL, 384},
+    {PIV_ALG_RSA4096, -1, NULL, 512},
+};
+
+static const struct piv_key_alg *piv_key_alg_by_id(uint8_t id)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(piv_key_algs); i++)
+        if (piv_key_algs[i].id == id)
+            return &piv_key_algs[i];
+    return NULL;
+}
+
+static const struct piv_key_alg *piv_key_alg_of(enum token_key_alg alg)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(piv_key_algs); i++)
+        if (piv_key_algs[i].token_alg == (int)alg)
+            return &piv_key_algs[i];
+    return NULL;
+}
+
+/* What the status word of a write-side command says, beyond the command's own. */
+static token_err piv_write_sw(uint16_t sw)
+{
+    switch (sw) {
+    case SW_OK:                return TOKEN_OK;
+    case SW_NOT_ENOUGH_MEMORY: return TOKEN_E_NO_SPACE;
+    case SW_SECURITY_STATUS:   return TOKEN_E_SECURITY_STATUS;
+    case SW_REF_DATA_NOT_FOUND: return TOKEN_E_NO_OBJECT;
+    case SW_INS_NOT_SUPPORTED:
+    case SW_CLA_NOT_SUPPORTED: return TOKEN_E_NOT_SUPPORTED;
+    default:                   return TOKEN_E_CARD_ERROR;
+    }
+}
+
+/* A key's public part as the card hands it out (81/82 or 86 TLVs) → SPKI. */
+static token_err piv_spki_from_tlvs(const struct piv_key_alg *ka, const uint8_t *p, size_t len,
+                                    uint8_t **spki, size_t *spki_len)
+{
+    struct tlv n, e, point;
+
+    if (ka->curve) {
+        if (tlv_find(p, len, PIV_TAG_EC_POINT, &point) != TOKEN_OK)
+            return TOKEN_E_MALFORMED;
+        return spki_from_ec_point(ka->curve, point.value, point.len, spki, spki_len);
+    }
+    if (tlv_find(p, len, PIV_TAG_RSA_MODULUS, &n) != TOKEN_OK ||
+        tlv_find(p, len, PIV_TAG_RSA_EXPONENT, &e) != TOKEN_OK)
+        return TOKEN_E_MALFORMED;
+    while (n.len > ka->key_bytes && n.value[0] == 0) {   /* a sign byte some cards add */
+        n.value++;
+        n.len--;
+    }
+    if (n.len != ka->key_bytes)
+        return TOKEN_E_MALFORMED;
+    return spki_from_rsa(n.value, n.len, e.value, e.len, spki, spki_len);
+}
+
+/* GENERAL AUTHENTICATE with a dynamic authentication template around `inner`. */
+static token_err piv_dyn_auth(const struct apdu_transport *t, uint8_t alg, uint8_t key_ref,
+                              const uint8_t *inner, size_t inner_len, struct apdu_response *rsp)
+{
+    size_t cap = inner_len + tlv_header_size(PIV_TAG_DYN_AUTH, inner_len), n;
+    uint8_t *buf = malloc(cap);
+    struct apdu cmd = {ISO_CLA, PIV_INS_GENERAL_AUTHENTICATE, alg, key_ref, buf, 0, APDU_LE_ANY};
+    token_err err;
+
+    if (!buf)
+        return TOKEN_E_NO_MEMORY;
+    n = tlv_put(buf, cap, PIV_TAG_DYN_AUTH, inner, inner_len);
+    cmd.lc = n;
+    err = n ? apdu_transmit(t, &cmd, rsp) : TOKEN_E_INVALID_ARG;
+    OPENSSL_cleanse(buf, cap);
+    free(buf);
+    return err;
+}
+
+/* The `tag` element of the card's dynamic authentication template. */
+static token_err piv_dyn_auth_field(const struct apdu_response *rsp, uint32_t tag, struct tlv *out)
+{
+    struct tlv tmpl;
+
+    if (tlv_find(rsp->data, rsp->len, PIV_TAG_DYN_AUTH, &tmpl) != TOKEN_OK ||
+        tlv_find(tmpl.value, tmpl.len, tag, out) != TOKEN_OK)
+        return TOKEN_E_MALFORMED;
+    return TOKEN_OK;
+}
+
+static size_t piv_mgmt_block_len(uint8_t alg)
+{
+    switch (alg) {
+    case TOKEN_MGMT_ALG_3DES:   return PIV_MGMT_BLOCK_3DES;
+    case TOKEN_MGMT_ALG_AES128:
+    case TOKEN_MGMT_ALG_AES192:
+    case TOKEN_MGMT_ALG_AES256: return PIV_MGMT_BLOCK_AES;
+    default:                    return 0;
+    }
+}
+
+/* Step one of external authentication: the card's challenge, one cipher block. */
+static token_err piv_mgmt_challenge(const struct apdu_transport *t, uint8_t alg,
+                                    uint8_t challenge[PIV_MGMT_BLOCK_MAX], size_t block)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    uint8_t ask[PIV_TLV_SHORT_HEADER];
+    size_t n = tlv_put(ask, sizeof(ask), PIV_TAG_DYN_CHALLENGE, NULL, 0);
+    struct tlv c;
+    token_err err = piv_dyn_auth(t, alg, PIV_KEY_REF_MGMT, ask, n, &rsp);
+
+    if (err)
+        return err;
+    if (rsp.sw == SW_INCORRECT_P1P2 || rsp.sw == SW_WRONG_DATA)
+        return TOKEN_E_NOT_SUPPORTED;   /* not the algorithm of the card's key */
+    if ((err = piv_write_sw(rsp.sw)))
+        return err;
+    if (piv_dyn_auth_field(&rsp, PIV_TAG_DYN_CHALLENGE, &c) || c.len != block)
+        return TOKEN_E_MALFORMED;
+    memcpy(challenge, c.value, block);
+    return TOKEN_OK;
+}
+
+/* Step two: the key holder's answer; the card says whether it was right. */
+static token_err piv_mgmt_answer(const struct apdu_transport *t, uint8_t alg,
+                                 const uint8_t *response, size_t block)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    uint8_t inner[PIV_TLV_SHORT_HEADER + PIV_MGMT_BLOCK_MAX];
+    size_t n = tlv_put(inner, sizeof(inner), PIV_TAG_DYN_RESPONSE, response, block);
+    token_err err = piv_dyn_auth(t, alg, PIV_KEY_REF_MGMT, inner, n, &rsp);
+
+    OPENSSL_cleanse(inner, sizeof(inner));
+    if (err)
+        return err;
+    switch (rsp.sw) {
+    case SW_OK:
+        return TOKEN_OK;
+    case SW_SECURITY_STATUS:
+    case SW_AUTH_BLOCKED:
+    case SW_WRONG_DATA:
+        return TOKEN_E_MGMT_AUTH_FAILED;
+    default:
+        return piv_write_sw(rsp.sw);
+    }
+}
+
+static token_err piv_mgmt_auth(const struct apdu_transport *t, const struct token_mgmt_relay *relay)
+{
+    uint8_t challenge[PIV_MGMT_BLOCK_MAX], response[PIV_MGMT_BLOCK_MAX];
+    size_t block = relay ? piv_mgmt_block_len(relay->algorithm) : 0;
+    token_err err;
+
+    if (!block || !relay->respond)
+        return TOKEN_E_INVALID_ARG;
+    err = piv_mgmt_challenge(t, relay->algorithm, challenge, block);
+    if (!err) {
+        err = relay->respond(relay->userdata, relay->algorithm, challenge, block, response);
+        if (err && err != TOKEN_E_NO_MEMORY)
+            err = TOKEN_E_RELAY_FAILED;
+    }
+    if (!err)
+        err = piv_mgmt_answer(t, relay->algorithm, response, block);
+    OPENSSL_cleanse(challenge, sizeof(challenge));
+    OPENSSL_cleanse(response, sizeof(response));
+    return err;
+}
+
+static token_err piv_key_public(const struct apdu_transport *t, uint8_t slot, uint8_t **spki,
+                                size_t *spki_len)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    struct apdu cmd = {ISO_CLA, PIV_INS_YK_GET_METADATA, 0x00, slot, NULL, 0, APDU_LE_ANY};
+    const struct piv_key_alg *ka;
+    struct tlv alg, pub;
+    token_err err;
+
+    if (!piv_slot_by_ref(slot))
+        return TOKEN_E_INVALID_ARG;
+    if ((err = apdu_transmit(t, &cmd, &rsp)))
+        return err;
+    if (rsp.sw == SW_FUNC_NOT_SUPPORTED)
+        return TOKEN_E_NOT_SUPPORTED;
+    if ((err = piv_write_sw(rsp.sw)))
+        return err;
+    if (tlv_find(rsp.data, rsp.len, PIV_TAG_META_ALG, &alg) != TOKEN_OK || alg.len != 1 ||
+        tlv_find(rsp.data, rsp.len, PIV_TAG_META_PUBLIC_KEY, &pub) != TOKEN_OK)
+        return TOKEN_E_MALFORMED;
+    ka = piv_key_alg_by_id(alg.value[0]);
+    if (!ka)
+        return TOKEN_E_NOT_SUPPORTED;
+    return piv_spki_from_tlvs(ka, pub.value, pub.len, spki, spki_len);
+}
+
+static token_err piv_generate(const struct apdu_transport *t, uint8_t slot, enum token_key_alg alg,
+                              uint8_t **spki, size_t *spki_len)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    const struct piv_key_alg *ka = piv_key_alg_of(alg);
+    uint8_t alg_tlv[PIV_TLV_SHORT_HEADER + 1], control[2 * PIV_TLV_SHORT_HEADER + 1];
+    struct apdu cmd = {ISO_CLA, PIV_INS_GENERATE_KEY_PAIR, 0x00, slot, control, 0, APDU_LE_ANY};
+    struct tlv pub;
+    token_err err;
+
+    if (!ka || !piv_slot_by_ref(slot))
+        return TOKEN_E_INVALID_ARG;
+    cmd.lc = tlv_put(control, sizeof(control), PIV_TAG_GEN_CONTROL, alg_tlv,
+                     tlv_put(alg_tlv, sizeof(alg_tlv), PIV_TAG_GEN_ALG, &ka->id, 1));
+    if ((err = apdu_transmit(t, &cmd, &rsp)))
+        return err;
+    if (rsp.sw == SW_WRONG_DATA || rsp.sw == SW_INCORRECT_P1P2 || rsp.sw == SW_FUNC_NOT_SUPPORTED)
+        return TOKEN_E_NOT_SUPPORTED;   /* the card does not make keys of this algorithm */
+    if ((err = piv_write_sw(rsp.sw)))
+        return err;
+    if (tlv_find(rsp.data, rsp.len, PIV_TAG_PUBLIC_KEY, &pub) != TOKEN_OK)
+        return TOKEN_E_MALFORMED;
+    return piv_spki_from_tlvs(ka, pub.value, pub.len, spki, spki_len);
+}
+
+/* 00 01 FF..FF 00 DigestInfo, as long as the modulus. */
+static token_err piv_pkcs1_block(const uint8_t *digest_info, size_t len, uint8_t *block,
+                                 size_t block_len)
+{
+    size_t pad;
+
+    if (len + PKCS1_OVERHEAD > block_len)
+        return TOKEN_E_INVALID_ARG;
+    pad = block_len - len - 3;
+    block[0] = PKCS1_BLOCK_LEAD;
+    block[1] = PKCS1_BLOCK_TYPE_SIGN;
+    memset(block + 2, PKCS1_PAD_BYTE, pad);
+    block[2 + pad] = PKCS1_SEPARATOR;
+    memcpy(block + 3 + pad, digest_info, len);
+    return TOKEN_OK;
+}
+
+static token_err piv_sign_sw(uint16_t sw)
+{
+    if (sw == SW_WRONG_DATA)
+        return TOKEN_E_KEY_MISMATCH;   /* the slot's key is of another algorithm */
+    return piv_write_sw(sw);
+}
+
+/* GENERAL AUTHENTICATE: 7C { 82 00, 81 data } → 7C { 82 signature } */
+static token_err piv_sign_data(const struct apdu_transport *t, uint8_t alg, uint8_t slot,
+                               const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    size_t cap = PIV_TLV_SHORT_HEADER + tlv_header_size(PIV_TAG_DYN_CHALLENGE, len) + len, n;
+    uint8_t *inner = malloc(cap);
+    struct tlv s;
+    token_err err;
+
+    if (!inner)
+        return TOKEN_E_NO_MEMORY;
+    n = tlv_put(inner, cap, PIV_TAG_DYN_RESPONSE, NULL, 0);
+    n += tlv_put(inner + n, cap - n, PIV_TAG_DYN_CHALLENGE, data, len);
+    err = piv_dyn_auth(t, alg, slot, inner, n, &rsp);
+    free(inner);
+    if (err || (err = piv_sign_sw(rsp.sw)))
+        return err;
+    if (piv_dyn_auth_field(&rsp, PIV_TAG_DYN_RESPONSE, &s) || s.len == 0)
+        return TOKEN_E_MALFORMED;
+    *sig = malloc(s.len);
+    if (!*sig)
+        return TOKEN_E_NO_MEMORY;
+    memcpy(*sig, s.value, s.len);
+    *sig_len = s.len;
+    return TOKEN_OK;
+}
+
+static token_err piv_sign(const struct apdu_transport *t, uint8_t slot, enum token_key_alg alg,
+                          const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len)
+{
+    const struct piv_key_alg *ka = piv_key_alg_of(alg);
+    uint8_t block[PIV_RSA_MAX_BYTES];
+    token_err err;
+
+    if (!ka || !piv_slot_by_ref(slot) || !in || in_len == 0)
+        return TOKEN_E_INVALID_ARG;
+    if (ka->curve)
+        return piv_sign_data(t, ka->id, slot, in, in_len, sig, sig_len);
+    err = piv_pkcs1_block(in, in_len, block, ka->key_bytes);
+    if (!err)
+        err = piv_sign_data(t, ka->id, slot, block, ka->key_bytes, sig, sig_len);
+    OPENSSL_cleanse(block, sizeof(block));
+    return err;
+}
+
+static token_err piv_read_cert(const struct apdu_transport *t, uint8_t slot, uint8_t **der,
+                               size_t *der_len)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    const struct piv_slot *s = piv_slot_by_ref(slot);
+    struct tlv obj;
+    token_err err;
+
+    if (!s)
+        return TOKEN_E_INVALID_ARG;
+    if ((err = piv_get_data(t, s->object, &rsp, &obj)))
+        return err;
+    if (obj.len == 0)
+        return TOKEN_E_NO_OBJECT;   /* an emptied object */
+    return piv_cert_from_object(&obj, der, der_len);
+}
+
+/* PUT DATA: 5C tag, 53 { content } — chained by the APDU layer when long. */
+static token_err piv_put_object(const struct apdu_transport *t, uint32_t tag,
+                                const uint8_t *content, size_t len)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    size_t cap = PIV_TAG_LIST_LEN + tlv_header_size(PIV_TAG_DATA, len) + len, n;
+    uint8_t *buf = malloc(cap);
+    struct apdu cmd = {ISO_CLA, PIV_INS_PUT_DATA, PIV_PUT_DATA_P1, PIV_PUT_DATA_P2, buf, 0, 0};
+    token_err err;
+
+    if (!buf)
+        return TOKEN_E_NO_MEMORY;
+    n = piv_tag_list(tag, buf);
+    n += tlv_put(buf + n, cap - n, PIV_TAG_DATA, content, len);
+    cmd.lc = n;
+    err = apdu_transmit(t, &cmd, &rsp);
+    free(buf);
+    return err ? err : piv_write_sw(rsp.sw);
+}
+
+/* 70 cert, 71 uncompressed, FE (no error detection code) */
+static token_err piv_write_cert(const struct apdu_transport *t, uint8_t slot, const uint8_t *der,
+                                size_t der_len)
+{
+    static const uint8_t info = PIV_CERTINFO_UNCOMPRESSED;
+    const struct piv_slot *s = piv_slot_by_ref(slot);
+    size_t cap = tlv_header_size(PIV_TAG_CERT, der_len) + der_len + PIV_CERT_OBJECT_TRAILER, n;
+    uint8_t *content;
+    token_err err;
+
+    if (!s || (!der && der_len))
+        return TOKEN_E_INVALID_ARG;
+    if (der_len > PIV_CERT_MAX)
+        return TOKEN_E_NO_SPACE;
+    if (!der)
+        return piv_put_object(t, s->object, NULL, 0);
+    content = malloc(cap);
+    if (!content)
+        return TOKEN_E_NO_MEMORY;
+    n = tlv_put(content, cap, PIV_TAG_CERT, der, der_len);
+    n += tlv_put(content + n, cap - n, PIV_TAG_CERT_INFO, &info, 1);
+    n += tlv_put(content + n, cap - n, PIV_TAG_ERROR_DETECTION, NULL, 0);
+    err = piv_put_object(t, s->object, content, n);
+    free(content);
+    return err;
+}
+
+static token_err piv_write_key_history(const struct apdu_transport *t,
+                                       const struct piv_key_history *kh)
+{
+    uint8_t content[PIV_KH_OBJECT_MAX];
+    size_t n;
+
+    n = tlv_put(content, sizeof(content), PIV_TAG_KH_ON_CARD_CERTS, &kh->on_card, 1);
+    n += tlv_put(content + n, sizeof(content) - n, PIV_TAG_KH_OFF_CARD_CERTS, &kh->off_card, 1);
+    if (kh->url_len)
+        n += tlv_put(content + n, sizeof(content) - n, PIV_TAG_KH_OFF_CARD_URL, kh->url,
+                     kh->url_len);
+    n += tlv_put(content + n, sizeof(content) - n, PIV_TAG_ERROR_DETECTION, NULL, 0);
+    return piv_put_object(t, PIV_TAG_KEY_HISTORY, content, n);
+}
+
+static token_err piv_move_key(const struct apdu_transport *t, uint8_t from, uint8_t to)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    struct apdu cmd = {ISO_CLA, PIV_INS_YK_MOVE_KEY, to, from, NULL, 0, 0};
+    token_err err;
+
+    if (!piv_slot_by_ref(from) || !piv_slot_by_ref(to) || from == to)
+        return TOKEN_E_INVALID_ARG;
+    if ((err = apdu_transmit(t, &cmd, &rsp)))
+        return err;
+    return rsp.sw == SW_INCORRECT_P1P2 ? TOKEN_E_INVALID_ARG : piv_write_sw(rsp.sw);
+}
+
+/* Whether `slot` holds a key, by its metadata. */
+static token_err piv_has_key(const struct apdu_transport *t, uint8_t slot, bool *has)
+{
+    uint8_t *spki = NULL;
+    size_t len = 0;
+    token_err err = piv_key_public(t, slot, &spki, &len);
+
+    free(spki);
+    *has = err == TOKEN_OK;
+    return err == TOKEN_E_NO_OBJECT ? TOKEN_OK : err;
+}
+
+/* The retired slot's object gets a copy of `slot`'s certificate (or nothing, emptied). */
+static token_err piv_copy_cert(const struct apdu_transport *t, uint8_t slot, uint8_t to)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    token_err err = piv_read_cert(t, slot, &der, &len);
+
+    if (err == TOKEN_E_NO_OBJECT || err == TOKEN_E_MALFORMED)
+        err = piv_write_cert(t, to, NULL, 0);
+    else if (!err)
+        err = piv_write_cert(t, to, der, len);
+    free(der);
+    return err;
+}
+
+/*
+ * Certificate first (invisible beyond the count), then the key, then the
+ * count. Interrupted after the move, `slot` is left without a key and the
+ * next retirement finishes the count instead (piv_retire_key).
+ */
+static token_err piv_retire_into(const struct apdu_transport *t, uint8_t slot,
+                                 struct piv_key_history *kh, const struct piv_slot *target)
+{
+    bool taken;
+    token_err err = piv_has_key(t, target->key_ref, &taken);
+
+    if (err)
+        return err;
+    if (taken)
+        return TOKEN_E_NO_SPACE;   /* a key the key history does not count: never overwrite it */
+    if ((err = piv_copy_cert(t, slot, target->key_ref)) ||
+        (err = piv_move_key(t, slot, target->key_ref)))
+        return err;
+    kh->on_card++;
+    return piv_write_key_history(t, kh);
+}
+
+static token_err piv_retire_key(const struct apdu_transport *t, uint8_t slot, uint8_t *retired_to)
+{
+    struct piv_key_history kh;
+    const struct piv_slot *target;
+    bool slot_has_key, target_has_key;
+    token_err err;
+
+    *retired_to = 0;
+    if (slot != PIV_KEY_REF_KEY_MGMT)
+        return TOKEN_OK;
+    if ((err = piv_read_key_history(t, &kh)))
+        return err;
+    /* the last retired slot stages new keys: it never keeps an old one */
+    if (kh.on_card >= PIV_RETIRED_SLOTS ||
+        piv_retired_slots[kh.on_card].key_ref == TOKEN_STAGING_SLOT)
+        return TOKEN_E_NO_SPACE;
+    target = &piv_retired_slots[kh.on_card];
+    if ((err = piv_has_key(t, slot, &slot_has_key)))
+        return err;
+    if (slot_has_key)
+        err = piv_retire_into(t, slot, &kh, target);
+    else if (!(err = piv_has_key(t, target->key_ref, &target_has_key)) && target_has_key) {
+        kh.on_card++;   /* an earlier retirement moved the key but was cut off before counting it */
+        err = piv_write_key_history(t, &kh);
+    } else
+        return err;
+    if (!err)
+        *retired_to = target->key_ref;
+    return err;
+}
+
 const struct card_edge piv_edge = {
     .name = "PIV",
     /* SP 800-73-4 asks for 6–8 digits, but tokens in the field accept any
@@ -497,4 +1082,12 @@ const struct card_edge piv_edge = {
     .unblock_pin = piv_unblock_pin,
     .change_puk = piv_change_puk,
     .logout = piv_logout,
+    .mgmt_auth = piv_mgmt_auth,
+    .key_public = piv_key_public,
+    .generate = piv_generate,
+    .sign = piv_sign,
+    .read_cert = piv_read_cert,
+    .write_cert = piv_write_cert,
+    .move_key = piv_move_key,
+    .retire_key = piv_retire_key,
 };

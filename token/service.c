@@ -7,7 +7,8 @@
  * and reads are served from there until the monitor reports a change. PIN
  * operations are serialised per token, paced, run inside one transaction that
  * also re-checks which token is in the reader, and always end by dropping the
- * card's verified state.
+ * card's verified state. The operations on key slots (keyslot.c) run the
+ * same way, through service_internal.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "token/cardjob.h"
 #include "token/edge.h"
 #include "token/pcsc.h"
+#include "token/service_internal.h"
 #include "token/token.h"
 
 #define SERVICE_READY_TIMEOUT_MS 3000
@@ -863,12 +865,16 @@ struct pin_request {
     enum pin_op op;
     const char *a, *b;      /* the secrets, per op */
     unsigned flags;
+    /* work done while the PIN just presented is verified (signing a request) */
+    card_work_fn then;
+    void *then_arg;
 };
 
 struct pin_result {
     int tries_left;         /* the counter the operation speaks of */
     int pin_tries;          /* the PIN counter afterwards */
     bool pin_blocked;
+    bool accepted;          /* the card took the PIN or PUK */
 };
 
 static token_err check_policies(const struct card_edge *edge, const struct pin_request *req)
@@ -968,6 +974,9 @@ static token_err pin_work(struct card_session *cs, void *arg)
     if (!err && w->req->op != OP_PIN_INFO) {
         presented = true;
         err = run_pin_op(cs, w->req, &w->res->tries_left);
+        w->res->accepted = !err;
+        if (!err && w->req->then)
+            err = w->req->then(cs, w->req->then_arg);
     }
     if (err == TOKEN_E_TOKEN_REMOVED || err == TOKEN_E_PCSC_UNAVAILABLE)
         return err;
@@ -979,11 +988,10 @@ static token_err pin_work(struct card_session *cs, void *arg)
     return err ? err : state_err;
 }
 
-static token_err pin_op_on_card(struct token_service *svc, struct token_lock *l,
-                                const char *reader, const struct card_edge *edge, const char *id,
-                                const struct pin_request *req, struct pin_result *res)
+/* Runs work on the token's card; called with the token's lock held. */
+static token_err run_on_token(struct token_service *svc, struct token_lock *l, const char *reader,
+                              const struct card_edge *edge, card_work_fn work, void *arg)
 {
-    struct pin_work w = {id, req, res};
     token_err err;
 
     if (l->stuck) {
@@ -992,7 +1000,7 @@ static token_err pin_op_on_card(struct token_service *svc, struct token_lock *l,
         card_job_unref(l->stuck);
         l->stuck = NULL;
     }
-    err = card_job_run(reader, edge, card_wait_ms(svc), pin_work, &w, NULL, &l->stuck);
+    err = card_job_run(reader, edge, card_wait_ms(svc), work, arg, NULL, &l->stuck);
     if (err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_CARD_UNSUPPORTED ||
         err == TOKEN_E_READER_NOT_FOUND)
         err = TOKEN_E_TOKEN_REMOVED;   /* it was there when the caller asked */
@@ -1033,17 +1041,15 @@ static void publish_pin_state(struct token_service *svc, const char *id, const s
     free(reader);
 }
 
-static token_err token_pin_operation(struct token_service *svc, const char *id,
-                                     const struct pin_request *req, struct pin_result *res)
+/* The reader (a copy) and the driver of token `id`, reading it first when the monitor could not. */
+static token_err locate_token(struct token_service *svc, const char *id, char **reader_out,
+                              const struct card_edge **edge_out)
 {
     const struct card_edge *edge = NULL;
-    struct token_lock *l;
     char *reader = NULL;
     struct reader_entry *r;
     token_err err;
 
-    res->tries_left = res->pin_tries = -1;
-    res->pin_blocked = false;
     pthread_mutex_lock(&svc->lock);
     r = svc->pcsc_up ? find_token(svc, id) : NULL;
     pthread_mutex_unlock(&svc->lock);
@@ -1060,6 +1066,24 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
           : !reader     ? TOKEN_E_NO_MEMORY
                         : TOKEN_OK;
     pthread_mutex_unlock(&svc->lock);
+    *reader_out = reader;
+    *edge_out = edge;
+    return err;
+}
+
+static token_err token_pin_operation(struct token_service *svc, const char *id,
+                                     const struct pin_request *req, struct pin_result *res)
+{
+    const struct card_edge *edge = NULL;
+    struct pin_work w = {id, req, res};
+    struct token_lock *l;
+    char *reader = NULL;
+    token_err err;
+
+    res->tries_left = res->pin_tries = -1;
+    res->pin_blocked = false;
+    res->accepted = false;
+    err = locate_token(svc, id, &reader, &edge);
     if (!err)
         err = check_policies(edge, req);
     if (err)
@@ -1073,7 +1097,7 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
     pthread_mutex_lock(&l->m);
     if (req->op != OP_PIN_INFO)
         pace_attempt(svc, l);
-    err = pin_op_on_card(svc, l, reader, edge, id, req, res);
+    err = run_on_token(svc, l, reader, edge, pin_work, &w);
     pthread_mutex_unlock(&l->m);
     if (res->pin_tries >= 0 || res->pin_blocked)
         publish_pin_state(svc, id, res);
@@ -1104,10 +1128,12 @@ token_err token_service_pin_info(struct token_service *svc, const char *id,
     return TOKEN_OK;
 }
 
-static token_err pin_call(struct token_service *svc, const char *id, enum pin_op op,
-                          const char *a, const char *b, unsigned flags, int *tries_left)
+static token_err pin_call_then(struct token_service *svc, const char *id, enum pin_op op,
+                               const char *a, const char *b, unsigned flags, card_work_fn then,
+                               void *then_arg, int *tries_left)
 {
-    struct pin_request req = {.op = op, .a = a, .b = b, .flags = flags};
+    struct pin_request req = {.op = op, .a = a, .b = b, .flags = flags, .then = then,
+                              .then_arg = then_arg};
     struct pin_result res;
     token_err err;
 
@@ -1118,13 +1144,19 @@ static token_err pin_call(struct token_service *svc, const char *id, enum pin_op
         /* PIN errors and PIN successes speak of the PIN counter; PUK ones of the PUK's */
         bool puk_op = op == OP_UNBLOCK || op == OP_CHANGE_PUK;
 
-        *tries_left = puk_op || err ? res.tries_left : res.pin_tries;
+        *tries_left = puk_op || !res.accepted ? res.tries_left : res.pin_tries;
         if (err == TOKEN_E_PIN_LAST_TRY)
             *tries_left = 1;
         if (err == TOKEN_E_PIN_BLOCKED || err == TOKEN_E_PUK_BLOCKED)
             *tries_left = 0;
     }
     return err;
+}
+
+static token_err pin_call(struct token_service *svc, const char *id, enum pin_op op,
+                          const char *a, const char *b, unsigned flags, int *tries_left)
+{
+    return pin_call_then(svc, id, op, a, b, flags, NULL, NULL, tries_left);
 }
 
 token_err token_service_verify_pin(struct token_service *svc, const char *id, const char *pin,
@@ -1149,6 +1181,46 @@ token_err token_service_change_puk(struct token_service *svc, const char *id, co
                                    const char *new_puk, int *puk_tries_left)
 {
     return pin_call(svc, id, OP_CHANGE_PUK, old_puk, new_puk, 0, puk_tries_left);
+}
+
+/* ---- lent to the other modules of the service (service_internal.h) ---- */
+
+token_err service_token_job(struct token_service *svc, const char *id,
+                            bool (*edge_ok)(const struct card_edge *edge), card_work_fn work,
+                            void *arg, char **reader)
+{
+    const struct card_edge *edge = NULL;
+    struct token_lock *l = NULL;
+    token_err err = locate_token(svc, id, reader, &edge);
+
+    if (!err && edge_ok && !edge_ok(edge))
+        err = TOKEN_E_NOT_SUPPORTED;
+    if (!err && !(l = token_lock_get(svc, id)))
+        err = TOKEN_E_NO_MEMORY;
+    if (err)
+        return err;
+    pthread_mutex_lock(&l->m);
+    err = run_on_token(svc, l, *reader, edge, work, arg);
+    pthread_mutex_unlock(&l->m);
+    return err;
+}
+
+token_err service_verify_pin_then(struct token_service *svc, const char *id, const char *pin,
+                                  unsigned flags, card_work_fn work, void *arg, int *tries_left)
+{
+    return pin_call_then(svc, id, OP_VERIFY, pin, NULL, flags, work, arg, tries_left);
+}
+
+token_err service_same_token(struct card_session *cs, const char *id)
+{
+    return check_same_token(cs, id);
+}
+
+void service_certs_changed(struct token_service *svc, const char *reader, const char *id)
+{
+    token_snapshot_unref(refresh_reader(svc, reader));
+    svc_log(svc, LOG_NOTICE, id, "certificates on the token changed");
+    svc_emit_simple(svc, TOKEN_EV_CERTS_CHANGED, reader, id);
 }
 
 /* ---- re-scan on request (environment repair) ---- */

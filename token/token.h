@@ -94,6 +94,7 @@ enum token_event_kind {
     TOKEN_EV_PIN_CHANGED,       /* tries left or blocked state changed (any operation) */
     TOKEN_EV_PCSC_LOST,
     TOKEN_EV_PCSC_BACK,
+    TOKEN_EV_CERTS_CHANGED,     /* a write changed the token's certificates */
 };
 
 struct token_event {
@@ -164,5 +165,128 @@ token_err token_service_change_puk(struct token_service *svc, const char *id,
  * not reachable within `wait_ms`. Costs no PIN try.
  */
 token_err token_service_rescan(struct token_service *svc, unsigned wait_ms);
+
+/* --- certificate writes (issue 9) -----------------------------------------
+ *
+ * Writing to a PIV token needs its card management key (key reference 9B).
+ * ukeyd never holds it: the card's challenge goes out through a relay to
+ * whoever does (the CA service) and the answer comes back to the card, all
+ * inside the operation's one PC/SC transaction. Every write below ends with
+ * the card's security status reset, as the PIN operations do.
+ */
+
+/* PIV algorithm identifiers of the management key (SP 800-78-4 table 5). */
+#define TOKEN_MGMT_ALG_3DES     0x03
+#define TOKEN_MGMT_ALG_AES128   0x08
+#define TOKEN_MGMT_ALG_AES192   0x0A
+#define TOKEN_MGMT_ALG_AES256   0x0C
+
+/*
+ * Answers one card challenge: `challenge` (one block of the key's cipher,
+ * 8 or 16 bytes) encrypted under the management key, into `response` (as
+ * many bytes as the challenge). Called on the card-job thread while the
+ * transaction is held; it may block for a network round trip. Return
+ * TOKEN_OK, or TOKEN_E_RELAY_FAILED after noting why in `userdata`.
+ */
+typedef token_err (*token_mgmt_respond_fn)(void *userdata, uint8_t algorithm,
+                                           const uint8_t *challenge, size_t len,
+                                           uint8_t *response);
+
+struct token_mgmt_relay {
+    uint8_t algorithm;              /* TOKEN_MGMT_ALG_*: what the key holder says the key is */
+    token_mgmt_respond_fn respond;
+    void *userdata;
+};
+
+/* Key pairs a token can generate; the names are the CA protocol's. */
+enum token_key_alg {
+    TOKEN_KEY_RSA2048,              /* "RSA-2048" */
+    TOKEN_KEY_EC_P256,              /* "EC-P256" */
+    TOKEN_KEY_EC_P384,              /* "EC-P384" */
+    TOKEN_KEY_SM2,                  /* "SM2" (a vendor algorithm id on PIV, see docs) */
+    TOKEN_KEY__COUNT
+};
+const char *token_key_alg_name(enum token_key_alg alg);              /* NULL if out of range */
+/* TOKEN_OK and *out set when `name` is one of the names above. */
+token_err token_key_alg_from_name(const char *name, enum token_key_alg *out);
+
+/* The retired-key slot a new key pair is generated in before it replaces a
+ * slot's key, so the slot keeps a matching certificate until the swap. */
+#define TOKEN_STAGING_SLOT 0x95
+
+/*
+ * The public key (SubjectPublicKeyInfo DER, caller frees with free()) of the
+ * key in `slot`, from the card's key metadata (GET METADATA, YubiKey 5.3+
+ * and the virtual token). TOKEN_E_NOT_SUPPORTED when the card cannot tell;
+ * TOKEN_E_NO_OBJECT when the slot holds no key. Costs no PIN try.
+ */
+token_err token_service_slot_public_key(struct token_service *svc, const char *id, uint8_t slot,
+                                        uint8_t **spki, size_t *spki_len);
+
+/*
+ * Generates a key pair of `alg` in `slot` (normally TOKEN_STAGING_SLOT),
+ * after authenticating with the management key through `relay`; returns its
+ * public key as SubjectPublicKeyInfo DER (caller frees with free()).
+ * TOKEN_E_NOT_SUPPORTED when the card refuses the algorithm.
+ */
+token_err token_service_generate_key(struct token_service *svc, const char *id, uint8_t slot,
+                                     enum token_key_alg alg, const struct token_mgmt_relay *relay,
+                                     uint8_t **spki, size_t *spki_len);
+
+/*
+ * Builds a PKCS#10 request for the key in `slot` whose public key is `spki`
+ * and has the card sign it after verifying `pin` (the same policy check,
+ * pacing and last-try guard as token_service_verify_pin, `flags` likewise;
+ * `tries_left` as there). The subject is `subject_der` (a DER Name, may be
+ * NULL: then CN=<token id>); SM2 keys are signed with SM3 and the default
+ * GM/T 0009 user id, RSA with SHA-256 PKCS#1 v1.5, EC with ECDSA-SHA256/384.
+ * The request's own signature is checked before it is returned (caller
+ * frees *csr with free()).
+ */
+token_err token_service_sign_csr(struct token_service *svc, const char *id, uint8_t slot,
+                                 const char *pin, unsigned flags, const uint8_t *spki,
+                                 size_t spki_len, const uint8_t *subject_der, size_t subject_len,
+                                 uint8_t **csr, size_t *csr_len, int *tries_left);
+
+/*
+ * Writes certificate `der` into `slot`'s object (key kept), then reads it
+ * back: TOKEN_E_WRITE_FAILED unless it reads back byte for byte. Refuses
+ * with TOKEN_E_KEY_MISMATCH, before authenticating, when the card can say
+ * the slot's public key (metadata) or the slot holds a certificate, and the
+ * new certificate's key is not that key. The token's cached snapshot is
+ * refreshed and TOKEN_EV_CERTS_CHANGED sent.
+ */
+token_err token_service_write_cert(struct token_service *svc, const char *id, uint8_t slot,
+                                   const uint8_t *der, size_t der_len,
+                                   const struct token_mgmt_relay *relay);
+
+/*
+ * Replaces `slot`'s key pair with the one generated in `staged_slot`, whose
+ * certificate is `der`, in one transaction: for the key management slot 9D
+ * the old key and certificate first move to the next free retired slot and
+ * the key history counts them (SP 800-73-4 §3.3.2); then the staged key
+ * moves into `slot` (MOVE KEY, YubiKey 5.7 and the virtual token) and the
+ * certificate is written and read back. TOKEN_E_KEY_MISMATCH before anything
+ * is written when `der`'s key is not the staged key. The window in which
+ * `slot`'s key and certificate disagree is the few APDUs between the move
+ * and the write; token_service_slot_state tells the caller's recovery where
+ * an interrupted install stopped. TOKEN_E_NOT_SUPPORTED without MOVE KEY.
+ */
+token_err token_service_install_key(struct token_service *svc, const char *id,
+                                    uint8_t staged_slot, uint8_t slot, const uint8_t *der,
+                                    size_t der_len, const struct token_mgmt_relay *relay);
+
+/* Where a slot stands against a given certificate, for recovery. */
+struct token_slot_state {
+    bool has_key;              /* metadata says a key is there (false when unknown) */
+    bool key_known;            /* the card could say whether, and which */
+    bool key_matches;          /* the key is the given certificate's key */
+    bool cert_present;         /* the slot's certificate object holds a certificate */
+    bool cert_is_given;        /* ... and it is the given one, byte for byte */
+    bool cert_matches_key;     /* the object's certificate has the slot's key (when key_known) */
+};
+token_err token_service_slot_state(struct token_service *svc, const char *id, uint8_t slot,
+                                   const uint8_t *der, size_t der_len,
+                                   struct token_slot_state *out);
 
 #endif

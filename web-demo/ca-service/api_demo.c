@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certreq.h"
 #include "handlers.h"
 #include "payment.h"
 #include "review.h"
@@ -131,17 +132,30 @@ static const char *served_type(const char *stored)
     return "application/octet-stream";
 }
 
-void demo_material(struct http_req *r)
+typedef struct ca_problem (*material_fetcher)(sqlite3 *db, const char *owner, long id,
+                                              struct stored_material *out);
+
+/* /…/{owner}/materials/{id}: an uploaded file, as an attachment. */
+static void reply_material(struct http_req *r, material_fetcher fetch)
 {
     struct stored_material m;
     char *end = NULL;
     long id = strtol(r->captures[1], &end, DECIMAL_BASE);
-    struct ca_problem p = *end ? ca_fail(CA_NOT_FOUND)
-                               : review_material(r->ca->db, r->captures[0], id, &m);
+    struct ca_problem p = *end ? ca_fail(CA_NOT_FOUND) : fetch(r->ca->db, r->captures[0], id, &m);
 
     if (p.code != CA_OK) {
         reply_problem(r, &p);
         return;
     }
     reply_bytes(r, served_type(m.content_type), m.data, m.len);
+}
+
+void demo_material(struct http_req *r)
+{
+    reply_material(r, review_material);
+}
+
+void demo_cert_material(struct http_req *r)
+{
+    reply_material(r, certreq_material);
 }

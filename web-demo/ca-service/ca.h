@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/ca.h — what every part of the reference CA unlock
- * service (ukey-ca) shares: the service context (database, timings, public
+ * web-demo/ca-service/ca.h — what every part of the reference CA service
+ * (ukey-ca: unlock and certificates) shares: the service context (database, timings, public
  * URL) and the size limits of the things it stores.
  *
  * The service runs every handler on libmicrohttpd's one polling thread, so
@@ -41,13 +41,17 @@ struct ca_timings {
     long sms_code_ttl_s;        /* an SMS code's life */
     long unlock_code_ttl_s;     /* an unlock code's life, from approval */
     long request_ttl_s;         /* an unlock request's life, from opening */
+    long cert_action_ttl_s;     /* an approved certificate action's life, until issued */
 };
+
+struct issuers;                 /* issuing.h: the CAs that sign */
 
 struct ca {
     sqlite3 *db;
     struct ca_timings t;
     const char *public_url;     /* "http://127.0.0.1:17991", no trailing slash */
     const char *static_dir;     /* NULL when no static files are served */
+    const struct issuers *issuers;  /* NULL when none was given: nothing is issued */
 };
 
 #endif

@@ -17,7 +17,8 @@
 
 #include "log.h"
 
-#define SCHEMA_VERSION     1
+#define SCHEMA_VERSION     2
+#define SCHEMA_VERSION_V1  1        /* unlock only: orders had no purpose */
 #define BUSY_TIMEOUT_MS    5000
 
 static const char *const pragmas =
@@ -50,7 +51,8 @@ static const char *const schema =
     "  currency     TEXT NOT NULL,"
     "  state        TEXT NOT NULL,"               /* unpaid | paid | consumed */
     "  created_at   INTEGER NOT NULL,"
-    "  paid_at      INTEGER);"
+    "  paid_at      INTEGER,"
+    "  purpose      TEXT NOT NULL DEFAULT 'unlock');"   /* unlock | cert */
     "CREATE TABLE IF NOT EXISTS invoices ("
     "  order_id   TEXT PRIMARY KEY REFERENCES orders(id),"
     "  title      TEXT NOT NULL,"
@@ -121,7 +123,59 @@ static const char *const schema =
     "  token_id   TEXT NOT NULL REFERENCES tokens(id),"
     "  state      TEXT NOT NULL,"                 /* pending | rotated | unchanged */
     "  created_at INTEGER NOT NULL,"
-    "  settled_at INTEGER);";
+    "  settled_at INTEGER);"
+    /* --- certificates (cert/v1) --- */
+    "CREATE TABLE IF NOT EXISTS management_keys ("   /* the card's 9B key: never logged */
+    "  token_id  TEXT PRIMARY KEY REFERENCES tokens(id),"
+    "  algorithm TEXT NOT NULL,"                  /* 3DES | AES-128 | AES-192 | AES-256 */
+    "  key       BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS slot_certificates ("  /* what each slot holds, as we issued it */
+    "  token_id TEXT NOT NULL REFERENCES tokens(id),"
+    "  slot     TEXT NOT NULL,"                   /* 9a | 9c | 9d | 9e */
+    "  serial   TEXT NOT NULL,"                   /* canonical upper-case hex */
+    "  der      BLOB NOT NULL,"
+    "  PRIMARY KEY (token_id, slot));"
+    "CREATE TABLE IF NOT EXISTS cert_fees ("
+    "  token_id     TEXT NOT NULL REFERENCES tokens(id),"
+    "  kind         TEXT NOT NULL,"               /* change | renewal | reinstall | issue */
+    "  amount_cents INTEGER NOT NULL,"
+    "  currency     TEXT NOT NULL,"
+    "  PRIMARY KEY (token_id, kind));"
+    "CREATE TABLE IF NOT EXISTS cert_requests ("
+    "  number        TEXT PRIMARY KEY,"           /* C + 10 digits: what a person sees */
+    "  action_id     TEXT NOT NULL UNIQUE,"       /* ukeyd's bearer capability, never a browser's */
+    "  token_id      TEXT NOT NULL REFERENCES tokens(id),"
+    "  kind          TEXT NOT NULL,"
+    "  slot          TEXT NOT NULL,"
+    "  old_serial    TEXT,"                       /* protocol form; NULL for issue */
+    "  details       TEXT NOT NULL,"              /* JSON: what the person asked to change */
+    "  subject       TEXT NOT NULL,"              /* RFC 4514 of subject_der */
+    "  subject_der   BLOB NOT NULL,"
+    "  key_policy    TEXT NOT NULL,"              /* keep | new */
+    "  key_algorithm TEXT NOT NULL,"
+    "  state         TEXT NOT NULL,"              /* see certreq.h */
+    "  reason        TEXT,"
+    "  order_id      TEXT REFERENCES orders(id),"
+    "  mgmt_answers  INTEGER NOT NULL DEFAULT 0,"
+    "  issued_der    BLOB,"
+    "  issued_serial TEXT,"                       /* canonical upper-case hex */
+    "  created_at    INTEGER NOT NULL,"
+    "  updated_at    INTEGER NOT NULL,"
+    "  expires_at    INTEGER);"                   /* set on approval */
+    "CREATE INDEX IF NOT EXISTS cert_requests_by_token ON cert_requests(token_id, created_at);"
+    "CREATE TABLE IF NOT EXISTS cert_materials ("
+    "  id           INTEGER PRIMARY KEY,"
+    "  number       TEXT NOT NULL REFERENCES cert_requests(number),"
+    "  kind         TEXT NOT NULL,"
+    "  filename     TEXT NOT NULL,"
+    "  content_type TEXT NOT NULL,"
+    "  size         INTEGER NOT NULL,"
+    "  data         BLOB NOT NULL,"
+    "  uploaded_at  INTEGER NOT NULL);";
+
+/* From version 1: orders learn whom they are for (unlock or certificate). */
+static const char *const migrate_from_v1 =
+    "ALTER TABLE orders ADD COLUMN purpose TEXT NOT NULL DEFAULT 'unlock';";
 
 static bool run_script(sqlite3 *db, const char *sql, const char *what)
 {
@@ -134,17 +188,16 @@ static bool run_script(sqlite3 *db, const char *sql, const char *what)
     return false;
 }
 
-static bool schema_version_ok(sqlite3 *db)
+static bool schema_version(sqlite3 *db, int *version)
 {
     DB_STMT *st = db_prepare(db, "PRAGMA user_version", "");
     bool failed = false;
-    int version;
 
     if (!st || !db_row(st, &failed))
         return false;
-    version = sqlite3_column_int(st, 0);
-    if (version != 0 && version != SCHEMA_VERSION) {
-        ca_log("database schema version %d, this service knows %d", version, SCHEMA_VERSION);
+    *version = sqlite3_column_int(st, 0);
+    if (*version != 0 && *version != SCHEMA_VERSION_V1 && *version != SCHEMA_VERSION) {
+        ca_log("database schema version %d, this service knows %d", *version, SCHEMA_VERSION);
         return false;
     }
     return true;
@@ -154,6 +207,7 @@ bool db_open(const char *path, sqlite3 **out)
 {
     sqlite3 *db = NULL;
     char set_version[sizeof "PRAGMA user_version=" + sizeof "2147483647"];
+    int version = 0;
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                         SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
@@ -162,8 +216,10 @@ bool db_open(const char *path, sqlite3 **out)
     }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     snprintf(set_version, sizeof set_version, "PRAGMA user_version=%d", SCHEMA_VERSION);
-    if (!run_script(db, pragmas, "settings") || !schema_version_ok(db) ||
-        !run_script(db, "BEGIN IMMEDIATE", "schema") || !run_script(db, schema, "schema") ||
+    if (!run_script(db, pragmas, "settings") || !schema_version(db, &version) ||
+        !run_script(db, "BEGIN IMMEDIATE", "schema") ||
+        (version == SCHEMA_VERSION_V1 && !run_script(db, migrate_from_v1, "migration")) ||
+        !run_script(db, schema, "schema") ||
         !run_script(db, set_version, "schema") || !run_script(db, "COMMIT", "schema"))
         goto fail;
     *out = db;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/form.c — form fields from the post processor
- * (see form.h). A field may arrive in several pieces; each is appended.
+ * web-demo/ca-service/form.c — form fields from the post processor, and
+ * the one material upload both review paths share (see form.h). A field may
+ * arrive in several pieces; each is appended.
  */
 #include "form.h"
 
@@ -9,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "review.h"
 #include "secret.h"
+
+#define MATERIAL_KIND_MAX 32
 
 struct form {
     struct form_field *fields;
@@ -72,4 +76,32 @@ void form_free(struct form_field *fields, size_t n)
         secret_free(fields[i].data);
         fields[i].data = NULL;
     }
+}
+
+enum { UP_KIND, UP_FILE, UP__COUNT };
+
+struct ca_problem form_store_material(struct http_req *r, material_store store, const char *key)
+{
+    struct form_field f[UP__COUNT] = {
+        [UP_KIND] = { .name = "kind", .cap = MATERIAL_KIND_MAX },
+        [UP_FILE] = { .name = "file", .cap = MATERIAL_MAX_BYTES },
+    };
+    struct material m;
+    struct ca_problem p = ca_ok();
+    const char *bad;
+
+    if (!req_content_type_is(r, "multipart/form-data") || !form_read(r, f, UP__COUNT)) {
+        form_free(f, UP__COUNT);
+        return ca_fail(CA_UNSUPPORTED_MEDIA_TYPE);
+    }
+    m = (struct material){ form_text(&f[UP_KIND]), f[UP_FILE].filename,
+                           f[UP_FILE].content_type, f[UP_FILE].data, f[UP_FILE].len };
+    if (f[UP_FILE].overflow)
+        p = ca_fail(CA_PAYLOAD_TOO_LARGE);
+    else if ((bad = material_bad_field(&m)))
+        p = ca_bad_field(bad);
+    else
+        p = store(r->ca, key, &m);
+    form_free(f, UP__COUNT);
+    return p;
 }

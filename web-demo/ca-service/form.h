@@ -35,4 +35,16 @@ const char *form_text(const struct form_field *f);
 /* Frees (and wipes) the fields' buffers. */
 void form_free(struct form_field *fields, size_t n);
 
+struct material;
+typedef struct ca_problem (*material_store)(struct ca *ca, const char *key,
+                                            const struct material *m);
+
+/*
+ * A multipart upload of one material (fields `kind` and `file`), checked
+ * (kind, size, name), then given to store with key (a review ticket, a
+ * certificate request's number). UNSUPPORTED_MEDIA_TYPE when it is no
+ * multipart form, PAYLOAD_TOO_LARGE, BAD_REQUEST with the field.
+ */
+struct ca_problem form_store_material(struct http_req *r, material_store store, const char *key);
+
 #endif

@@ -105,6 +105,19 @@ void reply_problem(struct http_req *r, const struct ca_problem *p)
     }
 }
 
+void reply_outcome(struct http_req *r, unsigned status, const struct ca_problem *p, json_t *out)
+{
+    struct ca_problem internal = ca_fail(CA_INTERNAL);
+
+    if (p->code != CA_OK) {
+        json_decref(out);               /* a caller's partial answer is not sent */
+        reply_problem(r, p);
+    } else if (!out)
+        reply_problem(r, &internal);
+    else
+        reply_json(r, status, out);
+}
+
 void reply_html(struct http_req *r, unsigned status, char *html, size_t len)
 {
     set_answer(r, status, html ? buffer_response(html, len) : NULL, "text/html; charset=utf-8");
@@ -186,6 +199,17 @@ json_t *req_json_object(const struct http_req *r, struct ca_problem *p)
         return NULL;
     }
     return body;
+}
+
+const char *req_member_string(json_t *body, const char *name, size_t max, struct ca_problem *p)
+{
+    const char *s = json_string_value(json_object_get(body, name));
+
+    if (!s || !*s || strlen(s) >= max) {
+        *p = ca_bad_field(name);
+        return NULL;
+    }
+    return s;
 }
 
 bool req_form(struct http_req *r, MHD_PostDataIterator field, void *ctx)

@@ -80,6 +80,10 @@ bool req_content_type_is(const struct http_req *r, const char *media_type);
 /* The body as a JSON object; on NULL *p says why (415, 400). */
 json_t *req_json_object(const struct http_req *r, struct ca_problem *p);
 
+/* A body member that is a string of 1..max-1 bytes; NULL and *p set to
+ * BAD_REQUEST naming it when it is not. */
+const char *req_member_string(json_t *body, const char *name, size_t max, struct ca_problem *p);
+
 /* Feeds an urlencoded or multipart body to `field` (libmicrohttpd's post
  * processor); false when the body is neither or is malformed. */
 bool req_form(struct http_req *r, MHD_PostDataIterator field, void *ctx);
@@ -88,6 +92,8 @@ bool req_form(struct http_req *r, MHD_PostDataIterator field, void *ctx);
 
 void reply_json(struct http_req *r, unsigned status, json_t *body);
 void reply_problem(struct http_req *r, const struct ca_problem *p);
+/* out (always taken) with status when p is CA_OK, else the problem. */
+void reply_outcome(struct http_req *r, unsigned status, const struct ca_problem *p, json_t *out);
 void reply_html(struct http_req *r, unsigned status, char *html, size_t len);
 void reply_bytes(struct http_req *r, const char *content_type, void *data, size_t len);
 void reply_redirect(struct http_req *r, const char *location);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/main.c — ukey-ca, the reference CA unlock service:
- * start-up (options, database, seed, listening socket, HTTP), the wait for
- * SIGTERM or SIGINT, and an orderly shutdown that frees everything.
+ * web-demo/ca-service/main.c — ukey-ca, the reference CA service (unlock
+ * and certificates): start-up (options, issuing CAs, database, seed,
+ * listening socket, HTTP), the wait for SIGTERM or SIGINT, and an orderly
+ * shutdown that frees everything.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "ca.h"
 #include "db.h"
 #include "http.h"
+#include "issuing.h"
 #include "log.h"
 #include "options.h"
 #include "secret.h"
@@ -72,11 +74,23 @@ static bool start_serving(struct ca *ca, const struct ca_options *o, char *url, 
     return !o->ready_file || write_ready_file(o->ready_file, url);
 }
 
+/* Every --issuer, or none at all: a CA that cannot sign says so at start. */
+static bool load_issuers(const struct ca_options *o, struct issuers **set)
+{
+    for (size_t i = 0; i < o->n_issuers; i++)
+        if (!issuers_add(set, o->issuers[i]))
+            return false;
+    if (o->n_issuers)
+        ca_log("%zu issuing CAs loaded", issuers_count(*set));
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct ca_options o;
     struct ca ca = { 0 };
     struct http_server *srv = NULL;
+    struct issuers *issuers = NULL;
     char url[URL_MAX];
     sigset_t stop;
     int rc = EXIT_FAILURE;
@@ -89,6 +103,9 @@ int main(int argc, char **argv)
     }
     ca.t = o.t;
     ca.static_dir = o.static_dir;
+    if (!load_issuers(&o, &issuers))
+        goto out;
+    ca.issuers = issuers;
     if (!block_stop_signals(&stop) || !db_open(o.db_path, &ca.db) ||
         (o.seed_path && !seed_load(ca.db, o.seed_path)) ||
         !start_serving(&ca, &o, url, sizeof url, &srv))
@@ -98,5 +115,6 @@ int main(int argc, char **argv)
 out:
     http_stop(srv);
     db_close(ca.db);
+    issuers_free(issuers);
     return rc;
 }

@@ -21,6 +21,7 @@
 #define DEFAULT_SMS_CODE_TTL_S  300
 #define DEFAULT_UNLOCK_TTL_S    (24 * 3600)
 #define DEFAULT_REQUEST_TTL_S   (24 * 3600)
+#define DEFAULT_CERT_ACTION_TTL_S (30L * 24 * 3600)
 #define SECONDS_MAX             (30L * 24 * 3600)
 #define DECIMAL_BASE            10
 #define LOOPBACK_NET_V4         0x7F000000u    /* 127.0.0.0/8 */
@@ -30,6 +31,7 @@ enum {
     OPT_LISTEN = 'l', OPT_DB = 'd', OPT_SEED = 's', OPT_STATIC = 'S', OPT_PUBLIC_URL = 'u',
     OPT_HELP = 'h', OPT_VERSION = 'V',
     OPT_SMS_RESEND = 256, OPT_CODE_TTL, OPT_UNLOCK_TTL, OPT_REQUEST_TTL, OPT_READY_FILE,
+    OPT_ISSUER, OPT_CERT_ACTION_TTL,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +45,8 @@ static const struct option long_options[] = {
     { "unlock-code-ttl-seconds", required_argument, NULL, OPT_UNLOCK_TTL },
     { "request-ttl-seconds", required_argument, NULL, OPT_REQUEST_TTL },
     { "ready-file", required_argument, NULL, OPT_READY_FILE },
+    { "issuer", required_argument, NULL, OPT_ISSUER },
+    { "cert-action-ttl-seconds", required_argument, NULL, OPT_CERT_ACTION_TTL },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -54,7 +58,9 @@ static void usage(FILE *to)
           "               [--static DIR] [--public-url URL] [--ready-file FILE]\n"
           "               [--sms-resend-seconds N] [--code-ttl-seconds N]\n"
           "               [--unlock-code-ttl-seconds N] [--request-ttl-seconds N]\n"
-          "The reference CA unlock service for ukeyd (a demo and test facility).\n"
+          "               [--issuer CERT.pem:KEY.pem]... [--cert-action-ttl-seconds N]\n"
+          "The reference CA service for ukeyd: unlock/v1 and cert/v1 (a demo and test\n"
+          "facility). --issuer names a CA that issues certificates (repeatable).\n"
           "--listen takes a loopback address only; port 0 picks a free one, which\n"
           "--ready-file then tells (the file gets the service's URL once it serves).\n",
           to);
@@ -145,6 +151,15 @@ static bool apply_option(int opt, const char *arg, struct ca_options *o)
     case OPT_UNLOCK_TTL:
         return parse_seconds(arg, "unlock-code-ttl-seconds", &o->t.unlock_code_ttl_s);
     case OPT_REQUEST_TTL: return parse_seconds(arg, "request-ttl-seconds", &o->t.request_ttl_s);
+    case OPT_CERT_ACTION_TTL:
+        return parse_seconds(arg, "cert-action-ttl-seconds", &o->t.cert_action_ttl_s);
+    case OPT_ISSUER:
+        if (o->n_issuers == OPTIONS_ISSUERS_MAX) {
+            fprintf(stderr, "ukey-ca: at most %d --issuer\n", OPTIONS_ISSUERS_MAX);
+            return false;
+        }
+        o->issuers[o->n_issuers++] = arg;
+        return true;
     default: return false;
     }
 }
@@ -155,7 +170,8 @@ enum options_result options_parse(int argc, char **argv, struct ca_options *o)
 
     memset(o, 0, sizeof *o);
     o->t = (struct ca_timings){ DEFAULT_SMS_RESEND_S, DEFAULT_SMS_CODE_TTL_S,
-                                DEFAULT_UNLOCK_TTL_S, DEFAULT_REQUEST_TTL_S };
+                                DEFAULT_UNLOCK_TTL_S, DEFAULT_REQUEST_TTL_S,
+                                DEFAULT_CERT_ACTION_TTL_S };
     if (!parse_listen(DEFAULT_LISTEN, o))
         return OPTIONS_EXIT_USAGE;
     while ((opt = getopt_long(argc, argv, "l:d:s:S:u:hV", long_options, NULL)) != -1) {

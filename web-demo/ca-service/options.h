@@ -11,6 +11,7 @@
 #include "ca.h"
 
 #define OPTIONS_HOST_MAX 64
+#define OPTIONS_ISSUERS_MAX 8
 
 struct ca_options {
     struct sockaddr_storage listen;
@@ -21,6 +22,8 @@ struct ca_options {
     const char *static_dir;              /* NULL: no static files */
     const char *public_url;              /* NULL: http://<listen host>:<port> */
     const char *ready_file;              /* NULL: none; gets the URL once serving */
+    const char *issuers[OPTIONS_ISSUERS_MAX];  /* "CERT.pem:KEY.pem", loaded by main */
+    size_t n_issuers;
     struct ca_timings t;
 };
 

@@ -20,7 +20,6 @@
 #include "text.h"
 #include "tokens.h"
 
-#define KIND_MAX       32
 #define BYTES_PER_MIB  (1024 * 1024)
 
 enum { HTTP_BAD_REQUEST_PAGE = 400 };
@@ -53,7 +52,12 @@ void page_index(struct http_req *r)
     html_raw(&h, "<p>ukeyd 的远程解锁协议在 <code>/unlock/v1/</code>（仅供 ukeyd 调用）。<br>"
                  "<span class=\"en\">The unlock protocol for ukeyd is under "
                  "<code>/unlock/v1/</code> (server to server only).</span></p>"
+                 "<p>证书写入协议在 <code>/cert/v1/</code>（仅供 ukeyd 调用）。<br>"
+                 "<span class=\"en\">The certificate protocol is under <code>/cert/v1/</code>."
+                 "</span></p>"
                  "<ul><li><a href=\"/demo/admin/reviews\">人工审核队列 / Review queue</a></li>"
+                 "<li><a href=\"/demo/admin/cert-reviews\">证书业务审核 / Certificate requests"
+                 "</a></li>"
                  "<li><a href=\"/demo/api/outbox\">短信发件箱 / SMS outbox (JSON)</a></li></ul>");
     html_reply(&h, r, HTTP_OK);
 }
@@ -88,7 +92,8 @@ void page_pay(struct http_req *r)
         page_problem(r, &p);
         return;
     }
-    if (!html_begin(&h, "证书解锁服务费", "Certificate unlock fee"))
+    if (!(o.for_cert ? html_begin(&h, "证书业务服务费", "Certificate service fee")
+                     : html_begin(&h, "证书解锁服务费", "Certificate unlock fee")))
         return;
     text_format_amount(o.amount_cents, amount, sizeof amount);
     html_raw(&h, "<p>证书持有人 / Certificate holder: ");
@@ -97,7 +102,7 @@ void page_pay(struct http_req *r)
     html_text(&h, o.currency);
     html_raw(&h, "</b></p>");
     if (o.paid)
-        html_raw(&h, "<p><b>已支付。</b>请回到证书助手页面继续解锁。<br><span class=\"en\">"
+        html_raw(&h, "<p><b>已支付。</b>请回到证书助手页面继续。<br><span class=\"en\">"
                      "Paid. Go back to the certificate assistant page to continue.</span></p>");
     else
         pay_form(&h, &o);
@@ -138,7 +143,7 @@ void page_pay_submit(struct http_req *r)
     }
     if (!html_begin(&h, "支付成功", "Payment complete"))
         return;
-    html_raw(&h, "<p>请回到证书助手页面继续解锁。<br><span class=\"en\">Go back to the "
+    html_raw(&h, "<p>请回到证书助手页面继续。<br><span class=\"en\">Go back to the "
                  "certificate assistant page to continue.</span></p>");
     html_reply(&h, r, HTTP_OK);
 }
@@ -203,37 +208,9 @@ void page_review(struct http_req *r)
     html_reply(&h, r, HTTP_OK);
 }
 
-enum { UP_KIND, UP_FILE, UP__COUNT };
-
-static struct ca_problem store_upload(struct http_req *r)
-{
-    struct form_field f[UP__COUNT] = {
-        [UP_KIND] = { .name = "kind", .cap = KIND_MAX },
-        [UP_FILE] = { .name = "file", .cap = MATERIAL_MAX_BYTES },
-    };
-    struct material m;
-    struct ca_problem p = ca_ok();
-    const char *bad;
-
-    if (!req_content_type_is(r, "multipart/form-data") || !form_read(r, f, UP__COUNT)) {
-        form_free(f, UP__COUNT);
-        return ca_fail(CA_UNSUPPORTED_MEDIA_TYPE);
-    }
-    m = (struct material){ form_text(&f[UP_KIND]), f[UP_FILE].filename,
-                           f[UP_FILE].content_type, f[UP_FILE].data, f[UP_FILE].len };
-    if (f[UP_FILE].overflow)
-        p = ca_fail(CA_PAYLOAD_TOO_LARGE);
-    else if ((bad = material_bad_field(&m)))
-        p = ca_bad_field(bad);
-    else
-        p = review_add_material(r->ca, r->captures[0], &m);
-    form_free(f, UP__COUNT);
-    return p;
-}
-
 void page_review_upload(struct http_req *r)
 {
-    struct ca_problem p = store_upload(r);
+    struct ca_problem p = form_store_material(r, review_add_material, r->captures[0]);
     HTML_PAGE h = { 0 };
 
     if (p.code != CA_OK) {

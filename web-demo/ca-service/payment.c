@@ -17,7 +17,7 @@
 
 enum ca_code order_load(sqlite3 *db, const char *id, struct order *out)
 {
-    DB_STMT *st = db_prepare(db, "SELECT id, token_id, amount_cents, currency, state "
+    DB_STMT *st = db_prepare(db, "SELECT id, token_id, amount_cents, currency, state, purpose "
                                  "FROM orders WHERE id = ?", "s", id);
     bool failed = false;
 
@@ -30,6 +30,7 @@ enum ca_code order_load(sqlite3 *db, const char *id, struct order *out)
     out->amount_cents = (long)sqlite3_column_int64(st, 2);
     db_text(st, 3, out->currency, sizeof out->currency);
     out->paid = strcmp((const char *)sqlite3_column_text(st, 4), "unpaid") != 0;
+    out->for_cert = strcmp((const char *)sqlite3_column_text(st, 5), ORDER_FOR_CERT) == 0;
     return CA_OK;
 }
 
@@ -37,7 +38,7 @@ enum ca_code order_load(sqlite3 *db, const char *id, struct order *out)
 static enum ca_code unused_paid_order(sqlite3 *db, const char *token_id, char id[CA_ID_MAX])
 {
     DB_STMT *st = db_prepare(db, "SELECT id FROM orders WHERE token_id = ? AND state = 'paid' "
-                                 "ORDER BY paid_at LIMIT 1", "s", token_id);
+                                 "AND purpose = 'unlock' ORDER BY paid_at LIMIT 1", "s", token_id);
     bool failed = false;
 
     id[0] = '\0';
@@ -60,6 +61,23 @@ enum ca_code order_for_request(sqlite3 *db, const struct token_rec *t, char id[C
                 id, t->id, t->fee_cents, t->currency, time(NULL)) != 1)
         return CA_INTERNAL;
     return CA_OK;
+}
+
+enum ca_code order_new_for_cert(sqlite3 *db, const char *token_id, long cents,
+                                const char *currency, char id[CA_ID_MAX])
+{
+    if (!secret_random_id("ord-", id, CA_ID_MAX) ||
+        db_exec(db, "INSERT INTO orders (id, token_id, amount_cents, currency, state, created_at, "
+                    "purpose) VALUES (?, ?, ?, ?, 'unpaid', ?, ?)", "ssl" "sts",
+                id, token_id, cents, currency, time(NULL), ORDER_FOR_CERT) != 1)
+        return CA_INTERNAL;
+    return CA_OK;
+}
+
+bool order_consume(sqlite3 *db, const char *id)
+{
+    return db_exec(db, "UPDATE orders SET state = 'consumed' WHERE id = ? AND state = 'paid'", "s",
+                   id) >= 0;
 }
 
 static bool tax_number_ok(const char *s)
@@ -106,6 +124,16 @@ static bool store_invoice(sqlite3 *db, const char *order_id, const struct invoic
                    time(NULL)) == 1;
 }
 
+/* A certificate order is paid only while its request waits for it. */
+static bool cert_order_payable(sqlite3 *db, const char *id)
+{
+    DB_STMT *st = db_prepare(db, "SELECT 1 FROM cert_requests WHERE order_id = ? "
+                                 "AND state = 'awaiting-payment'", "s", id);
+    bool failed = false;
+
+    return st && db_row(st, &failed);
+}
+
 struct ca_problem order_pay(sqlite3 *db, const char *id, const struct invoice *inv)
 {
     DB_TX tx = { 0 };
@@ -116,6 +144,9 @@ struct ca_problem order_pay(sqlite3 *db, const char *id, const struct invoice *i
         return ca_fail(CA_INTERNAL);
     if ((code = order_load(db, id, &o)) != CA_OK)
         return ca_fail(code);
+    /* a certificate request rejected (or gone) before payment takes no money */
+    if (!o.paid && o.for_cert && !cert_order_payable(db, id))
+        return ca_fail(CA_STATE_CONFLICT);
     if (!o.paid &&
         db_exec(db, "UPDATE orders SET state = 'paid', paid_at = ? WHERE id = ?", "ts",
                 time(NULL), id) != 1)
@@ -123,6 +154,8 @@ struct ca_problem order_pay(sqlite3 *db, const char *id, const struct invoice *i
     if (!store_invoice(db, id, inv) ||
         db_exec(db, "UPDATE requests SET state = 'awaiting-identity' WHERE order_id = ? "
                     "AND state = 'awaiting-payment'", "s", id) < 0 ||
+        db_exec(db, "UPDATE cert_requests SET state = 'submitted', updated_at = ? "
+                    "WHERE order_id = ? AND state = 'awaiting-payment'", "ts", time(NULL), id) < 0 ||
         !db_tx_commit(&tx))
         return ca_fail(CA_INTERNAL);
     if (!o.paid)
@@ -162,7 +195,8 @@ json_t *order_view(sqlite3 *db, const char *id, enum ca_code *code)
     if ((*code = order_load(db, id, &o)) != CA_OK)
         return NULL;
     text_format_amount(o.amount_cents, amount, sizeof amount);
-    view = json_pack("{s:b, s:s, s:s, s:s, s:s, s:b, s:o}", "demo", 1, "orderId", o.id,
+    view = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "demo", 1, "orderId", o.id,
+                     "purpose", o.for_cert ? ORDER_FOR_CERT : "unlock",
                      "tokenId", o.token_id, "amount", amount, "currency", o.currency,
                      "paid", o.paid, "invoice", invoice_view(db, id));
     if (!view)

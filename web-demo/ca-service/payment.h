@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/payment.h — unlock fees: one order per charged unlock,
- * its (simulated) payment and its electronic-invoice details. A paid order
- * that was never used up (its request expired) carries over to the token's
- * next request: the user never pays twice for one unlock.
+ * web-demo/ca-service/payment.h — fees: one order per charged unlock or
+ * certificate request, its (simulated) payment and its electronic-invoice
+ * details. A paid unlock order that was never used up (its request expired)
+ * carries over to the token's next unlock request: the user never pays
+ * twice for one unlock. A certificate order belongs to its one request.
  */
 #ifndef UKEY_CA_PAYMENT_H
 #define UKEY_CA_PAYMENT_H
@@ -27,7 +28,10 @@ struct order {
     long amount_cents;
     char currency[CA_CURRENCY_MAX];
     bool paid;                         /* paid, or paid and used up */
+    bool for_cert;                     /* a certificate request's, not an unlock's */
 };
+
+#define ORDER_FOR_CERT "cert"
 
 /* Fields of the electronic invoice (增值税电子普通发票); "" when not given. */
 struct invoice {
@@ -43,12 +47,20 @@ enum ca_code order_load(sqlite3 *db, const char *id, struct order *out);
  * unused one if there is one, else a new unpaid one. */
 enum ca_code order_for_request(sqlite3 *db, const struct token_rec *t, char id[CA_ID_MAX]);
 
+/* A new unpaid order for a certificate request. */
+enum ca_code order_new_for_cert(sqlite3 *db, const char *token_id, long cents,
+                                const char *currency, char id[CA_ID_MAX]);
+
+/* A paid order is used up (its certificate request is done). */
+bool order_consume(sqlite3 *db, const char *id);
+
 /* Which invoice field is malformed, or NULL when all are fine. */
 const char *invoice_bad_field(const struct invoice *inv);
 
 /*
  * Marks the order paid (idempotent), keeps the invoice details when a title
- * is given, and moves its requests from awaiting-payment on.
+ * is given, and moves its unlock or certificate requests from
+ * awaiting-payment on.
  */
 struct ca_problem order_pay(sqlite3 *db, const char *id, const struct invoice *inv);
 

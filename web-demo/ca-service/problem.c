@@ -44,12 +44,12 @@ static const struct code_info codes[CA_CODE__COUNT] = {
     [CA_METHOD_NOT_ALLOWED] = { "METHOD_NOT_ALLOWED", HTTP_METHOD_NOT_ALLOWED,
                                 "Method not allowed here" },
     [CA_ORIGIN_FORBIDDEN] = { "ORIGIN_FORBIDDEN", HTTP_FORBIDDEN,
-                              "The unlock protocol is not for browsers" },
+                              "The protocol is not for browsers" },
     [CA_HOST_FORBIDDEN] = { "HOST_FORBIDDEN", HTTP_FORBIDDEN,
                             "The Host names no address of this service" },
     [CA_TOKEN_UNKNOWN] = { "TOKEN_UNKNOWN", HTTP_NOT_FOUND,
                            "No such token and certificate on record" },
-    [CA_REQUEST_UNKNOWN] = { "REQUEST_UNKNOWN", HTTP_NOT_FOUND, "No such unlock request" },
+    [CA_REQUEST_UNKNOWN] = { "REQUEST_UNKNOWN", HTTP_NOT_FOUND, "No such request" },
     [CA_REQUEST_EXPIRED] = { "REQUEST_EXPIRED", HTTP_GONE,
                              "The unlock request has expired: open a new one" },
     [CA_STATE_CONFLICT] = { "STATE_CONFLICT", HTTP_CONFLICT,
@@ -72,6 +72,7 @@ static const struct code_info codes[CA_CODE__COUNT] = {
                                "The PUK rotation was confirmed with the other result" },
     [CA_ORDER_UNKNOWN] = { "ORDER_UNKNOWN", HTTP_NOT_FOUND, "No such order" },
     [CA_REVIEW_UNKNOWN] = { "REVIEW_UNKNOWN", HTTP_NOT_FOUND, "No such review" },
+    [CA_ACTION_UNKNOWN] = { "ACTION_UNKNOWN", HTTP_NOT_FOUND, "No such certificate action" },
     [CA_INTERNAL] = { "INTERNAL", HTTP_INTERNAL_SERVER_ERROR, "Internal error" },
 };
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/problem.h — the unlock protocol's error codes, their
- * HTTP statuses and titles, and their application/problem+json bodies
- * (RFC 9457). docs/unlock-protocol.md lists the same table: the codes are
- * the contract, a client switches on `code`, never on text.
+ * web-demo/ca-service/problem.h — the error codes of the unlock and the
+ * certificate protocols, their HTTP statuses and titles, and their
+ * application/problem+json bodies (RFC 9457). docs/unlock-protocol.md and
+ * docs/cert-protocol.md list the same codes: they are the contract, a
+ * client switches on `code`, never on text.
  */
 #ifndef UKEY_CA_PROBLEM_H
 #define UKEY_CA_PROBLEM_H
@@ -35,6 +36,7 @@ enum ca_code {
     CA_ROTATION_CONFLICT,
     CA_ORDER_UNKNOWN,
     CA_REVIEW_UNKNOWN,
+    CA_ACTION_UNKNOWN,
     CA_INTERNAL,
     CA_CODE__COUNT
 };

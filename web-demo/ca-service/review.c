@@ -185,10 +185,8 @@ struct ca_problem review_reject(struct ca *ca, const char *review_id, const char
 
 /* --- the queue -------------------------------------------------------------- */
 
-static json_t *materials_of(sqlite3 *db, const char *review_id)
+json_t *material_list(sqlite3_stmt *st)
 {
-    DB_STMT *st = db_prepare(db, "SELECT id, kind, filename, content_type, size FROM materials "
-                                 "WHERE review_id = ? ORDER BY id", "s", review_id);
     json_t *list = json_array();
     bool failed = false;
 
@@ -207,6 +205,14 @@ static json_t *materials_of(sqlite3 *db, const char *review_id)
 fail:
     json_decref(list);
     return NULL;
+}
+
+static json_t *materials_of(sqlite3 *db, const char *review_id)
+{
+    DB_STMT *st = db_prepare(db, "SELECT id, kind, filename, content_type, size FROM materials "
+                                 "WHERE review_id = ? ORDER BY id", "s", review_id);
+
+    return material_list(st);
 }
 
 /* Support reads the code to the user: null once used, burnt or expired. */
@@ -266,11 +272,8 @@ fail:
     return NULL;
 }
 
-struct ca_problem review_material(sqlite3 *db, const char *review_id, long material_id,
-                                  struct stored_material *out)
+struct ca_problem material_fetch(sqlite3_stmt *st, struct stored_material *out)
 {
-    DB_STMT *st = db_prepare(db, "SELECT content_type, data FROM materials WHERE review_id = ? "
-                                 "AND id = ?", "sl", review_id, material_id);
     bool failed = false;
     int len;
 
@@ -288,4 +291,13 @@ struct ca_problem review_material(sqlite3 *db, const char *review_id, long mater
         memcpy(out->data, sqlite3_column_blob(st, 1), (size_t)len);
     out->len = (size_t)len;
     return ca_ok();
+}
+
+struct ca_problem review_material(sqlite3 *db, const char *review_id, long material_id,
+                                  struct stored_material *out)
+{
+    DB_STMT *st = db_prepare(db, "SELECT content_type, data FROM materials WHERE review_id = ? "
+                                 "AND id = ?", "sl", review_id, material_id);
+
+    return material_fetch(st, out);
 }

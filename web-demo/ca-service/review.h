@@ -56,4 +56,10 @@ struct stored_material {
 struct ca_problem review_material(sqlite3 *db, const char *review_id, long material_id,
                                   struct stored_material *out);
 
+/* Shared by both kinds of request: the rows of a prepared (and bound)
+ * SELECT id, kind, filename, content_type, size as a JSON list, and one
+ * row of SELECT content_type, data (CA_NOT_FOUND when none). */
+json_t *material_list(sqlite3_stmt *st);
+struct ca_problem material_fetch(sqlite3_stmt *st, struct stored_material *out);
+
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * web-demo/ca-service/routes.c — the route table and path matching
- * (see routes.h). A {} segment matches one id: [a-z0-9-], as the service's
- * random ids and numbers are; anything else is no match, so handlers only
+ * (see routes.h). A {} segment matches one id: [A-Za-z0-9-], as the
+ * service's random ids and request numbers ("C2026…") are; anything else is no match, so handlers only
  * ever see well-formed ids.
  */
 #include "routes.h"
@@ -26,6 +26,16 @@ static const struct route table[] = {
     { "POST", "/unlock/v1/rotations/{}/confirm", api_confirm, ROUTE_PROTOCOL },
     { "POST", "/unlock/v1/rotations/{}/reconcile", api_reconcile, ROUTE_PROTOCOL },
 
+    { "POST", "/cert/v1/actions/query", api_cert_query, ROUTE_PROTOCOL },
+    { "GET",  "/cert/v1/actions/{}", api_cert_get, ROUTE_PROTOCOL },
+    { "POST", "/cert/v1/actions/{}/management-auth", api_cert_mgmt_auth, ROUTE_PROTOCOL },
+    { "POST", "/cert/v1/actions/{}/issue", api_cert_issue, ROUTE_PROTOCOL },
+    { "POST", "/cert/v1/actions/{}/confirm", api_cert_confirm, ROUTE_PROTOCOL },
+
+    { "POST", "/portal/api/cert-requests", portal_cert_file, 0 },
+    { "POST", "/portal/api/cert-requests/{}/materials", portal_cert_material, ROUTE_UPLOAD },
+    { "GET",  "/portal/api/tokens/{}/cert-requests", portal_token_cert_requests, 0 },
+
     { "GET",  "/pay/{}", page_pay, 0 },
     { "POST", "/pay/{}", page_pay_submit, 0 },
     { "GET",  "/review/{}", page_review, 0 },
@@ -33,6 +43,10 @@ static const struct route table[] = {
     { "GET",  "/demo/admin/reviews", page_admin_reviews, 0 },
     { "POST", "/demo/admin/reviews/{}/approve", page_admin_approve, 0 },
     { "POST", "/demo/admin/reviews/{}/reject", page_admin_reject, 0 },
+    { "GET",  "/demo/admin/cert-reviews", page_admin_cert_reviews, 0 },
+    { "POST", "/demo/admin/cert-reviews/{}/review", page_admin_cert_review, 0 },
+    { "POST", "/demo/admin/cert-reviews/{}/approve", page_admin_cert_approve, 0 },
+    { "POST", "/demo/admin/cert-reviews/{}/reject", page_admin_cert_reject, 0 },
 
     { "GET",  "/demo/api/orders/{}", demo_order, 0 },
     { "POST", "/demo/api/orders/{}/pay", demo_pay, 0 },
@@ -41,6 +55,11 @@ static const struct route table[] = {
     { "POST", "/demo/api/reviews/{}/approve", demo_approve, 0 },
     { "POST", "/demo/api/reviews/{}/reject", demo_reject, 0 },
     { "GET",  "/demo/api/reviews/{}/materials/{}", demo_material, 0 },
+    { "GET",  "/demo/api/cert-requests", demo_cert_requests, 0 },
+    { "POST", "/demo/api/cert-requests/{}/review", demo_cert_review, 0 },
+    { "POST", "/demo/api/cert-requests/{}/approve", demo_cert_approve, 0 },
+    { "POST", "/demo/api/cert-requests/{}/reject", demo_cert_reject, 0 },
+    { "GET",  "/demo/api/cert-requests/{}/materials/{}", demo_cert_material, 0 },
 };
 
 #define N_ROUTES (sizeof table / sizeof table[0])

@@ -6,16 +6,33 @@
 #include "seed.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ca.h"
+#include "codec.h"
 #include "db.h"
+#include "issuing.h"
 #include "log.h"
+#include "mgmt.h"
+#include "secret.h"
 #include "text.h"
 #include "tokens.h"
 
 #define PUK_MIN_DIGITS     6           /* PIV allows 6 to 8 */
 #define DEFAULT_CURRENCY   "CNY"
+#define CERT_DER_MAX       (16 * 1024)
+
+static const char *const cert_kinds[] = { "change", "renewal", "reinstall", "issue" };
+static const char *const piv_slots[] = { "9a", "9c", "9d", "9e" };
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, set[i]) == 0)
+            return true;
+    return false;
+}
 
 static bool bounded(const char *s, size_t max)
 {
@@ -40,6 +57,26 @@ static bool seed_fee(json_t *fee, struct token_seed *t, const char *where)
     return true;
 }
 
+/* The certificate itself (base64 DER), which must be the one the serial names. */
+static bool seed_slot_certificate(sqlite3 *db, const char *id, const char *slot,
+                                  const char *serial, const char *der_b64)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char given[CA_SERIAL_MAX], held[CA_SERIAL_MAX];
+    struct cert_facts facts;
+    X509 *x = NULL;
+    bool ok = one_of(slot, piv_slots, sizeof piv_slots / sizeof piv_slots[0]) &&
+              codec_unbase64(der_b64, CERT_DER_MAX, &der, &len) && (x = cert_parse(der, len)) &&
+              cert_facts_of(x, &facts) && text_canonical_serial(serial, given, sizeof given) &&
+              text_canonical_serial(facts.serial, held, sizeof held) && strcmp(given, held) == 0 &&
+              token_set_slot_certificate(db, id, slot, serial, der, len, false);
+
+    X509_free(x);
+    free(der);
+    return ok;
+}
+
 static bool seed_certificates(sqlite3 *db, const char *id, json_t *certs)
 {
     size_t i;
@@ -50,16 +87,71 @@ static bool seed_certificates(sqlite3 *db, const char *id, json_t *certs)
         return false;
     }
     json_array_foreach(certs, i, c) {
-        const char *serial = NULL, *issuer = NULL;
+        const char *serial = NULL, *issuer = NULL, *slot = NULL, *der = NULL;
         json_error_t err;
 
-        if (json_unpack_ex(c, &err, 0, "{s:s, s:s}", "serial", &serial, "issuer", &issuer) ||
+        if (json_unpack_ex(c, &err, 0, "{s:s, s:s, s?s, s?s}", "serial", &serial, "issuer",
+                           &issuer, "slot", &slot, "der", &der) ||
             !bounded(issuer, CA_ISSUER_MAX) || !token_add_certificate(db, id, serial, issuer)) {
             ca_log("seed: %s: certificate %zu needs a hex serial and an issuer", id, i);
             return false;
         }
+        if ((slot || der) && !(slot && der && seed_slot_certificate(db, id, slot, serial, der))) {
+            ca_log("seed: %s: certificate %zu: slot (9a, 9c, 9d, 9e) and der (base64 of that "
+                   "very certificate) go together", id, i);
+            return false;
+        }
     }
     return true;
+}
+
+/* {"algorithm": "AES-128", "key": "hex"}; none: the PIV default key. */
+static bool seed_management_key(sqlite3 *db, const char *id, json_t *mk)
+{
+    const char *alg = MGMT_DEFAULT_ALG, *key = MGMT_DEFAULT_KEY;
+    json_error_t err;
+
+    if (mk && !json_is_null(mk) &&
+        json_unpack_ex(mk, &err, JSON_STRICT, "{s:s, s:s}", "algorithm", &alg, "key", &key))
+        alg = NULL;
+    if (!alg || !mgmt_seed(db, id, alg, key)) {
+        ca_log("seed: %s: managementKey must be {\"algorithm\": \"3DES|AES-128|AES-192|AES-256\", "
+               "\"key\": \"hex of that key's length\"}", id);
+        return false;
+    }
+    return true;
+}
+
+/* {"change": "50.00", "renewal": …, "currency": "CNY"}: a kind not named is free. */
+static bool seed_cert_fees(sqlite3 *db, const char *id, json_t *fees)
+{
+    const char *currency = DEFAULT_CURRENCY, *key;
+    json_t *v;
+
+    if (!fees || json_is_null(fees))
+        return true;
+    if (!json_is_object(fees))
+        goto bad;
+    if (json_object_get(fees, "currency") &&
+        !bounded(currency = json_string_value(json_object_get(fees, "currency")),
+                 CA_CURRENCY_MAX))
+        goto bad;
+    json_object_foreach(fees, key, v) {
+        long cents;
+
+        if (strcmp(key, "currency") == 0)
+            continue;
+        if (!one_of(key, cert_kinds, sizeof cert_kinds / sizeof cert_kinds[0]) ||
+            (cents = text_parse_amount(json_string_value(v))) < 0 ||
+            db_exec(db, "INSERT OR IGNORE INTO cert_fees (token_id, kind, amount_cents, currency) "
+                        "VALUES (?, ?, ?, ?)", "ssls", id, key, cents, currency) < 0)
+            goto bad;
+    }
+    return true;
+bad:
+    ca_log("seed: %s: certFees must be {\"change\"|\"renewal\"|\"reinstall\"|\"issue\": "
+           "\"50.00\", \"currency\": \"CNY\"}", id);
+    return false;
 }
 
 static bool token_fields_valid(const struct token_seed *t)
@@ -73,22 +165,24 @@ static bool token_fields_valid(const struct token_seed *t)
 static int seed_token(sqlite3 *db, json_t *tok, size_t index)
 {
     struct token_seed t = { 0 };
-    json_t *fee = NULL, *certs = NULL;
+    json_t *fee = NULL, *certs = NULL, *mgmt_key = NULL, *cert_fees = NULL;
     json_error_t err;
     char where[sizeof "token 18446744073709551615"];
     int added;
 
     snprintf(where, sizeof where, "token %zu", index);
-    if (json_unpack_ex(tok, &err, 0, "{s:s, s:s, s:s, s:s, s?o, s:o}", "tokenId", &t.id,
-                       "owner", &t.owner, "phone", &t.phone, "puk", &t.puk, "fee", &fee,
-                       "certificates", &certs) ||
+    if (json_unpack_ex(tok, &err, 0, "{s:s, s:s, s:s, s:s, s?o, s:o, s?o, s?o}", "tokenId",
+                       &t.id, "owner", &t.owner, "phone", &t.phone, "puk", &t.puk, "fee", &fee,
+                       "certificates", &certs, "managementKey", &mgmt_key, "certFees",
+                       &cert_fees) ||
         !token_fields_valid(&t)) {
         ca_log("seed: %s: needs tokenId, owner, phone (digits), puk (6-8 digits), "
                "certificates", where);
         return -1;
     }
     if (!seed_fee(fee, &t, where) || (added = token_add(db, &t)) < 0 ||
-        !seed_certificates(db, t.id, certs))
+        !seed_certificates(db, t.id, certs) || !seed_management_key(db, t.id, mgmt_key) ||
+        !seed_cert_fees(db, t.id, cert_fees))
         return -1;
     return added;
 }

@@ -40,7 +40,7 @@ bool text_is_id(const char *s, size_t max)
     for (; s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
 
-        if (n + 1 >= max || !(islower(c) || isdigit(c) || c == '-'))
+        if (n + 1 >= max || !(isalnum(c) || c == '-'))
             return false;
     }
     return true;

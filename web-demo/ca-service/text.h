@@ -15,7 +15,7 @@
 /* Whether s is between min and max ASCII digits and nothing else. */
 bool text_is_digits(const char *s, size_t min, size_t max);
 
-/* Whether s can be one of our random ids: 1..max-1 of [a-z0-9-]. */
+/* Whether s can be one of our ids or numbers: 1..max-1 of [A-Za-z0-9-]. */
 bool text_is_id(const char *s, size_t max);
 
 /* "13700001000" -> "137****1000"; short numbers are masked whole. */

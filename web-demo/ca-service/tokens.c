@@ -68,3 +68,17 @@ bool token_add_certificate(sqlite3 *db, const char *id, const char *serial, cons
            db_exec(db, "INSERT OR IGNORE INTO certificates (token_id, serial, issuer) "
                        "VALUES (?, ?, ?)", "sss", id, canon, issuer) >= 0;
 }
+
+bool token_set_slot_certificate(sqlite3 *db, const char *id, const char *slot,
+                                const char *serial, const void *der, size_t len, bool replace)
+{
+    char canon[CA_SERIAL_MAX];
+
+    if (!text_canonical_serial(serial, canon, sizeof canon))
+        return false;
+    return db_exec(db, replace ? "INSERT OR REPLACE INTO slot_certificates (token_id, slot, serial, "
+                                 "der) VALUES (?, ?, ?, ?)"
+                               : "INSERT OR IGNORE INTO slot_certificates (token_id, slot, serial, "
+                                 "der) VALUES (?, ?, ?, ?)",
+                   "sssb", id, slot, canon, der, len) >= 0;
+}

@@ -9,6 +9,8 @@
 #define UKEY_CA_TOKENS_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "ca.h"
 #include "problem.h"
@@ -43,5 +45,13 @@ struct token_seed {
 int token_add(sqlite3 *db, const struct token_seed *t);
 /* Records that token `id` holds the certificate (serial, issuer). */
 bool token_add_certificate(sqlite3 *db, const char *id, const char *serial, const char *issuer);
+
+/*
+ * Records the certificate (DER) in the token's slot: the seed's unless the
+ * slot has one on record (replace false), or a certificate confirmed
+ * written, which replaces it (replace true). serial in any hex form.
+ */
+bool token_set_slot_certificate(sqlite3 *db, const char *id, const char *slot,
+                                const char *serial, const void *der, size_t len, bool replace);
 
 #endif

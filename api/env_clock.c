@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api/env_clock.c — clock skew against the CA service, its classification,
- * the time zone's name, and the clock.skew check.
+ * the time zone's name, whether NTP keeps the clock synchronised (the
+ * kernel's word, else timedated's), and the clock.skew check.
  */
 #include "api/env_clock.h"
 
@@ -119,13 +120,33 @@ static long utc_offset_minutes(time_t now)
     return localtime_r(&now, &tm) ? tm.tm_gmtoff / SECONDS_PER_MINUTE : 0;
 }
 
-/* The kernel's view: whether an NTP client keeps the clock synchronised. */
-static json_t *ntp_synchronized(void)
+void env_clock_ntp(int adjtimex_state, unsigned timeout_ms, struct env_clock_ntp *out)
 {
-    struct timex tx = { .modes = 0 };
-    int state = adjtimex(&tx);
+    if (adjtimex_state >= 0) {
+        /* TIME_ERROR: the kernel's STA_UNSYNC, set until an NTP client
+         * disciplines the clock (timedated reads the same flag). */
+        out->state = adjtimex_state == TIME_ERROR ? ENV_NTP_UNSYNCHRONIZED : ENV_NTP_SYNCHRONIZED;
+        out->source = ENV_CLOCK_NTP_KERNEL;
+        return;
+    }
+    out->state = env_systemd_ntp_synchronized(timeout_ms);
+    out->source = out->state == ENV_NTP_UNKNOWN ? NULL : ENV_CLOCK_NTP_TIMEDATED;
+}
 
-    return state < 0 ? json_null() : json_boolean(state != TIME_ERROR);
+void env_clock_ntp_read(unsigned timeout_ms, struct env_clock_ntp *out)
+{
+    struct timex tx = { .modes = 0 };     /* read only */
+
+    env_clock_ntp(adjtimex(&tx), timeout_ms, out);
+}
+
+static void ntp_details(struct env_check *c, const struct env_clock_ntp *ntp)
+{
+    bool known = ntp && ntp->state != ENV_NTP_UNKNOWN;
+
+    env_check_detail(c, "ntpSynchronized",
+                     known ? json_boolean(ntp->state == ENV_NTP_SYNCHRONIZED) : json_null());
+    env_check_detail(c, "ntpSource", known && ntp->source ? json_string(ntp->source) : json_null());
 }
 
 static void say_skew(struct env_check *c, long skew_s)
@@ -162,5 +183,5 @@ void env_clock_check(struct env_report *r, time_t now, const struct env_clock_re
     env_check_detail(c, "skewSeconds", ref->have_date ? json_integer(ref->skew_s) : json_null());
     env_check_detail(c, "warnAboveSeconds", json_integer(ENV_CLOCK_WARN_S));
     env_check_detail(c, "failAboveSeconds", json_integer(ENV_CLOCK_FAIL_S));
-    env_check_detail(c, "ntpSynchronized", ntp_synchronized());
+    ntp_details(c, ref->ntp);
 }

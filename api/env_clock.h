@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "api/env_check.h"
+#include "api/env_systemd.h"
 
 #define ENV_CLOCK_WARN_S 60
 #define ENV_CLOCK_FAIL_S 300
@@ -32,14 +33,42 @@ enum env_state env_clock_classify(long skew_s);
  * /etc/localtime link, else the abbreviation in effect ("CST"). */
 void env_clock_zone(time_t now, char *buf, size_t size);
 
+struct env_clock_ntp;
+
 /* What the CA service told about its clock. */
 struct env_clock_reference {
     bool configured;       /* a CA service is configured */
     bool have_date;        /* it answered with a Date header */
     long skew_s;           /* env_clock_skew of that answer */
+    const struct env_clock_ntp *ntp;   /* env_clock_ntp_read's answer, or NULL when it was not in time */
 };
 
-/* Adds clock.skew; `now` is the local time the report is about. */
+/*
+ * Whether an NTP client keeps the clock synchronised, and who said so. The
+ * kernel (adjtimex, read only) first; when it refuses — ukeyd.service's
+ * ProtectClock=yes makes every @clock call fail with EPERM — systemd-
+ * timedated, which reads the same kernel state outside the sandbox.
+ */
+#define ENV_CLOCK_NTP_KERNEL       "kernel"
+#define ENV_CLOCK_NTP_TIMEDATED    "timedated"
+struct env_clock_ntp {
+    enum env_ntp state;
+    const char *source;    /* ENV_CLOCK_NTP_KERNEL or _TIMEDATED; NULL when unknown */
+};
+
+/* `adjtimex_state` is what adjtimex() returned (-1 when refused), passed in
+ * so that each source can be tried; timedated is asked only when it is < 0,
+ * within `timeout_ms`. */
+void env_clock_ntp(int adjtimex_state, unsigned timeout_ms, struct env_clock_ntp *out);
+
+/* env_clock_ntp with the kernel's answer read now: may wait up to
+ * `timeout_ms` on the bus, so the environment check calls it from its
+ * systemd worker thread, not from the request's. */
+void env_clock_ntp_read(unsigned timeout_ms, struct env_clock_ntp *out);
+
+/* Adds clock.skew; `now` is the local time the report is about. Its details
+ * include ntpSynchronized and ntpSource (from ref->ntp; both null when
+ * unknown or not asked in time). */
 void env_clock_check(struct env_report *r, time_t now, const struct env_clock_reference *ref);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_systemd.c — pcscd's systemd units over sd-bus, their restart, and
- * the pcsc.systemd check.
+ * api/env_systemd.c — systemd over the system bus: pcscd's units, their
+ * restart and the pcsc.systemd check; timedated's NTPSynchronized.
  *
  * Every call opens its own connection: sd-bus objects are not thread-safe,
  * and the checks run on threads of their own.
@@ -162,6 +162,23 @@ enum env_restart env_systemd_restart_pcscd(unsigned timeout_ms, char *error, siz
     sd_bus_message_unref(reply);
     sd_bus_error_free(&e);
     return result;
+}
+
+enum env_ntp env_systemd_ntp_synchronized(unsigned timeout_ms)
+{
+    SCOPED_BUS *bus = NULL;
+    sd_bus_error e = SD_BUS_ERROR_NULL;
+    int synchronized = 0;
+    int r = open_bus(timeout_ms, &bus);
+
+    if (r >= 0)
+        r = sd_bus_get_property_trivial(bus, ENV_TIMEDATED_NAME, ENV_TIMEDATED_PATH,
+                                        ENV_TIMEDATED_IFACE, ENV_TIMEDATED_NTP_SYNC, &e, 'b',
+                                        &synchronized);
+    sd_bus_error_free(&e);
+    if (r < 0)
+        return ENV_NTP_UNKNOWN;
+    return synchronized ? ENV_NTP_SYNCHRONIZED : ENV_NTP_UNSYNCHRONIZED;
 }
 
 /* --- the check ---------------------------------------------------------- */

@@ -11,7 +11,8 @@
  * out, so the environment (and the token service behind it) is never freed
  * under it. The quick looks (os-release, uname, the clock, the driver
  * directory, the allow-list) take microseconds and run on the request's own
- * thread once the slow ones are in or timed out.
+ * thread once the slow ones are in or timed out; the clock's NTP state is
+ * read on the systemd thread, since under ProtectClock it takes the bus.
  */
 #include "api/environment.h"
 
@@ -269,6 +270,7 @@ struct env_job {
     /* results */
     struct env_probe probe;
     struct env_systemd systemd;
+    struct env_clock_ntp ntp;         /* read by the systemd worker */
     struct env_pcsc_facts pcsc;
 };
 
@@ -345,9 +347,14 @@ static void *systemd_worker(void *arg)
     struct env_job *job = arg;
     struct env_systemd sd;
 
+    struct env_clock_ntp ntp;
+
     env_systemd_query(job->budget_ms, &sd);
+    /* On this thread: under ProtectClock the answer comes over the bus too. */
+    env_clock_ntp_read(job->budget_ms, &ntp);
     pthread_mutex_lock(&job->lock);
     job->systemd = sd;
+    job->ntp = ntp;
     pthread_mutex_unlock(&job->lock);
     worker_finish(job, WORKER_SYSTEMD);
     return NULL;
@@ -432,6 +439,7 @@ static void quick_checks(struct env_report *rep, const struct env_config *cfg,
         .configured = cfg->ca_service_url != NULL,
         .have_date = answered && probe->have_date,
         .skew_s = probe ? probe->skew_s : 0,
+        .ntp = done[WORKER_SYSTEMD] ? &job->ntp : NULL,
     };
     struct os_release os;
     struct utsname uts;

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests api/env_clock.c: the skew against a server's Date (whole seconds,
  * measured around a round trip), its classification at the 60 s / 300 s
- * limits, and the clock.skew check in each situation. */
+ * limits, the clock.skew check in each situation, and where the NTP answer
+ * comes from: the kernel when adjtimex answers, else timedated — here only
+ * without a bus; tests/test-env_systemd.c asks a fake timedated. */
+#include <stdlib.h>
+#include <sys/timex.h>
+
 #include "api/env_clock.h"
 #include "tests/tap.h"
 
@@ -41,14 +46,18 @@ static char *found(const struct env_check *c, enum api_lang lang)
     return env_text_render(&c->found, lang);
 }
 
+#define NTP_TIMEOUT_MS 200
+
 static void test_check(void)
 {
     struct env_report r = { 0 };
+    struct env_clock_ntp ntp_synced = { ENV_NTP_SYNCHRONIZED, ENV_CLOCK_NTP_TIMEDATED };
+    struct env_clock_ntp ntp_unknown = { ENV_NTP_UNKNOWN, NULL };
     const struct env_clock_reference refs[] = {
-        { .configured = true, .have_date = true, .skew_s = 3 },
+        { .configured = true, .have_date = true, .skew_s = 3, .ntp = &ntp_synced },
         { .configured = true, .have_date = true, .skew_s = 400 },
         { .configured = true, .have_date = true, .skew_s = -90 },
-        { .configured = true, .have_date = false },
+        { .configured = true, .have_date = false, .ntp = &ntp_unknown },
         { .configured = false },
     };
     char *text;
@@ -76,7 +85,41 @@ static void test_check(void)
            "details.skewSeconds null without a Date");
     tap_ok(json_is_string(json_object_get(r.checks[0]->details, "timeZone")),
            "details.timeZone is a string");
+    tap_ok(json_is_true(json_object_get(r.checks[0]->details, "ntpSynchronized")),
+           "details.ntpSynchronized from the reference");
+    TAP_EQ_STR(json_string_value(json_object_get(r.checks[0]->details, "ntpSource")) ?: "(null)",
+               "timedated", "details.ntpSource from the reference");
+    tap_ok(json_is_null(json_object_get(r.checks[3]->details, "ntpSynchronized")),
+           "details.ntpSynchronized null when unknown");
+    tap_ok(json_is_null(json_object_get(r.checks[4]->details, "ntpSource")),
+           "details.ntpSource null when not asked in time");
+    for (size_t i = 0; i < r.n; i++) {
+        json_t *synced = json_object_get(r.checks[i]->details, "ntpSynchronized");
+        json_t *source = json_object_get(r.checks[i]->details, "ntpSource");
+
+        tap_ok(synced && source && json_is_null(synced) == json_is_null(source),
+               "check %zu: details.ntpSynchronized and ntpSource, both null or neither", i);
+    }
     env_report_free(&r);
+}
+
+static void test_ntp(void)
+{
+    struct env_clock_ntp ntp;
+
+    /* Nothing may be asked over a bus while the kernel answers. */
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/ukeyd-test-bus", 1);
+    env_clock_ntp(TIME_OK, NTP_TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_SYNCHRONIZED, "adjtimex TIME_OK: synchronised");
+    TAP_EQ_STR(ntp.source ? ntp.source : "(null)", "kernel", "... says the kernel");
+    env_clock_ntp(TIME_INS, NTP_TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_SYNCHRONIZED, "adjtimex TIME_INS (leap second ahead): synchronised");
+    env_clock_ntp(TIME_ERROR, NTP_TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_UNSYNCHRONIZED, "adjtimex TIME_ERROR: not synchronised");
+    TAP_EQ_STR(ntp.source ? ntp.source : "(null)", "kernel", "... says the kernel");
+    env_clock_ntp(-1, NTP_TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_UNKNOWN, "adjtimex refused, no system bus: unknown");
+    tap_ok(ntp.source == NULL, "... from nowhere");
 }
 
 int main(void)
@@ -84,5 +127,6 @@ int main(void)
     test_skew();
     test_classify();
     test_check();
+    test_ntp();
     return tap_done();
 }

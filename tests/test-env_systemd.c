@@ -3,16 +3,19 @@
  * Tests api/env_systemd.c against a fake systemd manager on a private
  * D-Bus bus (dbus-daemon, found by $DBUS_SYSTEM_BUS_ADDRESS): unit states
  * read with LoadUnit and the Unit properties, pcscd.service failed or not
- * installed, RestartUnit("pcscd.service", "replace") granted and refused, a
- * bus without systemd on it, and no bus at all.
+ * installed, RestartUnit("pcscd.service", "replace") granted and refused,
+ * timedated's NTPSynchronized true and false (and env_clock_ntp choosing
+ * timedated when the kernel refuses), systemd without timedated, a bus
+ * without systemd on it, and no bus at all.
  *
  * The same program is the fake systemd of tests/test-environment.sh:
  *
- *   test-env_systemd --serve [--deny] [--service-state failed] [-- PROGRAM ARG...]
+ *   test-env_systemd --serve [--deny] [--service-state failed]
+ *                    [--timedated synchronized|unsynchronized] [-- PROGRAM ARG...]
  *
- * serves org.freedesktop.systemd1 on $DBUS_SYSTEM_BUS_ADDRESS until SIGTERM;
- * RestartUnit answers at once (as systemd queues a job) and then runs
- * PROGRAM, standing in for the restart.
+ * serves org.freedesktop.systemd1 (and with --timedated, timedate1) on
+ * $DBUS_SYSTEM_BUS_ADDRESS until SIGTERM; RestartUnit answers at once (as
+ * systemd queues a job) and then runs PROGRAM, standing in for the restart.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,11 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timex.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "api/env_clock.h"
 #include "api/env_spawn.h"
 #include "api/env_systemd.h"
 #include "tests/tap.h"
@@ -58,6 +63,8 @@ struct fake_systemd {
     pthread_mutex_t lock;
     struct fake_unit service, socket;
     bool deny;
+    bool timedated;                    /* timedate1 is on the bus too */
+    bool ntp_synchronized;             /* what it says */
     char *const *on_restart;           /* argv run after a granted restart, or NULL */
     bool restart_pending;
     unsigned restarts;
@@ -142,6 +149,24 @@ static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sd_bus_reply_method_return(m, "o", JOB_PATH);
 }
 
+static int get_ntp(sd_bus *bus, const char *path, const char *iface, const char *property,
+                   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    struct fake_systemd *f = userdata;
+    int synchronized, r;
+
+    (void)bus;
+    (void)path;
+    (void)iface;
+    (void)property;
+    (void)error;
+    pthread_mutex_lock(&f->lock);
+    synchronized = f->ntp_synchronized;
+    r = sd_bus_message_append(reply, "b", synchronized);
+    pthread_mutex_unlock(&f->lock);
+    return r;
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("LoadUnit", "s", "o", load_unit, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -154,6 +179,12 @@ static const sd_bus_vtable unit_vtable[] = {
     SD_BUS_PROPERTY("LoadState", "s", get_state, 0, 0),
     SD_BUS_PROPERTY("ActiveState", "s", get_state, 0, 0),
     SD_BUS_PROPERTY("SubState", "s", get_state, 0, 0),
+    SD_BUS_VTABLE_END
+};
+
+static const sd_bus_vtable timedate_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY(ENV_TIMEDATED_NTP_SYNC, "b", get_ntp, 0, 0),
     SD_BUS_VTABLE_END
 };
 
@@ -185,6 +216,12 @@ static int fake_serve(struct fake_systemd *f)
         r = sd_bus_add_object_vtable(bus, NULL, SERVICE_PATH, UNIT_IFACE, unit_vtable, f);
     if (r >= 0)
         r = sd_bus_add_object_vtable(bus, NULL, SOCKET_PATH, UNIT_IFACE, unit_vtable, f);
+    if (r >= 0 && f->timedated)
+        r = sd_bus_add_object_vtable(bus, NULL, ENV_TIMEDATED_PATH, ENV_TIMEDATED_IFACE,
+                                     timedate_vtable, f);
+    if (r >= 0 && f->timedated)
+        r = sd_bus_request_name(bus, ENV_TIMEDATED_NAME, 0);
+    /* systemd1 last: once it is on the bus, so is the rest. */
     if (r >= 0)
         r = sd_bus_request_name(bus, SYSTEMD_NAME, 0);
     if (r < 0) {
@@ -229,6 +266,9 @@ static int serve_main(int argc, char **argv)
             const char *state = argv[++i];
 
             set_unit(&f.service, "loaded", state, state);
+        } else if (strcmp(argv[i], "--timedated") == 0 && i + 1 < argc) {
+            f.timedated = true;
+            f.ntp_synchronized = strcmp(argv[++i], "synchronized") == 0;
         }
     }
     if (i + 1 < argc)
@@ -389,6 +429,50 @@ static void test_restart(struct fake_systemd *f)
     fake_healthy(f);
 }
 
+static void set_ntp(struct fake_systemd *f, bool synchronized)
+{
+    pthread_mutex_lock(&f->lock);
+    f->ntp_synchronized = synchronized;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void test_timedated(struct fake_systemd *f)
+{
+    struct env_clock_ntp ntp;
+
+    set_ntp(f, true);
+    tap_ok(env_systemd_ntp_synchronized(TIMEOUT_MS) == ENV_NTP_SYNCHRONIZED,
+           "timedated says NTPSynchronized true: synchronised");
+    env_clock_ntp(-1, TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_SYNCHRONIZED, "adjtimex refused: env_clock_ntp asks timedated");
+    TAP_EQ_STR(ntp.source ? ntp.source : "(null)", "timedated", "... and says so");
+    set_ntp(f, false);
+    tap_ok(env_systemd_ntp_synchronized(TIMEOUT_MS) == ENV_NTP_UNSYNCHRONIZED,
+           "timedated says NTPSynchronized false: not synchronised");
+    env_clock_ntp(-1, TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_UNSYNCHRONIZED && ntp.source != NULL,
+           "... env_clock_ntp too, from timedated");
+    env_clock_ntp(TIME_OK, TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_SYNCHRONIZED,
+           "adjtimex answering: the kernel's word, not timedated's");
+    TAP_EQ_STR(ntp.source ? ntp.source : "(null)", "kernel", "... and says so");
+}
+
+/* systemd answers, timedated is not on the bus (not installed). */
+static void test_without_timedated(void)
+{
+    struct env_systemd sd;
+    struct env_clock_ntp ntp;
+
+    env_systemd_query(TIMEOUT_MS, &sd);
+    tap_ok(sd.systemd && sd.queried, "systemd without timedated answers (%s)", sd.error);
+    tap_ok(env_systemd_ntp_synchronized(TIMEOUT_MS) == ENV_NTP_UNKNOWN,
+           "... and NTPSynchronized is unknown");
+    env_clock_ntp(-1, TIMEOUT_MS, &ntp);
+    tap_ok(ntp.state == ENV_NTP_UNKNOWN && ntp.source == NULL,
+           "... env_clock_ntp: unknown, from nowhere");
+}
+
 static void test_without_systemd(void)
 {
     struct env_systemd sd;
@@ -400,6 +484,8 @@ static void test_without_systemd(void)
     TAP_EQ_INT(systemd_check_state(&sd, &found), ENV_OK, "... is ok, with a note");
     TAP_EQ_INT(env_systemd_restart_pcscd(TIMEOUT_MS, error, sizeof error),
                ENV_RESTART_NO_SYSTEMD, "... and RestartUnit finds no systemd");
+    tap_ok(env_systemd_ntp_synchronized(TIMEOUT_MS) == ENV_NTP_UNKNOWN,
+           "... and NTPSynchronized is unknown");
 
     setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/ukeyd-test-bus", 1);
     env_systemd_query(TIMEOUT_MS, &sd);
@@ -407,6 +493,8 @@ static void test_without_systemd(void)
            "no bus at all: no systemd (%s)", sd.error);
     TAP_EQ_INT(systemd_check_state(&sd, &found), ENV_OK, "... is ok, with a note");
     tap_ok(found == ENV_SYSTEMD_NO_BUS, "... the note says there is no system bus");
+    tap_ok(env_systemd_ntp_synchronized(TIMEOUT_MS) == ENV_NTP_UNKNOWN,
+           "... NTPSynchronized is unknown");
 }
 
 static void cleanup_dir(void)
@@ -436,9 +524,18 @@ int main(int argc, char **argv)
     snprintf(address, sizeof address, "unix:path=%s", bus_path);
     setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
     fake_healthy(&f);
-    if (tap_ok(start_fake(&f, &t), "the fake systemd owns %s", SYSTEMD_NAME)) {
+    f.timedated = true;
+    if (tap_ok(start_fake(&f, &t), "the fake systemd owns %s and %s", SYSTEMD_NAME,
+               ENV_TIMEDATED_NAME)) {
         test_query(&f);
         test_restart(&f);
+        test_timedated(&f);
+        stop_fake(&f, t);
+    }
+    f.timedated = false;
+    if (tap_ok(start_fake(&f, &t), "the fake systemd, without timedated, owns %s",
+               SYSTEMD_NAME)) {
+        test_without_timedated();
         stop_fake(&f, t);
     }
     test_without_systemd();

@@ -336,6 +336,9 @@ test_all_ok() {
         test "$(field_of network.ca-service 'details | "\(.resolved) \(.connected) \(.outcome)"')" = "true true answered"
     check "clock: skew within ${SKEW_OK_S} s" \
         test "$(field_of clock.skew 'details.skewSeconds | fabs')" -le "$SKEW_OK_S"
+    check "clock: ntpSynchronized and ntpSource, both null or neither ($(field_of clock.skew 'details.ntpSource'))" \
+        test "$(field_of clock.skew 'details | has("ntpSynchronized") and has("ntpSource") and
+            ((.ntpSynchronized == null) == (.ntpSource == null))')" = true
     check "pcsc.readers names the rig's readers" \
         grep -qF "$RIG_READER_0" <<<"$(field_of pcsc.readers found)"
     if [ "$(field_of pcsc.systemd details.systemd)" = false ]; then
@@ -618,7 +621,8 @@ test_repair_via_systemd() {
     fi
     start_bus || { ok 1 "a private dbus-daemon starts"; return; }
     export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus"
-    start_fake_systemd -- "$rig" start-pcscd "$work/rig" || { ok 1 "the fake systemd starts"; return; }
+    start_fake_systemd --timedated unsynchronized -- "$rig" start-pcscd "$work/rig" ||
+        { ok 1 "the fake systemd starts"; return; }
     # No pcscd-restart-command: systemd is the way.
     write_config "http://127.0.0.1:$ca_port"
     start_daemon || { ok 1 "ukeyd starts on the private bus"; return; }
@@ -627,6 +631,10 @@ test_repair_via_systemd() {
     expect_state "systemd on the bus: pcsc.systemd ok" pcsc.systemd ok
     check "... details: systemd, pcscd.service active" \
         test "$(jqr '.checks[] | select(.id == "pcsc.systemd") | .details | "\(.systemd) \(.units[0].name) \(.units[0].activeState)"')" = "true pcscd.service active"
+    # Unsandboxed, the kernel answers; where adjtimex is refused (ProtectClock=),
+    # the fake timedated does, and it says "not synchronised".
+    check "clock: NTP known, from the kernel or timedated ($(field_of clock.skew 'details | "\(.ntpSource) \(.ntpSynchronized)"'))" \
+        grep -qxE 'kernel (true|false)|timedated false' <<<"$(field_of clock.skew 'details | "\(.ntpSource) \(.ntpSynchronized)"')"
 
     "$rig" stop-pcscd "$work/rig"
     wait_status '.pcscAvailable == false'

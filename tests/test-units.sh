@@ -212,7 +212,7 @@ expand_group() {
 # ukeyd is known to survive, one a line, each with its reason:
 # - clock_adjtime: the environment check asks the kernel whether NTP keeps
 #   the clock in sync (adjtimex, modes 0, read only); ProtectClock= refuses
-#   all of @clock, and the check then reports ntpSynchronized as null.
+#   all of @clock, and the check then asks systemd-timedated over the bus.
 readonly TOLERATED_CALLS="clock_adjtime"
 
 # The system calls the unit's SystemCallFilter= lines allow, read as systemd

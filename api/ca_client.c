@@ -20,13 +20,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/ca_http.h"
 #include "api/json.h"
 #include "api/log.h"
 
-#define PROTOCOL_PREFIX      "/unlock/v1"
 #define ANSWER_MAX           (32 * 1024)
-#define PATH_MAX_LEN         (sizeof PROTOCOL_PREFIX + CA_ID_MAX + 32)
-#define FULL_URL_MAX         (CA_URL_MAX + PATH_MAX_LEN)
+#define FULL_URL_MAX         (CA_URL_MAX + sizeof CA_UNLOCK_PREFIX + CA_CALL_PATH_MAX)
 #define USER_AGENT           "ukeyd/" UKEYD_VERSION
 #define MEDIA_JSON           "application/json"
 #define MEDIA_PROBLEM        "application/problem+json"
@@ -73,6 +72,7 @@ static const char *const err_names[CA_E__COUNT] = {
     [CA_E_ROTATION_UNKNOWN] = "ROTATION_UNKNOWN",
     [CA_E_ROTATION_CONFLICT] = "ROTATION_CONFLICT",
     [CA_E_ROTATION_CLOSED] = "ROTATION_CLOSED",
+    [CA_E_ACTION_UNKNOWN] = "ACTION_UNKNOWN",
 };
 
 const char *ca_err_name(ca_err err)
@@ -131,7 +131,7 @@ const char *ca_review_name(enum ca_review review)
 
 /* --- checks on text from the service ------------------------------------- */
 
-static bool chars_in(const char *s, const char *set, size_t max)
+bool ca_chars_in(const char *s, const char *set, size_t max)
 {
     size_t n = strlen(s);
 
@@ -140,7 +140,7 @@ static bool chars_in(const char *s, const char *set, size_t max)
 
 bool ca_id_valid(const char *id)
 {
-    return id && chars_in(id, LETTERS DIGITS "-_", CA_ID_MAX);
+    return id && ca_chars_in(id, LETTERS DIGITS "-_", CA_ID_MAX);
 }
 
 /* "30.00": digits, a point, two digits. */
@@ -154,7 +154,7 @@ static bool amount_valid(const char *s)
 
 static bool currency_valid(const char *s)
 {
-    return strlen(s) == CA_CURRENCY_LEN && chars_in(s, UPPER_CASE, CA_CURRENCY_LEN);
+    return strlen(s) == CA_CURRENCY_LEN && ca_chars_in(s, UPPER_CASE, CA_CURRENCY_LEN);
 }
 
 static bool puk_valid(const char *s)
@@ -334,12 +334,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-struct call {
-    const char *what;                    /* for the log: the endpoint, never its ids */
-    char path[PATH_MAX_LEN];             /* after the base URL */
-    json_t *body;                        /* POST body; NULL: a GET, or a POST without body */
-    bool post;
-};
 
 static bool media_is_json(const char *type)
 {
@@ -402,7 +396,7 @@ static bool set_common_options(CURL *h, const struct ca_client *c, const char *u
     return ok;
 }
 
-static bool set_body(CURL *h, const struct call *call, const char *text,
+static bool set_body(CURL *h, const struct ca_call *call, const char *text,
                      struct curl_slist **headers)
 {
     struct curl_slist *more;
@@ -420,9 +414,15 @@ static bool set_body(CURL *h, const struct call *call, const char *text,
            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0)) == CURLE_OK;
 }
 
-static ca_err unavailable(const struct call *call, const char *why)
+/* For the log: which of the CA's services a line is about. */
+static const char *service_of(const struct ca_call *call)
 {
-    log_msg(LOG_WARNING, NULL, "unlock service: %s: %s", call->what, why);
+    return strcmp(call->prefix, CA_CERT_PREFIX) == 0 ? "certificate service" : "unlock service";
+}
+
+static ca_err unavailable(const struct ca_call *call, const char *why)
+{
+    log_msg(LOG_WARNING, NULL, "%s: %s: %s", service_of(call), call->what, why);
     return CA_E_UNAVAILABLE;
 }
 
@@ -431,7 +431,7 @@ static void copy_member(json_t *obj, const char *name, char *out, size_t size)
 {
     const char *s = json_string_value(json_object_get(obj, name));
 
-    if (s && strlen(s) < size && chars_in(s, LETTERS "-_", size - 1))
+    if (s && strlen(s) < size && ca_chars_in(s, LETTERS "-_", size - 1))
         snprintf(out, size, "%s", s);
 }
 
@@ -448,7 +448,7 @@ static void read_refusal(json_t *problem, struct ca_refusal *why)
         json_integer_value(retry) <= SECONDS_MAX)
         why->retry_after_s = (unsigned)json_integer_value(retry);
     copy_member(problem, "state", why->state, sizeof why->state);
-    if (why->state[0] && !state_of_name(why->state, &known))
+    if (why->state[0] && !state_of_name(why->state, &known) && !ca_cert_state_known(why->state))
         why->state[0] = '\0';
     copy_member(problem, "result", why->result, sizeof why->result);
     if (strcmp(why->result, "rotated") != 0 && strcmp(why->result, "unchanged") != 0)
@@ -457,7 +457,7 @@ static void read_refusal(json_t *problem, struct ca_refusal *why)
 }
 
 /* A refusal: its code when the client knows it, else the service is of no use. */
-static ca_err refusal_of(const struct call *call, long status, json_t *problem,
+static ca_err refusal_of(const struct ca_call *call, long status, json_t *problem,
                          struct ca_refusal *why)
 {
     const char *code = json_string_value(json_object_get(problem, "code"));
@@ -471,12 +471,12 @@ static ca_err refusal_of(const struct call *call, long status, json_t *problem,
     err = err_of_code(code);
     if (err == CA_E_UNAVAILABLE) {
         snprintf(text, sizeof text, "HTTP %ld with an unexpected code%s%s", status,
-                 chars_in(code, UPPER_CASE "_", CA_CODE_NAME_MAX) ? " " : "",
-                 chars_in(code, UPPER_CASE "_", CA_CODE_NAME_MAX) ? code : "");
+                 ca_chars_in(code, UPPER_CASE "_", CA_CODE_NAME_MAX) ? " " : "",
+                 ca_chars_in(code, UPPER_CASE "_", CA_CODE_NAME_MAX) ? code : "");
         return unavailable(call, text);
     }
     read_refusal(problem, why);
-    log_msg(LOG_INFO, NULL, "unlock service: %s: %s", call->what, ca_err_name(err));
+    log_msg(LOG_INFO, NULL, "%s: %s: %s", service_of(call), call->what, ca_err_name(err));
     return err;
 }
 
@@ -495,7 +495,7 @@ static json_t *parse_answer(const struct answer *a)
 }
 
 /* Runs one exchange with a prepared handle; CA_OK with *out set for a 2xx object. */
-static ca_err perform(CURL *h, const struct call *call, struct answer *a, const char *errbuf,
+static ca_err perform(CURL *h, const struct ca_call *call, struct answer *a, const char *errbuf,
                       json_t **out, struct ca_refusal *why)
 {
     CURLcode rc = curl_easy_perform(h);
@@ -523,14 +523,14 @@ static ca_err perform(CURL *h, const struct call *call, struct answer *a, const 
 }
 
 /* Every call starts with an empty refusal, so a caller may read it whatever happened. */
-static void refusal_reset(struct ca_refusal *why)
+void ca_refusal_reset(struct ca_refusal *why)
 {
     if (why)
         *why = (struct ca_refusal){ .attempts_left = -1 };
 }
 
-static ca_err exchange(const struct ca_client *c, const struct call *call, json_t **out,
-                       struct ca_refusal *why)
+ca_err ca_exchange(const struct ca_client *c, const struct ca_call *call, json_t **out,
+                   struct ca_refusal *why)
 {
     __attribute__((cleanup(easy_free))) CURL *h = curl_easy_init();
     __attribute__((cleanup(headers_free))) struct curl_slist *headers = NULL;
@@ -540,7 +540,7 @@ static ca_err exchange(const struct ca_client *c, const struct call *call, json_
     ca_err err;
 
     *out = NULL;
-    snprintf(url, sizeof url, "%s" PROTOCOL_PREFIX "%s", c->base_url, call->path);
+    snprintf(url, sizeof url, "%s%s%s", c->base_url, call->prefix, call->path);
     if (!h || (call->body && !(text = json_dumps(call->body, JSON_COMPACT))))
         return CA_E_NO_MEMORY;
     headers = curl_slist_append(NULL, "Accept: " MEDIA_JSON ", " MEDIA_PROBLEM);
@@ -557,7 +557,7 @@ static ca_err exchange(const struct ca_client *c, const struct call *call, json_
 /* --- answers --------------------------------------------------------------- */
 
 /* Logs why an answer has the wrong shape (jansson names the member, never its value). */
-static ca_err shape_error(const struct call *call, json_error_t *jerr, const char *member)
+ca_err ca_shape_error(const struct ca_call *call, json_error_t *jerr, const char *member)
 {
     char text[CA_WHY_MAX + sizeof jerr->text];
 
@@ -642,7 +642,7 @@ static bool read_review(json_t *review, struct ca_request *out)
     return out->review_reason != NULL;
 }
 
-static ca_err read_request(const struct call *call, json_t *root, struct ca_request *out)
+static ca_err read_request(const struct ca_call *call, json_t *root, struct ca_request *out)
 {
     const char *id, *state, *masked, *expires;
     json_t *fee, *pay, *methods, *review_url, *review;
@@ -654,19 +654,19 @@ static ca_err read_request(const struct call *call, json_t *root, struct ca_requ
                        "requestId", &id, "state", &state, "fee", &fee, "paymentUrl", &pay,
                        "maskedPhone", &masked, "methods", &methods, "reviewUrl", &review_url,
                        "review", &review, "expiresAt", &expires))
-        return shape_error(call, &jerr, NULL);
+        return ca_shape_error(call, &jerr, NULL);
     if (!ca_id_valid(id))
-        return shape_error(call, NULL, "requestId");
+        return ca_shape_error(call, NULL, "requestId");
     if (!state_of_name(state, &out->state))
-        return shape_error(call, NULL, "state");
+        return ca_shape_error(call, NULL, "state");
     if (!read_fee(fee, out))
-        return shape_error(call, NULL, "fee");
-    if (!chars_in(masked, DIGITS "*", CA_MASKED_PHONE_MAX))
-        return shape_error(call, NULL, "maskedPhone");
-    if (!chars_in(expires, DIGITS "TZ:.+-", CA_TIME_MAX))
-        return shape_error(call, NULL, "expiresAt");
+        return ca_shape_error(call, NULL, "fee");
+    if (!ca_chars_in(masked, DIGITS "*", CA_MASKED_PHONE_MAX))
+        return ca_shape_error(call, NULL, "maskedPhone");
+    if (!ca_chars_in(expires, DIGITS "TZ:.+-", CA_TIME_MAX))
+        return ca_shape_error(call, NULL, "expiresAt");
     if (!read_methods(methods, out))
-        return shape_error(call, NULL, "methods");
+        return ca_shape_error(call, NULL, "methods");
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->masked_phone, sizeof out->masked_phone, "%s", masked);
     snprintf(out->expires_at, sizeof out->expires_at, "%s", expires);
@@ -674,7 +674,7 @@ static ca_err read_request(const struct call *call, json_t *root, struct ca_requ
     out->review_url = dup_link(review_url, &links_ok);
     if (!links_ok || !read_review(review, out)) {
         ca_request_clear(out);
-        return shape_error(call, NULL, links_ok ? "review" : "paymentUrl/reviewUrl");
+        return ca_shape_error(call, NULL, links_ok ? "review" : "paymentUrl/reviewUrl");
     }
     return CA_OK;
 }
@@ -687,7 +687,7 @@ void ca_request_clear(struct ca_request *r)
     *r = (struct ca_request){ 0 };
 }
 
-static ca_err read_pair(const struct call *call, json_t *root, const char *expect_rotation,
+static ca_err read_pair(const struct ca_call *call, json_t *root, const char *expect_rotation,
                         struct ca_puk_pair *out)
 {
     const char *rotation, *puk, *next;
@@ -696,11 +696,11 @@ static ca_err read_pair(const struct call *call, json_t *root, const char *expec
 
     if (json_unpack_ex(root, &jerr, 0, "{s:s, s:s, s:s, s?b}", "rotationId", &rotation, "puk",
                        &puk, "nextPuk", &next, "resumed", &resumed))
-        return shape_error(call, &jerr, NULL);
+        return ca_shape_error(call, &jerr, NULL);
     if (!ca_id_valid(rotation) || (expect_rotation && strcmp(rotation, expect_rotation) != 0))
-        return shape_error(call, NULL, "rotationId");
+        return ca_shape_error(call, NULL, "rotationId");
     if (!puk_valid(puk) || !puk_valid(next) || strcmp(puk, next) == 0)
-        return shape_error(call, NULL, "puk/nextPuk");
+        return ca_shape_error(call, NULL, "puk/nextPuk");
     snprintf(out->rotation_id, sizeof out->rotation_id, "%s", rotation);
     snprintf(out->puk, sizeof out->puk, "%s", puk);
     snprintf(out->next_puk, sizeof out->next_puk, "%s", next);
@@ -727,30 +727,30 @@ ca_err ca_open_request(const struct ca_client *c, const char *token_id, const ch
 {
     SCOPED_JSON *body = json_pack("{s:s, s:s, s:s}", "tokenId", token_id, "certSerial",
                                   cert_serial, "certIssuer", cert_issuer);
-    struct call call = { .what = "POST /requests", .path = "/requests", .body = body,
-                         .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests",
+                            .path = "/requests", .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!body)
         return CA_E_NO_MEMORY;
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     return err ? err : read_request(&call, root, out);
 }
 
 ca_err ca_get_request(const struct ca_client *c, const char *request_id, struct ca_request *out,
                       struct ca_refusal *why)
 {
-    struct call call = { .what = "GET /requests/{id}" };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "GET /requests/{id}" };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!ca_id_valid(request_id))
         return CA_E_REQUEST_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/requests/%s", request_id);
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     return err ? err : read_request(&call, root, out);
 }
 
@@ -768,22 +768,23 @@ ca_err ca_send_sms(const struct ca_client *c, const char *request_id, const char
                    struct ca_sms_sent *out, struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", "phone", phone);
-    struct call call = { .what = "POST /requests/{id}/sms", .body = body, .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/sms",
+                            .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!body)
         return CA_E_NO_MEMORY;
     if (!ca_id_valid(request_id))
         return CA_E_REQUEST_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/requests/%s/sms", request_id);
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     if (err)
         return err;
     if (!read_seconds(root, "resendAfter", &out->resend_after_s) ||
         !read_seconds(root, "expiresIn", &out->expires_in_s))
-        return shape_error(&call, NULL, "resendAfter/expiresIn");
+        return ca_shape_error(&call, NULL, "resendAfter/expiresIn");
     return CA_OK;
 }
 
@@ -791,32 +792,34 @@ ca_err ca_verify(const struct ca_client *c, const char *request_id, enum ca_code
                  const char *code, struct ca_request *out, struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", kind == CA_CODE_SMS ? "smsCode" : "unlockCode", code);
-    struct call call = { .what = "POST /requests/{id}/verify", .body = body, .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/verify",
+                            .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!body)
         return CA_E_NO_MEMORY;
     if (!ca_id_valid(request_id))
         return CA_E_REQUEST_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/requests/%s/verify", request_id);
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     return err ? err : read_request(&call, root, out);
 }
 
 ca_err ca_authorize(const struct ca_client *c, const char *request_id, struct ca_puk_pair *out,
                     struct ca_refusal *why)
 {
-    struct call call = { .what = "POST /requests/{id}/authorize", .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/authorize",
+                            .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!ca_id_valid(request_id))
         return CA_E_REQUEST_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/requests/%s/authorize", request_id);
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     return err ? err : read_pair(&call, root, NULL, out);
 }
 
@@ -826,29 +829,31 @@ ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
     SCOPED_JSON *body = json_pack("{s:s, s:b}", "result",
                                   result == CA_ROTATION_ROTATED ? "rotated" : "unchanged",
                                   "pinReset", pin_reset);
-    struct call call = { .what = "POST /rotations/{id}/confirm", .body = body, .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/confirm",
+                            .body = body, .post = true };
     SCOPED_JSON *root = NULL;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!body)
         return CA_E_NO_MEMORY;
     if (!ca_id_valid(rotation_id))
         return CA_E_ROTATION_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/rotations/%s/confirm", rotation_id);
-    return exchange(c, &call, &root, why);
+    return ca_exchange(c, &call, &root, why);
 }
 
 ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct ca_puk_pair *out,
                     struct ca_refusal *why)
 {
-    struct call call = { .what = "POST /rotations/{id}/reconcile", .post = true };
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/reconcile",
+                            .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
-    refusal_reset(why);
+    ca_refusal_reset(why);
     if (!ca_id_valid(rotation_id))
         return CA_E_ROTATION_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/rotations/%s/reconcile", rotation_id);
-    err = exchange(c, &call, &root, why);
+    err = ca_exchange(c, &call, &root, why);
     return err ? err : read_pair(&call, root, rotation_id, out);
 }

@@ -49,6 +49,21 @@ enum api_code errmap_token(token_err err)
         return API_PIN_POLICY;
     case TOKEN_E_TIMEOUT:
         return API_TIMEOUT;
+    case TOKEN_E_MGMT_AUTH_FAILED:
+        return API_MANAGEMENT_AUTH_FAILED;
+    /* The relay is the CA service; the caller answers with the service's own
+     * refusal when it has one, so only a relay that failed silently gets here. */
+    case TOKEN_E_RELAY_FAILED:
+        return API_CERT_SERVICE_UNAVAILABLE;
+    case TOKEN_E_NOT_SUPPORTED:
+        return API_OPERATION_NOT_SUPPORTED;
+    /* The only certificates written are ones the CA issued for the token. */
+    case TOKEN_E_KEY_MISMATCH:
+        return API_CERT_INVALID;
+    case TOKEN_E_WRITE_FAILED:
+        return API_TOKEN_WRITE_FAILED;
+    case TOKEN_E_NO_SPACE:
+        return API_TOKEN_FULL;
     case TOKEN_E_NO_MEMORY:
     case TOKEN_E_INTERNAL:
     case TOKEN_E__COUNT:
@@ -96,7 +111,45 @@ enum api_code errmap_ca(ca_err err)
     case CA_E_ROTATION_UNKNOWN:
     case CA_E_ROTATION_CONFLICT:
     case CA_E_ROTATION_CLOSED:
+    case CA_E_ACTION_UNKNOWN:
         return API_UNLOCK_SERVICE_UNAVAILABLE;
     }
     return API_UNLOCK_SERVICE_UNAVAILABLE;
+}
+
+enum api_code errmap_ca_cert(ca_err err)
+{
+    switch (err) {
+    case CA_OK:
+        return API_OK;
+    case CA_E_NO_MEMORY:
+    case CA_E__COUNT:
+        return API_INTERNAL;
+    /* Either way there is no approved action with that number for the token. */
+    case CA_E_TOKEN_UNKNOWN:
+    case CA_E_ACTION_UNKNOWN:
+        return API_CERT_ACTION_NOT_FOUND;
+    case CA_E_STATE_CONFLICT:
+    case CA_E_PAYMENT_REQUIRED:
+        return API_CERT_ACTION_NOT_READY;
+    /* More than the protocol's 16 answers for one action. */
+    case CA_E_TOO_MANY_ATTEMPTS:
+        return API_MANAGEMENT_AUTH_FAILED;
+    /* ukeyd builds every member it sends (CSR, serial, challenge) itself: a
+     * refusal of one is the service disagreeing with the protocol. */
+    case CA_E_BAD_REQUEST:
+    case CA_E_UNAVAILABLE:
+    case CA_E_RATE_LIMITED:
+    case CA_E_PHONE_MISMATCH:
+    case CA_E_CODE_INCORRECT:
+    case CA_E_CODE_NOT_ISSUED:
+    case CA_E_CODE_EXPIRED:
+    case CA_E_REQUEST_UNKNOWN:
+    case CA_E_REQUEST_EXPIRED:
+    case CA_E_ROTATION_UNKNOWN:
+    case CA_E_ROTATION_CONFLICT:
+    case CA_E_ROTATION_CLOSED:
+        return API_CERT_SERVICE_UNAVAILABLE;
+    }
+    return API_CERT_SERVICE_UNAVAILABLE;
 }

@@ -13,5 +13,7 @@
 enum api_code errmap_token(token_err err);
 /* The CA unlock service's refusals (api/ca_client.h) as the portal sees them. */
 enum api_code errmap_ca(ca_err err);
+/* The CA certificate service's refusals (api/ca_cert.h) as the portal sees them. */
+enum api_code errmap_ca_cert(ca_err err);
 
 #endif

@@ -74,6 +74,7 @@ static const char *const kind_names[] = {
     [TOKEN_EV_PIN_CHANGED] = "pin-changed",
     [TOKEN_EV_PCSC_LOST] = "pcsc-lost",
     [TOKEN_EV_PCSC_BACK] = "pcsc-back",
+    [TOKEN_EV_CERTS_CHANGED] = "certificates-changed",
 };
 
 static json_t *event_data(const struct token_event *ev)

@@ -29,6 +29,9 @@ void handle_unlock_get(struct request *r);
 void handle_unlock_sms(struct request *r);
 void handle_unlock_verify(struct request *r);
 void handle_unlock_complete(struct request *r);
+/* Certificate writes: api/certwrite_api.c. */
+void handle_cert_actions(struct request *r);
+void handle_cert_action_carry_out(struct request *r);
 void handle_diagnostics(struct request *r);   /* support socket only: api/diag.c */
 
 #endif

@@ -217,6 +217,67 @@ static const struct code_info codes[API_CODE__COUNT] = {
                          "操作过于频繁，请 {retry} 秒后再试。" },
         [LANG_EN] = { "Too many requests", "Too many requests; try again later.",
                       "Too many requests; try again in {retry} seconds." } } },
+    [API_CERT_SERVICE_UNAVAILABLE] = { "CERT_SERVICE_UNAVAILABLE", MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "证书服务不可用",
+                         "暂时无法使用证书颁发机构的证书服务（或本机未配置 ca-service-url），"
+                         "请检查网络后重试。令牌上的证书没有改变。", NULL },
+        [LANG_EN] = { "Certificate service unavailable",
+                      "The CA's certificate service cannot be reached, is not configured "
+                      "(ca-service-url) or gave no usable answer; the token's certificate is "
+                      "unchanged. Check the network and try again.", NULL } } },
+    [API_CERT_ACTION_NOT_FOUND] = { "CERT_ACTION_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
+        [LANG_ZH_CN] = { "没有可执行的证书业务",
+                         "证书颁发机构没有这个令牌的这笔已批准的证书业务（可能尚未付费、尚在审核、"
+                         "已被驳回或已经完成）。", NULL },
+        [LANG_EN] = { "No such certificate action",
+                      "The CA has no approved certificate action with this number for this "
+                      "token (it may be unpaid, under review, rejected or already done).",
+                      NULL } } },
+    [API_CERT_ACTION_NOT_READY] = { "CERT_ACTION_NOT_READY", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "证书业务当前不能执行", "证书颁发机构表示这笔业务当前不能执行。",
+                         "这笔证书业务处于“{state}”状态，当前不能执行。" },
+        [LANG_EN] = { "Certificate action not ready",
+                      "The CA says this certificate action cannot be carried out now.",
+                      "The certificate action is in state \"{state}\" and cannot be carried "
+                      "out now." } } },
+    [API_CERT_INVALID] = { "CERT_INVALID", MHD_HTTP_BAD_GATEWAY, {
+        [LANG_ZH_CN] = { "证书未通过校验",
+                         "证书颁发机构签发的证书不能链接到本机配置的根证书（ca-roots），"
+                         "或其公钥不是令牌中的密钥；证书没有写入令牌。", NULL },
+        [LANG_EN] = { "Certificate rejected",
+                      "The certificate the CA issued does not chain to the roots configured "
+                      "here (ca-roots), or its key is not the token's; nothing was written.",
+                      NULL } } },
+    [API_MANAGEMENT_AUTH_FAILED] = { "MANAGEMENT_AUTH_FAILED", MHD_HTTP_BAD_GATEWAY, {
+        [LANG_ZH_CN] = { "令牌管理认证失败",
+                         "令牌拒绝了证书颁发机构的管理密钥认证，令牌未被修改，请联系证书颁发机构。",
+                         NULL },
+        [LANG_EN] = { "Management authentication failed",
+                      "The token refused the CA's management key authentication; nothing was "
+                      "written. Contact the CA.", NULL } } },
+    [API_TOKEN_WRITE_FAILED] = { "TOKEN_WRITE_FAILED", MHD_HTTP_INTERNAL_SERVER_ERROR, {
+        [LANG_ZH_CN] = { "写入令牌失败",
+                         "证书写入后读回的内容不一致。请保持令牌插好并重试这笔业务。", NULL },
+        [LANG_EN] = { "Write to the token failed",
+                      "The certificate did not read back as written. Keep the token plugged "
+                      "in and carry out the action again.", NULL } } },
+    [API_TOKEN_FULL] = { "TOKEN_FULL", MHD_HTTP_INSUFFICIENT_STORAGE, {
+        [LANG_ZH_CN] = { "令牌空间不足", "令牌没有足够的空间存放这张证书。", NULL },
+        [LANG_EN] = { "Token full", "The token has no room for this certificate.", NULL } } },
+    [API_OPERATION_NOT_SUPPORTED] = { "OPERATION_NOT_SUPPORTED", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "令牌不支持此操作",
+                         "这个令牌不支持所需的操作（例如在卡内生成该类型的密钥或移动密钥）。", NULL },
+        [LANG_EN] = { "Not supported by this token",
+                      "This token lacks an operation the action needs (e.g. generating this "
+                      "kind of key, or moving a key).", NULL } } },
+    [API_CERT_ROOTS_NOT_CONFIGURED] = { "CERT_ROOTS_NOT_CONFIGURED",
+                                        MHD_HTTP_SERVICE_UNAVAILABLE, {
+        [LANG_ZH_CN] = { "未配置根证书",
+                         "本机没有配置可用的证书颁发机构根证书（ca-roots），不能写入证书，"
+                         "请联系管理员。", NULL },
+        [LANG_EN] = { "CA roots not configured",
+                      "This computer has no usable CA roots configured (ca-roots), so no "
+                      "certificate can be written; contact the administrator.", NULL } } },
     [API_INTERNAL] = { "INTERNAL", MHD_HTTP_INTERNAL_SERVER_ERROR, {
         [LANG_ZH_CN] = { "内部错误", "服务内部出错，请查看日志。", NULL },
         [LANG_EN] = { "Internal error", "Something went wrong inside the service; see its log.",

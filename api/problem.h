@@ -56,6 +56,16 @@ enum api_code {
     API_CODE_EXPIRED,
     API_TOO_MANY_ATTEMPTS,
     API_RATE_LIMITED,
+    /* Certificate writes (api/certwrite_api.c). */
+    API_CERT_SERVICE_UNAVAILABLE,
+    API_CERT_ACTION_NOT_FOUND,
+    API_CERT_ACTION_NOT_READY,
+    API_CERT_INVALID,
+    API_MANAGEMENT_AUTH_FAILED,
+    API_TOKEN_WRITE_FAILED,
+    API_TOKEN_FULL,
+    API_OPERATION_NOT_SUPPORTED,
+    API_CERT_ROOTS_NOT_CONFIGURED,
     API_INTERNAL,
     API_CODE__COUNT
 };
@@ -86,7 +96,8 @@ struct problem {
     const struct token_pin_info *policy;  /* PIN_POLICY: the rule that was broken */
     int attempts_left;               /* CODE_INCORRECT, TOO_MANY_ATTEMPTS; -1: null */
     unsigned retry_after_s;          /* RATE_LIMITED; 0: not known */
-    const char *state;               /* UNLOCK_STATE_CONFLICT: the unlock's state, or NULL */
+    const char *state;               /* UNLOCK_STATE_CONFLICT, CERT_ACTION_NOT_READY: the
+                                        unlock's or the action's state, or NULL */
 };
 
 /* "PIN_INCORRECT"; "INTERNAL" for values out of range. */

@@ -29,6 +29,9 @@ static const struct route routes[] = {
     { "POST", "/v1/unlock/{sid}/verify", handle_unlock_verify, ROUTE_JSON_BODY | ROUTE_WAITS },
     { "POST", "/v1/unlock/{sid}/complete", handle_unlock_complete,
       ROUTE_JSON_BODY | ROUTE_WAITS },
+    { "GET", "/v1/tokens/{id}/cert-actions", handle_cert_actions, ROUTE_WAITS },
+    { "POST", "/v1/tokens/{id}/cert-actions/{number}", handle_cert_action_carry_out,
+      ROUTE_JSON_BODY | ROUTE_WAITS },
     { "GET", "/v1/diagnostics", handle_diagnostics, ROUTE_SUPPORT_ONLY },
 };
 

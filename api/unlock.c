@@ -38,6 +38,7 @@ struct unlock_service {
     char *crash_after;                   /* behind env.crash_after */
     struct journal *journal;
     struct rotation_env env;
+    struct certwrite *certwrite;         /* NULL when off */
     bool curl_ready;
     pthread_mutex_t rotation_lock;
 
@@ -101,6 +102,11 @@ static unsigned next_backoff(unsigned backoff_s)
     return backoff_s >= BACKOFF_MAX_S / 2 ? BACKOFF_MAX_S : backoff_s * 2;
 }
 
+static enum recovery_result worse(enum recovery_result a, enum recovery_result b)
+{
+    return a > b ? a : b;
+}
+
 static void *recovery_worker(void *arg)
 {
     struct unlock_service *u = arg;
@@ -111,11 +117,13 @@ static void *recovery_worker(void *arg)
         pthread_mutex_lock(&u->rotation_lock);
         r = rotation_recover(&u->env, NULL);
         pthread_mutex_unlock(&u->rotation_lock);
+        r = worse(r, certwrite_recover(u->certwrite, NULL));
         /* An absent token is waited for by its insertion, not by polling. */
         backoff_s = r == RECOVERY_SERVICE_DOWN || r == RECOVERY_FAILED ? next_backoff(backoff_s)
                                                                        : 0;
         if (backoff_s)
-            log_msg(LOG_NOTICE, NULL, "unlock: a rotation is pending; retrying in %u s", backoff_s);
+            log_msg(LOG_NOTICE, NULL, "unlock: a rotation is pending; retrying in %u s "
+                    "(or a certificate write)", backoff_s);
     }
     return NULL;
 }
@@ -153,6 +161,21 @@ static int init_sync(struct unlock_service *u)
     return 0;
 }
 
+/* The certificate writes, on the same client; false only when out of memory. */
+static bool set_up_certwrite(struct unlock_service *u, const struct unlock_config *cfg,
+                             const struct ca_client_config *ccfg)
+{
+    const char *crash = u->crash_after && strncmp(u->crash_after, CERTWRITE_CRASH_PREFIX,
+                                                  strlen(CERTWRITE_CRASH_PREFIX)) == 0
+                            ? u->crash_after
+                            : NULL;
+    struct certwrite_config cw = { .svc = u->svc, .ca = u->ca, .ca_cfg = *ccfg,
+                                   .state_directory = cfg->state_directory,
+                                   .ca_roots = cfg->ca_roots, .crash_after = crash };
+
+    return certwrite_new(&cw, &u->certwrite) == 0;
+}
+
 /* The CA client and the journal; false (logged) when the unlock must stay off. */
 static bool set_up_rotation(struct unlock_service *u, const struct unlock_config *cfg)
 {
@@ -174,7 +197,7 @@ static bool set_up_rotation(struct unlock_service *u, const struct unlock_config
     ccfg.base_url = ca_client_base_url(u->ca);   /* the caller's string does not outlive us */
     u->env = (struct rotation_env){ .svc = u->svc, .journal = u->journal, .ca = u->ca,
                                     .ca_cfg = ccfg, .crash_after = u->crash_after };
-    return true;
+    return set_up_certwrite(u, cfg, &ccfg);
 }
 
 static int copy_settings(struct unlock_service *u, const struct unlock_config *cfg)
@@ -247,6 +270,7 @@ void unlock_service_free(struct unlock_service *u)
     if (!u)
         return;
     stop_worker(u);
+    certwrite_free(u->certwrite);
     journal_close(u->journal);
     ca_client_free(u->ca);
     if (u->curl_ready)
@@ -275,6 +299,17 @@ const struct ca_client *unlock_ca(const struct unlock_service *u)
 struct session_table *unlock_sessions(struct unlock_service *u)
 {
     return u->sessions;
+}
+
+struct certwrite *unlock_certwrite(struct unlock_service *u)
+{
+    return u && u->enabled ? u->certwrite : NULL;
+}
+
+void unlock_retry_soon(struct unlock_service *u)
+{
+    if (u && u->enabled)
+        wake_worker(u);
 }
 
 /* A failure here needs no wake-up: a record that exists was either seen to

@@ -3,7 +3,9 @@
  * api/unlock.h — the remote unlock service inside ukeyd: the CA client, the
  * sessions, the rotation journal, and a recovery worker that finishes
  * interrupted rotations at start-up, when a token comes back and, with
- * back-off, while the CA service is unreachable.
+ * back-off, while the CA service is unreachable. It also hosts the
+ * certificate writes (api/certwrite.h), which share its CA client and whose
+ * journal the same worker recovers.
  *
  * The HTTP server owns one (api/server.c); the handlers of api/unlock_api.c
  * use it. Without a `ca-service-url`, or when the state directory cannot be
@@ -15,6 +17,7 @@
 #include <stdbool.h>
 
 #include "api/ca_client.h"
+#include "api/certwrite.h"
 #include "api/unlock_rotation.h"
 #include "api/unlock_session.h"
 #include "token/token.h"
@@ -27,6 +30,7 @@
 struct unlock_config {
     const char *ca_service_url;          /* NULL: the unlock is off */
     const char *ca_bundle;               /* NULL: the system's trust store */
+    const char *ca_roots;                /* issued certificates' roots; NULL: no writes */
     unsigned connect_timeout_s;
     unsigned timeout_s;                  /* one whole exchange with the service */
     unsigned session_idle_s;             /* a session unused this long expires */
@@ -45,7 +49,12 @@ void unlock_service_free(struct unlock_service *u);
 bool unlock_enabled(const struct unlock_service *u);
 const struct ca_client *unlock_ca(const struct unlock_service *u);
 struct session_table *unlock_sessions(struct unlock_service *u);
+/* The certificate writes; NULL when there is no CA service or state directory. */
+struct certwrite *unlock_certwrite(struct unlock_service *u);
 
+/* A journal record was left for the service (it was away): have the worker
+ * retry now, then with back-off, instead of at the next token event. */
+void unlock_retry_soon(struct unlock_service *u);
 /* Before a new attempt on a token: finish what its journal records left (best effort). */
 void unlock_recover_token(struct unlock_service *u, const char *token_id);
 /* rotation_complete under the rotation lock; wakes the recovery when it left a record. */

@@ -191,6 +191,19 @@ static int set_ca_bundle(struct parse_state *st, const char *value)
     return st->cfg->ca_bundle ? 1 : fail(st, "ca-bundle", "out of memory");
 }
 
+/* The roots an issued certificate must chain to before ukeyd writes it;
+ * read once at start, like the service URL. */
+static int set_ca_roots(struct parse_state *st, const char *value)
+{
+    if (value[0] != '/')
+        return fail(st, "ca-roots", "\"%s\" must be an absolute path", value);
+    if (access(value, R_OK) != 0)
+        return fail(st, "ca-roots", "cannot read \"%s\": %s", value, strerror(errno));
+    free(st->cfg->ca_roots);
+    st->cfg->ca_roots = strdup(value);
+    return st->cfg->ca_roots ? 1 : fail(st, "ca-roots", "out of memory");
+}
+
 static int set_state_directory(struct parse_state *st, const char *value)
 {
     if (value[0] != '/')
@@ -339,6 +352,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_ca_service_url(st, value);
     if (strcmp(name, "ca-bundle") == 0)
         return set_ca_bundle(st, value);
+    if (strcmp(name, "ca-roots") == 0)
+        return set_ca_roots(st, value);
     if (strcmp(name, "state-directory") == 0)
         return set_state_directory(st, value);
     if (strcmp(name, "language") == 0)
@@ -441,7 +456,7 @@ static int copy_strings(struct config *fresh, const struct config *c)
     size_t n_origins = fresh->n_origins, n_listen = fresh->n_listen;
 
     fresh->n_origins = fresh->n_listen = 0;
-    fresh->ca_service_url = fresh->ca_bundle = fresh->state_directory = NULL;
+    fresh->ca_service_url = fresh->ca_bundle = fresh->ca_roots = fresh->state_directory = NULL;
     forget_environment_strings(fresh);
     /* First: it also drops the shared peer pointers before anything can fail. */
     if (copy_peer_strings(fresh, c) < 0)
@@ -455,6 +470,8 @@ static int copy_strings(struct config *fresh, const struct config *c)
     if (c->ca_service_url && !(fresh->ca_service_url = strdup(c->ca_service_url)))
         return -1;
     if (c->ca_bundle && !(fresh->ca_bundle = strdup(c->ca_bundle)))
+        return -1;
+    if (c->ca_roots && !(fresh->ca_roots = strdup(c->ca_roots)))
         return -1;
     if (c->state_directory && !(fresh->state_directory = strdup(c->state_directory)))
         return -1;
@@ -504,9 +521,10 @@ void config_free(struct config *c)
         free(c->listen[i]);
     free(c->ca_service_url);
     free(c->ca_bundle);
+    free(c->ca_roots);
     free(c->state_directory);
     c->n_origins = c->n_listen = 0;
-    c->ca_service_url = c->ca_bundle = c->state_directory = NULL;
+    c->ca_service_url = c->ca_bundle = c->ca_roots = c->state_directory = NULL;
     for (size_t i = 0; i < c->n_peer_users; i++)
         free(c->peer_users[i]);
     free(c->support_socket);

@@ -29,6 +29,7 @@ struct config {
     size_t n_listen;
     char *ca_service_url;              /* for the unlock service; NULL when unset */
     char *ca_bundle;
+    char *ca_roots;                    /* PEM roots issued certificates must chain to */
     char *state_directory;             /* the unlock journal's home; NULL: the default */
     unsigned ca_connect_timeout_s;
     unsigned ca_timeout_s;             /* one whole exchange with the unlock service */

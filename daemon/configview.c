@@ -66,7 +66,8 @@ static json_t *support_socket(const struct config *c)
 
 static json_t *unlock_and_environment(const struct config *c)
 {
-    return json_pack("{s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "state-directory",
+    return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "ca-roots",
+                     string_or(c->ca_roots, NULL), "state-directory",
                      string_or(c->state_directory, UNLOCK_DEFAULT_STATE_DIRECTORY),
                      "ca-connect-timeout", (json_int_t)c->ca_connect_timeout_s, "ca-timeout",
                      (json_int_t)c->ca_timeout_s, "unlock-session-timeout",

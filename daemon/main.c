@@ -221,6 +221,7 @@ static void unlock_config_of(const struct config *cfg, struct unlock_config *u)
     *u = (struct unlock_config){
         .ca_service_url = cfg->ca_service_url,
         .ca_bundle = cfg->ca_bundle,
+        .ca_roots = cfg->ca_roots,
         .connect_timeout_s = cfg->ca_connect_timeout_s,
         .timeout_s = cfg->ca_timeout_s,
         .session_idle_s = cfg->unlock_session_timeout_s,
@@ -242,7 +243,7 @@ static bool unlock_config_changed(const struct config *old, const struct config 
     unlock_config_of(old, &a);
     unlock_config_of(fresh, &b);
     return strings_differ(a.ca_service_url, b.ca_service_url) ||
-           strings_differ(a.ca_bundle, b.ca_bundle) ||
+           strings_differ(a.ca_bundle, b.ca_bundle) || strings_differ(a.ca_roots, b.ca_roots) ||
            strings_differ(a.state_directory, b.state_directory) ||
            a.connect_timeout_s != b.connect_timeout_s || a.timeout_s != b.timeout_s ||
            a.session_idle_s != b.session_idle_s;
@@ -260,7 +261,8 @@ static void warn_restart_needed(const struct config *old, const struct config *f
                 "next restart");
     if (unlock_config_changed(old, fresh))
         log_msg(LOG_WARNING, NULL,
-                "remote unlock settings changed in the file take effect at the next restart");
+                "remote unlock and certificate-write settings changed in the file take effect "
+                "at the next restart");
     if (strings_differ(old->support_socket, fresh->support_socket) ||
         strings_differ(old->support_group, fresh->support_group))
         log_msg(LOG_WARNING, NULL,

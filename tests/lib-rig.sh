@@ -41,6 +41,7 @@ done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 
 lib_rig_started=
 lib_daemon_pid=
+lib_ca_pid=
 
 # Starts a rig in $work/rig with copies of both demo tokens; exports
 # PCSCLITE_CSOCK_NAME and RIG_READER_0/1 from its env file. False (with the
@@ -122,6 +123,7 @@ stop_ukeyd() {
 # For the EXIT trap: stops what this library started.
 lib_cleanup() {
     [ -n "$lib_daemon_pid" ] && kill -KILL "$lib_daemon_pid" 2>/dev/null && wait "$lib_daemon_pid" 2>/dev/null
+    [ -n "$lib_ca_pid" ] && kill "$lib_ca_pid" 2>/dev/null && wait "$lib_ca_pid" 2>/dev/null
     [ -n "$lib_rig_started" ] && [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
     return 0
 }
@@ -130,4 +132,69 @@ lib_cleanup() {
 token_id_in() {   # READER
     curl -s --max-time 10 -H 'Sec-Fetch-Site: none' "$base/v1/tokens" |
         grep -o "\"id\":\"[^\"]*\",\"reader\":\"$1\"" | cut -d'"' -f4
+}
+
+# --- token copies, the rig on them, and the reference CA ---------------------
+
+# Copies of the demo tokens (and their certificates, keys and tokens.env) in
+# $work/demo, and the CA's seed made from these very copies, so that the CA
+# and the tokens agree (PUKs, management keys, certificates). False when the
+# seed cannot be made.
+copy_demo_tokens() {
+    mkdir -p "$work/demo"
+    cp "$demo/tokens.env" "$demo"/*.pem "$demo/sm2.state" "$demo/rsa-ec.state" "$work/demo/" &&
+        "$top/web-demo/make-demo-seed" "$work/demo" "$build/vtoken" >"$work/seed.log" 2>&1
+}
+
+# start_rig_with STATE...: a rig in $work/rig with these token state files
+# (the caller's copies, used in place); exports its env like start_rig.
+start_rig_with() {
+    local args=() s
+    for s in "$@"; do args+=(--token "$s"); done
+    lib_rig_started=1
+    if ! "$rig" start "$work/rig" "${args[@]}" --build "$build" >>"$work/rig-start.log" 2>&1; then
+        # One more try: the rig's start races vpcd's port binding on a busy machine.
+        "$rig" stop "$work/rig" >/dev/null 2>&1
+        rm -rf "$work/rig"
+        if ! "$rig" start "$work/rig" "${args[@]}" --build "$build" >>"$work/rig-start.log" 2>&1; then
+            diag_file "$work/rig-start.log"
+            return 1
+        fi
+    fi
+    # shellcheck disable=SC1091
+    . "$work/rig/env"
+}
+
+# start_ukey_ca SEED [ARGS...]: the reference CA service on a free loopback
+# port with its database in $work/ca.db; $CA is its base URL. Stopped by
+# lib_cleanup (or stop_ukey_ca).
+start_ukey_ca() {
+    local seed=$1 i
+    shift
+    rm -f "$work/ca.ready"
+    "$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$seed" \
+        --ready-file "$work/ca.ready" "$@" 2>>"$work/ukey-ca.log" &
+    lib_ca_pid=$!
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
+        [ -s "$work/ca.ready" ] && break
+        sleep 0.1
+    done
+    CA=$(cat "$work/ca.ready" 2>/dev/null)
+    [ -n "$CA" ]
+}
+
+stop_ukey_ca() {
+    [ -n "$lib_ca_pid" ] && kill "$lib_ca_pid" 2>/dev/null && wait "$lib_ca_pid" 2>/dev/null
+    lib_ca_pid=
+}
+
+# wait_for_token ID: until GET /v1/tokens/ID answers 200 (the rig re-inserted it).
+wait_for_token() {
+    local i
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
+        [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' -H 'Sec-Fetch-Site: none' \
+            "$base/v1/tokens/$1")" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
 }

@@ -62,5 +62,24 @@ int main(void)
     for (size_t i = 0; i < sizeof from_ca / sizeof from_ca[0]; i++)
         tap_ok(errmap_ca(from_ca[i].err) == from_ca[i].code, "CA %s -> %s",
                ca_err_name(from_ca[i].err), api_code_name(from_ca[i].code));
+    /* The CA certificate service's refusals. */
+    TAP_EQ_INT(errmap_ca_cert(CA_OK), API_OK, "cert: CA_OK is no problem");
+    for (int e = CA_OK + 1; e < CA_E__COUNT; e++) {
+        enum api_code c = errmap_ca_cert(e);
+
+        tap_ok(c > API_OK && c < API_CODE__COUNT && api_code_status(c) >= HTTP_CLIENT_ERROR_MIN,
+               "cert: CA %s maps to %s (%u)", ca_err_name(e), api_code_name(c),
+               api_code_status(c));
+    }
+    tap_ok(errmap_ca_cert(CA_E_UNAVAILABLE) == API_CERT_SERVICE_UNAVAILABLE &&
+           errmap_ca_cert(CA_E_ACTION_UNKNOWN) == API_CERT_ACTION_NOT_FOUND &&
+           errmap_ca_cert(CA_E_STATE_CONFLICT) == API_CERT_ACTION_NOT_READY,
+           "cert: unavailable, unknown action, state conflict");
+    tap_ok(errmap_token(TOKEN_E_MGMT_AUTH_FAILED) == API_MANAGEMENT_AUTH_FAILED &&
+           errmap_token(TOKEN_E_KEY_MISMATCH) == API_CERT_INVALID &&
+           errmap_token(TOKEN_E_WRITE_FAILED) == API_TOKEN_WRITE_FAILED &&
+           errmap_token(TOKEN_E_NO_SPACE) == API_TOKEN_FULL &&
+           errmap_token(TOKEN_E_NOT_SUPPORTED) == API_OPERATION_NOT_SUPPORTED,
+           "the certificate-write token errors");
     return tap_done();
 }

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api/certwrite.h — certificate writes inside ukeyd: carrying out an action
+ * the CA approved (docs/cert-protocol.md, "The client's algorithm and its
+ * journal") — keep: issue, check, write, confirm; new: generate in the
+ * staging slot, sign the CSR with the user's PIN, issue, check, install,
+ * confirm — each card step journalled first, and the recovery of what an
+ * interruption left.
+ *
+ * The unlock service (api/unlock.c) owns one, shares its CA client and runs
+ * its recovery from the same worker (start-up, token inserted, pcscd back).
+ * One lock serialises every card-and-journal step of certificate writes.
+ * An issued certificate is written only after its chain verified against
+ * `ca-roots` and its public key proved to be the token's.
+ */
+#ifndef UKEYD_API_CERTWRITE_H
+#define UKEYD_API_CERTWRITE_H
+
+#include <stdbool.h>
+
+#include "api/ca_cert.h"
+#include "api/certwrite_journal.h"
+#include "api/problem.h"
+#include "api/unlock_rotation.h"
+#include "token/token.h"
+
+/* Test hook steps (UKEYD_TEST_CRASH_AFTER, as the unlock's): "cert-" + step
+ * name: ukeyd kills itself right after that step's card operation. */
+#define CERTWRITE_CRASH_PREFIX "cert-"
+
+struct certwrite;
+
+struct certwrite_config {
+    struct token_service *svc;
+    const struct ca_client *ca;          /* the configured service; outlives this */
+    struct ca_client_config ca_cfg;      /* to reach a service a record names */
+    const char *state_directory;
+    const char *ca_roots;                /* PEM file, or NULL */
+    const char *crash_after;             /* the test hook's step, or NULL */
+};
+
+/* 0 with *out (NULL and logged when the state directory is unusable), -1 out of memory. */
+int certwrite_new(const struct certwrite_config *cfg, struct certwrite **out);
+void certwrite_free(struct certwrite *cw);
+bool certwrite_roots_ready(const struct certwrite *cw);
+
+/* Finishes the journal records of `token_id`, or of every token when NULL. */
+enum recovery_result certwrite_recover(struct certwrite *cw, const char *token_id);
+
+/* Why an operation stopped; exactly one of the parts applies. */
+enum certwrite_error_kind {
+    CERTWRITE_ERR_TOKEN,                 /* `token`, `tries_left` */
+    CERTWRITE_ERR_CA,                    /* `ca`, `refusal` */
+    CERTWRITE_ERR_CODE,                  /* `code` */
+    CERTWRITE_ERR_PIN_MISSING,           /* the action makes a new key: the body needs "pin" */
+};
+
+struct certwrite_error {
+    enum certwrite_error_kind kind;
+    token_err token;
+    int tries_left;
+    ca_err ca;
+    struct ca_refusal refusal;
+    enum api_code code;
+};
+
+/* One action as the portal sees it: the CA's, less its actionId. */
+struct certwrite_item {
+    struct ca_action action;
+    bool needs_pin;
+    bool interrupted;                    /* ukeyd holds a journal record for it */
+    char expected_serial[CA_SERIAL_MAX + 1];  /* what the slot should hold per the record */
+    enum cert_step step;                 /* when interrupted */
+};
+
+/* The token's open actions; free *items with free(). 0, or -1 with `e`. */
+int certwrite_list(struct certwrite *cw, const struct token_snapshot *s,
+                   struct certwrite_item **items, size_t *n, struct certwrite_error *e);
+
+struct certwrite_outcome {
+    enum ca_action_kind kind;
+    uint8_t slot;
+    bool confirmed;                      /* false: written, the CA is told later */
+    char serial[CA_SERIAL_MAX + 1];
+};
+
+/*
+ * Carries out action `number` on token `s`. `pin` may be NULL (needed for a
+ * new key; `flags` as token_service_verify_pin's). 0 with `out`, or -1 with
+ * `e`. An action an interruption left in the journal is finished first;
+ * when that finishes it, the outcome is that one's.
+ */
+int certwrite_carry_out(struct certwrite *cw, const struct token_snapshot *s, const char *number,
+                        const char *pin, unsigned flags, struct certwrite_outcome *out,
+                        struct certwrite_error *e);
+
+#endif

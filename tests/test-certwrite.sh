@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/test-certwrite.sh — certificate writes end to end: ukeyd against the
+# PC/SC rig (copies of the demo tokens, management keys and all) and the
+# reference CA ukey-ca (seeded from those copies, issuing with the demo CAs),
+# driven with curl the way the portal and the CA's staff would.
+#
+#   - change with the key kept (SM2 token, 9a, charged: paid through the demo
+#     endpoints, reviewed, approved): the new serial on the token, the key
+#     still matches (vtoken show), the CA says done, no actionId anywhere;
+#   - renewal with a new key (RSA/EC token, 9a): a missing PIN, a wrong PIN
+#     (PIN_INCORRECT, tries left, slot untouched), then the right one: new
+#     serial, key matches, yubico-piv-tool test-signature passes;
+#   - reinstall after the certificate object was erased;
+#   - a rejected review and a missing payment: CERT_ACTION_NOT_FOUND;
+#   - the token pulled before and after PUT DATA, MOVE KEY and GENERATE
+#     (rig fault), and ukeyd SIGKILLed after the CSR was signed and after the
+#     install: each time the token ends with a certificate OpenSC reads and a
+#     key that matches it, and the journal-driven recovery finishes (or the
+#     action is carried out again);
+#   - finally no PIN or management key in any log or journal, and no actionId
+#     in ukeyd's log beyond its prefix.
+#
+# TAP on stdout; everything bounded in time; every process stopped by PID.
+set -u
+
+top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib-rig.sh
+. "$top/tests/lib-rig.sh"
+ukeyd=$build/ukeyd
+vtoken=$build/vtoken
+
+readonly PIN=123456
+readonly WRONG_PIN=654321
+readonly CURL_MAX_S=30
+readonly RECOVERY_WAIT_TENTHS=300
+readonly KILLED_BY_SIGKILL=137
+readonly INS_PUT_DATA=DB
+readonly INS_MOVE_KEY=F6
+readonly INS_GENERATE=47
+readonly SM2=0
+readonly RSA=1
+
+for tool in curl jq ss openssl pkcs15-tool; do
+    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
+done
+for bin in "$ukeyd" "$build/ukey-ca" "$vtoken"; do
+    [ -x "$bin" ] || skip_all "no $bin (build first)"
+done
+[ -x "$rig" ] || skip_all "no tests/rig/rig"
+[ -r "$demo/tokens.env" ] || skip_all "no demo tokens in $demo"
+grep -q MGMT_KEY "$demo/tokens.env" || skip_all "the demo tokens have no management keys yet"
+
+work=$(mktemp -d /tmp/ukeyd-test-certwrite.XXXXXX)
+state=$work/state
+cleanup() {
+    lib_cleanup
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+}
+trap cleanup EXIT
+
+copy_demo_tokens || { diag_file "$work/seed.log"; skip_all "make-demo-seed failed"; }
+# shellcheck disable=SC1091
+. "$work/demo/tokens.env"
+cat "$work/demo/sm2-ca.pem" "$work/demo/rsa-ca.pem" >"$work/demo/ca-roots.pem"
+SECRETS=("$PIN" "$WRONG_PIN" "$SM2_MGMT_KEY" "$RSA_EC_MGMT_KEY")
+
+start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" || skip_all "the rig did not start"
+start_ukey_ca "$work/demo/ca-seed.json" \
+        --issuer "$work/demo/sm2-ca.pem:$work/demo/sm2-ca-key.pem" \
+        --issuer "$work/demo/rsa-ca.pem:$work/demo/rsa-ca-key.pem" ||
+    { diag_file "$work/ukey-ca.log"; skip_all "ukey-ca did not start"; }
+[ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"tokenId":"piv-none","certificates":[]}' "$CA/cert/v1/actions/query")" = 404 ] ||
+    skip_all "ukey-ca does not serve /cert/v1 yet"
+
+mkdir -p "$state"
+write_config() {   # FILE [MORE LINES...]
+    local file=$1
+    shift
+    {
+        echo "[ukeyd]"
+        echo "log-level = debug"
+        echo "pin-pacing-ms = 100"
+        echo "peer-policy = any-local"
+        echo "support-socket = none"
+        echo "state-directory = $state"
+        echo "ca-service-url = $CA"
+        echo "ca-connect-timeout = 1"
+        echo "ca-timeout = 10"
+        printf '%s\n' "$@"
+    } >"$file"
+}
+write_config "$work/ukeyd.conf" "ca-roots = $work/demo/ca-roots.pem"
+write_config "$work/noroots.conf"
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf" || skip_all "ukeyd did not start"
+
+# --- requests ------------------------------------------------------------------
+
+req() {   # METHOD PATH [CURL ARGS...]: $code, body in $work/body
+    local method=$1 path=$2
+    shift 2
+    code=$(curl -s --max-time "$CURL_MAX_S" -o "$work/body" -w '%{http_code}' \
+        -X "$method" "$@" "$base$path")
+}
+post_json() { local path=$1 body=$2; shift 2; req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"; }
+field() { jq -r "$1" "$work/body" 2>/dev/null; }
+expect() {   # NAME STATUS [JQ-CONDITION...]
+    local name=$1 want=$2 c good=0
+    shift 2
+    [ "$code" = "$want" ] || good=1
+    for c in "$@"; do
+        [ "$(jq -r "$c" "$work/body" 2>/dev/null)" = true ] || good=1
+    done
+    ok $good "$name"
+    [ $good -eq 0 ] || diag "got $code: $(head -c 600 "$work/body" | tr '\n' ' ')"
+}
+problem() { echo ".code == \"$1\""; }
+ca_get() { curl -s --max-time "$CURL_MAX_S" "$CA$1"; }
+ca_post() { curl -s --max-time "$CURL_MAX_S" -H 'Content-Type: application/json' -d "${2:-{\}}" "$CA$1"; }
+
+SM2_ID=$(token_id_in "$RIG_READER_0")
+RSA_ID=$(token_id_in "$RIG_READER_1")
+check "both tokens are seen" test -n "$SM2_ID" -a -n "$RSA_ID"
+reader_of() { [ "$1" = "$SM2_ID" ] && echo "$RIG_READER_0" || echo "$RIG_READER_1"; }
+state_of() { [ "$1" = "$SM2_ID" ] && echo "$work/demo/sm2.state" || echo "$work/demo/rsa-ec.state"; }
+index_of() { [ "$1" = "$SM2_ID" ] && echo $SM2 || echo $RSA; }
+
+serial_of() {   # TOKEN SLOT: the serial ukeyd shows now, or "" when the slot has none
+    local i
+    # Right after a recovery the token may still be busy or being re-read.
+    for ((i = 0; i < 50; i++)); do
+        req GET "/v1/tokens/$1/certificates/$2"
+        case $code in
+        200) field .serial; return ;;
+        404) return ;;
+        esac
+        sleep 0.1
+    done
+    diag "serial of $1 $2: $code $(field .code)" >&2
+}
+
+# file TOKEN KIND SLOT [ORGANIZATION]: a request at the CA's portal; $number, $payment_url.
+file() {
+    local token=$1 kind=$2 slot=$3 org=${4:-演示科技有限公司} serial answer
+    # A slot whose object was erased has no serial to give: the CA's record names it.
+    serial=$(serial_of "$token" "$slot")
+    answer=$(ca_post /portal/api/cert-requests "$(jq -nc --arg t "$token" --arg k "$kind" \
+        --arg s "$slot" --arg c "$serial" --arg o "$org" \
+        '{tokenId:$t, kind:$k, slot:$s, certSerial:(if $c == "" then null else $c end),
+          details:{organization:$o}}')")
+    number=$(jq -r .number <<<"$answer")
+    payment_url=$(jq -r '.paymentUrl // empty' <<<"$answer")
+    if [ -z "$number" ] || [ "$number" = null ]; then diag "filing failed: $answer"; fi
+}
+pay() { [ -z "$payment_url" ] || ca_post "/demo/api/orders/${payment_url##*/}/pay" '{"invoice":{"title":"示例有限公司"}}' >/dev/null; }
+approve() { ca_post "/demo/api/cert-requests/$number/review" >/dev/null; ca_post "/demo/api/cert-requests/$number/approve" >/dev/null; }
+reject() { ca_post "/demo/api/cert-requests/$number/review" >/dev/null; ca_post "/demo/api/cert-requests/$number/reject" '{"reason":"材料不清晰"}' >/dev/null; }
+ca_state() { ca_get /demo/api/cert-requests | jq -r --arg n "$number" '.requests[]? | select(.number == $n) | .state'; }
+approved() { file "$@"; pay; approve; }
+carry_out() { post_json "/v1/tokens/$1/cert-actions/$number" "${2:-{\}}"; }
+
+key_matches() {   # TOKEN SLOT: the vtoken's own judgement of the slot
+    "$vtoken" show --state "$(state_of "$1")" 2>/dev/null | grep -q "^ *$2: key matches certificate"
+}
+opensc_reads() {   # TOKEN: OpenSC decodes the 9a certificate (PIV id 01)
+    pkcs15-tool --reader "$(index_of "$1")" --read-certificate 01 2>/dev/null |
+        openssl x509 -noout -serial >/dev/null 2>&1
+}
+signs() {   # TOKEN SLOT: yubico-piv-tool signs with the slot's key and checks it against
+            # the slot's certificate as ukeyd reads it (RSA/EC)
+    command -v yubico-piv-tool >/dev/null || return 0
+    curl -s --max-time "$CURL_MAX_S" -o "$work/slot.pem" "$base/v1/tokens/$1/certificates/$2.pem" &&
+        yubico-piv-tool -r "$(reader_of "$1")" -a verify-pin -P "$PIN" -a test-signature -s "$2" \
+            <"$work/slot.pem" >"$work/ypt.log" 2>&1
+}
+sound() {   # NAME TOKEN: what every interruption must leave
+    # OpenSC's PIV driver skips SM2 slots altogether (also on an untouched
+    # demo token): for SM2 ukeyd's reading and the vtoken's key check judge.
+    if [ "$2" = "$RSA_ID" ]; then
+        check "$1: OpenSC reads the certificate" opensc_reads "$2"
+    else
+        check "$1: ukeyd reads the certificate" test -n "$(serial_of "$2" 9a)"
+    fi
+    check "$1: the key matches the certificate" key_matches "$2" 9a
+    if [ "$2" = "$RSA_ID" ]; then check "$1: yubico-piv-tool test-signature" signs "$2" 9a; fi
+}
+wait_ca_done() {   # until the CA says the request is done (recovery confirmed)
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        [ "$(ca_state)" = "done" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_settled TOKEN: until the request is done, or listed and not interrupted
+# (nothing for a recovery to finish: the user carries it out again).
+wait_settled() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        [ "$(ca_state)" = "done" ] && return 0
+        req GET "/v1/tokens/$1/cert-actions"
+        [ "$(field "[.actions[] | select(.number == \"$number\" and .interrupted == false)] | length")" = 1 ] &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- change, key kept (SM2, charged) --------------------------------------------------
+
+old=$(serial_of "$SM2_ID" 9a)
+approved "$SM2_ID" change 9a 新演示科技有限公司
+req GET "/v1/tokens/$SM2_ID/cert-actions"
+expect "the approved change is listed" 200 \
+    "[.actions[] | select(.number == \"$number\")] | length == 1" \
+    "(.actions[] | select(.number == \"$number\")) | .kind == \"change\" and .keyPolicy == \"keep\" and .needsPin == false and .interrupted == false"
+check "no actionId reaches the page" bash -c "! grep -q 'act-' '$work/body'"
+carry_out "$SM2_ID"
+expect "change carried out" 200 '.state == "done"' ".number == \"$number\"" \
+    '.certificate.subject.display | test("新演示科技有限公司")'
+new=$(serial_of "$SM2_ID" 9a)
+check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
+check "SM2 9a: the key matches the certificate" key_matches "$SM2_ID" 9a
+check "the CA says done" test "$(ca_state)" = "done"
+req GET "/v1/tokens/$SM2_ID/cert-actions"
+expect "a done action is no longer listed" 200 "[.actions[] | select(.number == \"$number\")] | length == 0"
+carry_out "$SM2_ID"
+expect "carrying it out again: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+
+# --- refusals ------------------------------------------------------------------------
+
+file "$SM2_ID" change 9a
+carry_out "$SM2_ID"
+expect "unpaid: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+pay
+reject
+carry_out "$SM2_ID"
+expect "rejected: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+req POST "/v1/tokens/$SM2_ID/cert-actions/not-a-number" -H 'Content-Type: application/json' -d '{}'
+expect "a malformed number: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+post_json "/v1/tokens/$SM2_ID/cert-actions/C0000000001" '{"pin":"12"}'
+expect "a PIN against the token's rules: PIN_POLICY, no try spent" 422 "$(problem PIN_POLICY)"
+req POST "/v1/tokens/$SM2_ID/cert-actions/C0000000001" -H 'Content-Type: application/json' \
+    -H 'Origin: https://evil.example' -d '{}'
+expect "a foreign Origin: ORIGIN_FORBIDDEN" 403 "$(problem ORIGIN_FORBIDDEN)"
+
+# --- renewal, new key (RSA/EC) ------------------------------------------------------------
+
+old=$(serial_of "$RSA_ID" 9a)
+approved "$RSA_ID" renewal 9a
+req GET "/v1/tokens/$RSA_ID/cert-actions"
+expect "the renewal needs a PIN" 200 "(.actions[] | select(.number == \"$number\")) | .keyPolicy == \"new\" and .needsPin == true"
+carry_out "$RSA_ID"
+expect "no PIN: BAD_REQUEST field pin" 400 "$(problem BAD_REQUEST)" '.field == "pin"'
+carry_out "$RSA_ID" "{\"pin\":\"$WRONG_PIN\"}"
+expect "a wrong PIN: PIN_INCORRECT with tries left" 403 "$(problem PIN_INCORRECT)" '.triesLeft == 2'
+check "…the slot is untouched" test "$(serial_of "$RSA_ID" 9a)" = "$old"
+check "…and its key still matches" key_matches "$RSA_ID" 9a
+carry_out "$RSA_ID" "{\"pin\":\"$PIN\"}"
+expect "renewal carried out" 200 '.state == "done"' '.kind == "renewal"'
+new=$(serial_of "$RSA_ID" 9a)
+check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
+sound "renewal" "$RSA_ID"
+check "the CA says done" test "$(ca_state)" = "done"
+
+# --- reinstall after the certificate object was erased --------------------------------------
+
+# yubico-piv-tool 2.2 authenticates with 3DES management keys only and this
+# token's is AES-192: the object is emptied in the token's state while it is
+# out of the reader (the vtoken keeps a certificate object as one cert.SLOT
+# line, and the file ends with the crc32 of the rest).
+erase_cert_line() {   # STATE SLOT
+    python3 - "$1" "$2" <<'PY'
+import sys, zlib
+path, slot = sys.argv[1], sys.argv[2]
+lines = open(path, "rb").read().split(b"\n")
+body = b"".join(l + b"\n" for l in lines
+                if l and not l.startswith(b"crc32=") and not l.startswith(b"cert." + slot.encode() + b"="))
+open(path, "wb").write(body + b"crc32=%08x\n" % zlib.crc32(body))
+PY
+}
+"$rig" stop-token "$work/rig" $RSA >/dev/null 2>&1
+erase_cert_line "$work/demo/rsa-ec.state" 9a
+"$rig" start-token "$work/rig" $RSA >/dev/null 2>&1
+wait_for_token "$RSA_ID"
+check "the certificate object is empty" test -z "$(serial_of "$RSA_ID" 9a)"
+check "…the key is still there" bash -c "'$vtoken' show --state '$work/demo/rsa-ec.state' | grep -q '^slot 9a:.*private key'"
+approved "$RSA_ID" reinstall 9a
+carry_out "$RSA_ID"
+expect "reinstall carried out" 200 '.state == "done"' '.kind == "reinstall"'
+check "the certificate is back" test -n "$(serial_of "$RSA_ID" 9a)"
+sound "reinstall" "$RSA_ID"
+
+# --- the token pulled mid-write ----------------------------------------------------------
+
+# yank NAME TOKEN KIND INS WHEN [PIN]: the fault, the POST that it cuts, the
+# token back, then recovery (or one more POST) until the CA says done.
+yank() {
+    local name=$1 token=$2 kind=$3 ins=$4 when=$5 pin=${6:-} body='{}'
+    [ -n "$pin" ] && body="{\"pin\":\"$pin\"}"
+    approved "$token" "$kind" 9a
+    "$rig" fault "$work/rig" "$(index_of "$token")" "$ins" "$when" >/dev/null 2>&1
+    carry_out "$token" "$body"
+    ok "$([ "$code" != 200 ] && echo 0 || echo 1)" "$name: the pulled token fails the request ($code $(field .code))"
+    "$rig" insert "$work/rig" "$(index_of "$token")" >/dev/null 2>&1
+    wait_for_token "$token"
+    wait_settled "$token"
+    if [ "$(ca_state)" != "done" ]; then
+        carry_out "$token" "$body"
+        [ "$code" = 200 ] || diag "$name: carried out again: $code $(field .code)"
+    fi
+    check "$name: the CA says done" test "$(ca_state)" = "done"
+    sound "$name" "$token"
+    req GET "/v1/tokens/$token/cert-actions"
+    expect "$name: nothing left interrupted" 200 '[.actions[] | select(.interrupted)] | length == 0'
+}
+
+yank "keep, pulled before PUT DATA" "$RSA_ID" change $INS_PUT_DATA before
+yank "keep, pulled after PUT DATA" "$RSA_ID" change $INS_PUT_DATA after
+yank "new key, pulled at GENERATE" "$RSA_ID" renewal $INS_GENERATE before "$PIN"
+yank "new key, pulled before MOVE KEY" "$RSA_ID" renewal $INS_MOVE_KEY before "$PIN"
+yank "new key, pulled after MOVE KEY" "$RSA_ID" renewal $INS_MOVE_KEY after "$PIN"
+yank "new key, pulled after PUT DATA" "$RSA_ID" renewal $INS_PUT_DATA after "$PIN"
+yank "SM2 keep, pulled after PUT DATA" "$SM2_ID" change $INS_PUT_DATA after
+
+# --- ukeyd killed mid-write ---------------------------------------------------------------
+
+# crash NAME STEP: ukeyd kills itself after STEP; a clean restart finishes.
+crash() {
+    local name=$1 step=$2
+    approved "$RSA_ID" renewal 9a
+    stop_ukeyd
+    start_ukeyd "$work/ukeyd.log" env UKEYD_TEST_CRASH_AFTER="$step" "$ukeyd" --config "$work/ukeyd.conf"
+    carry_out "$RSA_ID" "{\"pin\":\"$PIN\"}"
+    wait "$lib_daemon_pid" 2>/dev/null
+    check "$name: ukeyd died by SIGKILL" test "$?" = "$KILLED_BY_SIGKILL"
+    lib_daemon_pid=
+    ls "$state/cert/"*.json >/dev/null 2>&1
+    check "$name: the journal holds the action" test $? = 0
+    start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"
+    check "$name: the recovery at start finishes, no PIN asked" wait_ca_done
+    sound "$name" "$RSA_ID"
+    check "$name: the journal is empty" bash -c "! ls '$state/cert/'*.json 2>/dev/null | grep -q ."
+}
+crash "killed after the CSR was signed" cert-signed
+crash "killed after the install" cert-installing
+
+# --- without ca-roots ----------------------------------------------------------------------
+
+approved "$RSA_ID" change 9a
+stop_ukeyd
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/noroots.conf"
+carry_out "$RSA_ID"
+expect "no ca-roots: CERT_ROOTS_NOT_CONFIGURED, nothing written" 503 "$(problem CERT_ROOTS_NOT_CONFIGURED)"
+stop_ukeyd
+
+# --- ca-roots without the issuer's root ----------------------------------------------------
+
+# The same change, with only the SM2 CA trusted: the RSA CA's certificate
+# must not reach the slot.
+write_config "$work/sm2roots.conf" "ca-roots = $work/demo/sm2-ca.pem"
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/sm2roots.conf"
+old=$(serial_of "$RSA_ID" 9a)
+carry_out "$RSA_ID"
+expect "a certificate outside ca-roots: CERT_INVALID" 502 "$(problem CERT_INVALID)"
+check "…the slot is untouched" test "$(serial_of "$RSA_ID" 9a)" = "$old"
+check "…and no journal record is left" bash -c "! ls '$state/cert/'*.json 2>/dev/null | grep -q ."
+stop_ukeyd
+check "ukeyd stops cleanly" test "$stop_rc" = 0
+
+# --- secrets ---------------------------------------------------------------------------------
+
+leaks=0
+for s in "${SECRETS[@]}"; do
+    grep -rqF -- "$s" "$work/ukeyd.log" "$state" 2>/dev/null && { diag "a secret leaked"; leaks=1; }
+done
+ok $leaks "no PIN or management key in ukeyd's log or journal"
+check "no whole actionId in ukeyd's log" bash -c "! grep -qE 'act-[0-9a-f]{32}' '$work/ukeyd.log'"
+
+done_testing

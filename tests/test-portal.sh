@@ -104,8 +104,11 @@ pick_port() {
     return 1
 }
 
-# The demo tokens, copied: the tests change PINs and PUKs.
+# The demo tokens, copied: the tests change PINs and PUKs. A second copy
+# stays untouched: the certificate walks (cert.test.mjs) put the tokens back
+# to it before they start.
 cp -r "$build/demo" "$work/demo"
+cp -r "$build/demo" "$work/demo-pristine"
 "$top/web-demo/make-demo-seed" "$work/demo" "$build/vtoken" >"$work/seed.log" 2>&1 ||
     { sed 's/^/# /' "$work/seed.log"; bail "make-demo-seed failed"; }
 
@@ -132,9 +135,17 @@ fi
 # shellcheck disable=SC1091
 . "$work/rig/env"
 
+# The demo CAs issue changed and renewed certificates, when this ukey-ca
+# issues at all (--issuer); ukeyd checks them against the same roots.
+ca_issuers=()
+if "$build/ukey-ca" --help 2>&1 | grep -q -- '--issuer'; then
+    ca_issuers=(--issuer "$work/demo/sm2-ca.pem:$work/demo/sm2-ca-key.pem"
+                --issuer "$work/demo/rsa-ca.pem:$work/demo/rsa-ca-key.pem")
+fi
+cat "$work/demo/sm2-ca.pem" "$work/demo/rsa-ca.pem" >"$work/ca-roots.pem"
 "$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$work/demo/ca-seed.json" \
     --static "$top/web-demo/portal" --ready-file "$work/ca.ready" \
-    --sms-resend-seconds 2 2>>"$work/ukey-ca.log" &
+    --sms-resend-seconds 2 "${ca_issuers[@]}" 2>>"$work/ukey-ca.log" &
 ca_pid=$!
 for ((i = 0; i < START_WAIT_TENTHS; i++)); do
     [ -s "$work/ca.ready" ] && break
@@ -162,7 +173,7 @@ knows_key() {
     "$build/ukeyd" --config "$work/probe.conf" --check-config >/dev/null 2>&1
 }
 for kv in "peer-policy=any-local" "state-directory=$work/ukeyd-state" \
-          "support-socket=$work/support.sock"; do
+          "support-socket=$work/support.sock" "ca-roots=$work/ca-roots.pem"; do
     if knows_key "${kv%%=*}" "${kv#*=}"; then
         echo "${kv%%=*} = ${kv#*=}" >>"$work/ukeyd.conf"
     fi
@@ -182,7 +193,7 @@ curl -s --max-time 2 -o /dev/null "$ukeyd_url/v1/status" ||
 refusing_port=""
 if knows_key peer-policy users; then
     refusing_port=$(pick_port) || bail "no free port for the second ukeyd"
-    sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' \
+    sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' -e '/^ca-roots/d' \
         "$work/ukeyd.conf" >"$work/refusing.conf"
     printf 'peer-policy = users\npeer-users = nobody\nsupport-socket = none\n' >>"$work/refusing.conf"
     "$build/ukeyd" --config "$work/refusing.conf" --listen "127.0.0.1:$refusing_port" \
@@ -202,11 +213,29 @@ export PORTAL_URL="$ca_url/?ukeyd=$ukeyd_port" CA_URL="$ca_url" UKEYD_URL="$ukey
 export RIG="$rig" RIG_DIR SHOT_DIR="$shots" DEMO_DIR="$work/demo" CHROMIUM
 export BROWSER_PROFILE_DIR="$work/profiles"
 export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"
-(cd "$browser_dir" && timeout --kill-after=10 "$NODE_TIMEOUT_S" \
-    node --test --test-reporter=tap --test-concurrency=1 portal.test.mjs)
+export PRISTINE_DIR="$work/demo-pristine" CA_ISSUES=${ca_issuers:+1}
+# The certificate walks (cert.test.mjs) run after the others, in a node of
+# their own (node --test would sort the files): they change the tokens'
+# certificates, which the first walks compare with the demo's. One TAP
+# stream from both: the tests numbered on, one plan.
+walks() {
+    (cd "$browser_dir" && timeout --kill-after=10 "$NODE_TIMEOUT_S" \
+        node --test --test-reporter=tap --test-concurrency=1 "$1")
+}
+walks portal.test.mjs >"$work/walks-portal.tap"
 rc=$?
+walks cert.test.mjs >"$work/walks-cert.tap" || rc=1
+awk '
+    /^TAP version/ { if (seen++) next }
+    /^1\.\.[0-9]+$/ { next }
+    match($0, /^(not )?ok [0-9]+/) {
+        head = substr($0, 1, RLENGTH); sub(/[0-9]+$/, "", head)
+        print head (++n) substr($0, RLENGTH + 1); next
+    }
+    { print }
+    END { print "1.." n }' "$work/walks-portal.tap" "$work/walks-cert.tap"
 # Nothing secret in the daemon's log, whatever happened.
-if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999' "$work/ukeyd.log"; then
+if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999|Wrong777' "$work/ukeyd.log"; then
     echo "not ok - a PIN appears in ukeyd's log"
     rc=1
 fi

@@ -159,6 +159,49 @@ ok(e?.kind === "http" && e.status === 404, "another program's 404: kind http", e
 ok((await otherClient.diagnose()) === "not-ukeyd", "diagnose(): not-ukeyd");
 other.close();
 
+// --- certificate actions ----------------------------------------------------------
+
+// What the client sends: the PIN only when given, confirmLastTry only when true
+// (ukeyd refuses unknown members and treats a missing one as false).
+const sent = [];
+const recorder = new UkeydClient({ base, fetch: async (url, init) => {
+  sent.push({ url, method: init.method, body: init.body === undefined ? undefined : JSON.parse(init.body) });
+  return new Response(JSON.stringify({ number: "C0000000001", state: "done" }),
+                      { status: 200, headers: { "Content-Type": "application/json" } });
+} });
+await recorder.certActions(tok0.id);
+await recorder.carryOutCertAction(tok0.id, "C0000000001");
+await recorder.carryOutCertAction(tok0.id, "C0000000001", { pin: PIN });
+await recorder.carryOutCertAction(tok0.id, "C0000000001", { pin: PIN, confirmLastTry: true });
+await recorder.carryOutCertAction(tok0.id, "C0000000001", { pin: PIN, confirmLastTry: false });
+ok(sent[0]?.method === "GET" && sent[0].url === `${base}/v1/tokens/${tok0.id}/cert-actions`,
+   "certActions(id): GET /v1/tokens/{id}/cert-actions", sent[0]);
+ok(sent[1]?.method === "POST" && sent[1].url === `${base}/v1/tokens/${tok0.id}/cert-actions/C0000000001` &&
+   JSON.stringify(sent[1].body) === "{}", "carryOutCertAction without a PIN: POST {}", sent[1]);
+ok(JSON.stringify(sent[2]?.body) === JSON.stringify({ pin: PIN }), "…with a PIN: {pin}", sent[2]?.body);
+ok(JSON.stringify(sent[3]?.body) === JSON.stringify({ pin: PIN, confirmLastTry: true }),
+   "…confirmLastTry only when true", sent[3]?.body);
+ok(JSON.stringify(sent[4]?.body) === JSON.stringify({ pin: PIN }), "…and never as false", sent[4]?.body);
+
+// The real ukeyd: this one has no CA configured, so it lists nothing or says
+// why in a problem of its own; it never mistakes the client's body.
+const probe = await rejection(zh.certActions(tok0.id));
+if (probe?.status === 404 && probe.code === "NOT_FOUND") {
+  n++;
+  console.log(`ok ${n} # SKIP this ukeyd has no /v1/tokens/{id}/cert-actions`);
+} else {
+  let listed = null;
+  if (!probe) listed = await zh.certActions(tok0.id);
+  ok((listed && Array.isArray(listed.actions)) ||
+     (probe instanceof UkeydError && probe.kind === "problem" && /^(CERT|UNLOCK)_/.test(probe.code ?? "")),
+     "certActions(id) against ukeyd: a list, or a CERT_… problem", probe?.problem ?? listed);
+  e = await rejection(en.carryOutCertAction(tok0.id, "C0000000000", { pin: PIN }));
+  ok(e instanceof UkeydError && e.kind === "problem" && e.code !== "BAD_REQUEST" && typeof e.title === "string",
+     "carryOutCertAction of an unknown request: ukeyd's problem, the body accepted", e?.problem);
+  ok(!/[\u4e00-\u9fff]/.test(e?.title ?? "x"), "…its title in English when asked", e?.title);
+}
+ok(EVENT_TYPES.includes("certificates-changed"), "EVENT_TYPES has certificates-changed");
+
 // --- events -----------------------------------------------------------------------
 
 // Just enough EventSource for ukeyd's stream: event/data/id fields, listeners,

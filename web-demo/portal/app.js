@@ -11,19 +11,22 @@
 //   找回密码   the remote unlock: fee and payment page, SMS code, or
 //              materials upload and review with an unlock code; new PIN
 //   环境检测   GET /v1/environment and its repair, when ukeyd has them
+//   证书变更 / 证书延期 / 证书重装 / 证书下载 and 个人中心: cert-pages.js
 //
 // Errors show ukeyd's own title and detail, which it writes in the page's
 // language; nothing is shown as raw JSON.
 
 import { UKEYD_BASE, UkeydClient, UkeydError as ApiError, confirmingLastTry } from "./ukeyd-client.js";
 import { acceptLanguage, language, setLanguage, t } from "./i18n.js";
+import { CaPortal } from "./ca-portal.js";
+import { CERT_TABS, createCertPages } from "./cert-pages.js";
 const REFRESH_DEBOUNCE_MS = 100;
 const OFFLINE_RETRY_MS = 3000;
 const EVENTS_REOPEN_MS = 3000;
 const UNLOCK_POLL_MS = 2000;
 const MATERIAL_MAX = 2 * 1024 * 1024;
 const SOON_DAYS = 30;
-const TABS = ["certs", "verify", "change", "unlock", "env"];
+const TABS = ["certs", "verify", "change", "unlock", "env", ...CERT_TABS];
 const UNLOCK_STORE = "ukeyd-portal-unlock";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -72,6 +75,8 @@ function baseFromLocation() {
 }
 
 const api = new UkeydClient({ base: baseFromLocation(), language: acceptLanguage });
+// The CA's own API for certificate requests: this page's origin.
+const ca = new CaPortal({ language: acceptLanguage });
 
 // --- language ----------------------------------------------------------------------
 
@@ -108,12 +113,17 @@ function switchLanguage() {
 // An error for people: ukeyd's title and detail, or a sentence of our own when
 // there was no problem document to show.
 function errorBox(err) {
+  if (err instanceof ApiError && err.kind === "problem" && err.source === "ca") return caErrorBox(err);
   if (err instanceof ApiError && err.kind === "problem") {
     const p = err.problem;
     const box = el("div", { class: "msg error", role: "alert", "data-code": p.code },
       el("strong", { class: "title" }, p.title || p.code));
     if (p.detail && p.detail !== p.title) box.append(el("span", { class: "detail" }, p.detail));
     return box;
+  }
+  if (err instanceof ApiError && err.source === "ca" && (err.kind === "network" || err.kind === "timeout")) {
+    return el("div", { class: "msg error", role: "alert", "data-code": "CA_NETWORK" },
+      el("strong", { class: "title" }, t("error.caNetwork")));
   }
   if (err instanceof ApiError && (err.kind === "network" || err.kind === "timeout")) {
     return el("div", { class: "msg error", role: "alert", "data-code": "NETWORK" },
@@ -123,6 +133,19 @@ function errorBox(err) {
   const status = err instanceof ApiError ? err.status : 0;
   return el("div", { class: "msg error", role: "alert" },
     el("strong", { class: "title" }, t("error.generic", { status })));
+}
+
+// The CA's own API speaks to programs (English titles): for the codes the
+// portal knows, its own words in the page's language; the CA's otherwise.
+function caErrorBox(err) {
+  const p = err.problem;
+  const key = `caError.${p.code}`;
+  const title = t(key) === key ? p.title || p.code : t(key);
+  const box = el("div", { class: "msg error", role: "alert", "data-code": p.code },
+    el("strong", { class: "title" }, title));
+  if (p.field) box.append(el("span", { class: "detail" }, t("caError.field", { field: p.field })));
+  else if (t(key) === key && p.detail && p.detail !== p.title) box.append(el("span", { class: "detail" }, p.detail));
+  return box;
 }
 
 function okBox(text) {
@@ -254,6 +277,7 @@ function openEvents() {
 
 function onEvent(type, data) {
   document.body.dataset.lastEvent = type;
+  certPages.onEvent(type, data);
   if (type === "pcsc-lost") state.pcsc = false;
   if (type === "pin-changed" && data?.tokenId) {
     const tk = state.tokens.find((x) => x.id === data.tokenId);
@@ -408,6 +432,10 @@ function certCard(token, cert) {
         onclick: (e) => download(token, cert, "pem", e.currentTarget) }, ".pem"),
       el("button", { type: "button", class: "dl", "data-format": "der",
         onclick: (e) => download(token, cert, "der", e.currentTarget) }, ".der")),
+    el("div", { class: "actions certop-links" },
+      el("span", { class: "muted" }, t("certop.links")),
+      ["change", "renewal", "reinstall"].map((kind) => el("button", { type: "button", class: "dl certop-link",
+        "data-kind": kind, onclick: () => certPages.openFor(kind, token.id, cert.slot) }, t(`certop.kind.${kind}`)))),
     el("div", { class: "result", id: `cert-msg-${token.id}-${cert.slot}` })].filter(Boolean));
   return card;
 }
@@ -443,7 +471,9 @@ function renderCerts() {
         row(t("token.pin"), pinSummary(token)))),
     token.certificates?.length
       ? el("div", { class: "certs" }, token.certificates.map((c) => certCard(token, c)))
-      : el("p", { class: "muted" }, t("certs.noCert")))));
+      : el("div", { class: "no-cert" }, el("p", { class: "muted" }, t("certs.noCert")),
+        el("button", { type: "button", class: "primary certop-link", "data-kind": "issue",
+          onclick: () => certPages.openFor("issue", token.id) }, t("certop.kind.issue"))))));
 }
 
 // --- the token picker and PIN state (verify, change, unlock) -----------------------
@@ -499,6 +529,7 @@ function onTokenChange() {
   if (unlock.tokenId && unlock.tokenId !== state.selected) resetUnlock();
   renderPickers();
   renderUnlock();
+  certPages.onTokenChange();
 }
 
 // --- verify and change ------------------------------------------------------------
@@ -1134,6 +1165,7 @@ function selectTab(name) {
   if (name === "unlock") {
     pollUnlockIfWaiting();
   }
+  certPages.onTabShown(name);
 }
 
 function renderAll() {
@@ -1143,8 +1175,17 @@ function renderAll() {
   renderPickers();
   renderUnlock();
   renderEnv();
+  certPages.render();
   document.body.dataset.ready = state.conn === "checking" ? "no" : "yes";
 }
+
+// The certificate business and the personal centre (cert-pages.js), drawn
+// with this page's helpers.
+const certPages = createCertPages({
+  api, ca, state, el, $, $$, t, show, errorBox, okBox, warnBox, withBusy, pinOperation, policyText,
+  afterPinOperation, refreshPinAfterError, selectTab, onTokenChange,
+  refreshTokens: () => scheduleRefresh(),
+});
 
 function init() {
   setLanguage(initialLanguage());
@@ -1175,6 +1216,7 @@ function init() {
     if (unlock.sid && unlock.session?.state === "awaiting-payment") {
       api.unlockSession(unlock.sid).then(setSession, () => {});
     }
+    certPages.onFocus();
   });
   renderAll();
   selectTab(location.hash.slice(1) || "certs");

@@ -38,12 +38,16 @@ export const EVENT_TYPES = Object.freeze([
   "token-inserted",
   "token-removed",
   "pin-changed",
+  "certificates-changed",
   "pcsc-lost",
   "pcsc-back",
   "resync",
 ]);
 
 const DEFAULT_TIMEOUT_MS = 30000;
+// Writing a certificate may generate a key pair on the token and wait for the
+// CA to issue: far longer than a read.
+const CERT_WRITE_TIMEOUT_MS = 180000;
 const LOOPBACK_BASE = /^http:\/\/(127\.0\.0\.1|\[::1\]):([0-9]{1,5})$/;
 const MAX_PORT = 65535;
 
@@ -103,7 +107,7 @@ export class UkeydClient {
 
   // One call: resolves with the parsed JSON body (or a Blob when asBlob),
   // rejects with a UkeydError.
-  async request(method, path, body = undefined, { asBlob = false } = {}) {
+  async request(method, path, body = undefined, { asBlob = false, timeoutMs = this.timeoutMs } = {}) {
     const headers = { Accept: asBlob ? "*/*" : "application/json", ...this.languageHeader() };
     const init = { method, headers, mode: "cors", credentials: "omit", cache: "no-store" };
     if (body !== undefined) {
@@ -113,7 +117,7 @@ export class UkeydClient {
       init.body = JSON.stringify(body);
     }
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.timeoutMs);
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
     init.signal = abort.signal;
     let resp;
     try {
@@ -177,6 +181,26 @@ export class UkeydClient {
   }
   completeUnlock(sid, newPin) {
     return this.request("POST", `/v1/unlock/${enc(sid)}/complete`, { newPin });
+  }
+
+  // --- certificate actions (docs/cert-protocol.md) ------------------------------
+  // The CA's approved certificate changes, renewals, reinstalls and first
+  // downloads for this token, as ukeyd sees them: { tokenId, actions: [{
+  // number, kind, state, slot, keyPolicy, keyAlgorithm, subject, oldSerial,
+  // expiresAt, needsPin, interrupted }] }.
+  certActions(id) { return this.request("GET", `/v1/tokens/${enc(id)}/cert-actions`); }
+  // Writes the action's certificate to the token. pin: needed when the
+  // action's needsPin (a new key pair is signed for on the token);
+  // confirmLastTry: spend the PIN's last try, see
+  // confirmingLastTry(). Resolves with { number, kind, slot, state: "done",
+  // certificate }, the new certificate as certificate(id, slot) shows it.
+  carryOutCertAction(id, number, { pin = undefined, confirmLastTry = false } = {}) {
+    const body = {};
+    if (pin !== undefined && pin !== null) body.pin = String(pin);
+    // Sent only when true: ukeyd refuses unknown members, and false is its default.
+    if (confirmLastTry === true) body.confirmLastTry = true;
+    return this.request("POST", `/v1/tokens/${enc(id)}/cert-actions/${enc(number)}`, body,
+                        { timeoutMs: Math.max(this.timeoutMs, CERT_WRITE_TIMEOUT_MS) });
   }
 
   // --- the machine -------------------------------------------------------------

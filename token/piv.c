@@ -660,7 +660,8 @@ static token_err piv_spki_from_tlvs(const struct piv_key_alg *ka, const uint8_t 
         n.value++;
         n.len--;
     }
-    if (n.len != ka->key_bytes)
+    /* A modulus of key_bytes with its top bit clear is a shorter key than the algorithm's. */
+    if (n.len != ka->key_bytes || !(n.value[0] & 0x80))
         return TOKEN_E_MALFORMED;
     return spki_from_rsa(n.value, n.len, e.value, e.len, spki, spki_len);
 }

@@ -4,7 +4,9 @@
  * sees them: a transport replays the input as the card's responses while
  * the driver does what the token service does with a new token (select,
  * identify from the ATR, read every certificate and summarize it, PIN
- * state) and then every PIN and PUK operation.
+ * state), then every PIN and PUK operation, then the key side of a
+ * certificate write (GET METADATA and GENERATE answers to SPKI, the key
+ * history).
  *
  * Input: frames of a 2-byte big-endian length and that many bytes, as vpcd
  * carries them. The first frame is the ATR; each later one answers one
@@ -73,6 +75,16 @@ static token_err replay_transmit(void *ctx, const uint8_t *cmd, size_t cmd_len, 
     return TOKEN_OK;
 }
 
+/* The management key's holder: any answer will do, the card's verdict is replayed. */
+static token_err fixed_respond(void *userdata, uint8_t alg, const uint8_t *challenge, size_t len,
+                               uint8_t *response)
+{
+    (void)userdata;
+    (void)alg;
+    memcpy(response, challenge, len);
+    return TOKEN_OK;
+}
+
 static void read_atr(struct fuzz_input *in, uint8_t atr[TOKEN_ATR_MAX], size_t *atr_len)
 {
     size_t len = 0;
@@ -90,11 +102,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct replay r = { .in = { data, size } };
     const struct apdu_transport t = { replay_transmit, &r };
+    const struct token_mgmt_relay relay = { TOKEN_MGMT_ALG_AES128, fixed_respond, NULL };
     uint8_t atr[TOKEN_ATR_MAX];
     size_t atr_len;
 
     fuzz_setup_once();
     read_atr(&r.in, atr, &atr_len);
-    piv_flow(&t, atr, atr_len);
+    piv_flow(&t, atr, atr_len, &relay);
     return 0;
 }

@@ -29,7 +29,9 @@ LIB        := $(FUZZ_BUILD)/libukeyd-fuzz.a
 
 # The virtual token's card code, for make-piv-seeds (it records what the
 # virtual token answers, as seeds for fuzz-piv).
-VT_SRC     := $(addprefix tests/vtoken/,apdu.c buf.c log.c piv.c state.c tlv.c)
+# Every file but the program's own: its main, the control socket, the vpcd link.
+VT_SRC     := $(filter-out $(addprefix tests/vtoken/,main.c control.c provision.c run.c vpcd.c), \
+                           $(wildcard tests/vtoken/*.c))
 VT_OBJ     := $(VT_SRC:%.c=$(FUZZ_BUILD)/%.o)
 $(FUZZ_BUILD)/tests/fuzz/%.o: FUZZ_CFLAGS += -Werror
 # Its log helpers pass a va_list format on, which clang (unlike gcc) flags.

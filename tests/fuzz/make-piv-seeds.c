@@ -73,10 +73,22 @@ static int copy_state(const char *from, char *to)
     return rc;
 }
 
+/* The management key's holder, with the key of the token's state file. */
+static token_err state_respond(void *userdata, uint8_t alg, const uint8_t *challenge, size_t len,
+                               uint8_t *response)
+{
+    const struct vt_state *st = userdata;
+
+    (void)len;
+    return vt_mgmt_encrypt_block(alg, st->mgmt_key, challenge, response) < 0 ? TOKEN_E_CARD_ERROR
+                                                                             : TOKEN_OK;
+}
+
 static int record(struct recorder *rec, const char *state_path)
 {
     static struct vt_state state;
     const struct apdu_transport t = { record_transmit, rec };
+    struct token_mgmt_relay relay = { 0, state_respond, &state };
     uint8_t atr[PIV_ATR_MAX];
     size_t atr_len;
 
@@ -86,7 +98,8 @@ static int record(struct recorder *rec, const char *state_path)
     rec->app.state_path = state_path;
     atr_len = vt_piv_build_atr(atr);
     write_frame(rec, atr, atr_len);
-    piv_flow(&t, atr, atr_len);
+    relay.algorithm = state.mgmt_alg;
+    piv_flow(&t, atr, atr_len, &relay);
     vt_apdu_link_free(&rec->link);
     vt_state_free(&state);
     return rec->failed ? -1 : 0;

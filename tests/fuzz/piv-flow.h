@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/piv-flow.h — what the token service asks of the PIV driver for a
- * new token, then every PIN and PUK operation, with checks that what the
+ * new token, then every PIN and PUK operation, then the key side of a
+ * certificate write (each slot's public key from its metadata, management
+ * key authentication, GENERATE of every algorithm in the staging slot, the
+ * retirement of 9D's key through the key history), with checks that what the
  * driver reports is consistent (an identity has an id and a model, a wrong
- * PIN leaves tries, a blocked PIN none). fuzz-piv runs it over replayed card
+ * PIN leaves tries, a blocked PIN none, a public key handed on is one
+ * SubjectPublicKeyInfo, and a generated one of the algorithm asked for). fuzz-piv runs it over replayed card
  * answers; make-piv-seeds runs it against the virtual token and records the
  * answers as seeds, so the seeds follow the flow exactly.
  */
@@ -15,6 +19,7 @@
 #include "tests/fuzz/fuzz.h"
 #include "token/cert.h"
 #include "token/edge.h"
+#include "token/spki.h"
 #include "token/token.h"
 
 /* A fixed "now", so that a crash replays exactly. */
@@ -25,6 +30,8 @@
 #define NEW_PIN           "654321"
 #define PUK               "12345678"
 #define NEW_PUK           "87654321"
+#define SLOT_KEY_MGMT     0x9D
+#define RETIRED_FIRST     0x82
 
 static void check_identity(token_err err, const struct edge_identity *id)
 {
@@ -83,7 +90,54 @@ static void pin_operations(const struct apdu_transport *t)
     piv_edge.logout(t);
 }
 
-static void piv_flow(const struct apdu_transport *t, const uint8_t *atr, size_t atr_len)
+/* A public key the driver built from a card answer (want: the algorithm
+ * generated, -1 for any); freed here. */
+static void check_spki(token_err err, uint8_t *spki, size_t spki_len, int want)
+{
+    enum token_key_alg alg;
+    token_err kind;
+
+    if (err != TOKEN_OK) {
+        FUZZ_ASSERT(spki == NULL);
+        return;
+    }
+    FUZZ_ASSERT(spki && spki_len > 0);
+    kind = spki_key_alg(spki, spki_len, &alg);
+    FUZZ_ASSERT(kind == TOKEN_OK || kind == TOKEN_E_NOT_SUPPORTED);   /* never malformed */
+    if (want >= 0)
+        FUZZ_ASSERT(kind == TOKEN_OK && (int)alg == want);
+    free(spki);
+}
+
+static void key_operations(const struct apdu_transport *t, const struct token_mgmt_relay *relay)
+{
+    static const uint8_t slots[] = { 0x9A, 0x9C, 0x9D, 0x9E, TOKEN_STAGING_SLOT };
+    uint8_t *spki, retired = 0xFF;
+    size_t spki_len;
+    token_err err;
+
+    for (size_t i = 0; i < sizeof slots; i++) {
+        spki = NULL;
+        spki_len = 0;
+        err = piv_edge.key_public(t, slots[i], &spki, &spki_len);
+        check_spki(err, spki, spki_len, -1);
+    }
+    if (piv_edge.mgmt_auth(t, relay) != TOKEN_OK)
+        return;
+    for (int alg = 0; alg < TOKEN_KEY__COUNT; alg++) {
+        spki = NULL;
+        spki_len = 0;
+        err = piv_edge.generate(t, TOKEN_STAGING_SLOT, (enum token_key_alg)alg, &spki, &spki_len);
+        check_spki(err, spki, spki_len, alg);
+    }
+    err = piv_edge.retire_key(t, SLOT_KEY_MGMT, &retired);
+    /* Only into a retired slot the key history counts, never the staging one. */
+    FUZZ_ASSERT(retired == 0 || (err == TOKEN_OK && retired >= RETIRED_FIRST &&
+                                 retired < TOKEN_STAGING_SLOT));
+}
+
+static void piv_flow(const struct apdu_transport *t, const uint8_t *atr, size_t atr_len,
+                     const struct token_mgmt_relay *relay)
 {
     struct edge_identity id;
     token_err err;
@@ -95,6 +149,7 @@ static void piv_flow(const struct apdu_transport *t, const uint8_t *atr, size_t 
     edge_identity_clear(&id);
     read_certs(t);
     pin_operations(t);
+    key_operations(t, relay);
 }
 
 #endif

@@ -334,7 +334,7 @@ static void test_relay_failures(struct token_service *svc)
     tap_ok(slot_empty(svc, SM2_TOKEN, TOKEN_STAGING_SLOT), "and no key was generated");
     TAP_EQ_INT(token_service_generate_key(svc, ids[SM2_TOKEN], TOKEN_STAGING_SLOT, TOKEN_KEY_SM2,
                                           &wrong_alg, &spki, &spki_len),
-               TOKEN_E_NOT_SUPPORTED, "a key holder naming another algorithm than the card's");
+               TOKEN_E_MGMT_AUTH_FAILED, "a key holder naming another algorithm than the card's");
     cert = snapshot_cert(svc, SM2_TOKEN, 0x9A, &cert_len);
     relay = relay_for(SM2_TOKEN, RELAY_FAILS);
     TAP_EQ_INT(token_service_write_cert(svc, ids[SM2_TOKEN], 0x9A, cert, cert_len, &relay),

@@ -434,7 +434,7 @@ static void test_mgmt_auth(void)
         {"answer with wrong data", 0x08, chal16, 16, 0x9000, false, TOKEN_OK, 0x6A80,
          TOKEN_E_MGMT_AUTH_FAILED, 2, 1},
         {"not the card's algorithm", 0x0C, chal16, 16, 0x6A86, false, TOKEN_OK, 0,
-         TOKEN_E_NOT_SUPPORTED, 1, 0},
+         TOKEN_E_MGMT_AUTH_FAILED, 1, 0},
         {"the relay gives up", 0x03, chal8, 8, 0x9000, false, TOKEN_E_RELAY_FAILED, 0,
          TOKEN_E_RELAY_FAILED, 1, 1},
         {"the relay fails otherwise", 0x03, chal8, 8, 0x9000, false, TOKEN_E_INTERNAL, 0,

@@ -62,7 +62,8 @@ struct card_edge {
      */
     /* Authenticates with the card management key; the answer to the card's
      * challenge comes from the relay. TOKEN_E_MGMT_AUTH_FAILED when the card
-     * refuses it, TOKEN_E_RELAY_FAILED when the relay gave none. */
+     * refuses it or the relay's algorithm, TOKEN_E_RELAY_FAILED when the
+     * relay gave none. */
     token_err (*mgmt_auth)(const struct apdu_transport *t, const struct token_mgmt_relay *relay);
     /* The public key in `slot`, from the card's key metadata; costs no PIN. */
     token_err (*key_public)(const struct apdu_transport *t, uint8_t slot, uint8_t **spki,

@@ -719,8 +719,11 @@ static token_err piv_mgmt_challenge(const struct apdu_transport *t, uint8_t alg,
 
     if (err)
         return err;
+    /* Not the algorithm of the card's key (a card does not say whether it
+     * lacks the algorithm or its key is of another): either way the key
+     * holder's record does not open this card. */
     if (rsp.sw == SW_INCORRECT_P1P2 || rsp.sw == SW_WRONG_DATA)
-        return TOKEN_E_NOT_SUPPORTED;   /* not the algorithm of the card's key */
+        return TOKEN_E_MGMT_AUTH_FAILED;
     if ((err = piv_write_sw(rsp.sw)))
         return err;
     if (piv_dyn_auth_field(&rsp, PIV_TAG_DYN_CHALLENGE, &c) || c.len != block)

@@ -12,6 +12,11 @@
 #   - renewal with a new key (RSA/EC token, 9a): a missing PIN, a wrong PIN
 #     (PIN_INCORRECT, tries left, slot untouched), then the right one: new
 #     serial, key matches, yubico-piv-tool test-signature passes;
+#   - renewal of 9d with a new key (SM2 token): the old certificate and key
+#     retired to slot 82, counted in the key history, OpenSC still reads it;
+#   - a first download (issue) on a blank third token: certificate, key and
+#     signature, the CA says done;
+#   - the events stream tells of every write (certificates-changed);
 #   - reinstall after the certificate object was erased;
 #   - a rejected review and a missing payment: CERT_ACTION_NOT_FOUND;
 #   - the token pulled before and after PUT DATA, MOVE KEY and GENERATE
@@ -41,6 +46,10 @@ readonly INS_MOVE_KEY=F6
 readonly INS_GENERATE=47
 readonly SM2=0
 readonly RSA=1
+readonly BLANK=2
+readonly BLANK_SERIAL=10000003
+readonly BLANK_PUK=12345678
+readonly EVENT_WAIT_TENTHS=50
 
 for tool in curl jq ss openssl pkcs15-tool; do
     command -v "$tool" >/dev/null || skip_all "$tool is not installed"
@@ -54,7 +63,9 @@ grep -q MGMT_KEY "$demo/tokens.env" || skip_all "the demo tokens have no managem
 
 work=$(mktemp -d /tmp/ukeyd-test-certwrite.XXXXXX)
 state=$work/state
+events_pid=
 cleanup() {
+    [ -n "$events_pid" ] && kill "$events_pid" 2>/dev/null && wait "$events_pid" 2>/dev/null
     lib_cleanup
     if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
 }
@@ -64,13 +75,33 @@ copy_demo_tokens || { diag_file "$work/seed.log"; skip_all "make-demo-seed faile
 # shellcheck disable=SC1091
 . "$work/demo/tokens.env"
 cat "$work/demo/sm2-ca.pem" "$work/demo/rsa-ca.pem" >"$work/demo/ca-roots.pem"
-SECRETS=("$PIN" "$WRONG_PIN" "$SM2_MGMT_KEY" "$RSA_EC_MGMT_KEY")
 
-start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" || skip_all "the rig did not start"
+# A third token, blank (no certificate, no key) for the first download, and
+# its record in the CA's seed: the management key the CA keeps, no
+# certificates, free.
+BLANK_MGMT_KEY=$(openssl rand -hex 32)
+"$vtoken" provision --state "$work/demo/blank.state" --pin "$PIN" --puk "$BLANK_PUK" \
+    --serial "$BLANK_SERIAL" --mgmt-key "AES-256:$BLANK_MGMT_KEY" >"$work/provision.log" 2>&1 ||
+    { diag_file "$work/provision.log"; skip_all "vtoken provision failed"; }
+blank_guid=$("$vtoken" show --state "$work/demo/blank.state" | sed -n 's/^guid *: *//p')
+jq --arg id "piv-${blank_guid,,}" --arg puk "$BLANK_PUK" --arg key "$BLANK_MGMT_KEY" \
+    '.tokens += [{tokenId: $id, owner: "李四", phone: "13600003000", puk: $puk, fee: null,
+                  managementKey: {algorithm: "AES-256", key: $key},
+                  certFees: {change: "0.00", renewal: "0.00", reinstall: "0.00", issue: "0.00"},
+                  certificates: []}]' "$work/demo/ca-seed.json" >"$work/demo/ca-seed.json.new" ||
+    skip_all "no seed record for the blank token"
+mv "$work/demo/ca-seed.json.new" "$work/demo/ca-seed.json"
+SECRETS=("$PIN" "$WRONG_PIN" "$SM2_MGMT_KEY" "$RSA_EC_MGMT_KEY" "$BLANK_MGMT_KEY")
+
+start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/demo/blank.state" ||
+    skip_all "the rig did not start"
+# The binary is there: a CA that does not start (a seed record refused) fails the test.
 start_ukey_ca "$work/demo/ca-seed.json" \
-        --issuer "$work/demo/sm2-ca.pem:$work/demo/sm2-ca-key.pem" \
-        --issuer "$work/demo/rsa-ca.pem:$work/demo/rsa-ca-key.pem" ||
-    { diag_file "$work/ukey-ca.log"; skip_all "ukey-ca did not start"; }
+    --issuer "$work/demo/sm2-ca.pem:$work/demo/sm2-ca-key.pem" \
+    --issuer "$work/demo/rsa-ca.pem:$work/demo/rsa-ca-key.pem"
+ca_started=$?
+ok $ca_started "ukey-ca starts with the seed, the blank token's record too"
+[ $ca_started -eq 0 ] || { diag_file "$work/ukey-ca.log"; done_testing; exit 1; }
 [ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
     -d '{"tokenId":"piv-none","certificates":[]}' "$CA/cert/v1/actions/query")" = 404 ] ||
     skip_all "ukey-ca does not serve /cert/v1 yet"
@@ -122,10 +153,18 @@ ca_post() { curl -s --max-time "$CURL_MAX_S" -H 'Content-Type: application/json'
 
 SM2_ID=$(token_id_in "$RIG_READER_0")
 RSA_ID=$(token_id_in "$RIG_READER_1")
-check "both tokens are seen" test -n "$SM2_ID" -a -n "$RSA_ID"
-reader_of() { [ "$1" = "$SM2_ID" ] && echo "$RIG_READER_0" || echo "$RIG_READER_1"; }
-state_of() { [ "$1" = "$SM2_ID" ] && echo "$work/demo/sm2.state" || echo "$work/demo/rsa-ec.state"; }
-index_of() { [ "$1" = "$SM2_ID" ] && echo $SM2 || echo $RSA; }
+BLANK_ID=$(token_id_in "$RIG_READER_2")
+check "the three tokens are seen" test -n "$SM2_ID" -a -n "$RSA_ID" -a -n "$BLANK_ID"
+check "…the blank one by the id the CA has on record" test "$BLANK_ID" = "piv-${blank_guid,,}"
+index_of() { case $1 in "$SM2_ID") echo $SM2 ;; "$RSA_ID") echo $RSA ;; *) echo $BLANK ;; esac; }
+reader_of() { local r; r="RIG_READER_$(index_of "$1")"; echo "${!r}"; }
+state_of() {
+    case $1 in
+    "$SM2_ID") echo "$work/demo/sm2.state" ;;
+    "$RSA_ID") echo "$work/demo/rsa-ec.state" ;;
+    *) echo "$work/demo/blank.state" ;;
+    esac
+}
 
 serial_of() {   # TOKEN SLOT: the serial ukeyd shows now, or "" when the slot has none
     local i
@@ -178,13 +217,13 @@ signs() {   # TOKEN SLOT: yubico-piv-tool signs with the slot's key and checks i
 sound() {   # NAME TOKEN: what every interruption must leave
     # OpenSC's PIV driver skips SM2 slots altogether (also on an untouched
     # demo token): for SM2 ukeyd's reading and the vtoken's key check judge.
-    if [ "$2" = "$RSA_ID" ]; then
+    if [ "$2" != "$SM2_ID" ]; then
         check "$1: OpenSC reads the certificate" opensc_reads "$2"
     else
         check "$1: ukeyd reads the certificate" test -n "$(serial_of "$2" 9a)"
     fi
     check "$1: the key matches the certificate" key_matches "$2" 9a
-    if [ "$2" = "$RSA_ID" ]; then check "$1: yubico-piv-tool test-signature" signs "$2" 9a; fi
+    if [ "$2" != "$SM2_ID" ]; then check "$1: yubico-piv-tool test-signature" signs "$2" 9a; fi
 }
 wait_ca_done() {   # until the CA says the request is done (recovery confirmed)
     local i
@@ -208,6 +247,32 @@ wait_settled() {
     return 1
 }
 
+# --- events ----------------------------------------------------------------------------
+
+# open_events FILE: the SSE stream as EventSource reads it, in the background
+# ($events_pid), until its opening comment arrived.
+open_events() {
+    local i
+    curl -sN --max-time 300 "$base/v1/events" >"$1" 2>/dev/null &
+    events_pid=$!
+    for ((i = 0; i < EVENT_WAIT_TENTHS; i++)); do
+        grep -q '^: ukeyd events' "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+close_events() { [ -z "$events_pid" ] || { kill "$events_pid" 2>/dev/null; wait "$events_pid" 2>/dev/null; events_pid=; }; }
+# certs_changed FILE TOKEN: the stream got `event: certificates-changed` with
+# this token's id in its data line.
+certs_changed() {
+    local i
+    for ((i = 0; i < EVENT_WAIT_TENTHS; i++)); do
+        grep -A1 '^event: certificates-changed$' "$1" | grep -q "^data: .*\"tokenId\":\"$2\"" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # --- change, key kept (SM2, charged) --------------------------------------------------
 
 old=$(serial_of "$SM2_ID" 9a)
@@ -217,6 +282,7 @@ expect "the approved change is listed" 200 \
     "[.actions[] | select(.number == \"$number\")] | length == 1" \
     "(.actions[] | select(.number == \"$number\")) | .kind == \"change\" and .keyPolicy == \"keep\" and .needsPin == false and .interrupted == false"
 check "no actionId reaches the page" bash -c "! grep -q 'act-' '$work/body'"
+check "the event stream opens" open_events "$work/events"
 carry_out "$SM2_ID"
 expect "change carried out" 200 '.state == "done"' ".number == \"$number\"" \
     '.certificate.subject.display | test("新演示科技有限公司")'
@@ -224,6 +290,7 @@ new=$(serial_of "$SM2_ID" 9a)
 check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
 check "SM2 9a: the key matches the certificate" key_matches "$SM2_ID" 9a
 check "the CA says done" test "$(ca_state)" = "done"
+check "the stream got certificates-changed for the SM2 token" certs_changed "$work/events" "$SM2_ID"
 req GET "/v1/tokens/$SM2_ID/cert-actions"
 expect "a done action is no longer listed" 200 "[.actions[] | select(.number == \"$number\")] | length == 0"
 carry_out "$SM2_ID"
@@ -264,6 +331,65 @@ new=$(serial_of "$RSA_ID" 9a)
 check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
 sound "renewal" "$RSA_ID"
 check "the CA says done" test "$(ca_state)" = "done"
+
+# --- renewal of 9d, new key (SM2): the old pair retired ----------------------------------------
+
+vt_serial() {   # TOKEN SLOT: the slot's certificate serial as the vtoken shows it
+    "$vtoken" show --state "$(state_of "$1")" 2>/dev/null |
+        sed -n "/^slot $2:/,/^[^ ]/s/^ *serial *: *//p" | head -n 1
+}
+key_history() {   # TOKEN: the key history's count of retired keys (C1), read over PC/SC
+    "$build/rig/pcsc-apdu" "$(reader_of "$1")" 00A4040005A000000308 00CB3FFF055C035FC10C00 2>/dev/null |
+        sed -n '2s/^53[0-9A-F][0-9A-F]C101\([0-9A-F][0-9A-F]\).*9000$/\1/p'
+}
+opensc_data_objects() {   # TOKEN: pkcs15-tool lists the PIV data objects (in $work/p15.log)
+    pkcs15-tool --reader "$(index_of "$1")" --list-data-objects >"$work/p15.log" 2>&1
+}
+
+old=$(serial_of "$SM2_ID" 9d)
+old_vt=$(vt_serial "$SM2_ID" 9d)
+history_before=$(key_history "$SM2_ID")
+check "before: 82 is empty, the key history counts none" \
+    test -z "$(vt_serial "$SM2_ID" 82)" -a "$history_before" = 00
+approved "$SM2_ID" renewal 9d
+req GET "/v1/tokens/$SM2_ID/cert-actions"
+expect "the 9d renewal is listed, new key, PIN needed" 200 \
+    "(.actions[] | select(.number == \"$number\")) | .slot == \"9d\" and .keyPolicy == \"new\" and .needsPin == true"
+carry_out "$SM2_ID" "{\"pin\":\"$PIN\"}"
+expect "9d renewal carried out" 200 '.state == "done"' '.kind == "renewal"' '.slot == "9d"'
+new=$(serial_of "$SM2_ID" 9d)
+check "9d shows the new serial" test -n "$new" -a "$new" != "$old"
+check "SM2 9d: the key matches the new certificate" key_matches "$SM2_ID" 9d
+check "the old 9d certificate is in retired slot 82" test -n "$old_vt" -a "$(vt_serial "$SM2_ID" 82)" = "$old_vt"
+check "…with the old key: 82's key matches it" key_matches "$SM2_ID" 82
+check "the key history counts it (C1 = 1)" test "$(key_history "$SM2_ID")" = 01
+check "OpenSC still reads the token (data objects)" opensc_data_objects "$SM2_ID"
+check "…the retired certificate object among them" \
+    bash -c "grep -A4 'Retired X.509 Certificate for Key Management 1' '$work/p15.log' | grep -q 'Data ('"
+check "SM2 9a is untouched by it" key_matches "$SM2_ID" 9a
+check "the CA says done" test "$(ca_state)" = "done"
+
+# --- first download (issue) on a blank token ---------------------------------------------------
+
+check "the blank token has no certificate in 9a" test -z "$(serial_of "$BLANK_ID" 9a)"
+answer=$(ca_post /portal/api/cert-requests "$(jq -nc --arg t "$BLANK_ID" \
+    '{tokenId:$t, kind:"issue", slot:"9a", certSerial:null, keyAlgorithm:"EC-P256",
+      details:{commonName:"李四", organization:"演示科技有限公司"}}')")
+number=$(jq -r .number <<<"$answer")
+check "the first download is filed, free" \
+    test "$(jq -r '[.state, .kind, (.fee == null)] | join(" ")' <<<"$answer")" = "submitted issue true"
+approve
+req GET "/v1/tokens/$BLANK_ID/cert-actions"
+expect "the first download is listed: issue, new key, no old serial" 200 \
+    "(.actions[] | select(.number == \"$number\")) | .kind == \"issue\" and .keyPolicy == \"new\" and .keyAlgorithm == \"EC-P256\" and .oldSerial == null and .needsPin == true"
+carry_out "$BLANK_ID" "{\"pin\":\"$PIN\"}"
+expect "first download carried out" 200 '.state == "done"' '.kind == "issue"' \
+    '.certificate.subject.display | test("李四")'
+check "ukeyd shows the certificate in 9a" test -n "$(serial_of "$BLANK_ID" 9a)"
+sound "first download" "$BLANK_ID"
+check "the CA says done" test "$(ca_state)" = "done"
+check "the stream got certificates-changed for the blank token" certs_changed "$work/events" "$BLANK_ID"
+close_events
 
 # --- reinstall after the certificate object was erased --------------------------------------
 

@@ -522,6 +522,14 @@ static ca_err perform(CURL *h, const struct ca_call *call, struct answer *a, con
     return CA_OK;
 }
 
+/* A call with a bound of its own tighter than the client's ca-timeout. */
+static bool bound_call(CURL *h, const struct ca_client *c, const struct ca_call *call)
+{
+    if (!call->timeout_ms || call->timeout_ms >= c->timeout_ms)
+        return true;
+    return curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms) == CURLE_OK;
+}
+
 /* Every call starts with an empty refusal, so a caller may read it whatever happened. */
 void ca_refusal_reset(struct ca_refusal *why)
 {
@@ -546,7 +554,8 @@ ca_err ca_exchange(const struct ca_client *c, const struct ca_call *call, json_t
     headers = curl_slist_append(NULL, "Accept: " MEDIA_JSON ", " MEDIA_PROBLEM);
     /* No "Expect: 100-continue" round trip: the bodies are small. */
     if (!headers || !curl_slist_append(headers, "Expect:") ||
-        !set_common_options(h, c, url, &a, errbuf) || !set_body(h, call, text, &headers) ||
+        !set_common_options(h, c, url, &a, errbuf) || !bound_call(h, c, call) ||
+        !set_body(h, call, text, &headers) ||
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
         return CA_E_NO_MEMORY;
     err = perform(h, call, &a, errbuf, out, why ? why : &(struct ca_refusal){ 0 });
@@ -723,12 +732,14 @@ static void decref(json_t **v)
 #define SCOPED_JSON __attribute__((cleanup(decref))) json_t
 
 ca_err ca_open_request(const struct ca_client *c, const char *token_id, const char *cert_serial,
-                       const char *cert_issuer, struct ca_request *out, struct ca_refusal *why)
+                       const char *cert_issuer, unsigned within_ms, struct ca_request *out,
+                       struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s, s:s, s:s}", "tokenId", token_id, "certSerial",
                                   cert_serial, "certIssuer", cert_issuer);
     struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests",
-                            .path = "/requests", .body = body, .post = true };
+                            .path = "/requests", .body = body, .post = true,
+                            .timeout_ms = within_ms };
     SCOPED_JSON *root = NULL;
     ca_err err;
 

@@ -165,8 +165,11 @@ const char *ca_client_base_url(const struct ca_client *c);
  * The protocol's calls. On an error, `why` (may be NULL) receives what the
  * refusal said. `out` values are only set on CA_OK (clear them either way).
  */
+/* Opening a request answers within `within_ms` (0: ca-timeout), the
+ * connection included: the person waits on it with nothing to show. */
 ca_err ca_open_request(const struct ca_client *c, const char *token_id, const char *cert_serial,
-                       const char *cert_issuer, struct ca_request *out, struct ca_refusal *why);
+                       const char *cert_issuer, unsigned within_ms, struct ca_request *out,
+                       struct ca_refusal *why);
 ca_err ca_get_request(const struct ca_client *c, const char *request_id, struct ca_request *out,
                       struct ca_refusal *why);
 ca_err ca_send_sms(const struct ca_client *c, const char *request_id, const char *phone,

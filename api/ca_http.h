@@ -25,6 +25,7 @@ struct ca_call {
     char path[CA_CALL_PATH_MAX];         /* after the prefix */
     json_t *body;                        /* POST body; NULL: a GET, or a POST without body */
     bool post;
+    unsigned timeout_ms;                 /* the whole exchange when below the client's; 0: its */
 };
 
 /* Every call starts with an empty refusal, so a caller may read it whatever happened. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api/gate.c — the guards and the router in the order the server applies
- * them. The order matters: the sender is judged before the path is looked
+ * them. The order matters: framing first, since a request whose headers can
+ * be read two ways cannot be judged by either reading; the sender is judged before the path is looked
  * at, so a refused page learns nothing about which routes exist, and the
  * body guards run only for routes that take a body.
  */
@@ -10,6 +11,12 @@
 #include <string.h>
 
 #define METHOD_OPTIONS "OPTIONS"
+
+static bool framing_ambiguous(const struct gate_request *in)
+{
+    return in->n_host > 1 || in->n_content_length > 1 ||
+           (in->transfer_encoding && in->content_length) || in->name_with_space;
+}
 
 static enum api_code gate_sender(const struct gate_request *in, const struct gate_rules *rules,
                                  bool origin_allowed)
@@ -56,6 +63,11 @@ void gate_evaluate(const struct gate_request *in, const struct gate_rules *rules
     /* libmicrohttpd always has both; anything else is a caller's bug. */
     if (!in->method || !in->path) {
         out->code = API_BAD_REQUEST;
+        return;
+    }
+    if (framing_ambiguous(in)) {
+        out->code = API_BAD_REQUEST;
+        out->close = true;
         return;
     }
     out->origin_allowed = origin_list_contains(rules->origins, in->origin);

@@ -2,7 +2,7 @@
 /*
  * api/gate.h — everything a request passes before its body is read and its
  * handler runs, as one pure function of the request line, a few header
- * values and the rules: Host guard → Origin guard → fetch-metadata guard →
+ * values and the rules: framing (one Host, one length) → Host guard → Origin guard → fetch-metadata guard →
  * router (404, 405 with Allow, OPTIONS) → for JSON routes the Content-Type
  * and Content-Length guards.
  *
@@ -29,6 +29,15 @@ struct gate_request {
     const char *sec_fetch_site;
     const char *content_type;
     const char *content_length;
+    /* How the header lines frame the request, counted over all of them:
+     * libmicrohttpd keeps the first of two Hosts or two Content-Lengths,
+     * lets Transfer-Encoding win over Content-Length, and takes "Host :"
+     * as a header named "Host ". A proxy or a cache in front of it may
+     * read any of these the other way, so each is refused. */
+    unsigned n_host;
+    unsigned n_content_length;
+    bool transfer_encoding;
+    bool name_with_space;           /* white space in a header's name */
 };
 
 /* What the request is judged against. The origin list is read under the
@@ -45,6 +54,8 @@ struct gate_verdict {
     bool origin_allowed;           /* the Origin is on the allow-list: CORS headers */
     bool options;                  /* OPTIONS on a known path: Allow / CORS preflight */
     struct route_match match;      /* the route and its parameters; `allow` for 405 */
+    bool close;                    /* malformed framing: answer, then close the connection,
+                                    * since where the next request starts is unknown */
 };
 
 void gate_evaluate(const struct gate_request *in, const struct gate_rules *rules,

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "api/admission.h"
 #include "api/log.h"
 #include "api/peerpolicy.h"
 #include "api/routes.h"
@@ -70,20 +71,29 @@ static int unix_peer_creds(int fd, struct peer_creds *c, gid_t *groups, size_t m
 
 /* --- judging ----------------------------------------------------------- */
 
+static struct peer_verdict policy_verdict(struct api_context *ctx, uid_t uid)
+{
+    struct peer_verdict v;
+
+    pthread_rwlock_rdlock(&ctx->settings_lock);
+    v = peer_policy_check(ctx->peer_policy, uid);
+    pthread_rwlock_unlock(&ctx->settings_lock);
+    return v;
+}
+
+/* The UID found at accept (api/admission.h) saves asking the kernel again. */
 static void judge_tcp(struct api_context *ctx, struct MHD_Connection *conn, struct peer *p)
 {
     struct peer_verdict v;
 
-    if (tcp_peer_uid(conn, &p->uid) < 0) {
+    if (!admission_ticket_uid(p->ticket, &p->uid) && tcp_peer_uid(conn, &p->uid) < 0) {
         p->why = "peer not identified";
         log_msg(LOG_NOTICE, NULL, "connection refused: its peer cannot be identified (%s)",
                 strerror(errno));
         return;
     }
     p->identified = true;
-    pthread_rwlock_rdlock(&ctx->settings_lock);
-    v = peer_policy_check(ctx->peer_policy, p->uid);
-    pthread_rwlock_unlock(&ctx->settings_lock);
+    v = policy_verdict(ctx, p->uid);
     p->allowed = v.allowed;
     p->why = v.why;
     log_msg(v.allowed ? LOG_DEBUG : LOG_NOTICE, NULL, "connection from uid %u %s: %s",
@@ -118,16 +128,52 @@ static void on_connection(struct api_context *ctx, enum peer_transport transport
     struct peer *p;
 
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        free(*socket_context);
+        p = *socket_context;
+        if (p)
+            admission_leave(p->ticket);
+        free(p);
         *socket_context = NULL;
         return;
     }
     p = calloc(1, sizeof *p);
     *socket_context = p;
     if (!p)
-        return;   /* peer_of_request answers for it: refused */
+        return;   /* refused (peer_of_request); its reservation goes at the next accept */
     p->transport = transport;
+    p->ticket = admission_enter(ctx->admission, connection_fd(conn));
     judge(ctx, conn, p);
+}
+
+/*
+ * Before libmicrohttpd gives the connection anything: a peer nobody can
+ * identify, and an account holding its share of connections already, are
+ * closed here. A peer the policy refuses has a share too, of a couple of
+ * connections: enough for the portal to learn why (PEER_NOT_ALLOWED), too
+ * few to matter; each is closed after that answer.
+ */
+enum MHD_Result peer_accept_tcp(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    const struct peer_listener *l = cls;
+    struct peer_verdict v;
+    uid_t uid;
+
+    (void)addrlen;
+    if (sockdiag_tcp_owner(addr, (const struct sockaddr *)&l->ours, &uid) < 0) {
+        log_msg(LOG_NOTICE, NULL, "connection refused: its peer cannot be identified (%s)",
+                strerror(errno));
+        return MHD_NO;
+    }
+    v = policy_verdict(l->ctx, uid);
+    if (admission_reserve(l->ctx->admission, uid, v.allowed))
+        return MHD_YES;
+    if (v.allowed)
+        log_msg(LOG_NOTICE, NULL,
+                "connection from uid %u refused: it holds max-connections-per-user already",
+                (unsigned)uid);
+    else
+        log_msg(LOG_NOTICE, NULL, "connection from uid %u refused at accept: %s", (unsigned)uid,
+                v.why);
+    return MHD_NO;
 }
 
 void peer_on_tcp_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -194,8 +240,11 @@ bool peer_refuse_request(struct request *r)
     const struct peer *p = peer_of_request(r);
 
     if (!p->allowed) {
+        struct problem refusal = problem_of(API_PEER_NOT_ALLOWED);
+
         let_allowed_origin_read(r);
-        respond_code(r, API_PEER_NOT_ALLOWED);
+        /* Its slot goes back at once, for the next refused attempt. */
+        respond_problem_header(r, &refusal, "Connection", "close");
         return true;
     }
     if (p->transport == PEER_SUPPORT && sent_by_browser(r)) {

@@ -5,17 +5,23 @@
  * SO_PEERCRED on the support socket), judged by the peer policy or the
  * support rule, and kept in libmicrohttpd's socket context until it closes.
  *
- * Every request is checked against it before any guard or handler runs; the
- * transport also decides which Host names and which routes a request gets.
+ * On the TCP port the peer is found at accept (peer_accept_tcp), where a
+ * refused account past its couple of connections is closed before it holds
+ * a slot. Every request is checked against the verdict before any guard or
+ * handler runs. The transport also decides which Host names and which
+ * routes a request gets.
  */
 #ifndef UKEYD_API_PEER_H
 #define UKEYD_API_PEER_H
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "api/request.h"
+
+struct admission_ticket;
 
 enum peer_transport {
     PEER_TCP,                   /* the browser-facing loopback port */
@@ -28,7 +34,22 @@ struct peer {
     uid_t uid;                  /* when identified */
     bool allowed;
     const char *why;            /* static English, for the log */
+    struct admission_ticket *ticket;   /* api/admission.h; NULL when out of memory */
 };
+
+/* What the accept policy of one TCP listening socket needs: the socket's
+ * own address completes the 4-tuple the kernel is asked about. */
+struct peer_listener {
+    struct api_context *ctx;
+    struct sockaddr_storage ours;
+};
+
+/* libmicrohttpd's MHD_AcceptPolicyCallback for the TCP sockets; cls is a
+ * struct peer_listener. Refuses, before the connection holds anything, a
+ * peer nobody can identify and an account holding its share already
+ * (api/admission.h): max-connections-per-user, or a couple for an account
+ * the policy refuses. */
+enum MHD_Result peer_accept_tcp(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 
 /* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callbacks; cls is the
  * server's struct api_context. */

@@ -32,6 +32,7 @@ struct events_hub;
 struct unlock_service;
 struct peer_policy;
 struct environment;
+struct admission;
 
 /* State shared by every request of one server. */
 struct api_context {
@@ -39,6 +40,7 @@ struct api_context {
     struct events_hub *hub;
     struct unlock_service *unlock;     /* the remote unlock (api/unlock.h) */
     struct environment *environment;   /* the environment check (api/environment.h) */
+    struct admission *admission;       /* per-UID caps, request deadlines (api/admission.h) */
     struct timespec started;           /* CLOCK_MONOTONIC */
     struct guard_hosts hosts;          /* fixed once listening */
     struct guard_hosts support_hosts;  /* the support socket's: any Host (api/peer.h) */

@@ -19,7 +19,8 @@ enum route_flags {
     ROUTE_JSON_BODY = 1u << 0,   /* POST with a JSON body: content type and size guards */
     ROUTE_STREAM = 1u << 1,      /* long-lived response (Server-Sent Events) */
     ROUTE_SUPPORT_ONLY = 1u << 2, /* served on the support socket only (api/peer.h) */
-    ROUTE_WAITS = 1u << 3,       /* may wait for a card or the CA service: api/offload.h */
+    ROUTE_WAITS = 1u << 3,       /* may wait for a card: api/offload.h */
+    ROUTE_WAITS_CA = 1u << 4,    /* may wait for the CA service: a pool of its own */
 };
 
 struct route {

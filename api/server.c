@@ -11,8 +11,14 @@
  * the handler touches a token, so a refused request has no side effect.
  *
  * Threads: each daemon polls with epoll in a small pool of threads. Handlers
- * run on those threads and may wait for a card; event streams suspend their
- * connection instead of holding a thread.
+ * that may wait run on the offload pools instead (one for the card, one for
+ * the CA service, so a hanging CA never delays a card read); event streams
+ * suspend their connection instead of holding a thread.
+ *
+ * Slots: a peer is judged when its connection is accepted, and a refused
+ * one is closed there; an account holds at most max-connections-per-user
+ * connections, and a connection that does not send a whole request in time
+ * is closed (api/admission.h).
  */
 #include "api/server.h"
 
@@ -28,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/admission.h"
 #include "api/diag.h"
 #include "api/environment.h"
 #include "api/events.h"
@@ -61,14 +68,24 @@
 #define MS_PER_SEC             1000
 #define NS_PER_MS              1000000L
 #define LOG_MESSAGE_MAX        512
+/* A request read in full within this of the connection's accept: curl and
+ * browsers send theirs in one go, a drip of bytes holding a slot does not. */
+#define HEADER_DEADLINE_S      5
+/* A refused account may hold this many connections, each to be told why
+ * (the portal shows it) and closed; any more are closed at accept. */
+#define REFUSED_PEER_CONNECTIONS_MAX 2
+#define HEADER_CONNECTION      "Connection"
+#define CONNECTION_CLOSE       "close"
 
 struct api_server {
     struct api_context ctx;
     struct MHD_Daemon *daemons[MAX_LISTENERS];
+    struct peer_listener listeners[MAX_LISTENERS];   /* their accept policies' */
     size_t n_daemons;
     struct MHD_Daemon *support;        /* on the support socket, NULL without one */
     struct api_limits limits;
-    struct offload *offload;           /* where handlers that wait run */
+    struct offload *offload;           /* where handlers that wait for a card run */
+    struct offload *ca_offload;        /* where handlers that wait for the CA run */
     atomic_uint in_flight;             /* requests past their headers, not yet completed */
 };
 
@@ -161,6 +178,7 @@ static void on_request_ends(void *cls, struct MHD_Connection *conn, void **con_c
         return;
     if (r->seen)
         atomic_fetch_sub(&server->in_flight, 1);
+    admission_request_done(peer_of_request(r)->ticket);
     log_request(r, toe);
     request_free(r);
     *con_cls = NULL;
@@ -246,12 +264,42 @@ static void answer_options(struct request *r)
     respond_with(r, MHD_HTTP_NO_CONTENT, resp);
 }
 
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct gate_request *in = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        in->n_host++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        in->n_content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        in->transfer_encoding = true;
+    if (key[strcspn(key, " \t")] != '\0')
+        in->name_with_space = true;
+    return MHD_YES;
+}
+
+/* Where the next request on this connection starts is unknown: answer,
+ * then close it instead of reading on. */
+static void refuse_framing(struct request *r, enum api_code code)
+{
+    struct problem p = problem_of(code);
+
+    respond_problem_header(r, &p, HEADER_CONNECTION, CONNECTION_CLOSE);
+    log_msg(LOG_NOTICE, &(struct log_fields){ .origin = r->origin, .request_id = r->id },
+            "refused %s %s: ambiguous framing (Host, Content-Length, Transfer-Encoding)",
+            r->method, r->path);
+}
+
 /* Runs the gate (api/gate.h) over the request's headers; false when it has
  * refused the request, which is answered then. */
 static bool pass_gate(struct request *r)
 {
     struct api_context *ctx = r->ctx;
-    const struct gate_request in = {
+    struct gate_request in = {
         .method = r->method,
         .path = r->path,
         .host = request_header(r, MHD_HTTP_HEADER_HOST),
@@ -263,6 +311,7 @@ static bool pass_gate(struct request *r)
     struct gate_rules rules = { .hosts = peer_hosts(r) };
     struct gate_verdict v;
 
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &in);
     rules.routes = peer_routes(r, &rules.n_routes);
     pthread_rwlock_rdlock(&ctx->settings_lock);
     rules.origins = ctx->origins;
@@ -273,7 +322,10 @@ static bool pass_gate(struct request *r)
     r->match = v.match;
     if (v.code == API_OK)
         return true;
-    refuse(r, v.code);
+    if (v.close)
+        refuse_framing(r, v.code);
+    else
+        refuse(r, v.code);
     return false;
 }
 
@@ -318,13 +370,21 @@ static void take_body(struct request *r, const char *data, size_t size)
     r->body_len += size;
 }
 
+/* A handler waiting for the CA service, which may hang for its whole timeout,
+ * never holds a thread that card reads need. */
+static struct offload *route_pool(struct api_server *server, const struct route *route)
+{
+    return route->flags & ROUTE_WAITS_CA ? server->ca_offload : server->offload;
+}
+
 static void finish_request(struct api_server *server, struct request *r)
 {
     if (r->options)
         answer_options(r);
     else if (r->body_problem != API_OK)
         refuse(r, r->body_problem);
-    else if (!(r->match.route->flags & ROUTE_WAITS) || !offload_submit(server->offload, r))
+    else if (!(r->match.route->flags & (ROUTE_WAITS | ROUTE_WAITS_CA)) ||
+             !offload_submit(route_pool(server, r->match.route), r))
         r->match.route->handler(r);
 }
 
@@ -339,8 +399,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     (void)version;
     if (!r)
         return MHD_NO;
-    if (!r->seen)
-        return begin_request(cls, r, url, method);
+    if (!r->seen) {
+        enum MHD_Result result = begin_request(cls, r, url, method);
+
+        if (r->answered)   /* refused: nothing more is read */
+            admission_request_read(peer_of_request(r)->ticket);
+        return result;
+    }
     if (r->offloaded)
         return offload_answer(r);   /* called again after the resume */
     if (*upload_data_size) {
@@ -349,6 +414,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
+    admission_request_read(peer_of_request(r)->ticket);
     if (!r->answered)
         finish_request(cls, r);
     return r->queued;
@@ -419,9 +485,12 @@ static unsigned pool_threads(const struct api_limits *limits)
     return limits->threads > need ? limits->threads : need;
 }
 
+/* `accept_policy` NULL: every connection is accepted (the support socket,
+ * whose peer is judged from its credentials once connected). */
 static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
                                        const struct api_limits *limits,
-                                       MHD_NotifyConnectionCallback on_connection)
+                                       MHD_NotifyConnectionCallback on_connection,
+                                       struct peer_listener *accept_policy)
 {
     int own_fd = dup(fd);   /* libmicrohttpd closes what it is given; the caller keeps fd */
     struct MHD_Daemon *d;
@@ -429,8 +498,8 @@ static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
     if (own_fd < 0)
         return NULL;
     d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_access, server,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+        accept_policy ? peer_accept_tcp : NULL, accept_policy, on_access, server,
         /* First, so that libmicrohttpd's messages about the options are ours too. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, NULL, MHD_OPTION_LISTEN_SOCKET, own_fd,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONNECTION_MEMORY,
@@ -476,12 +545,15 @@ static int settings_apply(struct api_context *ctx, const struct api_settings *se
 
 static void server_free(struct api_server *server)
 {
-    /* Before the daemons: its jobs end by resuming their connections. */
+    /* Before the daemons: their jobs end by resuming their connections. */
     offload_free(server->offload);
+    offload_free(server->ca_offload);
     for (size_t i = 0; i < server->n_daemons; i++)
         MHD_stop_daemon(server->daemons[i]);
     if (server->support)
         MHD_stop_daemon(server->support);
+    /* After the daemons: every connection has left it. */
+    admission_free(server->ctx.admission);
     /* After the daemons: no handler uses it any more. */
     unlock_service_free(server->ctx.unlock);
     /* Waits for environment checks still running on their own threads. */
@@ -514,7 +586,15 @@ static int server_listen(struct api_server *server, const int *fds, size_t n_fds
         }
     }
     for (size_t i = 0; i < n_fds; i++) {
-        server->daemons[i] = start_daemon(server, fds[i], limits, peer_on_tcp_connection);
+        struct peer_listener *l = &server->listeners[i];
+        socklen_t len = sizeof l->ours;
+
+        l->ctx = &server->ctx;
+        if (getsockname(fds[i], (struct sockaddr *)&l->ours, &len) < 0) {
+            log_msg(LOG_ERR, NULL, "listening socket %d: cannot tell its address: %m", fds[i]);
+            return -1;
+        }
+        server->daemons[i] = start_daemon(server, fds[i], limits, peer_on_tcp_connection, l);
         if (!server->daemons[i]) {
             log_msg(LOG_ERR, NULL, "cannot start the HTTP server on socket %d", fds[i]);
             return -1;
@@ -528,6 +608,14 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
                      const struct api_limits *limits, const struct api_settings *settings,
                      struct api_server **out)
 {
+    const struct admission_limits admission_limits = {
+        .per_uid_max = limits->max_connections_per_user,
+        .refused_uid_max = REFUSED_PEER_CONNECTIONS_MAX,
+        .header_deadline_ms = (limits->connection_timeout_s < HEADER_DEADLINE_S
+                                   ? limits->connection_timeout_s
+                                   : HEADER_DEADLINE_S) * MS_PER_SEC,
+        .idle_ms = limits->connection_timeout_s * MS_PER_SEC,
+    };
     struct api_server *server;
 
     *out = NULL;
@@ -557,6 +645,8 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
     if (!server->ctx.environment || settings_apply(&server->ctx, settings) < 0 ||
         !(server->ctx.hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
         !(server->offload = offload_new(limits->threads)) ||
+        !(server->ca_offload = offload_new(limits->threads)) ||
+        !(server->ctx.admission = admission_new(&admission_limits)) ||
         start_unlock(server, limits) < 0 || server_listen(server, fds, n_fds, limits) < 0) {
         server_free(server);
         return -1;
@@ -572,7 +662,7 @@ int api_server_add_support(struct api_server *server, int fd, bool group_exists,
     server->ctx.support_gid = support_gid;
     guard_hosts_init(&server->ctx.support_hosts);
     server->ctx.support_hosts.any = true;
-    server->support = start_daemon(server, fd, &server->limits, peer_on_support_connection);
+    server->support = start_daemon(server, fd, &server->limits, peer_on_support_connection, NULL);
     if (!server->support) {
         log_msg(LOG_ERR, NULL, "cannot start the HTTP server on the support socket");
         return -1;

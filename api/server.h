@@ -24,6 +24,7 @@ struct api_server;
 /* Fixed for the life of a server. */
 struct api_limits {
     unsigned max_connections;      /* per listening socket */
+    unsigned max_connections_per_user; /* TCP connections one UID holds, all sockets together */
     unsigned max_streams;          /* concurrent GET /v1/events, all sockets together */
     unsigned connection_timeout_s; /* idle time before a connection is closed */
     unsigned threads;              /* worker threads per listening socket */

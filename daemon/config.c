@@ -37,6 +37,10 @@
 
 #define DEFAULT_PIN_PACING_MS       1000
 #define DEFAULT_MAX_CONNECTIONS     64
+/* A quarter of the default: another account holding all of its share
+ * leaves the person at the desk most of the server. A browser keeps six
+ * connections to one server, streams included. */
+#define DEFAULT_MAX_CONNECTIONS_PER_USER 16
 #define DEFAULT_MAX_SSE_CLIENTS     16
 #define DEFAULT_CONNECTION_TIMEOUT  30
 #define DEFAULT_WORKER_THREADS      4
@@ -60,6 +64,7 @@ struct number_key {
 static const struct number_key number_keys[] = {
     { "pin-pacing-ms", offsetof(struct config, pin_pacing_ms), 0, 60000 },
     { "max-connections", offsetof(struct config, max_connections), 1, 1024 },
+    { "max-connections-per-user", offsetof(struct config, max_connections_per_user), 1, 1024 },
     { "max-sse-clients", offsetof(struct config, max_sse_clients), 1, 1024 },
     { "connection-timeout", offsetof(struct config, connection_timeout_s), 1, 3600 },
     { "worker-threads", offsetof(struct config, worker_threads), 1, 64 },
@@ -77,6 +82,7 @@ void config_defaults(struct config *c)
     c->language = LANG_ZH_CN;
     c->pin_pacing_ms = DEFAULT_PIN_PACING_MS;
     c->max_connections = DEFAULT_MAX_CONNECTIONS;
+    c->max_connections_per_user = DEFAULT_MAX_CONNECTIONS_PER_USER;
     c->max_sse_clients = DEFAULT_MAX_SSE_CLIENTS;
     c->connection_timeout_s = DEFAULT_CONNECTION_TIMEOUT;
     c->worker_threads = DEFAULT_WORKER_THREADS;

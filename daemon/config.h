@@ -37,6 +37,7 @@ struct config {
     enum api_lang language;
     unsigned pin_pacing_ms;
     unsigned max_connections;
+    unsigned max_connections_per_user;
     unsigned max_sse_clients;
     unsigned connection_timeout_s;
     unsigned worker_threads;

@@ -88,10 +88,11 @@ static json_t *peer_and_support(const struct config *c)
 json_t *config_view(const struct config *c)
 {
     json_t *view = json_pack(
-        "{s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o}", "origins",
+        "{s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o}", "origins",
         string_list(c->origins, c->n_origins), "listen", string_list(c->listen, c->n_listen),
         "language", lang_tag(c->language), "pin-pacing-ms", (json_int_t)c->pin_pacing_ms,
-        "max-connections", (json_int_t)c->max_connections, "max-sse-clients",
+        "max-connections", (json_int_t)c->max_connections, "max-connections-per-user",
+        (json_int_t)c->max_connections_per_user, "max-sse-clients",
         (json_int_t)c->max_sse_clients, "connection-timeout", (json_int_t)c->connection_timeout_s,
         "worker-threads", (json_int_t)c->worker_threads, "sse-heartbeat",
         (json_int_t)c->sse_heartbeat_s, "log-level", log_level_name(c->log_level),

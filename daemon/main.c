@@ -252,6 +252,7 @@ static bool unlock_config_changed(const struct config *old, const struct config 
 static void warn_restart_needed(const struct config *old, const struct config *fresh)
 {
     if (old->pin_pacing_ms != fresh->pin_pacing_ms || old->max_connections != fresh->max_connections ||
+        old->max_connections_per_user != fresh->max_connections_per_user ||
         old->max_sse_clients != fresh->max_sse_clients ||
         old->connection_timeout_s != fresh->connection_timeout_s ||
         old->worker_threads != fresh->worker_threads || old->sse_heartbeat_s != fresh->sse_heartbeat_s ||
@@ -406,6 +407,7 @@ static int start_services(struct daemon_state *d)
     struct unlock_config unlock;
     struct api_limits limits = {
         .max_connections = d->cfg.max_connections,
+        .max_connections_per_user = d->cfg.max_connections_per_user,
         .max_streams = d->cfg.max_sse_clients,
         .connection_timeout_s = d->cfg.connection_timeout_s,
         .threads = d->cfg.worker_threads,

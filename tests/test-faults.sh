@@ -125,6 +125,8 @@ cat >"$work/ukeyd.conf" <<EOF
 [ukeyd]
 pin-pacing-ms = 20
 max-connections = 512
+# All of them from root: the per-account share must not cut the soak short.
+max-connections-per-user = 512
 max-sse-clients = 32
 connection-timeout = 30
 # CI has no logind and no console login: let every local account (root) in.

@@ -24,6 +24,40 @@ static enum api_code gate(const char *method, const char *path, const char *host
     return v->code;
 }
 
+/* One framing fault on an otherwise good POST; true when it is refused
+ * 400 and the connection is to be closed, before any other guard. */
+static bool framing_refused(struct gate_request in)
+{
+    struct gate_verdict v;
+
+    in.method = "POST";
+    in.path = TOKEN_PATH "/pin/verify";
+    in.origin = "https://evil.example";   /* would be ORIGIN_FORBIDDEN after framing */
+    in.content_type = "application/json";
+    gate_evaluate(&in, &rules, &v);
+    return v.code == API_BAD_REQUEST && v.close;
+}
+
+static void test_framing(const char *host)
+{
+    tap_ok(framing_refused((struct gate_request){ .host = host, .n_host = 2 }),
+           "two Host headers: 400 and close, before the Origin guard");
+    tap_ok(framing_refused((struct gate_request){ .host = host, .n_host = 1,
+                                                  .name_with_space = true }),
+           "a header name with a space (\"Host : x\"): 400 and close");
+    tap_ok(framing_refused((struct gate_request){ .host = host, .n_host = 1,
+                                                  .content_length = "2", .n_content_length = 2 }),
+           "two Content-Lengths: 400 and close");
+    tap_ok(framing_refused((struct gate_request){ .host = host, .n_host = 1,
+                                                  .content_length = "5", .n_content_length = 1,
+                                                  .transfer_encoding = true }),
+           "Content-Length with Transfer-Encoding: 400 and close");
+    tap_ok(!framing_refused((struct gate_request){ .host = host, .n_host = 1,
+                                                   .content_length = "2",
+                                                   .n_content_length = 1 }),
+           "one Host and one Content-Length: framing passes");
+}
+
 int main(void)
 {
     static const char *const allowed[] = { PORTAL };
@@ -66,6 +100,8 @@ int main(void)
                "a GET route ignores the content type");
     TAP_EQ_INT(gate(NULL, "/v1/status", host, NULL, NULL, NULL, &v), API_BAD_REQUEST,
                "no method at all: BAD_REQUEST, no crash");
+    tap_ok(!v.close, "…and no framing fault");
+    test_framing(host);
     origin_list_free(origins);
     return tap_done();
 }

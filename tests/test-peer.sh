@@ -5,9 +5,11 @@
 # PC/SC rig while curl runs as different local users (setpriv), and the
 # test checks that the UID behind each loopback connection is found and
 # judged by peer-policy (users, any-local, and the default where logind does
-# not run), that a peer nobody can identify is refused, and that the support
-# socket serves diagnostics to root and its group only (SO_PEERCRED), never
-# over TCP and never with a PIN in them.
+# not run), that a peer nobody can identify is refused, that no other account
+# can take the slots the person at the desk needs (refused peers,
+# max-connections-per-user, the deadline for a whole request, strict
+# framing), and that the support socket serves diagnostics to root and its
+# group only (SO_PEERCRED), never over TCP and never with a PIN in them.
 #
 # Needs root: it creates throw-away accounts (ukeyd-t-*) and removes them at
 # the end. TAP on stdout; every process it starts is stopped by PID.
@@ -23,6 +25,10 @@ readonly WRONG_PIN=987650
 readonly PACING_MS=100
 readonly CURL_MAX_S=10
 readonly LOG_WAIT_S=5
+readonly HOLD_CONNECTIONS=70   # more than max-connections (64): every slot, were they let
+readonly DESK_ANSWER_MAX_S=4   # below the request deadline (5 s): its freeing no slot counts
+readonly DRIP_MAX_S=15         # the request deadline (5 s) and room; the idle timeout is 30 s
+readonly RAW_WAIT_S=5          # for an answer and the close to a request sent by hand
 readonly NOBODY_UID=65534
 readonly NOGROUP_GID=65534
 # Throw-away accounts: alice is listed by name, bob through a listed group,
@@ -222,8 +228,136 @@ test_unidentified_peer() {
     kill -CONT "$lib_daemon_pid"
     check "a peer that cannot be identified is refused" \
         wait_for_log "connection refused: its peer cannot be identified"
-    check "...and its request answered 403 PEER_NOT_ALLOWED with no UID" \
-        wait_for_log -E "403 PEER_NOT_ALLOWED [0-9]+ms uid=-1"
+    check "...at accept: it is never answered" \
+        bash -c "! grep -qE ' [0-9]+ms uid=-1' '$log'"
+}
+
+# --- slots: what other accounts can hold --------------------------------------------
+
+# hold_connections WHO WHAT: WHO opens HOLD_CONNECTIONS connections to the TCP
+# port, writes WHAT (printf format) on each, and keeps them open; the PID
+# of the process holding them in $holder (run_as runs in a subshell of its
+# own, in $holder_job). Those ukeyd closes are written to in vain.
+hold_connections() {
+    local i
+    holder=
+    : >"$work/holder.out"
+    run_as "$1" bash -c 'trap "" PIPE
+        for ((i = 0; i < $2; i++)); do
+            exec {fd}<>"/dev/tcp/127.0.0.1/$1" || exit 1
+            printf "$3" >&"$fd" 2>/dev/null
+        done
+        echo "held $$"
+        exec sleep 60' _ "$port" "$HOLD_CONNECTIONS" "$2" >"$work/holder.out" 2>&1 &
+    holder_job=$!
+    for ((i = 0; i < LOG_WAIT_S * 20; i++)); do
+        holder=$(sed -n 's/^held //p' "$work/holder.out")
+        [ -n "$holder" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+release_connections() {
+    [ -n "$holder" ] && kill "$holder" 2>/dev/null
+    wait "$holder_job" 2>/dev/null
+}
+
+# ukeyd sees the holder's connections closed a moment after it is killed.
+refused_answered() {
+    local i
+    for ((i = 0; i < LOG_WAIT_S * 10; i++)); do
+        tcp nobody GET /v1/status -i
+        [ "$code" = 403 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# A refused account gets two connections, to be told why (then closed);
+# the rest are closed at accept: they hold no slot.
+test_refused_peer_holds_nothing() {
+    check "slots: nobody (refused) opens $HOLD_CONNECTIONS idle connections" \
+        hold_connections nobody ""
+    tcp "$ALICE" GET /v1/status --max-time "$DESK_ANSWER_MAX_S"
+    expect "slots: ...and alice is served meanwhile" 200 '"pcscAvailable": true'
+    check "slots: nobody's connections past two are closed at accept" \
+        wait_for_log "connection from uid $NOBODY_UID refused at accept"
+    release_connections
+    check "slots: once they are closed, nobody is told why again" refused_answered
+    check "slots: ...and the refusal closes the connection after its answer" \
+        grep -qi '^Connection: close' <<<"$body"
+}
+
+# An allowed account holds max-connections-per-user (16) at most, idle or
+# half-sent, far from the 64 there are.
+test_other_account_holds_its_share() {
+    check "slots: bob (allowed) opens $HOLD_CONNECTIONS half-sent requests" \
+        hold_connections "$BOB" "GET /v1/status HTTP/1.1\\r\\nHost: 127.0.0.1:$port\\r\\nX-Slow: "
+    tcp "$ALICE" GET /v1/status --max-time "$DESK_ANSWER_MAX_S"
+    expect "slots: ...and alice is served meanwhile" 200 '"pcscAvailable": true'
+    check "slots: bob's connections past his share are refused" \
+        wait_for_log "connection from uid $bob_uid refused: it holds max-connections-per-user"
+    check "slots: ...and his half-sent requests closed at the deadline" \
+        wait_for_log "connection from uid $bob_uid closed: no complete request in time"
+    release_connections
+}
+
+# One byte a second resets libmicrohttpd's idle timeout each time; the
+# deadline for a whole request does not move. Prints the seconds it took.
+drip_until_closed() {
+    run_as "$ALICE" bash -c 'trap "" PIPE
+        exec {fd}<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nX-Drip: " "$1" >&"$fd"
+        start=$SECONDS
+        while ((SECONDS - start < $2)); do
+            printf a >&"$fd" 2>/dev/null
+            read -r -t 1 -n 1 -u "$fd" _
+            rc=$?
+            ((rc > 128)) && continue
+            echo $((SECONDS - start))
+            exit $rc
+        done
+        exit 2' _ "$port" "$DRIP_MAX_S"
+}
+
+test_dripped_request_closed() {
+    local took
+    took=$(drip_until_closed)
+    check "slots: a request dripped a byte a second is closed (after ${took:-more than $DRIP_MAX_S} s)" \
+        test -n "$took"
+}
+
+# raw_as WHO REQUEST: REQUEST (a printf format) sent as it is; every byte of
+# the answers in $body; false when ukeyd has not closed within RAW_WAIT_S.
+raw_as() {
+    body=$(run_as "$1" bash -c 'exec {fd}<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "$2" >&"$fd"
+        timeout "$3" cat <&"$fd"' _ "$port" "$2" "$RAW_WAIT_S")
+}
+
+# expect_framing_refused NAME REQUEST: one 400, then the connection closed:
+# nothing after it, a request pipelined behind included, is read.
+expect_framing_refused() {
+    local closed=0
+    raw_as "$ALICE" "$2" || closed=1
+    check "framing: $1: 400 BAD_REQUEST" grep -q '^HTTP/1.1 400' <<<"$body"
+    check "framing: $1: ...and closed, nothing more answered" \
+        test "$closed" -eq 0 -a "$(grep -c '^HTTP/1.1 ' <<<"$body")" -eq 1
+}
+
+test_strict_framing() {
+    local host="Host: 127.0.0.1:$port\\r\\n" post="POST /v1/tokens/$tok0/pin/verify HTTP/1.1\\r\\n"
+    local json="Content-Type: application/json\\r\\n"
+    expect_framing_refused "two Host headers, ours first" \
+        "GET /v1/status HTTP/1.1\\r\\n${host}Host: evil.example\\r\\n\\r\\n"
+    expect_framing_refused "a space before the colon" \
+        "GET /v1/status HTTP/1.1\\r\\n${host}Host : evil.example\\r\\n\\r\\n"
+    expect_framing_refused "two different Content-Lengths" \
+        "$post$host${json}Content-Length: 2\\r\\nContent-Length: 40\\r\\n\\r\\n{}"
+    expect_framing_refused "Content-Length with Transfer-Encoding, a request pipelined behind" \
+        "$post$host${json}Content-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\nGET /v1/status HTTP/1.1\\r\\n$host\\r\\n"
+    raw_as "$ALICE" "GET /v1/status HTTP/1.1\\r\\n${host}Connection: close\\r\\n\\r\\n"
+    check "framing: a well-formed request by hand is served" grep -q '^HTTP/1.1 200' <<<"$body"
 }
 
 test_tcp_has_no_diagnostics() {
@@ -330,6 +464,10 @@ if start_daemon "$work/users.conf" "$work/ukeyd-users.log"; then
     check "token of reader 0 found ($tok0)" test -n "$tok0"
     test_users_policy
     test_unidentified_peer
+    test_refused_peer_holds_nothing
+    test_other_account_holds_its_share
+    test_dripped_request_closed
+    test_strict_framing
     test_tcp_has_no_diagnostics
     test_support_socket
     test_reload

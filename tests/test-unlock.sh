@@ -39,6 +39,11 @@ readonly CURL_MAX_S=10
 readonly CA_CONNECT_TIMEOUT_S=1
 readonly CA_TIMEOUT_S=2
 readonly SERVICE_FAIL_MAX_MS=5000     # a refusal for a dead or slow service arrives this soon
+readonly CA_TIMEOUT_DEFAULT_S=15      # ukeyd's own ca-timeout, past the bound of an unlock start
+readonly UNLOCK_STARTS=6              # more than the worker threads (4)
+readonly UNLOCK_START_BOUND_MS=8000   # docs/api.md says 5 s; room for a loaded machine
+readonly CARD_READ_MAX_MS=2000        # GET …/pin while the starts wait (a card read: ~100 ms)
+readonly WAITERS_WAIT_TENTHS=50
 readonly RESEND_S=2
 readonly CODE_TTL_S=3
 readonly SESSION_TIMEOUT_S=2
@@ -583,6 +588,56 @@ test_service_slow() {
     kill -CONT "$ca_pid"
 }
 
+# Established connections from ukeyd to the CA service's port.
+ca_waiters() {
+    local ca_port=${CA##*:}
+    ca_port=${ca_port%%/*}
+    ss -Htn state established "( dport = :$ca_port )" | wc -l
+}
+
+# Unlock starts against a service that hangs (with ukeyd's default
+# ca-timeout): each answers within its own bound, and card reads, on a pool
+# the CA's waits never hold, answer meanwhile.
+test_unlock_start_bounded() {
+    local i t0 elapsed pids=() result slow=0 unavailable=0
+    sed "s/^ca-timeout = .*/ca-timeout = $CA_TIMEOUT_DEFAULT_S/" "$work/ukeyd.conf" \
+        >"$work/ukeyd-patient.conf"
+    restart_daemon "$work/ukeyd-patient.conf" || { ok 1 "ukeyd starts with ca-timeout 15"; return; }
+    stop_process "$ca_pid"
+    for ((i = 0; i < UNLOCK_STARTS; i++)); do
+        (
+            t0=$(now_ms)
+            c=$(curl -s --max-time "$((CA_TIMEOUT_DEFAULT_S + 5))" -o "$work/start-$i.json" \
+                -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary '{}' \
+                "$base/v1/tokens/$tok1/unlock")
+            echo "$c $(($(now_ms) - t0))" >"$work/start-$i.result"
+        ) &
+        pids+=($!)
+    done
+    for ((i = 0; i < WAITERS_WAIT_TENTHS; i++)); do
+        [ "$(ca_waiters)" -ge 4 ] && break
+        sleep 0.1
+    done
+    check "$UNLOCK_STARTS unlock starts wait on the hanging service" test "$(ca_waiters)" -ge 4
+    t0=$(now_ms)
+    req GET "/v1/tokens/$tok1/pin"
+    elapsed=$(($(now_ms) - t0))
+    expect "…meanwhile GET …/pin answers" 200 '.triesLeft >= 0'
+    check "…promptly (${elapsed} ms)" test "$elapsed" -lt "$CARD_READ_MAX_MS"
+    wait "${pids[@]}"
+    kill -CONT "$ca_pid"
+    for ((i = 0; i < UNLOCK_STARTS; i++)); do
+        result=$(cat "$work/start-$i.result" 2>/dev/null)
+        [ "${result%% *}" = 503 ] && jq -e "$(problem UNLOCK_SERVICE_UNAVAILABLE)" \
+            "$work/start-$i.json" >/dev/null 2>&1 && unavailable=$((unavailable + 1))
+        [ -n "$result" ] && [ "${result##* }" -lt "$UNLOCK_START_BOUND_MS" ] || slow=1
+        diag "unlock start $i: ${result:-no answer}"
+    done
+    check "every start: 503 UNLOCK_SERVICE_UNAVAILABLE" test "$unavailable" -eq "$UNLOCK_STARTS"
+    check "…each within the start's bound, not ca-timeout" test "$slow" -eq 0
+    restart_daemon "$work/ukeyd.conf" || ok 1 "ukeyd starts again"
+}
+
 # The script behind a fake service: answers every request with the status
 # line and body of $GARBAGE_ANSWER, whatever was asked.
 write_answering_script() {
@@ -811,6 +866,7 @@ test_paid_path
 test_refusals
 test_token_removed
 test_service_slow
+test_unlock_start_bounded
 test_session_expiry
 test_service_down_and_garbage
 test_tls

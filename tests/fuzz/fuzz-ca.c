@@ -64,8 +64,8 @@ static ca_err run_call(struct ca_client *c, enum call call, struct ca_refusal *w
 
     switch (call) {
     case CALL_OPEN:
-        err = ca_open_request(c, "piv-068cc87c16b10c9d677a827d878476d8", "0A1B", "CN=CA", &req,
-                              why);
+        err = ca_open_request(c, "piv-068cc87c16b10c9d677a827d878476d8", "0A1B", "CN=CA", 0,
+                              &req, why);
         break;
     case CALL_GET:
         err = ca_get_request(c, REQUEST_ID, &req, why);

@@ -4,8 +4,9 @@
 # tests/test-ca-cert.sh — the reference CA service's certificate side
 # (ukey-ca, docs/cert-protocol.md) over real HTTP with curl, a real SQLite
 # database and the demo tokens' real CAs, with the openssl CLI as the judge:
-# requests a person files (fee, payment, materials, review, rejection with a
-# reason, approval), the actions ukeyd lists, management-key answers that
+# requests a person files (fee, payment, materials of the types asked for,
+# review, rejection with a reason, approval), each reachable only from the
+# portal session that filed it, the actions ukeyd lists, management-key answers that
 # `openssl enc` agrees with and their limit, certificates issued for
 # openssl-made requests (RSA, EC, SM2 with its distinguishing id) and for
 # kept keys, refusals of bad requests, confirmation, expiry, the browser
@@ -78,12 +79,16 @@ STATUS=""
 BODY=""
 HEADERS=""
 URL=""
+# The browser's cookies: the portal session. JAR=OTHER before a call makes it
+# another browser's.
+JAR="$work/cookies"
 
 req() {   # METHOD PATH [curl args...]
     local method=$1 path=$2
     shift 2
     local out
     out=$(curl -sS --max-time "$CURL_MAX_S" -X "$method" -D "$work/headers" \
+        -b "$JAR" -c "$JAR" \
         -w '\n%{http_code}' "$@" "$URL$path" 2>"$work/curl.err")
     STATUS=${out##*$'\n'}
     BODY=${out%$'\n'*}
@@ -163,6 +168,15 @@ hex_b64() { printf '%s' "$1" | xxd -r -p | base64 -w 0; }
 
 # The certificate of the last issue answer, as PEM in FILE.
 save_cert() { field .certificate | base64 -d | openssl x509 -inform DER -out "$1" 2>/dev/null; }
+session_in() { awk '$6 == "ukey-ca-portal" { print $7 }' "$1" 2>/dev/null; }   # JAR
+materials_of() {   # NUMBER -> how many materials the staff see
+    get /demo/api/cert-requests
+    field "[.requests[] | select(.number == \"$1\")][0].materials | length"
+}
+upload() {   # NUMBER FILE TYPE
+    req POST "/portal/api/cert-requests/$1/materials" -H 'Accept: application/json' \
+        -F kind=business-licence -F "file=@$2;type=$3"
+}
 cert_serial() { openssl x509 -in "$1" -noout -serial | sed 's/^serial=//'; }
 # Serials compare as numbers: the protocol keeps a 00 sign octet, openssl drops it.
 no_leading_zeros() { local v=${1^^}; echo "${v#"${v%%[!0]*}"}"; }
@@ -248,6 +262,9 @@ check "SM2 change: 201, awaiting-payment, 50.00 CNY, a payment URL, a C-number" 
     'field_is .fee.currency CNY' '[[ $CHG_PAY == "$URL"/pay/ord-* ]]' \
     'grep -Eq "^C[0-9]{10}\$" <<<"$CHG"'
 check "the answer to the browser holds no action id" body_lacks act-
+check "filing opens a portal session: a random cookie, HttpOnly, SameSite=Strict, under /portal/" \
+    all 'header_has "Set-Cookie: ukey-ca-portal=ps-[0-9a-f]\{32\}; Path=/portal/; HttpOnly; SameSite=Strict"' \
+    '[ -n "$(session_in "$JAR")" ]'
 check "the new subject: O replaced, OU added after it, CN and C kept" \
     field_is .subject "CN=演示专用, OU=研发部, O=新演示科技有限公司, C=CN"
 get "${CHG_PAY#"$URL"}"
@@ -257,14 +274,62 @@ decide approve "$CHG"
 check "approve before payment -> 409 STATE_CONFLICT awaiting-payment" \
     all 'is_problem 409 STATE_CONFLICT' 'field_is .state awaiting-payment'
 check "unpaid: not listed for ukeyd" not_listed "$SM2" "$CHG"
-head -c 2000 /dev/urandom >"$work/licence.png"
-req POST "/portal/api/cert-requests/$CHG/materials" -H 'Accept: application/json' \
-    -F kind=business-licence -F "file=@$work/licence.png;type=image/png"
-check "materials upload -> 201, still awaiting payment" \
+# A real PNG (1x1), and a real PDF with nothing on its page.
+base64 -d >"$work/licence.png" <<<"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+printf '%s\n' '%PDF-1.4' '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj' \
+    '2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj' \
+    '3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj' \
+    'trailer << /Root 1 0 R >>' '%%EOF' >"$work/licence.pdf"
+printf '<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>\n' \
+    >"$work/licence.html"
+printf '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>\n' >"$work/licence.svg"
+upload "$CHG" "$work/licence.png" image/png
+check "materials upload (a PNG) -> 201, still awaiting payment" \
     all 'status_is 201' 'field_is .state awaiting-payment'
 req POST "/portal/api/cert-requests/$CHG/materials" -H 'Accept: application/json' \
     -F kind=passport -F "file=@$work/licence.png;type=image/png"
 check "an unknown kind of material -> 400 field kind" all 'is_problem 400 BAD_REQUEST' 'field_is .field kind'
+upload "$CHG" "$work/licence.html" image/png
+check "an HTML page, even sent as image/png -> 415 FILE_TYPE_UNSUPPORTED field file" \
+    all 'is_problem 415 FILE_TYPE_UNSUPPORTED' 'field_is .field file'
+upload "$CHG" "$work/licence.svg" image/svg+xml
+check "an SVG image -> 415 FILE_TYPE_UNSUPPORTED field file" \
+    all 'is_problem 415 FILE_TYPE_UNSUPPORTED' 'field_is .field file'
+upload "$CHG" "$work/licence.pdf" application/octet-stream
+check "a PDF, whatever type the browser gave it -> 201" status_is 201
+get /demo/api/cert-requests
+check "the staff see the PNG and the PDF only, each under the type its bytes show" \
+    all "field_is '[.requests[] | select(.number == \"$CHG\")][0].materials | map(.contentType) | join(\",\")' image/png,application/pdf"
+
+# --- a request is reachable only from the portal session that filed it ------------------------
+
+JAR="$work/stranger.jar" get "/portal/api/tokens/$SM2/cert-requests"
+check "another browser's personal centre of the token lists nothing" \
+    all 'status_is 200' 'field_is ".requests | length" 0'
+JAR="$work/stranger.jar" upload "$CHG" "$work/licence.png" image/png
+check "another browser's upload to the request by number -> 404 REQUEST_UNKNOWN, as if absent" \
+    is_problem 404 REQUEST_UNKNOWN
+printf '127.0.0.1\tFALSE\t/portal/\tFALSE\t0\tukey-ca-portal\tps-%032d\n' 0 >"$work/forged.jar"
+JAR="$work/forged.jar" upload "$CHG" "$work/licence.png" image/png
+check "a session cookie the service never issued -> 404 REQUEST_UNKNOWN" is_problem 404 REQUEST_UNKNOWN
+JAR="$work/stranger.jar" file_request "$RSA" reinstall 9a "$RSA_9A"
+STRANGER=$(field .number)
+check "the other browser files for its own token: 201, in a session of its own" \
+    all 'status_is 201' '[ -n "$(session_in "$work/stranger.jar")" ]' \
+    '[ "$(session_in "$work/stranger.jar")" != "$(session_in "$JAR")" ]'
+JAR="$work/stranger.jar" upload "$CHG" "$work/licence.png" image/png
+check "... and with that session still cannot upload to the first one's request -> 404" \
+    is_problem 404 REQUEST_UNKNOWN
+JAR="$work/stranger.jar" get "/portal/api/tokens/$SM2/cert-requests"
+check "... nor list it" all 'status_is 200' 'field_is ".requests | length" 0'
+check "none of the refused uploads reached the request" [ "$(materials_of "$CHG")" = 2 ]
+get "/portal/api/tokens/$RSA/cert-requests"
+check "the first browser does not see the other's request either" \
+    all 'status_is 200' "field_is '[.requests[] | select(.number == \"$STRANGER\")] | length' 0"
+JAR="$work/stranger.jar" get "/portal/api/tokens/$RSA/cert-requests"
+check "the other browser sees its own" \
+    field_is "[.requests[] | select(.number == \"$STRANGER\")] | length" 1
+reject "$STRANGER" "测试用 / a test's"
 pay "$CHG_PAY"
 check "centre: paid -> submitted" [ "$(centre_state "$SM2" "$CHG")" = submitted ]
 file_request "$SM2" renewal 9a "$SM2_9A"

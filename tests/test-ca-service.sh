@@ -191,6 +191,13 @@ diag "service at $URL"
 get /unlock/v1/health
 check "health answers" all 'status_is 200' 'field_is .status ok'
 
+get "/portal/config.json?ukeyd=1"
+check "the portal page's configuration: ukeyd on 127.0.0.1:17990 by default, whatever the query" \
+    all 'status_is 200' 'field_is .ukeydBase http://127.0.0.1:17990'
+check "--ukeyd-port takes a port from 1 to 65535 only" \
+    all '! "$ukey_ca" --db "$work/port.db" --ukeyd-port 0 2>/dev/null' \
+    '! "$ukey_ca" --db "$work/port.db" --ukeyd-port 65536 2>/dev/null'
+
 # --- the free phone path ----------------------------------------------------------
 
 open_request "$FREE_ID" "$(tr 'A-F' 'a-f' <<<"$FREE_SERIAL")" \
@@ -450,7 +457,13 @@ get "/review/$TICKET"
 check "upload page: HTML form for business licence or ID copy" \
     all 'status_is 200' 'body_has 营业执照' 'body_has 身份证' 'body_has multipart/form-data'
 
-head -c 3000 /dev/urandom >"$work/id-copy.png"
+# A PNG's signature, then noise: the service checks the type by the first bytes.
+{ printf '\x89PNG\r\n\x1a\n'; head -c 3000 /dev/urandom; } >"$work/id-copy.png"
+printf '<html><body><script>alert(document.cookie)</script></body></html>\n' >"$work/id-copy.html"
+req POST "/review/$TICKET/materials" -H 'Accept: application/json' \
+    -F kind=id-copy -F "file=@$work/id-copy.html;type=image/png"
+check "an HTML page sent as image/png -> 415 FILE_TYPE_UNSUPPORTED field file" \
+    all 'is_problem 415 FILE_TYPE_UNSUPPORTED' 'field_is .field file'
 req POST "/review/$TICKET/materials" -H 'Accept: application/json' \
     -F kind=id-copy -F "file=@$work/id-copy.png;type=image/png"
 check "materials upload -> 201 review-pending" \

@@ -109,8 +109,11 @@ check "make demo starts and prints its banner" start_demo run1
 pid1=$demo_pid
 url=$(portal_url run1)
 state1=$(state_dir run1)
-check "the portal URL is the CA service on its port ($url)" \
-    test "$url" = "http://127.0.0.1:$ca_port/?ukeyd=$ukeyd_port"
+check "the portal URL is the CA service on its port, no ukeyd port in it ($url)" \
+    test "$url" = "http://127.0.0.1:$ca_port/"
+check "the portal's configuration names the demo's ukeyd port" \
+    test "$(curl -s --max-time 5 "http://127.0.0.1:$ca_port/portal/config.json" | jq -r .ukeydBase)" \
+    = "http://127.0.0.1:$ukeyd_port"
 page=$(curl -s --max-time 5 "$url")
 check "the portal page is served" grep -q '证书助手' <<<"$page"
 check "the portal's script is served" \

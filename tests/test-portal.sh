@@ -62,6 +62,8 @@ shots=$build/test-logs/portal
 rm -rf "$shots"
 mkdir -p "$shots"
 ca_pid=""
+down_ca_pid=""
+refusing_ca_pid=""
 ukeyd_pid=""
 refusing_pid=""
 rc=1
@@ -82,6 +84,8 @@ cleanup() {
     stop_pid "$ukeyd_pid"
     stop_pid "$refusing_pid"
     stop_pid "$ca_pid"
+    stop_pid "$down_ca_pid"
+    stop_pid "$refusing_ca_pid"
     [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
     if [ "$rc" -eq 0 ]; then
         rm -rf "$work"
@@ -143,19 +147,36 @@ if "$build/ukey-ca" --help 2>&1 | grep -q -- '--issuer'; then
                 --issuer "$work/demo/rsa-ca.pem:$work/demo/rsa-ca-key.pem")
 fi
 cat "$work/demo/sm2-ca.pem" "$work/demo/rsa-ca.pem" >"$work/ca-roots.pem"
-"$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$work/demo/ca-seed.json" \
-    --static "$top/web-demo/portal" --ready-file "$work/ca.ready" \
-    --sms-resend-seconds 2 "${ca_issuers[@]}" 2>>"$work/ukey-ca.log" &
-ca_pid=$!
-for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-    [ -s "$work/ca.ready" ] && break
-    sleep 0.1
-done
-ca_url=$(cat "$work/ca.ready" 2>/dev/null)
-[ -n "$ca_url" ] || { sed 's/^/# /' "$work/ukey-ca.log"; bail "ukey-ca did not start"; }
+
+# ukey-ca serving the portal, whose page calls ukeyd on UKEYD-PORT (the
+# page's own configuration, never its URL): NAME UKEYD-PORT. Sets
+# started_pid; ca_url_of NAME then waits for its URL.
+start_ca() {
+    "$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/$1.db" --seed "$work/demo/ca-seed.json" \
+        --static "$top/web-demo/portal" --ready-file "$work/$1.ready" --ukeyd-port "$2" \
+        --sms-resend-seconds 2 "${ca_issuers[@]}" 2>>"$work/ukey-$1.log" &
+    started_pid=$!
+}
+ca_url_of() {
+    local i
+    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+        [ -s "$work/$1.ready" ] && break
+        sleep 0.1
+    done
+    cat "$work/$1.ready" 2>/dev/null
+}
 
 ukeyd_port=$(pick_port) || bail "no free port for ukeyd"
 ukeyd_url=http://127.0.0.1:$ukeyd_port
+start_ca ca "$ukeyd_port"
+ca_pid=$started_pid
+ca_url=$(ca_url_of ca)
+[ -n "$ca_url" ] || { sed 's/^/# /' "$work/ukey-ca.log"; bail "ukey-ca did not start"; }
+# A portal whose ukeyd is not running: nothing listens on port 1.
+start_ca down-ca 1
+down_ca_pid=$started_pid
+down_ca_url=$(ca_url_of down-ca)
+[ -n "$down_ca_url" ] || { sed 's/^/# /' "$work/ukey-down-ca.log"; bail "the second ukey-ca did not start"; }
 mkdir -p "$work/ukeyd-state"
 cat >"$work/ukeyd.conf" <<EOF
 # written by tests/test-portal.sh
@@ -191,10 +212,16 @@ curl -s --max-time 2 -o /dev/null "$ukeyd_url/v1/status" ||
 # A second ukeyd that refuses this account (peer policy): the portal must say
 # what ukeyd says, not spin. Only when this ukeyd has a peer policy.
 refusing_port=""
+refusing_ca_url=""
 if knows_key peer-policy users; then
     refusing_port=$(pick_port) || bail "no free port for the second ukeyd"
+    # its portal: another ukey-ca, configured with that ukeyd's port
+    start_ca refusing-ca "$refusing_port"
+    refusing_ca_pid=$started_pid
+    refusing_ca_url=$(ca_url_of refusing-ca)
+    [ -n "$refusing_ca_url" ] || { sed 's/^/# /' "$work/ukey-refusing-ca.log"; bail "the third ukey-ca did not start"; }
     sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' -e '/^ca-roots/d' \
-        "$work/ukeyd.conf" >"$work/refusing.conf"
+        -e "s|^origins = .*|origins = $refusing_ca_url|" "$work/ukeyd.conf" >"$work/refusing.conf"
     printf 'peer-policy = users\npeer-users = nobody\nsupport-socket = none\n' >>"$work/refusing.conf"
     "$build/ukeyd" --config "$work/refusing.conf" --listen "127.0.0.1:$refusing_port" \
         >>"$work/ukeyd-refusing.log" 2>&1 &
@@ -205,11 +232,12 @@ if knows_key peer-policy users; then
     done
 fi
 
-diag "portal $ca_url/?ukeyd=$ukeyd_port, ukeyd $ukeyd_url, rig $work/rig"
+diag "portal $ca_url/ (its ukeyd: $ukeyd_url), rig $work/rig"
 
 # --- the walks ------------------------------------------------------------------------------
 
-export PORTAL_URL="$ca_url/?ukeyd=$ukeyd_port" CA_URL="$ca_url" UKEYD_URL="$ukeyd_url"
+export PORTAL_URL="$ca_url/" CA_URL="$ca_url" UKEYD_URL="$ukeyd_url"
+export PORTAL_DOWN_URL="$down_ca_url/" PORTAL_REFUSING_URL=${refusing_ca_url:+$refusing_ca_url/}
 export RIG="$rig" RIG_DIR SHOT_DIR="$shots" DEMO_DIR="$work/demo" CHROMIUM
 export BROWSER_PROFILE_DIR="$work/profiles"
 export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"

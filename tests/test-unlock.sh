@@ -844,7 +844,8 @@ test_no_secrets_logged() {
 
 # --- run -------------------------------------------------------------------------
 
-head -c 3000 /dev/urandom >"$work/id-copy.png"
+# A PNG's signature, then noise: ukey-ca takes images and PDFs by their first bytes.
+{ printf '\x89PNG\r\n\x1a\n'; head -c 3000 /dev/urandom; } >"$work/id-copy.png"
 test_config
 test_off
 write_config "$work/ukeyd.conf" "$CA"

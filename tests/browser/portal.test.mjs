@@ -13,13 +13,14 @@
 // go). Each one saves a screenshot into $SHOT_DIR, passed or failed.
 //
 // Run through tests/test-portal.sh; by hand:
-//   PORTAL_URL=… CA_URL=… UKEYD_URL=… RIG=tests/rig/rig RIG_DIR=… SHOT_DIR=… \
+//   PORTAL_URL=… PORTAL_DOWN_URL=… CA_URL=… UKEYD_URL=… RIG=tests/rig/rig RIG_DIR=… SHOT_DIR=… \
 //   DEMO_DIR=… node --test --test-reporter=tap portal.test.mjs
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
@@ -32,6 +33,10 @@ const need = (name) => {
   return v;
 };
 const PORTAL_URL = need("PORTAL_URL");
+// The same portal served by CAs configured with other ukeyd ports: one where
+// nothing listens, one where a ukeyd refuses this account (may be unset).
+const PORTAL_DOWN_URL = need("PORTAL_DOWN_URL");
+const PORTAL_REFUSING_URL = process.env.PORTAL_REFUSING_URL;
 const CA_URL = need("CA_URL");
 const UKEYD_URL = need("UKEYD_URL");
 const RIG = need("RIG");
@@ -529,9 +534,7 @@ walk("environment check: each check with its state and hint, and repair", async 
 });
 
 walk("ukeyd not running: the page says so and what to do", async () => {
-  const down = new URL(PORTAL_URL);
-  down.searchParams.set("ukeyd", "1");    // nothing listens on port 1
-  await page.goto(down.href);
+  await page.goto(PORTAL_DOWN_URL);         // its CA says port 1, where nothing listens
   await waitStatus("无法连接证书助手服务（ukeyd）");
   const help = await visible("#help");
   const words = await help.textContent();
@@ -543,6 +546,28 @@ walk("ukeyd not running: the page says so and what to do", async () => {
   await page.goto(PORTAL_URL);
   await waitStatus("电子钥匙 已连接（2 个）");
   assert.equal(await page.locator("#help").isHidden(), true);
+});
+
+walk("a ukeyd port in the page's URL changes nothing: the page talks to its configured ukeyd", async () => {
+  // Another local user's listener, counting what reaches it: a link to the
+  // portal naming its port must not send the page (and the PINs typed into
+  // it) there.
+  const reached = [];
+  const decoy = createServer((req, res) => {
+    reached.push(`${req.method} ${req.url}`);
+    res.writeHead(404).end();
+  });
+  await new Promise((ok) => decoy.listen(0, "127.0.0.1", ok));
+  try {
+    const lure = new URL(PORTAL_URL);
+    lure.searchParams.set("ukeyd", String(decoy.address().port));
+    await page.goto(lure.href);
+    await waitStatus("电子钥匙 已连接（2 个）");
+    await visible(`section.token[data-token="${tokenId[0]}"]`);
+    assert.deepEqual(reached, [], "nothing reached the port the URL named");
+  } finally {
+    await new Promise((ok) => decoy.close(ok));
+  }
 });
 
 walk("a site ukeyd does not allow: the page says so and who can fix it", async () => {
@@ -562,21 +587,20 @@ walk("a site ukeyd does not allow: the page says so and who can fix it", async (
 
 walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) => {
   const port = process.env.UKEYD_REFUSING_PORT;
-  if (!port) {
+  if (!port || !PORTAL_REFUSING_URL) {
     t.skip("this ukeyd has no peer policy");
     return;
   }
+  const origin = new URL(PORTAL_REFUSING_URL).origin;
   const refused = await http(`http://127.0.0.1:${port}`, "GET", "/v1/tokens");
   assert.equal(refused.status, 403, `the second ukeyd refuses: ${refused.text}`);
   // A page reads a refusal only when it carries CORS headers for its origin.
   const r = await fetch(`http://127.0.0.1:${port}/v1/tokens`, {
-    headers: { Origin: CA_URL, "Sec-Fetch-Site": "same-site" }, signal: AbortSignal.timeout(10000) });
-  assert.equal(r.headers.get("access-control-allow-origin"), CA_URL,
+    headers: { Origin: origin, "Sec-Fetch-Site": "same-site" }, signal: AbortSignal.timeout(10000) });
+  assert.equal(r.headers.get("access-control-allow-origin"), origin,
     `ukeyd's ${refused.json?.code} answer to an allowed origin has no Access-Control-Allow-Origin, ` +
     "so the page cannot read why it was refused");
-  const other = new URL(PORTAL_URL);
-  other.searchParams.set("ukeyd", port);
-  await page.goto(other.href);
+  await page.goto(PORTAL_REFUSING_URL);     // its CA says the refusing ukeyd's port
   await eventually("the status line gives ukeyd's title",
     async () => (await statusText()) === refused.json.title);
   const help = await visible("#help");

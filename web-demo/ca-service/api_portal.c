@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * web-demo/ca-service/api_portal.c — the browser-facing JSON of
- * certificate requests: what the demo portal (same origin, --static) files
- * and shows in its personal centre (/portal/api/), and the staff's queue and
- * decisions for tests and scripts (/demo/api/cert-requests). A request is
- * named by its number here, never by its action id. Demo facilities: no
- * login, as the rest of /demo/.
+ * certificate requests: the portal page's own configuration (where ukeyd
+ * listens), what the demo portal (same origin, --static) files and shows in
+ * its personal centre (/portal/api/), and the staff's queue and decisions
+ * for tests and scripts (/demo/api/cert-requests). A request is named by its
+ * number here, never by its action id, and a person reaches it only in the
+ * portal session that filed it (portal_session.h). The staff's side is a
+ * demo facility: no login, as the rest of /demo/.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +17,10 @@
 #include "form.h"
 #include "handlers.h"
 #include "html.h"
+#include "portal_session.h"
 
 #define NAME_MAX_BYTES  16
+#define LOOPBACK_URL_MAX sizeof "http://127.0.0.1:65535"
 
 /* An optional string member: absent or null is NULL, anything else but a
  * string is refused naming `field`. */
@@ -64,24 +69,58 @@ static bool filing_of(json_t *body, struct cert_filing *f, struct ca_problem *p)
            details_member(body, &f->details, p);
 }
 
+/*
+ * Where the page's client finds ukeyd: set by the CA (--ukeyd-port), never
+ * taken from the page's URL, where a link could point the client, PINs and
+ * all, at whatever another local user listens on.
+ */
+void portal_config(struct http_req *r)
+{
+    char base[LOOPBACK_URL_MAX];
+
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", r->ca->ukeyd_port);
+    reply_json(r, HTTP_OK, json_pack("{s:s}", "ukeydBase", base));
+}
+
+/* Files in the browser's portal session, opening one (and setting its
+ * cookie) for a browser that has none yet. */
 void portal_cert_file(struct http_req *r)
 {
     struct ca_problem p = ca_ok();
     json_auto_t *body = req_json_object(r, &p);
+    char session[CA_ID_MAX] = "";
     struct cert_request req;
     struct cert_filing f;
+    bool fresh = false;
 
-    if (body && filing_of(body, &f, &p))
+    if (body && filing_of(body, &f, &p) &&
+        (p = ca_fail(portal_session_open(r, session, &fresh))).code == CA_OK) {
+        f.session_id = session;
         p = certreq_file(r->ca, &f, &req);
+    }
     reply_outcome(r, HTTP_CREATED, &p, p.code == CA_OK ? certreq_person_view(r->ca, &req) : NULL);
+    if (fresh)
+        portal_session_send_cookie(r, session);
+}
+
+/* A request of this browser's portal session; REQUEST_UNKNOWN otherwise. */
+static struct ca_problem own_request(struct http_req *r, const char *number,
+                                     struct cert_request *out)
+{
+    char session[CA_ID_MAX];
+    struct ca_problem p = ca_fail(portal_session_of(r, session));
+
+    return p.code == CA_OK ? certreq_load_in_session(r->ca, number, session, out) : p;
 }
 
 void portal_cert_material(struct http_req *r)
 {
-    struct ca_problem p = form_store_material(r, certreq_add_material, r->captures[0]);
     struct cert_request req;
+    struct ca_problem p = own_request(r, r->captures[0], &req);
     HTML_PAGE h = { 0 };
 
+    if (p.code == CA_OK)
+        p = form_store_material(r, certreq_add_material, r->captures[0]);
     if (p.code == CA_OK)
         p = certreq_load(r->ca, r->captures[0], &req);
     if (p.code != CA_OK || req_wants_json(r)) {
@@ -99,8 +138,10 @@ void portal_cert_material(struct http_req *r)
 
 void portal_token_cert_requests(struct http_req *r)
 {
-    enum ca_code code = CA_OK;
-    json_t *list = certreq_token_list(r->ca, r->captures[0], &code);
+    char session[CA_ID_MAX];
+    enum ca_code code = portal_session_of(r, session);
+    json_t *list = code == CA_OK ? certreq_token_list(r->ca, r->captures[0], session, &code)
+                                 : NULL;
     struct ca_problem p = ca_fail(code);
 
     reply_outcome(r, HTTP_OK, &p, list);

@@ -52,6 +52,7 @@ struct ca {
     const char *public_url;     /* "http://127.0.0.1:17991", no trailing slash */
     const char *static_dir;     /* NULL when no static files are served */
     const struct issuers *issuers;  /* NULL when none was given: nothing is issued */
+    unsigned ukeyd_port;        /* where the portal's page finds ukeyd, on 127.0.0.1 */
 };
 
 #endif

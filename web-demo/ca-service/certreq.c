@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "payment.h"
+#include "portal_session.h"
 #include "secret.h"
 #include "text.h"
 #include "tokens.h"
@@ -400,7 +401,8 @@ static struct ca_problem plan_and_store(struct ca *ca, const struct cert_filing 
         (pr = check_no_open_request(ca->db, p->r)).code != CA_OK)
         return pr;
     if ((code = choose_start(ca->db, p->r)) != CA_OK ||
-        (code = insert_request(ca->db, p, &f->details)) != CA_OK)
+        (code = insert_request(ca->db, p, &f->details)) != CA_OK ||
+        (code = portal_session_bind(ca->db, f->session_id, p->r->number)) != CA_OK)
         return ca_fail(code);
     return ca_ok();
 }
@@ -484,10 +486,10 @@ static struct ca_problem apply_expiry(sqlite3 *db, struct cert_request *r)
                ? ca_ok() : ca_fail(CA_INTERNAL);
 }
 
-static struct ca_problem load_where(struct ca *ca, const char *sql, const char *key,
-                                    enum ca_code unknown, struct cert_request *out)
+/* The one row of a REQUEST_COLUMNS query (NULL: it could not be made). */
+static struct ca_problem load_row(struct ca *ca, sqlite3_stmt *st, enum ca_code unknown,
+                                  struct cert_request *out)
 {
-    DB_STMT *st = db_prepare(ca->db, sql, "s", key);
     bool failed = false;
 
     memset(out, 0, sizeof *out);
@@ -497,6 +499,14 @@ static struct ca_problem load_where(struct ca *ca, const char *sql, const char *
         return ca_fail(failed ? CA_INTERNAL : unknown);
     read_request(st, out);
     return apply_expiry(ca->db, out);
+}
+
+static struct ca_problem load_where(struct ca *ca, const char *sql, const char *key,
+                                    enum ca_code unknown, struct cert_request *out)
+{
+    DB_STMT *st = db_prepare(ca->db, sql, "s", key);
+
+    return load_row(ca, st, unknown, out);
 }
 
 struct ca_problem certreq_load(struct ca *ca, const char *number, struct cert_request *out)
@@ -509,6 +519,16 @@ struct ca_problem certreq_load_action(struct ca *ca, const char *action_id,
 {
     return load_where(ca, REQUEST_COLUMNS "WHERE action_id = ?", action_id, CA_ACTION_UNKNOWN,
                       out);
+}
+
+struct ca_problem certreq_load_in_session(struct ca *ca, const char *number,
+                                          const char *session_id, struct cert_request *out)
+{
+    DB_STMT *st = db_prepare(ca->db, REQUEST_COLUMNS "WHERE number = ? AND number IN "
+                                     "(SELECT number FROM portal_session_requests "
+                                     "WHERE session_id = ?)", "ss", number, session_id);
+
+    return load_row(ca, st, CA_REQUEST_UNKNOWN, out);
 }
 
 /* --- views ------------------------------------------------------------------------------ */
@@ -596,7 +616,8 @@ fail:
     return NULL;
 }
 
-json_t *certreq_token_list(struct ca *ca, const char *token_id, enum ca_code *code)
+json_t *certreq_token_list(struct ca *ca, const char *token_id, const char *session_id,
+                           enum ca_code *code)
 {
     struct token_rec t;
     DB_STMT *st = NULL;
@@ -604,8 +625,11 @@ json_t *certreq_token_list(struct ca *ca, const char *token_id, enum ca_code *co
 
     if ((*code = token_load(ca->db, token_id, &t)) != CA_OK)
         return NULL;
-    st = db_prepare(ca->db, REQUEST_COLUMNS "WHERE token_id = ? ORDER BY created_at DESC, "
-                                            "rowid DESC LIMIT ?", "si", token_id, LIST_MAX);
+    st = db_prepare(ca->db, REQUEST_COLUMNS "WHERE token_id = ? AND number IN "
+                                            "(SELECT number FROM portal_session_requests "
+                                            "WHERE session_id = ?) ORDER BY created_at DESC, "
+                                            "rowid DESC LIMIT ?", "ssi", token_id, session_id,
+                    LIST_MAX);
     list = list_of(ca, st, certreq_person_view);
     *code = list ? CA_OK : CA_INTERNAL;
     return list ? json_pack("{s:o}", "requests", list) : NULL;

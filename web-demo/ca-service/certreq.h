@@ -72,6 +72,7 @@ struct cert_request {
 
 /* What a person files (POST /portal/api/cert-requests). */
 struct cert_filing {
+    const char *session_id;              /* the portal session it is bound to */
     const char *token_id;
     const char *kind;
     const char *slot;
@@ -91,12 +92,18 @@ struct ca_problem certreq_file(struct ca *ca, const struct cert_filing *f,
 struct ca_problem certreq_load(struct ca *ca, const char *number, struct cert_request *out);
 struct ca_problem certreq_load_action(struct ca *ca, const char *action_id,
                                       struct cert_request *out);
+/* By number, but only a request filed in this portal session: any other is
+ * REQUEST_UNKNOWN, as one that does not exist. */
+struct ca_problem certreq_load_in_session(struct ca *ca, const char *number,
+                                          const char *session_id, struct cert_request *out);
 
 /* What a person sees: {number, kind, slot, state, reason, fee, paymentUrl,
  * createdAt, updatedAt, details, subject}. */
 json_t *certreq_person_view(struct ca *ca, const struct cert_request *r);
-/* The personal centre: a token's requests, newest first. */
-json_t *certreq_token_list(struct ca *ca, const char *token_id, enum ca_code *code);
+/* The personal centre: a token's requests filed in this portal session
+ * (none when session_id is ""), newest first. */
+json_t *certreq_token_list(struct ca *ca, const char *token_id, const char *session_id,
+                           enum ca_code *code);
 
 struct ca_problem certreq_add_material(struct ca *ca, const char *number,
                                        const struct material *m);

@@ -171,7 +171,17 @@ static const char *const schema =
     "  content_type TEXT NOT NULL,"
     "  size         INTEGER NOT NULL,"
     "  data         BLOB NOT NULL,"
-    "  uploaded_at  INTEGER NOT NULL);";
+    "  uploaded_at  INTEGER NOT NULL);"
+    /* the portal's sessions (portal_session.h): tables of their own, so a
+     * database of before has them added and its requests bound to none */
+    "CREATE TABLE IF NOT EXISTS portal_sessions ("   /* the cookie's value: a capability */
+    "  id         TEXT PRIMARY KEY,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS portal_session_requests ("
+    "  number     TEXT PRIMARY KEY REFERENCES cert_requests(number),"
+    "  session_id TEXT NOT NULL REFERENCES portal_sessions(id));"
+    "CREATE INDEX IF NOT EXISTS portal_session_requests_by_session "
+    "  ON portal_session_requests(session_id);";
 
 /* From version 1: orders learn whom they are for (unlock or certificate). */
 static const char *const migrate_from_v1 =

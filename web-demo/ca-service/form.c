@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * web-demo/ca-service/form.c — form fields from the post processor, and
- * the one material upload both review paths share (see form.h). A field may
- * arrive in several pieces; each is appended.
+ * the one material upload both review paths share, with the check of its
+ * type by content (see form.h). A field may arrive in several pieces; each
+ * is appended.
  */
 #include "form.h"
 
@@ -80,6 +81,36 @@ void form_free(struct form_field *fields, size_t n)
 
 enum { UP_KIND, UP_FILE, UP__COUNT };
 
+/*
+ * The types the upload forms ask for (accept="image/png,image/jpeg,
+ * application/pdf"), told by the file's first bytes, never by its name or the
+ * type the browser claims: anything else (an HTML page, an SVG with script)
+ * would be stored for the staff to open.
+ */
+static const unsigned char PNG_SIGNATURE[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
+static const unsigned char JPEG_SOI_MARKER[] = { 0xFF, 0xD8, 0xFF };   /* SOI, then a marker */
+static const unsigned char PDF_HEADER[] = { '%', 'P', 'D', 'F', '-' };
+
+static const struct {
+    const unsigned char *magic;
+    size_t len;
+    const char *type;
+} material_types[] = {
+    { PNG_SIGNATURE, sizeof PNG_SIGNATURE, "image/png" },
+    { JPEG_SOI_MARKER, sizeof JPEG_SOI_MARKER, "image/jpeg" },
+    { PDF_HEADER, sizeof PDF_HEADER, "application/pdf" },
+};
+
+/* The material's type by its content; NULL when it is none of the above. */
+static const char *material_type_of(const void *data, size_t len)
+{
+    for (size_t i = 0; data && i < sizeof material_types / sizeof material_types[0]; i++)
+        if (len >= material_types[i].len &&
+            memcmp(data, material_types[i].magic, material_types[i].len) == 0)
+            return material_types[i].type;
+    return NULL;
+}
+
 struct ca_problem form_store_material(struct http_req *r, material_store store, const char *key)
 {
     struct form_field f[UP__COUNT] = {
@@ -88,20 +119,27 @@ struct ca_problem form_store_material(struct http_req *r, material_store store, 
     };
     struct material m;
     struct ca_problem p = ca_ok();
-    const char *bad;
+    const char *bad, *type;
 
     if (!req_content_type_is(r, "multipart/form-data") || !form_read(r, f, UP__COUNT)) {
         form_free(f, UP__COUNT);
         return ca_fail(CA_UNSUPPORTED_MEDIA_TYPE);
     }
+    /* stored under the type its bytes show, whatever the browser said */
+    type = material_type_of(f[UP_FILE].data, f[UP_FILE].len);
     m = (struct material){ form_text(&f[UP_KIND]), f[UP_FILE].filename,
-                           f[UP_FILE].content_type, f[UP_FILE].data, f[UP_FILE].len };
+                           type ? type : f[UP_FILE].content_type, f[UP_FILE].data,
+                           f[UP_FILE].len };
     if (f[UP_FILE].overflow)
         p = ca_fail(CA_PAYLOAD_TOO_LARGE);
     else if ((bad = material_bad_field(&m)))
         p = ca_bad_field(bad);
-    else
+    else if (!type) {
+        p = ca_fail(CA_FILE_TYPE_UNSUPPORTED);
+        p.field = "file";
+    } else {
         p = store(r->ca, key, &m);
+    }
     form_free(f, UP__COUNT);
     return p;
 }

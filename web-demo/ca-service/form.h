@@ -41,9 +41,11 @@ typedef struct ca_problem (*material_store)(struct ca *ca, const char *key,
 
 /*
  * A multipart upload of one material (fields `kind` and `file`), checked
- * (kind, size, name), then given to store with key (a review ticket, a
- * certificate request's number). UNSUPPORTED_MEDIA_TYPE when it is no
- * multipart form, PAYLOAD_TOO_LARGE, BAD_REQUEST with the field.
+ * (kind, size, name, and a JPEG, PNG or PDF by its first bytes), then given
+ * to store with key (a review ticket, a certificate request's number) and
+ * the type its content shows. UNSUPPORTED_MEDIA_TYPE when it is no multipart
+ * form, PAYLOAD_TOO_LARGE, BAD_REQUEST with the field, FILE_TYPE_UNSUPPORTED
+ * (field file) for any other kind of file.
  */
 struct ca_problem form_store_material(struct http_req *r, material_store store, const char *key);
 

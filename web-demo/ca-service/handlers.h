@@ -27,7 +27,9 @@ void api_cert_mgmt_auth(struct http_req *r);
 void api_cert_issue(struct http_req *r);
 void api_cert_confirm(struct http_req *r);
 
-/* certificate requests: the portal's (same origin) and the staff's JSON */
+/* the portal page's configuration; certificate requests: the portal's (same
+ * origin, in its session) and the staff's JSON */
+void portal_config(struct http_req *r);
 void portal_cert_file(struct http_req *r);
 void portal_cert_material(struct http_req *r);
 void portal_token_cert_requests(struct http_req *r);

@@ -103,6 +103,7 @@ int main(int argc, char **argv)
     }
     ca.t = o.t;
     ca.static_dir = o.static_dir;
+    ca.ukeyd_port = o.ukeyd_port;
     if (!load_issuers(&o, &issuers))
         goto out;
     ca.issuers = issuers;

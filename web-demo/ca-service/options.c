@@ -22,6 +22,8 @@
 #define DEFAULT_UNLOCK_TTL_S    (24 * 3600)
 #define DEFAULT_REQUEST_TTL_S   (24 * 3600)
 #define DEFAULT_CERT_ACTION_TTL_S (30L * 24 * 3600)
+#define DEFAULT_UKEYD_PORT      17990
+#define PORT_MAX                65535
 #define SECONDS_MAX             (30L * 24 * 3600)
 #define DECIMAL_BASE            10
 #define LOOPBACK_NET_V4         0x7F000000u    /* 127.0.0.0/8 */
@@ -31,7 +33,7 @@ enum {
     OPT_LISTEN = 'l', OPT_DB = 'd', OPT_SEED = 's', OPT_STATIC = 'S', OPT_PUBLIC_URL = 'u',
     OPT_HELP = 'h', OPT_VERSION = 'V',
     OPT_SMS_RESEND = 256, OPT_CODE_TTL, OPT_UNLOCK_TTL, OPT_REQUEST_TTL, OPT_READY_FILE,
-    OPT_ISSUER, OPT_CERT_ACTION_TTL,
+    OPT_ISSUER, OPT_CERT_ACTION_TTL, OPT_UKEYD_PORT,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +49,7 @@ static const struct option long_options[] = {
     { "ready-file", required_argument, NULL, OPT_READY_FILE },
     { "issuer", required_argument, NULL, OPT_ISSUER },
     { "cert-action-ttl-seconds", required_argument, NULL, OPT_CERT_ACTION_TTL },
+    { "ukeyd-port", required_argument, NULL, OPT_UKEYD_PORT },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -59,8 +62,10 @@ static void usage(FILE *to)
           "               [--sms-resend-seconds N] [--code-ttl-seconds N]\n"
           "               [--unlock-code-ttl-seconds N] [--request-ttl-seconds N]\n"
           "               [--issuer CERT.pem:KEY.pem]... [--cert-action-ttl-seconds N]\n"
+          "               [--ukeyd-port PORT]\n"
           "The reference CA service for ukeyd: unlock/v1 and cert/v1 (a demo and test\n"
           "facility). --issuer names a CA that issues certificates (repeatable).\n"
+          "--ukeyd-port tells the portal page where ukeyd listens (default 17990).\n"
           "--listen takes a loopback address only; port 0 picks a free one, which\n"
           "--ready-file then tells (the file gets the service's URL once it serves).\n",
           to);
@@ -76,6 +81,19 @@ static bool parse_seconds(const char *text, const char *name, long *out)
         return false;
     }
     *out = v;
+    return true;
+}
+
+static bool parse_port(const char *text, const char *name, unsigned *out)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, DECIMAL_BASE);
+
+    if (!*text || *end || v < 1 || v > PORT_MAX) {
+        fprintf(stderr, "ukey-ca: --%s wants a port from 1 to %d\n", name, PORT_MAX);
+        return false;
+    }
+    *out = (unsigned)v;
     return true;
 }
 
@@ -153,6 +171,7 @@ static bool apply_option(int opt, const char *arg, struct ca_options *o)
     case OPT_REQUEST_TTL: return parse_seconds(arg, "request-ttl-seconds", &o->t.request_ttl_s);
     case OPT_CERT_ACTION_TTL:
         return parse_seconds(arg, "cert-action-ttl-seconds", &o->t.cert_action_ttl_s);
+    case OPT_UKEYD_PORT: return parse_port(arg, "ukeyd-port", &o->ukeyd_port);
     case OPT_ISSUER:
         if (o->n_issuers == OPTIONS_ISSUERS_MAX) {
             fprintf(stderr, "ukey-ca: at most %d --issuer\n", OPTIONS_ISSUERS_MAX);
@@ -172,6 +191,7 @@ enum options_result options_parse(int argc, char **argv, struct ca_options *o)
     o->t = (struct ca_timings){ DEFAULT_SMS_RESEND_S, DEFAULT_SMS_CODE_TTL_S,
                                 DEFAULT_UNLOCK_TTL_S, DEFAULT_REQUEST_TTL_S,
                                 DEFAULT_CERT_ACTION_TTL_S };
+    o->ukeyd_port = DEFAULT_UKEYD_PORT;
     if (!parse_listen(DEFAULT_LISTEN, o))
         return OPTIONS_EXIT_USAGE;
     while ((opt = getopt_long(argc, argv, "l:d:s:S:u:hV", long_options, NULL)) != -1) {

@@ -24,6 +24,7 @@ struct ca_options {
     const char *ready_file;              /* NULL: none; gets the URL once serving */
     const char *issuers[OPTIONS_ISSUERS_MAX];  /* "CERT.pem:KEY.pem", loaded by main */
     size_t n_issuers;
+    unsigned ukeyd_port;                 /* for the portal page's configuration */
     struct ca_timings t;
 };
 

@@ -73,6 +73,8 @@ static const struct code_info codes[CA_CODE__COUNT] = {
     [CA_ORDER_UNKNOWN] = { "ORDER_UNKNOWN", HTTP_NOT_FOUND, "No such order" },
     [CA_REVIEW_UNKNOWN] = { "REVIEW_UNKNOWN", HTTP_NOT_FOUND, "No such review" },
     [CA_ACTION_UNKNOWN] = { "ACTION_UNKNOWN", HTTP_NOT_FOUND, "No such certificate action" },
+    [CA_FILE_TYPE_UNSUPPORTED] = { "FILE_TYPE_UNSUPPORTED", HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "Only a JPEG, PNG or PDF file is accepted" },
     [CA_INTERNAL] = { "INTERNAL", HTTP_INTERNAL_SERVER_ERROR, "Internal error" },
 };
 

@@ -32,6 +32,7 @@ static const struct route table[] = {
     { "POST", "/cert/v1/actions/{}/issue", api_cert_issue, ROUTE_PROTOCOL },
     { "POST", "/cert/v1/actions/{}/confirm", api_cert_confirm, ROUTE_PROTOCOL },
 
+    { "GET",  "/portal/config.json", portal_config, 0 },
     { "POST", "/portal/api/cert-requests", portal_cert_file, 0 },
     { "POST", "/portal/api/cert-requests/{}/materials", portal_cert_material, ROUTE_UPLOAD },
     { "GET",  "/portal/api/tokens/{}/cert-requests", portal_token_cert_requests, 0 },

@@ -16,7 +16,7 @@
 // Errors show ukeyd's own title and detail, which it writes in the page's
 // language; nothing is shown as raw JSON.
 
-import { UKEYD_BASE, UkeydClient, UkeydError as ApiError, confirmingLastTry } from "./ukeyd-client.js";
+import { UKEYD_BASE, UkeydClient, UkeydError as ApiError, confirmingLastTry, loopbackBase } from "./ukeyd-client.js";
 import { acceptLanguage, language, setLanguage, t } from "./i18n.js";
 import { CaPortal } from "./ca-portal.js";
 import { CERT_TABS, createCertPages } from "./cert-pages.js";
@@ -63,18 +63,23 @@ const state = {
   tab: "certs",
 };
 
-// ?ukeyd=PORT picks another loopback port (the demo falls back to one when
-// 17990 is taken); anything but a port is ignored, so a link cannot point
-// the page at another host.
-function baseFromLocation() {
-  const port = new URLSearchParams(location.search).get("ukeyd");
-  if (port && /^[0-9]{1,5}$/.test(port) && Number(port) > 0 && Number(port) < 65536) {
-    return `http://127.0.0.1:${Number(port)}`;
+// Where ukeyd listens is the page's own configuration, served by the CA
+// (/portal/config.json; ukey-ca --ukeyd-port), never anything in the page's
+// URL: a link carrying a port would point the page, and every PIN typed into
+// it, at whatever another user of this machine listens on there. Without a
+// readable configuration, ukeyd's default port.
+async function configuredBase() {
+  try {
+    const resp = await fetch(new URL("/portal/config.json", location.href),
+      { cache: "no-store", credentials: "omit" });
+    if (resp.ok) return loopbackBase((await resp.json()).ukeydBase);
+  } catch {
+    /* unreadable or not a loopback address: the default */
   }
   return UKEYD_BASE;
 }
 
-const api = new UkeydClient({ base: baseFromLocation(), language: acceptLanguage });
+const api = new UkeydClient({ base: await configuredBase(), language: acceptLanguage });
 // The CA's own API for certificate requests: this page's origin.
 const ca = new CaPortal({ language: acceptLanguage });
 
@@ -1031,8 +1036,10 @@ function uploadForm(s) {
         if (!resp.ok) {
           let p = null;
           try { p = await resp.json(); } catch { p = null; }
-          throw p?.code ? new ApiError("problem", { status: resp.status, problem: p })
+          const e = p?.code ? new ApiError("problem", { status: resp.status, problem: p })
             : new ApiError("http", { status: resp.status });
+          e.source = "ca";                  // the CA's refusal, in the page's words
+          throw e;
         }
         unlock.uploaded = true;
         show("#unlock-result", null);

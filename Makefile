@@ -55,6 +55,18 @@ VTOKEN_SRC := $(wildcard tests/vtoken/*.c)
 VTOKEN_OBJ := $(VTOKEN_SRC:%.c=$(BUILD)/%.o)
 VTOKEN     := $(BUILD)/vtoken
 
+# The virtual SKF token (tests/vskf/, docs/virtual-skf.md): a GM/T 0016 "SKF"
+# library built once per ABI variant from one source, and its `vskf` CLI.
+# Like vtoken it shares no code with token/.
+VSKF_LIB_SRC := $(filter-out tests/vskf/cli.c,$(wildcard tests/vskf/*.c))
+vskf_objs     = $(VSKF_LIB_SRC:tests/vskf/%.c=$(BUILD)/vskf/$(1)/%.o)
+VSKF_LIBS    := $(BUILD)/vskf/libvskf.so $(BUILD)/vskf/libvskf-bool64.so \
+                $(BUILD)/vskf/libvskf-nowait.so
+VSKF_CLI     := $(BUILD)/vskf/vskf
+VSKF_PIC     := -fPIC -fvisibility=hidden
+VSKF_LDLIBS  := $(shell pkg-config --libs libcrypto zlib 2>/dev/null) -lpthread
+VSKF_DEMO_STAMP := $(BUILD)/demo-skf/.stamp
+
 # The reference CA unlock service (web-demo/ca-service): its own program, no
 # code shared with ukeyd, so the protocol is read independently on each side.
 CA_SRC     := $(wildcard web-demo/ca-service/*.c)
@@ -81,7 +93,8 @@ DEMO_STAMP := $(DEMO_DIR)/.stamp
 
 .PHONY: all check check-run deps deps-test demo clean bench
 
-all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP) $(BENCH_TOOLS)
+all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP) $(BENCH_TOOLS) \
+     $(VSKF_LIBS) $(VSKF_CLI) $(VSKF_DEMO_STAMP)
 
 deps:
 	@build-aux/install-deps build
@@ -115,6 +128,37 @@ $(UKEYD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(API_LIB) $(TOKEN_LIB)
 # token/, so a misreading of the spec cannot hide on both sides at once.
 $(VTOKEN): $(VTOKEN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The SKF library variants: standard (BOOL 32 bits), BOOL 64 bits, and one
+# without SKF_WaitForDevEvent/SKF_CancelWaitForDevEvent.
+$(BUILD)/vskf/std/%.o: tests/vskf/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(VSKF_PIC) -c -o $@ $<
+
+$(BUILD)/vskf/bool64/%.o: tests/vskf/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(VSKF_PIC) -DVSKF_BOOL_BITS=64 -c -o $@ $<
+
+$(BUILD)/vskf/nowait/%.o: tests/vskf/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(VSKF_PIC) -DVSKF_NO_WAIT_EVENT -c -o $@ $<
+
+$(BUILD)/vskf/libvskf.so: $(call vskf_objs,std)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(VSKF_LDLIBS)
+
+$(BUILD)/vskf/libvskf-bool64.so: $(call vskf_objs,bool64)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(VSKF_LDLIBS)
+
+$(BUILD)/vskf/libvskf-nowait.so: $(call vskf_objs,nowait)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(VSKF_LDLIBS)
+
+$(VSKF_CLI): $(BUILD)/vskf/std/cli.o $(call vskf_objs,std)
+	$(CC) $(LDFLAGS) -o $@ $^ $(VSKF_LDLIBS)
+
+# The demo SKF token, its certificates issued by the demo SM2 CA.
+$(VSKF_DEMO_STAMP): tests/vskf/make-demo-skf $(VSKF_CLI) $(DEMO_STAMP)
+	tests/vskf/make-demo-skf $(VSKF_CLI) $(DEMO_DIR) $(@D)
+	@touch $@
 
 $(CA_LIB): $(CA_OBJ)
 	@mkdir -p $(@D)

@@ -38,7 +38,9 @@ CFLAGS    += -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) -fno-common -D_GNU_SOURCE \
 LDFLAGS   += $(OPTFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread
 
-TOKEN_SRC  := $(wildcard token/*.c)
+# token/skf/host-main.c is the SKF helper's main; the rest of token/skf/ is
+# the token layer's, shared by the daemon (host.c) and the helper (lib.c).
+TOKEN_SRC  := $(wildcard token/*.c) $(filter-out token/skf/host-main.c,$(wildcard token/skf/*.c))
 TOKEN_OBJ  := $(TOKEN_SRC:%.c=$(BUILD)/%.o)
 TOKEN_LIB  := $(BUILD)/libukeyd-token.a
 
@@ -54,6 +56,15 @@ UKEYD      := $(BUILD)/ukeyd
 VTOKEN_SRC := $(wildcard tests/vtoken/*.c)
 VTOKEN_OBJ := $(VTOKEN_SRC:%.c=$(BUILD)/%.o)
 VTOKEN     := $(BUILD)/vtoken
+
+# The helper process that holds one vendor SKF library (docs/skf-helper.md).
+SKF_HOST   := $(BUILD)/ukeyd-skf-host
+
+# tests/skf-faulty: an SKF library that crashes, hangs or talks nonsense on
+# command and otherwise forwards to the virtual SKF token; built three ways.
+SKF_FAULTY_DIR := $(BUILD)/skf-faulty
+SKF_FAULTY := $(SKF_FAULTY_DIR)/libskf-faulty.so $(SKF_FAULTY_DIR)/libskf-faulty-nowait.so \
+              $(SKF_FAULTY_DIR)/libskf-faulty-noverify.so
 
 # The virtual SKF token (tests/vskf/, docs/virtual-skf.md): a GM/T 0016 "SKF"
 # library built once per ABI variant from one source, and its `vskf` CLI.
@@ -93,7 +104,7 @@ DEMO_STAMP := $(DEMO_DIR)/.stamp
 
 .PHONY: all check check-run deps deps-test demo clean bench
 
-all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP) $(BENCH_TOOLS) \
+all: $(TOKEN_LIB) $(API_LIB) $(if $(DAEMON_SRC),$(UKEYD)) $(SKF_HOST) $(SKF_FAULTY) $(VTOKEN) $(UKEY_CA) $(RIG_TOOLS) $(TEST_BIN) $(DEMO_STAMP) $(BENCH_TOOLS) \
      $(VSKF_LIBS) $(VSKF_CLI) $(VSKF_DEMO_STAMP)
 
 deps:
@@ -123,6 +134,23 @@ $(DAEMON_LIB): $(DAEMON_OBJ)
 
 $(UKEYD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(API_LIB) $(TOKEN_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Only what the helper needs: it must stay small beside the vendor's library.
+$(SKF_HOST): $(BUILD)/token/skf/host-main.o $(TOKEN_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -ldl -lpthread
+
+$(SKF_FAULTY_DIR)/libskf-faulty.so: tests/skf-faulty/faulty.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) -ldl -lpthread
+
+$(SKF_FAULTY_DIR)/libskf-faulty-nowait.so: tests/skf-faulty/faulty.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DFAULTY_WITHOUT_EVENTS -DFAULTY_WITHOUT_REMOTE_UNBLOCK -fPIC -shared -o $@ $< \
+	    $(LDFLAGS) -ldl -lpthread
+
+$(SKF_FAULTY_DIR)/libskf-faulty-noverify.so: tests/skf-faulty/faulty.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DFAULTY_WITHOUT_VERIFY_PIN -fPIC -shared -o $@ $< $(LDFLAGS) -ldl -lpthread
 
 # The virtual token is the other side of the wire: it shares no code with
 # token/, so a misreading of the spec cannot hide on both sides at once.
@@ -183,9 +211,10 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o
 
 # A test of a token/ module links the token layer alone, so it builds and runs
 # whatever state the layers above are in; the others link every layer.
+# test-skf_wire tests token/skf/wire.c.
 .SECONDEXPANSION:
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o \
-        $$(if $$(wildcard token/$$*.c),,$(DAEMON_LIB) $(API_LIB)) $(TOKEN_LIB)
+        $$(if $$(wildcard token/$$*.c token/$$(subst _,/,$$*).c),,$(DAEMON_LIB) $(API_LIB)) $(TOKEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/skf-faulty/faulty.c — an SKF library that misbehaves on command, for
+ * tests/test-skf_host.c: it exports the SKF functions ukeyd's helper calls
+ * and forwards each to the library named by $SKF_FAULTY_TARGET (the virtual
+ * SKF token), unless the control file named by $SKF_FAULTY_CONTROL says
+ * otherwise for that function:
+ *
+ *   FUNCTION MODE [always]
+ *
+ *   abort     abort()
+ *   segv      SIGSEGV, as a library's stray pointer would bring
+ *   exit      _exit(3), as a library "handling" an error might
+ *   hang      never return
+ *   nonsense  return answers no library should: sizes beyond the buffer, a
+ *             list without its NULs, more tries left than the maximum, or an
+ *             unknown SAR code
+ *   wire      write a frame of an unknown protocol version on the helper's
+ *             request channel (fd 3), then forward: garbage from the helper
+ *   instant   (SKF_WaitForDevEvent) return SAR_NOT_EVENTERR at once
+ *
+ * A fault fires once (the control file is emptied before it acts) unless
+ * `always` follows. Built three ways (see the Makefile): whole; without the
+ * event functions and the remote-unblock extension (optional functions
+ * absent); without SKF_VerifyPIN (a required function missing).
+ *
+ * Its declarations are its own and width-neutral: by-value ULONG and BOOL
+ * pass as 64-bit values, pointers pass through untouched, so whatever widths
+ * the target uses arrive as the caller sent them.
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONTROL_ENV          "SKF_FAULTY_CONTROL"
+#define TARGET_ENV           "SKF_FAULTY_TARGET"
+#define HELPER_CALL_FD       3
+#define LINE_MAX_LEN         256
+
+#define R_OK_                0x00000000u
+#define R_FAIL               0x0A000001u
+#define R_NOT_EVENT          0x0A000022u
+#define R_NONSENSE           0xDEADBEEFu
+#define SIZE_NONSENSE        0x7FFFFFF0u
+#define TRIES_NONSENSE       99u
+
+typedef uint32_t rv_t;
+typedef uint64_t arg_t;
+
+enum mode { M_NONE, M_ABORT, M_SEGV, M_EXIT, M_HANG, M_NONSENSE, M_WIRE, M_INSTANT };
+
+static const struct {
+    const char *name;
+    enum mode mode;
+} modes[] = {
+    { "abort", M_ABORT }, { "segv", M_SEGV }, { "exit", M_EXIT }, { "hang", M_HANG },
+    { "nonsense", M_NONSENSE }, { "wire", M_WIRE }, { "instant", M_INSTANT },
+};
+
+static void *target;
+static pthread_once_t target_once = PTHREAD_ONCE_INIT;
+
+static void open_target(void)
+{
+    const char *path = getenv(TARGET_ENV);
+
+    if (path && !(target = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+        fprintf(stderr, "skf-faulty: cannot load %s: %s\n", path, dlerror());
+}
+
+static void *target_fn(const char *name)
+{
+    pthread_once(&target_once, open_target);
+    return target ? dlsym(target, name) : NULL;
+}
+
+static enum mode parse_mode(const char *word)
+{
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(modes[i].name, word) == 0)
+            return modes[i].mode;
+    return M_NONE;
+}
+
+/* The mode commanded for `fn`, consuming a one-shot command. */
+static enum mode commanded(const char *fn)
+{
+    const char *path = getenv(CONTROL_ENV);
+    char line[LINE_MAX_LEN] = "", name[LINE_MAX_LEN], word[LINE_MAX_LEN], always[LINE_MAX_LEN] = "";
+    enum mode m;
+    FILE *f;
+    int n;
+
+    if (!path || !(f = fopen(path, "r")))
+        return M_NONE;
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    fclose(f);
+    n = sscanf(line, "%255s %255s %255s", name, word, always);
+    if (n < 2 || strcmp(name, fn) != 0)
+        return M_NONE;
+    m = parse_mode(word);
+    if (n < 3 || strcmp(always, "always") != 0) {
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+        if (fd >= 0)
+            close(fd);
+    }
+    return m;
+}
+
+static void write_wire_garbage(void)
+{
+    /* a well-sized frame of protocol version 9 */
+    static const uint8_t frame[] = { 0, 0, 0, 8, 9, 2, 0, 2, 0, 0, 0, 1 };
+
+    if (write(HELPER_CALL_FD, frame, sizeof frame) < 0)
+        perror("skf-faulty: write");
+}
+
+/* Acts on the crashing and hanging modes; returns the others. */
+static enum mode fault_point(const char *fn)
+{
+    enum mode m = commanded(fn);
+
+    switch (m) {
+    case M_ABORT:
+        abort();
+    case M_SEGV:
+        raise(SIGSEGV);
+        abort();
+    case M_EXIT:
+        _exit(3);
+    case M_HANG:
+        for (;;)
+            pause();
+    case M_WIRE:
+        write_wire_garbage();
+        return M_NONE;
+    default:
+        return m;
+    }
+}
+
+static void put_u32(void *slot, uint32_t v)
+{
+    if (slot)
+        memcpy(slot, &v, sizeof v);
+}
+
+#define TARGET(name, type) ((type)target_fn(name))
+
+/* A forwarding function whose nonsense is an unknown SAR code. */
+#define FORWARD(fname, params, args, types) \
+    rv_t fname params; \
+    rv_t fname params \
+    { \
+        rv_t (*fn) types = TARGET(#fname, rv_t (*) types); \
+        if (fault_point(#fname) == M_NONSENSE) \
+            return R_NONSENSE; \
+        return fn ? fn args : R_FAIL; \
+    }
+
+#ifndef FAULTY_WITHOUT_EVENTS
+rv_t SKF_WaitForDevEvent(char *name, void *len, void *event);
+rv_t SKF_WaitForDevEvent(char *name, void *len, void *event)
+{
+    rv_t (*fn)(char *, void *, void *) = TARGET("SKF_WaitForDevEvent", rv_t (*)(char *, void *, void *));
+    /* `instant` is read on every call, as it must stay in force */
+    enum mode m = fault_point("SKF_WaitForDevEvent");
+
+    if (m == M_INSTANT)
+        return R_NOT_EVENT;
+    return fn ? fn(name, len, event) : R_FAIL;
+}
+
+FORWARD(SKF_CancelWaitForDevEvent, (void), (), (void))
+#endif
+
+rv_t SKF_EnumDev(arg_t present, char *names, void *size);
+rv_t SKF_EnumDev(arg_t present, char *names, void *size)
+{
+    rv_t (*fn)(arg_t, char *, void *) = TARGET("SKF_EnumDev", rv_t (*)(arg_t, char *, void *));
+
+    if (fault_point("SKF_EnumDev") == M_NONSENSE) {
+        put_u32(size, SIZE_NONSENSE);     /* more than any list could need */
+        return R_OK_;
+    }
+    return fn ? fn(present, names, size) : R_FAIL;
+}
+
+FORWARD(SKF_ConnectDev, (const char *name, void *dev), (name, dev), (const char *, void *))
+FORWARD(SKF_DisConnectDev, (void *dev), (dev), (void *))
+FORWARD(SKF_GetDevInfo, (void *dev, void *info), (dev, info), (void *, void *))
+
+rv_t SKF_EnumApplication(void *dev, char *names, void *size);
+rv_t SKF_EnumApplication(void *dev, char *names, void *size)
+{
+    rv_t (*fn)(void *, char *, void *) = TARGET("SKF_EnumApplication", rv_t (*)(void *, char *, void *));
+    uint32_t cap = 0;
+    rv_t rv;
+
+    /* the size query (NULL buffer) passes: the nonsense is in the list itself */
+    if (!names || fault_point("SKF_EnumApplication") != M_NONSENSE)
+        return fn ? fn(dev, names, size) : R_FAIL;
+    /* a buffer filled to its end with no NUL in it */
+    memcpy(&cap, size, sizeof cap);
+    rv = fn ? fn(dev, names, size) : R_FAIL;
+    memset(names, 'A', cap);
+    put_u32(size, cap);
+    return rv;
+}
+
+FORWARD(SKF_OpenApplication, (void *dev, const char *name, void *app), (dev, name, app),
+        (void *, const char *, void *))
+FORWARD(SKF_CloseApplication, (void *app), (app), (void *))
+FORWARD(SKF_EnumContainer, (void *app, char *names, void *size), (app, names, size),
+        (void *, char *, void *))
+FORWARD(SKF_OpenContainer, (void *app, const char *name, void *con), (app, name, con),
+        (void *, const char *, void *))
+FORWARD(SKF_CloseContainer, (void *con), (con), (void *))
+FORWARD(SKF_GetContainerType, (void *con, void *type), (con, type), (void *, void *))
+
+rv_t SKF_ExportCertificate(void *con, arg_t sign, uint8_t *cert, void *len);
+rv_t SKF_ExportCertificate(void *con, arg_t sign, uint8_t *cert, void *len)
+{
+    rv_t (*fn)(void *, arg_t, uint8_t *, void *) =
+        TARGET("SKF_ExportCertificate", rv_t (*)(void *, arg_t, uint8_t *, void *));
+    uint32_t cap = 0;
+    rv_t rv;
+
+    if (!cert || fault_point("SKF_ExportCertificate") != M_NONSENSE)
+        return fn ? fn(con, sign, cert, len) : R_FAIL;
+    /* claims to have written more than the buffer holds */
+    memcpy(&cap, len, sizeof cap);
+    rv = fn ? fn(con, sign, cert, len) : R_FAIL;
+    put_u32(len, cap + 1);
+    return rv;
+}
+
+rv_t SKF_GetPINInfo(void *app, arg_t type, void *max, void *left, void *def);
+rv_t SKF_GetPINInfo(void *app, arg_t type, void *max, void *left, void *def)
+{
+    rv_t (*fn)(void *, arg_t, void *, void *, void *) =
+        TARGET("SKF_GetPINInfo", rv_t (*)(void *, arg_t, void *, void *, void *));
+    rv_t rv = fn ? fn(app, type, max, left, def) : R_FAIL;
+
+    if (fault_point("SKF_GetPINInfo") == M_NONSENSE)
+        put_u32(left, TRIES_NONSENSE);     /* more tries left than the maximum */
+    return rv;
+}
+
+#ifndef FAULTY_WITHOUT_VERIFY_PIN
+FORWARD(SKF_VerifyPIN, (void *app, arg_t type, const char *pin, void *retry), (app, type, pin, retry),
+        (void *, arg_t, const char *, void *))
+#endif
+FORWARD(SKF_ChangePIN, (void *app, arg_t type, const char *old_pin, const char *new_pin, void *retry),
+        (app, type, old_pin, new_pin, retry), (void *, arg_t, const char *, const char *, void *))
+FORWARD(SKF_UnblockPIN, (void *app, const char *admin_pin, const char *new_pin, void *retry),
+        (app, admin_pin, new_pin, retry), (void *, const char *, const char *, void *))
+FORWARD(SKF_ClearSecureState, (void *app), (app), (void *))
+
+#ifndef FAULTY_WITHOUT_REMOTE_UNBLOCK
+FORWARD(SKF_GenRemoteUnblockRequest, (void *app, uint8_t *random, arg_t len), (app, random, len),
+        (void *, uint8_t *, arg_t))
+FORWARD(SKF_RemoteUnblockPIN, (void *app, const uint8_t *cipher, arg_t len, void *retry),
+        (app, cipher, len, retry), (void *, const uint8_t *, arg_t, void *))
+#endif

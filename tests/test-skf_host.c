@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-skf_host — the SKF helper process and its supervisor (token/skf/host.c,
+ * token/skf/host-main.c) against real libraries: the virtual SKF token
+ * ($UKEYD_BUILD/vskf), seen through tests/skf-faulty, which crashes, hangs
+ * or talks nonsense on command. What a user would notice: certificates and
+ * tries read, PINs checked and changed, a remote unblock, plug and unplug
+ * followed; and a library that crashes or hangs costs one call a clean error,
+ * never the daemon, and the next call works. No zombie is left behind.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/tap.h"
+#include "token/skf/host.h"
+#include "token/skf/wire.h"
+
+extern char **environ;
+
+#define DEV              "VSKF-1"
+#define APP              "DEFAULT_APP"
+#define CON              "SIGN1"
+#define USER_PIN         "123456"
+#define ADMIN_PIN        "12345678"
+#define HANG_DEADLINE_MS 1500
+#define EVENT_WAIT_S     20     /* generous: a bound on a hang, never a timing claim */
+#define CHALLENGE_LEN    16
+#define PATH_LEN         512
+#define BASE_LEN         256    /* build and work dirs: room for a file name after */
+#define CMD_LEN          2048
+
+static char build[BASE_LEN], work[BASE_LEN], helper[PATH_LEN], vskf_cli[PATH_LEN];
+static char vskf_lib[PATH_LEN], faulty[PATH_LEN], faulty_nowait[PATH_LEN], faulty_noverify[PATH_LEN];
+static char devdir[PATH_LEN], control[PATH_LEN];
+
+/* --- commands and files ------------------------------------------------------ */
+
+__attribute__((format(printf, 1, 2)))
+static int run(const char *fmt, ...)
+{
+    char cmd[CMD_LEN];
+    char *argv[] = { "sh", "-c", cmd, NULL };
+    va_list ap;
+    pid_t pid;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
+        return -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void command(const char *line)
+{
+    FILE *f = fopen(control, "w");
+
+    if (f) {
+        fputs(line, f);
+        fclose(f);
+    }
+}
+
+static bool read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    *out = malloc((size_t)n);
+    *len = *out ? fread(*out, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return *out && *len == (size_t)n;
+}
+
+static bool exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* The process is gone and reaped: no /proc entry, or not a zombie of ours. */
+static bool gone(pid_t pid)
+{
+    char path[64], state = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return true;
+    if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+        state = 0;
+    fclose(f);
+    return state != 'Z' && kill(pid, 0) != 0;
+}
+
+static bool no_children_left(void)
+{
+    int st;
+
+    return waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* --- events -------------------------------------------------------------------- */
+
+#define EVENTS_MAX 64
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+static struct {
+    enum skf_host_event_kind kind;
+    char dev[64];
+} events[EVENTS_MAX];
+static size_t nevents;
+
+static void on_event(void *ud, const struct skf_host_event *ev)
+{
+    (void)ud;
+    pthread_mutex_lock(&ev_lock);
+    if (nevents < EVENTS_MAX) {
+        events[nevents].kind = ev->kind;
+        snprintf(events[nevents].dev, sizeof events[nevents].dev, "%s", ev->device ? ev->device : "");
+        nevents++;
+    }
+    pthread_cond_broadcast(&ev_cond);
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static void forget_events(void)
+{
+    pthread_mutex_lock(&ev_lock);
+    nevents = 0;
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static bool wait_event(enum skf_host_event_kind kind, const char *dev)
+{
+    struct timespec until;
+    bool found = false;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += EVENT_WAIT_S;
+    pthread_mutex_lock(&ev_lock);
+    while (!found) {
+        for (size_t i = 0; i < nevents && !found; i++)
+            found = events[i].kind == kind && (!dev || strcmp(events[i].dev, dev) == 0);
+        if (!found && pthread_cond_timedwait(&ev_cond, &ev_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&ev_lock);
+    return found;
+}
+
+/* --- hosts --------------------------------------------------------------------- */
+
+static void log_line(void *ud, int prio, const char *msg)
+{
+    (void)ud;
+    tap_diag("log %d: %s", prio, msg);
+}
+
+static skf_err start(const char *lib, const struct skf_profile *p, bool events_on, unsigned backoff_ms,
+                     struct skf_host **h, char *why, size_t why_len)
+{
+    struct skf_host_options o = {
+        .helper_path = helper, .library_path = lib, .profile = p,
+        .pin_ms = HANG_DEADLINE_MS, .read_ms = HANG_DEADLINE_MS * 2,
+        .backoff_first_ms = backoff_ms,
+        .on_event = events_on ? on_event : NULL, .log = log_line,
+    };
+
+    return skf_host_start(&o, h, why, why_len);
+}
+
+static bool lists(const struct skf_name_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->name[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* --- the tests ------------------------------------------------------------------- */
+
+static void test_library_refused(void)
+{
+    struct skf_host *h = (struct skf_host *)1;
+    char why[512] = "";
+    char missing[PATH_LEN + 16];
+    skf_err e;
+
+    e = start(faulty_noverify, NULL, false, 0, &h, why, sizeof why);
+    TAP_EQ_STR(skf_err_name(e), "LIBRARY_SYMBOL", "a library without SKF_VerifyPIN is refused");
+    tap_ok(strstr(why, "SKF_VerifyPIN") != NULL, "naming the missing function (%s)", why);
+    tap_ok(h == NULL, "and nothing is left to stop");
+    snprintf(missing, sizeof missing, "%s/no-such-lib.so", work);
+    e = start(missing, NULL, false, 0, &h, why, sizeof why);
+    TAP_EQ_STR(skf_err_name(e), "LIBRARY_LOAD", "a library that is not there does not load");
+    tap_ok(strstr(why, "no-such-lib.so") != NULL, "and the reason names it (%s)", why);
+    {
+        struct skf_host_options o = { .helper_path = missing, .library_path = faulty };
+
+        e = skf_host_start(&o, &h, why, sizeof why);
+        TAP_EQ_STR(skf_err_name(e), "HELPER_START", "a helper program that is not there");
+    }
+    tap_ok(no_children_left(), "no helper process left behind by the refusals");
+}
+
+static void test_reads(struct skf_host *h, const uint8_t *der, size_t der_len)
+{
+    struct skf_name_list l = { 0 };
+    struct skf_devinfo d;
+    struct skf_pin_info pi;
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    uint32_t type = 0;
+
+    TAP_EQ_STR(skf_err_name(skf_host_list_devices(h, &l)), "OK", "devices listed");
+    tap_ok(lists(&l, DEV), "the virtual token among them (%zu)", l.n);
+    skf_name_list_free(&l);
+    TAP_EQ_STR(skf_err_name(skf_host_device_info(h, DEV, &d)), "OK", "device info read");
+    TAP_EQ_STR(d.serial, "SN-0001", "serial number");
+    TAP_EQ_STR(d.label, "测试钥匙", "label, Chinese intact");
+    tap_ok(skf_devinfo_has_sm2(&d), "SM2 among its algorithms (0x%08x)", d.alg_asym);
+    TAP_EQ_STR(skf_err_name(skf_host_list_apps(h, DEV, &l)), "OK", "applications listed");
+    tap_ok(lists(&l, APP), "DEFAULT_APP there");
+    skf_name_list_free(&l);
+    TAP_EQ_STR(skf_err_name(skf_host_list_containers(h, DEV, APP, &l)), "OK", "containers listed");
+    tap_ok(lists(&l, CON), "the signing container there");
+    skf_name_list_free(&l);
+    TAP_EQ_STR(skf_err_name(skf_host_container_type(h, DEV, APP, CON, &type)), "OK", "container type read");
+    TAP_EQ_INT(type, 2, "an ECC container");
+    TAP_EQ_STR(skf_err_name(skf_host_export_cert(h, DEV, APP, CON, true, &got, &got_len)), "OK",
+               "signing certificate exported");
+    tap_ok(got_len == der_len && memcmp(got, der, der_len) == 0, "the very DER provisioned (%zu bytes)", got_len);
+    free(got);
+    TAP_EQ_STR(skf_err_name(skf_host_export_cert(h, DEV, APP, CON, false, &got, &got_len)), "CERT_NOT_FOUND",
+               "no encryption certificate: said so");
+    TAP_EQ_STR(skf_err_name(skf_host_export_cert(h, DEV, APP, "NOPE", true, &got, &got_len)),
+               "CONTAINER_NOT_FOUND", "an unknown container");
+    TAP_EQ_STR(skf_err_name(skf_host_list_containers(h, DEV, "NO_APP", &l)), "APP_NOT_FOUND",
+               "an unknown application");
+    TAP_EQ_STR(skf_err_name(skf_host_device_info(h, "NO-SUCH-KEY", &d)), "DEVICE_NOT_FOUND",
+               "an unknown device");
+    TAP_EQ_STR(skf_err_name(skf_host_pin_info(h, DEV, APP, SKF_PIN_USER, &pi)), "OK", "PIN info read");
+    tap_ok(pi.tries_max == 6 && pi.tries_left == 6 && pi.default_pin, "6 of 6 tries, factory PIN (%u/%u %d)",
+           pi.tries_left, pi.tries_max, pi.default_pin);
+}
+
+static uint32_t user_tries(struct skf_host *h)
+{
+    struct skf_pin_info pi = { 0 };
+
+    skf_host_pin_info(h, DEV, APP, SKF_PIN_USER, &pi);
+    return pi.tries_left;
+}
+
+static void test_pins(struct skf_host *h)
+{
+    uint32_t tries = 0;
+
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "654321", &tries)),
+               "PIN_INCORRECT", "a wrong PIN is incorrect");
+    TAP_EQ_INT(tries, 5, "with 5 tries left");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "12", &tries)), "PIN_POLICY",
+               "a PIN too short is refused here");
+    TAP_EQ_INT(user_tries(h), 5, "at no cost to the token");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, &tries)), "OK",
+               "the right PIN verifies");
+    TAP_EQ_INT(user_tries(h), 6, "and restores the tries");
+    TAP_EQ_STR(skf_err_name(skf_host_change_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, "24681357", &tries)),
+               "OK", "PIN changed");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "24681357", &tries)), "OK",
+               "the new PIN verifies");
+    TAP_EQ_STR(skf_err_name(skf_host_unblock_pin(h, DEV, APP, "87654321", USER_PIN, &tries)),
+               "PIN_INCORRECT", "unblocking with a wrong admin PIN is refused");
+    TAP_EQ_INT(tries, 9, "the admin PIN's tries said (9)");
+    TAP_EQ_STR(skf_err_name(skf_host_unblock_pin(h, DEV, APP, ADMIN_PIN, USER_PIN, &tries)), "OK",
+               "unblocked with the admin PIN, the user PIN set anew");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, &tries)), "OK",
+               "which verifies");
+    TAP_EQ_STR(skf_err_name(skf_host_clear_state(h, DEV, APP)), "OK", "secure state cleared on request");
+}
+
+static void test_remote_unblock(struct skf_host *h)
+{
+    uint8_t challenge[CHALLENGE_LEN], answer[64];
+    char hex[2 * CHALLENGE_LEN + 1], out[PATH_LEN];
+    size_t n = 0;
+    uint32_t tries = 0;
+    FILE *f;
+
+    tap_ok(skf_host_caps(h) & SKF_CAP_REMOTE_UNBLOCK, "the library offers the remote unblock extension");
+    TAP_EQ_STR(skf_err_name(skf_host_remote_unblock_request(h, DEV, APP, challenge, sizeof challenge)), "OK",
+               "the token's challenge fetched");
+    for (size_t i = 0; i < sizeof challenge; i++)
+        snprintf(hex + 2 * i, 3, "%02x", challenge[i]);
+    snprintf(out, sizeof out, "%s/answer", work);
+    run("'%s' unblock-answer %s 13572468 %s >'%s'", vskf_cli, ADMIN_PIN, hex, out);
+    if ((f = fopen(out, "r"))) {
+        unsigned byte;
+
+        while (n < sizeof answer && fscanf(f, "%2x", &byte) == 1)
+            answer[n++] = (uint8_t)byte;
+        fclose(f);
+    }
+    tap_ok(n > 0, "the CA's answer computed (%zu bytes)", n);
+    TAP_EQ_STR(skf_err_name(skf_host_remote_unblock(h, DEV, APP, answer, n, &tries)), "OK",
+               "the answer applied");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "13572468", &tries)), "OK",
+               "the PIN the CA's answer carried verifies");
+    skf_host_change_pin(h, DEV, APP, SKF_PIN_USER, "13572468", USER_PIN, &tries);
+}
+
+/* A fault that kills or wedges the helper: a clean error, a new helper, and
+ * the same call works. */
+static void fault_case(struct skf_host *h, const char *fn, const char *mode, const char *want,
+                       skf_err (*op)(struct skf_host *))
+{
+    char line[128];
+    pid_t before = skf_host_pid(h), after;
+    skf_err e;
+
+    snprintf(line, sizeof line, "%s %s\n", fn, mode);
+    command(line);
+    e = op(h);
+    tap_ok(strcmp(skf_err_name(e), want) == 0, "%s %s: %s (want %s)", fn, mode, skf_err_name(e), want);
+    tap_ok(gone(before), "%s %s: the old helper %d is gone and reaped", fn, mode, (int)before);
+    e = op(h);
+    after = skf_host_pid(h);
+    tap_ok(e == SKF_OK, "%s %s: the next call works (%s)", fn, mode, skf_err_name(e));
+    tap_ok(after != 0 && after != before, "%s %s: in a new helper (%d)", fn, mode, (int)after);
+}
+
+/* A library answering nonsense: MALFORMED, and the helper lives on. */
+static void nonsense_case(struct skf_host *h, const char *fn, skf_err (*op)(struct skf_host *))
+{
+    char line[128];
+    pid_t before = skf_host_pid(h);
+    skf_err e;
+
+    snprintf(line, sizeof line, "%s nonsense\n", fn);
+    command(line);
+    e = op(h);
+    TAP_EQ_STR(skf_err_name(e), "MALFORMED", fn);
+    tap_ok(skf_host_pid(h) == before, "%s nonsense: the same helper serves on", fn);
+    TAP_EQ_STR(skf_err_name(op(h)), "OK", "and the next call works");
+}
+
+static skf_err op_list(struct skf_host *h)
+{
+    struct skf_name_list l;
+    skf_err e = skf_host_list_devices(h, &l);
+
+    skf_name_list_free(&l);
+    return e;
+}
+
+static skf_err op_info(struct skf_host *h)
+{
+    struct skf_devinfo d;
+
+    return skf_host_device_info(h, DEV, &d);
+}
+
+static skf_err op_pin_info(struct skf_host *h)
+{
+    struct skf_pin_info pi;
+
+    return skf_host_pin_info(h, DEV, APP, SKF_PIN_USER, &pi);
+}
+
+static skf_err op_verify(struct skf_host *h)
+{
+    uint32_t tries;
+
+    return skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, &tries);
+}
+
+static skf_err op_containers(struct skf_host *h)
+{
+    struct skf_name_list l;
+    skf_err e = skf_host_list_containers(h, DEV, APP, &l);
+
+    skf_name_list_free(&l);
+    return e;
+}
+
+static skf_err op_apps(struct skf_host *h)
+{
+    struct skf_name_list l;
+    skf_err e = skf_host_list_apps(h, DEV, &l);
+
+    skf_name_list_free(&l);
+    return e;
+}
+
+static skf_err op_cert(struct skf_host *h)
+{
+    uint8_t *der;
+    size_t len;
+    skf_err e = skf_host_export_cert(h, DEV, APP, CON, true, &der, &len);
+
+    free(der);
+    return e;
+}
+
+static skf_err op_container_type(struct skf_host *h)
+{
+    uint32_t type;
+
+    return skf_host_container_type(h, DEV, APP, CON, &type);
+}
+
+static void test_faults(struct skf_host *h)
+{
+    fault_case(h, "SKF_EnumDev", "abort", "HELPER_DIED", op_list);
+    fault_case(h, "SKF_GetDevInfo", "segv", "HELPER_DIED", op_info);
+    fault_case(h, "SKF_GetPINInfo", "exit", "HELPER_DIED", op_pin_info);
+    fault_case(h, "SKF_VerifyPIN", "hang", "HELPER_TIMEOUT", op_verify);
+    TAP_EQ_INT(user_tries(h), 6, "a verify that hung cost no try");
+    fault_case(h, "SKF_EnumContainer", "wire", "HELPER_GARBAGE", op_containers);
+    nonsense_case(h, "SKF_EnumDev", op_list);
+    nonsense_case(h, "SKF_EnumApplication", op_apps);
+    nonsense_case(h, "SKF_GetPINInfo", op_pin_info);
+    nonsense_case(h, "SKF_ExportCertificate", op_cert);
+    command("SKF_GetContainerType nonsense\n");
+    TAP_EQ_STR(skf_err_name(op_container_type(h)), "LIBRARY_FAIL", "an unknown SAR code: a clean error");
+    TAP_EQ_STR(skf_err_name(op_container_type(h)), "OK", "and the next call works");
+}
+
+static void test_events(const char *what)
+{
+    forget_events();
+    tap_ok(run("'%s' unplug '%s' %s", vskf_cli, devdir, DEV) == 0, "%s: token pulled", what);
+    tap_ok(wait_event(SKF_HOST_EVENT_REMOVED, DEV), "%s: the removal reported", what);
+    tap_ok(run("'%s' plug '%s' %s", vskf_cli, devdir, DEV) == 0, "%s: token plugged back", what);
+    tap_ok(wait_event(SKF_HOST_EVENT_INSERTED, DEV), "%s: the insertion reported", what);
+}
+
+static void test_event_thread_crash(struct skf_host *h)
+{
+    pid_t before = skf_host_pid(h);
+
+    forget_events();
+    command("SKF_WaitForDevEvent abort\n");
+    /* the event thread is inside SKF_WaitForDevEvent: a plug makes it return,
+     * and the next call into it crashes */
+    run("'%s' unplug '%s' %s && '%s' plug '%s' %s", vskf_cli, devdir, DEV, vskf_cli, devdir, DEV);
+    tap_ok(wait_event(SKF_HOST_EVENT_HELPER_LOST, NULL), "a crash in the event thread: helper lost reported");
+    TAP_EQ_STR(skf_err_name(op_list(h)), "OK", "the next call works");
+    tap_ok(skf_host_pid(h) != before && gone(before), "in a new helper; the old one reaped");
+}
+
+static void test_backoff(void)
+{
+    struct skf_host *h;
+    char why[256];
+
+    if (start(faulty, NULL, false, 60000, &h, why, sizeof why) != SKF_OK) {
+        tap_ok(0, "host for the backoff test starts: %s", why);
+        return;
+    }
+    command("SKF_EnumDev abort always\n");
+    TAP_EQ_STR(skf_err_name(op_list(h)), "HELPER_DIED", "a library crashing on every call: first call");
+    TAP_EQ_STR(skf_err_name(op_list(h)), "HELPER_DIED", "restarted at once, crashes again");
+    TAP_EQ_STR(skf_err_name(op_list(h)), "HELPER_BACKOFF", "then not restarted before its backoff");
+    command("");
+    skf_host_stop(h);
+}
+
+static void test_optional_absent(void)
+{
+    struct skf_host *h;
+    uint8_t challenge[CHALLENGE_LEN];
+    char why[256];
+
+    if (start(faulty_nowait, NULL, true, 0, &h, why, sizeof why) != SKF_OK) {
+        tap_ok(0, "a library without the optional functions starts: %s", why);
+        return;
+    }
+    tap_ok(1, "a library without the optional functions starts");
+    tap_ok(!(skf_host_caps(h) & (SKF_CAP_WAIT_FOR_DEV_EVENT | SKF_CAP_REMOTE_UNBLOCK)),
+           "and is known to lack them");
+    TAP_EQ_STR(skf_err_name(skf_host_remote_unblock_request(h, DEV, APP, challenge, sizeof challenge)),
+               "NOT_SUPPORTED", "remote unblock: not supported, cleanly");
+    TAP_EQ_STR(skf_err_name(op_verify(h)), "OK", "the rest works");
+    test_events("without SKF_WaitForDevEvent (polled)");
+    skf_host_stop(h);
+}
+
+static void test_wait_at_once(void)
+{
+    struct skf_host *h;
+    char why[256];
+
+    command("SKF_WaitForDevEvent instant always\n");
+    if (start(faulty, NULL, true, 0, &h, why, sizeof why) != SKF_OK) {
+        tap_ok(0, "host starts: %s", why);
+        return;
+    }
+    test_events("SKF_WaitForDevEvent returning at once (polled)");
+    skf_host_stop(h);
+    command("");
+}
+
+static bool setup_paths(void)
+{
+    const char *b = getenv("UKEYD_BUILD");
+
+    snprintf(build, sizeof build, "%s", b ? b : "build");
+    snprintf(work, sizeof work, "/tmp/ukeyd-test-skf-host.XXXXXX");
+    if (!mkdtemp(work))
+        return false;
+    snprintf(helper, sizeof helper, "%s/ukeyd-skf-host", build);
+    snprintf(vskf_cli, sizeof vskf_cli, "%s/vskf/vskf", build);
+    snprintf(vskf_lib, sizeof vskf_lib, "%s/vskf/libvskf.so", build);
+    snprintf(faulty, sizeof faulty, "%s/skf-faulty/libskf-faulty.so", build);
+    snprintf(faulty_nowait, sizeof faulty_nowait, "%s/skf-faulty/libskf-faulty-nowait.so", build);
+    snprintf(faulty_noverify, sizeof faulty_noverify, "%s/skf-faulty/libskf-faulty-noverify.so", build);
+    snprintf(devdir, sizeof devdir, "%s/devices", work);
+    snprintf(control, sizeof control, "%s/control", work);
+    return true;
+}
+
+static bool setup_token(uint8_t **der, size_t *der_len)
+{
+    char key[PATH_LEN], cert[PATH_LEN], derpath[PATH_LEN];
+
+    snprintf(key, sizeof key, "%s/sign.key", work);
+    snprintf(cert, sizeof cert, "%s/sign.pem", work);
+    snprintf(derpath, sizeof derpath, "%s/sign.der", work);
+    mkdir(devdir, 0700);
+    command("");
+    setenv("VSKF_DIR", devdir, 1);
+    setenv("SKF_FAULTY_TARGET", vskf_lib, 1);
+    setenv("SKF_FAULTY_CONTROL", control, 1);
+    tap_ok(exists(helper), "the helper program is built (%s)", helper);
+    tap_ok(exists(faulty) && exists(faulty_nowait) && exists(faulty_noverify), "the faulty libraries are built");
+    return tap_ok(run("openssl genpkey -algorithm SM2 -out '%s' && "
+                      "openssl req -new -x509 -key '%s' -sm3 -subj '/CN=测试用户' -days 30 -out '%s' && "
+                      "openssl x509 -in '%s' -outform DER -out '%s' && "
+                      "'%s' provision '%s' %s --serial SN-0001 --label 测试钥匙 --container %s "
+                      "--sign-cert '%s' --sign-key '%s' && '%s' plug '%s' %s",
+                      key, key, cert, cert, derpath, vskf_cli, devdir, DEV, CON, cert, key,
+                      vskf_cli, devdir, DEV) == 0 &&
+                  read_file(derpath, der, der_len),
+                  "a virtual token provisioned with an SM2 signing certificate and plugged");
+}
+
+int main(void)
+{
+    struct skf_host *h;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    char why[512] = "";
+
+    signal(SIGPIPE, SIG_IGN);
+    if (!setup_paths())
+        tap_skip_all("cannot make a temporary directory");
+    if (!exists(vskf_lib) || !exists(vskf_cli)) {
+        rmdir(work);
+        tap_skip_all("the virtual SKF token (tests/vskf) is not built in this build directory");
+    }
+    test_library_refused();
+    if (setup_token(&der, &der_len)) {
+        if (TAP_EQ_STR(skf_err_name(start(faulty, NULL, true, 0, &h, why, sizeof why)), "OK",
+                       "the helper starts over the virtual token")) {
+            test_reads(h, der, der_len);
+            test_pins(h);
+            test_remote_unblock(h);
+            test_events("SKF_WaitForDevEvent");
+            test_faults(h);
+            test_event_thread_crash(h);
+            skf_host_stop(h);
+        } else {
+            tap_diag("%s", why);
+        }
+        test_backoff();
+        test_optional_absent();
+        test_wait_at_once();
+    }
+    tap_ok(no_children_left(), "no helper process left behind, no zombie");
+    free(der);
+    run("rm -rf '%s'", work);
+    return tap_done();
+}

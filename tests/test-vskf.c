@@ -27,6 +27,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -438,6 +439,160 @@ static size_t unblock_answer(const char *admin, const char *pin, const uint8_t *
     return blen + 4;
 }
 
+
+/* --- the enveloped encryption key (GM/T 0016-2012 7.6.12) ----------------------- */
+
+/* ENVELOPEDKEYBLOB, packed: Version, ulSymmAlgID, ulBits, cbEncryptedPriKey[64],
+ * PubKey (ECCPUBLICKEYBLOB), then ECCCIPHERBLOB: X[64] Y[64] HASH[32]
+ * CipherLen Cipher[CipherLen]. */
+#define ENV_PRIKEY      12
+#define ENV_PUBKEY      76
+#define ENV_CIPHER      (ENV_PUBKEY + PUBBLOB_SIZE)
+#define ENV_C_HASH      (ENV_CIPHER + 2 * COORD_FIELD)
+#define ENV_C_LEN       (ENV_C_HASH + 32)
+#define ENV_C_DATA      (ENV_C_LEN + 4)
+#define SESSION_KEY_LEN 16
+
+static EVP_PKEY *key_from_blob(const uint8_t *blob)
+{
+    uint8_t point[1 + 2 * COORD_LEN] = { 0x04 };
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *key = NULL;
+
+    memcpy(point + 1, blob + 4 + COORD_FIELD - COORD_LEN, COORD_LEN);
+    memcpy(point + 1 + COORD_LEN, blob + 4 + 2 * COORD_FIELD - COORD_LEN, COORD_LEN);
+    if (bld && ctx && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1)
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
+
+static void put_ulong(uint8_t *p, ULONG v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* An INTEGER or OCTET STRING of the SM2 ciphertext, right-aligned in out. */
+static int put_part(const ASN1_TYPE *t, int type, uint8_t *out, size_t field)
+{
+    const ASN1_STRING *str = t->value.asn1_string;
+    int len = str ? ASN1_STRING_length(str) : -1;
+
+    if (t->type != type || len < 0 || (size_t)len > field)
+        return -1;
+    memcpy(out + field - (size_t)len, ASN1_STRING_get0_data(str), (size_t)len);
+    return 0;
+}
+
+/* The CA's key management centre's side: a fresh SM2 encryption key,
+ * wrapped for the container whose signing public key is sign_blob. */
+static size_t make_envelope(const uint8_t *sign_blob, EVP_PKEY **enc_out, uint8_t *env,
+                            size_t env_size)
+{
+    EVP_PKEY *enc = EVP_PKEY_Q_keygen(NULL, NULL, "SM2"), *sign = key_from_blob(sign_blob);
+    EVP_PKEY_CTX *ctx = sign ? EVP_PKEY_CTX_new(sign, NULL) : NULL;
+    uint8_t session[SESSION_KEY_LEN], priv[2 * COORD_LEN] = { 0 }, point[1 + 2 * COORD_LEN];
+    uint8_t der[512];
+    size_t der_len = sizeof der, total = 0;
+    const unsigned char *p = der;
+    STACK_OF(ASN1_TYPE) *seq = NULL;
+    BIGNUM *d = NULL;
+
+    memset(env, 0, env_size);
+    if (!enc || !ctx || RAND_bytes(session, sizeof session) != 1 ||
+        EVP_PKEY_get_bn_param(enc, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+        BN_bn2binpad(d, priv + COORD_LEN, COORD_LEN) < 0 || point_of(enc, point) < 0 ||
+        EVP_PKEY_encrypt_init(ctx) != 1 ||
+        EVP_PKEY_encrypt(ctx, der, &der_len, session, sizeof session) != 1 ||
+        !(seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)der_len)) || sk_ASN1_TYPE_num(seq) != 4)
+        goto out;
+    put_ulong(env, 1);
+    put_ulong(env + 4, ALG_SM4_ECB);
+    put_ulong(env + 8, 256);
+    if (sm4("SM4-ECB", session, NULL, priv, sizeof priv, env + ENV_PRIKEY) < 0)
+        goto out;
+    put_ulong(env + ENV_PUBKEY, 256);
+    memcpy(env + ENV_PUBKEY + 4 + COORD_FIELD - COORD_LEN, point + 1, COORD_LEN);
+    memcpy(env + ENV_PUBKEY + 4 + 2 * COORD_FIELD - COORD_LEN, point + 1 + COORD_LEN, COORD_LEN);
+    if (put_part(sk_ASN1_TYPE_value(seq, 0), V_ASN1_INTEGER, env + ENV_CIPHER, COORD_FIELD) < 0 ||
+        put_part(sk_ASN1_TYPE_value(seq, 1), V_ASN1_INTEGER, env + ENV_CIPHER + COORD_FIELD,
+                 COORD_FIELD) < 0 ||
+        put_part(sk_ASN1_TYPE_value(seq, 2), V_ASN1_OCTET_STRING, env + ENV_C_HASH, 32) < 0 ||
+        put_part(sk_ASN1_TYPE_value(seq, 3), V_ASN1_OCTET_STRING, env + ENV_C_DATA,
+                 SESSION_KEY_LEN) < 0)
+        goto out;
+    put_ulong(env + ENV_C_LEN, SESSION_KEY_LEN);
+    total = ENV_C_DATA + SESSION_KEY_LEN;
+    *enc_out = enc;
+    enc = NULL;
+out:
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    BN_clear_free(d);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(enc);
+    EVP_PKEY_free(sign);
+    return total;
+}
+
+/* A certificate for key, issued by a throwaway SM2 key: the token only
+ * stores it, so any well-formed certificate serves. */
+static int make_cert(EVP_PKEY *key, uint8_t *out, size_t size)
+{
+    EVP_PKEY *issuer = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    int len = -1;
+
+    if (issuer && x && name &&
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"测试",
+                                   -1, -1, 0) == 1 &&
+        X509_set_version(x, 2) == 1 && ASN1_INTEGER_set(X509_get_serialNumber(x), 7) == 1 &&
+        X509_set_subject_name(x, name) == 1 && X509_set_issuer_name(x, name) == 1 &&
+        X509_gmtime_adj(X509_getm_notBefore(x), 0) && X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+        X509_set_pubkey(x, key) == 1 && X509_sign(x, issuer, EVP_sm3()) > 0)
+        len = cert_der(x, out, size);
+    X509_NAME_free(name);
+    X509_free(x);
+    EVP_PKEY_free(issuer);
+    return len;
+}
+
+static void test_enveloped_key(struct skf *s, H con, const uint8_t *sign_blob)
+{
+    uint8_t env[BUF], blob[PUBBLOB_SIZE], point[1 + 2 * COORD_LEN], cert[BUF], back[BUF];
+    EVP_PKEY *enc = NULL;
+    size_t len = make_envelope(sign_blob, &enc, env, sizeof env);
+    ULONG size = sizeof blob;
+    int cert_len;
+
+    if (!tap_ok(len > 0, "an enveloped SM2 encryption key, made with OpenSSL"))
+        return;
+    env[ENV_PUBKEY + 4 + COORD_FIELD - 1] ^= 1;
+    tap_ok(s->ImportECCKeyPair(con, env) != R_OK_,
+           "ImportECCKeyPair refuses a public key that is not the private key's");
+    env[ENV_PUBKEY + 4 + COORD_FIELD - 1] ^= 1;
+    TAP_EQ_INT(s->ImportECCKeyPair(con, env), R_OK_, "ImportECCKeyPair");
+    TAP_EQ_INT(s->ExportPublicKey(con, 0, blob, &size), R_OK_, "ExportPublicKey(enc)");
+    tap_ok(point_of(enc, point) == 0 && blob_is_point(blob, point),
+           "the token holds the CA's encryption key");
+    cert_len = make_cert(enc, cert, sizeof cert);
+    TAP_EQ_INT(s->ImportCertificate(con, 0, cert, (ULONG)cert_len), R_OK_,
+               "ImportCertificate(enc)");
+    TAP_EQ_INT(s->ImportCertificate(con, 0, cert, 10), 0x0A000011u,
+               "a truncated certificate: SAR_INDATAERR");
+    size = sizeof back;
+    s->ExportCertificate(con, 0, back, &size);
+    tap_ok(size == (ULONG)cert_len && memcmp(back, cert, size) == 0,
+           "ExportCertificate(enc) gives it back");
+    EVP_PKEY_free(enc);
+}
+
 /* --- the parts -------------------------------------------------------------------- */
 
 static H connect_dev(struct skf *s, const char *name)
@@ -692,6 +847,9 @@ static void test_device_auth_and_apps(struct skf *s)
     tap_ok(memcmp(blob, blob2, sizeof blob) == 0, "ExportPublicKey returns the generated key");
     size = sizeof blob2;
     TAP_EQ_INT(s->ExportPublicKey(con, 0, blob2, &size), R_KEYNOTFOUND, "no encryption key yet");
+    test_enveloped_key(s, con, blob);
+    s->GetContainerType(con, &type);
+    TAP_EQ_INT(type, CONTAINER_ECC, "a container with keys is ECC");
     TAP_EQ_INT(s->CreateFile(app, "seal.1", 64, RIGHTS_ANYONE, RIGHTS_USER), R_OK_, "CreateFile");
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)i;
@@ -812,6 +970,82 @@ static void test_events(struct skf *s)
     pthread_create(&t, NULL, wait_thread, &w);
     tap_ok(join_within(t, &w, true) && w.rv == R_NOT_EVENT,
            "CancelWaitForDevEvent wakes the waiter with SAR_NOT_EVENTERR");
+}
+
+
+static void test_lock_dev(struct skf *s)
+{
+    uint8_t info[DI_SIZE_NATURAL];
+    H h1 = connect_dev(s, "alpha"), h2 = connect_dev(s, "alpha");
+
+    TAP_EQ_INT(s->LockDev(h1, 0), R_OK_, "LockDev");
+    TAP_EQ_INT(s->GetDevInfo(h1, info), R_OK_, "the locking handle works");
+    TAP_EQ_INT(s->GetDevInfo(h2, info), R_FAIL, "another handle is shut out");
+    TAP_EQ_INT(s->LockDev(h2, 30), 0x0A00000Fu, "LockDev by another handle: SAR_TIMEOUTERR");
+    TAP_EQ_INT(s->UnlockDev(h1), R_OK_, "UnlockDev");
+    TAP_EQ_INT(s->GetDevInfo(h2, info), R_OK_, "the other handle works again");
+    s->LockDev(h2, 0);
+    s->DisConnectDev(h2);
+    TAP_EQ_INT(s->GetDevInfo(h1, info), R_OK_, "closing the locking handle unlocks");
+    s->DisConnectDev(h1);
+}
+
+/* Two processes verify at once; the flock keeps every count whole. */
+#define HAMMER_ROUNDS 25
+static void test_two_processes(struct skf *s)
+{
+    pid_t kids[2];
+    int bad = 0, status;
+    ULONG max = 0, left = 0;
+    BOOL32 def;
+
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            H dev = connect_dev(s, "alpha"), app = dev ? open_app(s, dev, "APP1") : NULL;
+            ULONG retry;
+            int errors = 0;
+
+            for (int i = 0; i < HAMMER_ROUNDS && app; i++) {
+                ULONG a = s->VerifyPIN(app, T_USER, "000000", &retry);
+
+                errors += a != R_PIN_INCORRECT;
+                errors += s->VerifyPIN(app, T_USER, USER_PIN, &retry) != R_OK_;
+            }
+            _exit(app && errors == 0 ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        if (kids[k] < 0 || waitpid(kids[k], &status, 0) != kids[k] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            bad++;
+    TAP_EQ_INT(bad, 0, "two processes, 100 PIN checks between them, every answer as expected");
+    H dev = connect_dev(s, "alpha"), app = dev ? open_app(s, dev, "APP1") : NULL;
+    s->GetPINInfo(app, T_USER, &max, &left, &def);
+    tap_ok(left == USER_TRIES && max == USER_TRIES, "tries intact afterwards (%u/%u)", left, max);
+    s->DisConnectDev(dev);
+}
+
+static void test_damaged_state(struct skf *s)
+{
+    char path[BUF], out[BUF];
+    FILE *f;
+    H h = NULL;
+
+    cli(NULL, 0, "provision", dev_dir, "gamma", "--serial", "VSKF0003", NULL);
+    cli(NULL, 0, "plug", dev_dir, "gamma", NULL);
+    join(path, sizeof path, dev_dir, "gamma.skf");
+    f = fopen(path, "r+");
+    if (f) {
+        fseek(f, 30, SEEK_SET);         /* inside the label line */
+        fputc('X', f);
+        fclose(f);
+    }
+    TAP_EQ_INT(s->ConnectDev("gamma", &h), R_FAIL, "a damaged state file: ConnectDev fails");
+    tap_ok(cli(out, sizeof out, "show", dev_dir, "gamma", NULL) == 1 && strstr(out, "crc32"),
+           "vskf show names the damage (crc32)");
+    cli(NULL, 0, "unplug", dev_dir, "gamma", NULL);
+    unlink(path);
 }
 
 /* --- quirks ------------------------------------------------------------------------ */
@@ -989,6 +1223,9 @@ int main(int argc, char **argv)
     s.DisConnectDev(dev);
     test_device_auth_and_apps(&s);
     test_events(&s);
+    test_lock_dev(&s);
+    test_two_processes(&s);
+    test_damaged_state(&s);
     test_quirks(&s);
     test_bool32_writes_four_bytes(&s);
     test_abi_variants();

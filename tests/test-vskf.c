@@ -766,7 +766,7 @@ static void test_signing(struct skf *s, H dev, H app, H con)
 
 static void test_unblock(struct skf *s, H app)
 {
-    uint8_t rnd[8], answer[64];
+    uint8_t rnd[8], answer[64] = { 0 };
     size_t len;
     ULONG retry = 99, max, left;
     BOOL32 def;
@@ -1177,6 +1177,88 @@ static int provision(void)
                NULL);
 }
 
+static void remove_dev_dir(void)
+{
+    char cmd[BUF + 16];
+
+    if (dev_dir[0] &&
+        (snprintf(cmd, sizeof cmd, "rm -rf '%s'", dev_dir) >= (int)sizeof cmd || system(cmd) != 0))
+        tap_diag("could not remove %s", dev_dir);
+}
+
+/* The demo token of make-demo-skf, on a copy of its device file. */
+static void test_demo_token(struct skf *s)
+{
+    char skf_dir[BUF], src[BUF], dst[BUF], cmd[3 * BUF], names[BUF];
+    uint8_t cert[BUF], want[BUF], info[DI_SIZE_NATURAL];
+    X509 *sign = NULL, *ca = NULL;
+    ULONG size = sizeof cert;
+    H dev, app, con = NULL;
+    FILE *f;
+    int want_len = -1;
+
+    join(skf_dir, sizeof skf_dir, build_dir, "demo-skf");
+    join(src, sizeof src, skf_dir, "dev/demo-sm2.skf");
+    join(dst, sizeof dst, dev_dir, "demo-sm2.skf");
+    if (snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, dst) >= (int)sizeof cmd || system(cmd) != 0) {
+        tap_ok(0, "the demo SKF token exists (%s)", src);
+        return;
+    }
+    plug("demo-sm2");
+    dev = connect_dev(s, "demo-sm2");
+    app = dev ? open_app(s, dev, "UKEYD_DEMO") : NULL;
+    tap_ok(app != NULL, "demo token: application UKEYD_DEMO");
+    s->GetDevInfo(dev, info);
+    TAP_EQ_STR((char *)info + DI_LABEL, "演示专用's key", "demo token: label");
+    size = sizeof names;
+    s->EnumContainer(app, names, &size);
+    TAP_EQ_STR(names, "DEMO_SM2", "demo token: container");
+    s->OpenContainer(app, "DEMO_SM2", &con);
+    size = sizeof cert;
+    s->ExportCertificate(con, 1, cert, &size);
+    join(src, sizeof src, skf_dir, "sign.pem");
+    if ((f = fopen(src, "r"))) {
+        sign = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    ca = read_pem_cert("sm2-ca.pem");
+    want_len = sign ? cert_der(sign, want, sizeof want) : -1;
+    tap_ok(want_len > 0 && size == (ULONG)want_len && memcmp(cert, want, size) == 0,
+           "demo token: the signing certificate of demo-skf/sign.pem");
+    if (sign) {
+        ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+
+        if (id && ASN1_OCTET_STRING_set(id, (const unsigned char *)SM2_ID, strlen(SM2_ID)) == 1)
+            X509_set0_distinguishing_id(sign, id);     /* sign owns it now */
+        else
+            ASN1_OCTET_STRING_free(id);
+    }
+    tap_ok(sign && ca && X509_verify(sign, X509_get0_pubkey(ca)) == 1,
+           "demo token: its signature verifies under the demo SM2 root");
+    s->DisConnectDev(dev);
+    unplug("demo-sm2");
+    unlink(dst);
+    X509_free(sign);
+    X509_free(ca);
+}
+
+static void test_cli_refusals(void)
+{
+    char out[BUF], cert[BUF], key[BUF];
+
+    join(cert, sizeof cert, demo_dir, "sm2-9a.pem");
+    join(key, sizeof key, demo_dir, "sm2-9d-key.pem");
+    tap_ok(cli(out, sizeof out, "provision", dev_dir, "bad", "--sign-cert", cert, "--sign-key",
+               key, NULL) == 1 && strstr(out, "does not match"),
+           "vskf provision refuses a key that is not the certificate's");
+    tap_ok(cli(out, sizeof out, "provision", dev_dir, "bad", "--user-pin", "123", NULL) == 1,
+           "vskf provision refuses a 3-digit PIN");
+    tap_ok(cli(out, sizeof out, "provision", dev_dir, "../bad", NULL) == 1,
+           "vskf provision refuses a name with a slash");
+    tap_ok(cli(out, sizeof out, "plug", dev_dir, "nosuch", NULL) == 1, "vskf plug of no device");
+    tap_ok(cli(out, sizeof out, "frobnicate", NULL) == 2, "vskf with a bad command: exit 2");
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("UKEYD_BUILD");
@@ -1198,6 +1280,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmpl))
         tap_skip_all("no temp directory");
     snprintf(dev_dir, sizeof dev_dir, "%s", tmpl);
+    atexit(remove_dev_dir);
     setenv("VSKF_DIR", dev_dir, 1);
     unsetenv("VSKF_QUIRKS");
     if (!tap_ok(provision() == 0, "vskf provision alpha (dual certificates) and beta (blank)"))
@@ -1229,13 +1312,8 @@ int main(int argc, char **argv)
     test_quirks(&s);
     test_bool32_writes_four_bytes(&s);
     test_abi_variants();
+    test_demo_token(&s);
+    test_cli_refusals();
     dlclose(s.dl);
-    cli(NULL, 0, "unplug", dev_dir, "alpha", NULL);
-    {
-        char cmd[BUF + 16];
-
-        if (snprintf(cmd, sizeof cmd, "rm -rf '%s'", dev_dir) >= (int)sizeof cmd || system(cmd) != 0)
-            tap_diag("could not remove %s", dev_dir);
-    }
     return tap_done();
 }

@@ -830,6 +830,9 @@ static void test_device_auth_and_apps(struct skf *s)
     s->GenRandom(dev, rnd, 8);
     sm4("SM4-ECB", (const uint8_t *)DEV_AUTH_KEY, NULL, rnd, 16, block);
     TAP_EQ_INT(s->DevAuth(dev, block, 16), R_OK_, "DevAuth: SM4-ECB(key, random || 00..)");
+    TAP_EQ_INT(s->CreateApplication(dev, "APP\nX=1", ADMIN_PIN, 5, USER_PIN, 5, RIGHTS_USER,
+                                    &app), R_INVALIDPARAM, "an application name with a newline");
+    TAP_EQ_INT(s->SetLabel(dev, "two\nlines"), R_INVALIDPARAM, "a label with a newline");
     TAP_EQ_INT(s->CreateApplication(dev, "APP2", ADMIN_PIN, 5, USER_PIN, 5, RIGHTS_USER, &app),
                R_OK_, "CreateApplication");
     size = sizeof names;

@@ -426,6 +426,7 @@ static int cmd_show(const char *dir, const char *name)
     struct vskf_paths paths;
     struct vskf_ram ram;
     char err[ERR_MAX];
+    size_t used;
     int plugged;
 
     if (!st)
@@ -441,7 +442,9 @@ static int cmd_show(const char *dir, const char *name)
            st->manufacturer, st->issuer);
     if (st->usb_id[0])
         printf("usb-id: %s\n", st->usb_id);
-    printf("free-space: %zu/%u\n", st->total_space - vskf_used_space(st), st->total_space);
+    used = vskf_used_space(st);
+    printf("free-space: %zu/%u\n", used < st->total_space ? st->total_space - used : 0,
+           st->total_space);
     for (size_t i = 0; i < st->n_apps; i++) {
         const struct vskf_app *app = &st->apps[i];
 

@@ -320,9 +320,17 @@ bool vskf_rights_allow(uint32_t rights, enum vskf_role role)
     return false;
 }
 
+bool vskf_text_storable(const char *text)
+{
+    for (; *text; text++)
+        if ((unsigned char)*text < ' ' || *text == '\x7f')
+            return false;
+    return true;
+}
+
 ULONG vskf_check_name(const char *name, size_t max)
 {
-    if (!name || !*name)
+    if (!name || !*name || !vskf_text_storable(name))
         return SAR_INVALIDPARAMERR;
     if (strlen(name) > max)
         return SAR_NAMELENERR;

@@ -241,7 +241,7 @@ ULONG SKF_SetLabel(DEVHANDLE hDev, LPSTR szLabel)
 
     if (!szLabel)
         return SAR_INVALIDPARAMERR;
-    if (strlen(szLabel) > VSKF_LABEL_MAX)
+    if (strlen(szLabel) > VSKF_LABEL_MAX || !vskf_text_storable(szLabel))
         return SAR_INVALIDPARAMERR;
     rv = vskf_op_begin(hDev, VSKF_KIND_DEV, &op);
     if (rv == SAR_OK) {

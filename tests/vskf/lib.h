@@ -72,8 +72,11 @@ ULONG vskf_pin_role(ULONG type, enum vskf_role *role);
 ULONG vskf_sm2_sign_alg(void);
 ULONG vskf_sm2_cap(void);
 bool vskf_rights_allow(uint32_t rights, enum vskf_role role);
-/* Validates a name argument: SAR_INVALIDPARAMERR for NULL or empty,
- * SAR_NAMELENERR when longer than max. */
+/* True when text has no control characters: the state file keeps one
+ * value a line, so a name with a newline could never be read back. */
+bool vskf_text_storable(const char *text);
+/* Validates a name argument: SAR_INVALIDPARAMERR for NULL, empty or with
+ * control characters, SAR_NAMELENERR when longer than max. */
 ULONG vskf_check_name(const char *name, size_t max);
 /* A PIN argument: SAR_INVALIDPARAMERR for NULL, SAR_PIN_LEN_RANGE when its
  * length is outside the device's limits. */

@@ -392,14 +392,15 @@ static int fsync_parent_dir(const char *path)
 
 int vskf_write_atomic(const char *path, const void *data, size_t len, bool durable)
 {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dir_len = slash ? (int)(slash - path) : 1;
+    const char *dir = slash ? path : ".";
     char tmp[PATH_MAX];
-    char copy[PATH_MAX];
     const char *p = data;
     int fd;
 
-    if (vskf_strlcpy(copy, path, sizeof copy) < 0 ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dirname(copy),
-                         basename((char *)(uintptr_t)path)) >= sizeof tmp)
+    if ((size_t)snprintf(tmp, sizeof tmp, "%.*s/.%s.XXXXXX", dir_len, dir, base) >= sizeof tmp)
         return -1;
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)

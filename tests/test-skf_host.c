@@ -33,7 +33,7 @@ extern char **environ;
 #define CON              "SIGN1"
 #define USER_PIN         "123456"
 #define ADMIN_PIN        "12345678"
-#define HANG_DEADLINE_MS 1500
+#define HANG_DEADLINE_MS 3000
 #define EVENT_WAIT_S     20     /* generous: a bound on a hang, never a timing claim */
 #define CHALLENGE_LEN    16
 #define PATH_LEN         512
@@ -43,6 +43,7 @@ extern char **environ;
 static char build[BASE_LEN], work[BASE_LEN], helper[PATH_LEN], vskf_cli[PATH_LEN];
 static char vskf_lib[PATH_LEN], faulty[PATH_LEN], faulty_nowait[PATH_LEN], faulty_noverify[PATH_LEN];
 static char devdir[PATH_LEN], control[PATH_LEN];
+static char vskf_bool64[PATH_LEN], vskf_nowait[PATH_LEN];
 
 /* --- commands and files ------------------------------------------------------ */
 
@@ -521,6 +522,96 @@ static void test_wait_at_once(void)
     command("");
 }
 
+/* Each deviation of the field, switched on in the virtual token (its quirk,
+ * or a build of it), against the profile that says so. */
+struct deviation {
+    const char *what;
+    const char *quirks;
+    const char *lib;          /* NULL: libvskf.so */
+    void (*adjust)(struct skf_profile *p);
+    bool events;
+};
+
+static void p_swapped(struct skf_profile *p) { p->pin_types_swapped = true; }
+static void p_global(struct skf_profile *p) { p->global_device = true; }
+static void p_natural(struct skf_profile *p) { p->devinfo_packed = false; }
+static void p_bool64(struct skf_profile *p) { p->bool_bits = 64; }
+
+static void deviation_case(const struct deviation *d, const uint8_t *der, size_t der_len)
+{
+    struct skf_profile p = *skf_profile_standard();
+    struct skf_host *h;
+    struct skf_devinfo info;
+    struct skf_pin_info pi;
+    struct skf_name_list l = { 0 };
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    uint32_t tries = 0;
+    char why[256];
+    skf_err e;
+
+    if (d->adjust)
+        d->adjust(&p);
+    setenv("VSKF_QUIRKS", d->quirks, 1);
+    if (start(d->lib ? d->lib : vskf_lib, &p, d->events, 0, &h, why, sizeof why) != SKF_OK) {
+        tap_ok(0, "%s: the helper starts (%s)", d->what, why);
+        unsetenv("VSKF_QUIRKS");
+        return;
+    }
+    /* each call before its check: the check's message shows what it returned */
+    e = skf_host_list_devices(h, &l);
+    tap_ok(e == SKF_OK && lists(&l, DEV), "%s: devices listed", d->what);
+    skf_name_list_free(&l);
+    memset(&info, 0, sizeof info);
+    e = skf_host_device_info(h, DEV, &info);
+    tap_ok(e == SKF_OK && strcmp(info.serial, "SN-0001") == 0 && strcmp(info.label, "测试钥匙") == 0 &&
+           skf_devinfo_has_sm2(&info),
+           "%s: device info right (serial \"%s\", SM2 0x%08x)", d->what, info.serial, info.alg_asym);
+    e = skf_host_list_containers(h, DEV, APP, &l);
+    tap_ok(e == SKF_OK && lists(&l, CON), "%s: containers listed", d->what);
+    skf_name_list_free(&l);
+    e = skf_host_export_cert(h, DEV, APP, CON, true, &got, &got_len);
+    tap_ok(e == SKF_OK && got_len == der_len && memcmp(got, der, der_len) == 0,
+           "%s: the certificate exported whole", d->what);
+    free(got);
+    memset(&pi, 0, sizeof pi);
+    e = skf_host_pin_info(h, DEV, APP, SKF_PIN_USER, &pi);
+    tap_ok(e == SKF_OK && pi.tries_max == 6 && pi.tries_left == 6 && !pi.default_pin,
+           "%s: the user PIN's tries (%u/%u), not the factory PIN", d->what, pi.tries_left, pi.tries_max);
+    e = skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "000000", &tries);
+    tap_ok(e == SKF_E_PIN_INCORRECT && tries == 5, "%s: a wrong user PIN costs a user try (%s, %u left)",
+           d->what, skf_err_name(e), tries);
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, &tries)), "OK",
+               d->what);
+    if (d->events) {
+        forget_events();
+        run("'%s' unplug '%s' %s", vskf_cli, devdir, DEV);
+        tap_ok(wait_event(SKF_HOST_EVENT_REMOVED, DEV), "%s: the removal reported", d->what);
+        run("'%s' plug '%s' %s", vskf_cli, devdir, DEV);
+        tap_ok(wait_event(SKF_HOST_EVENT_INSERTED, DEV), "%s: the insertion reported", d->what);
+    }
+    skf_host_stop(h);
+    unsetenv("VSKF_QUIRKS");
+}
+
+static void test_deviations(const uint8_t *der, size_t der_len)
+{
+    const struct deviation cases[] = {
+        { "the standard", "", NULL, NULL, true },
+        { "size queries answered SAR_BUFFER_TOO_SMALL", "size-query-too-small", NULL, NULL, false },
+        { "SM2 announced as 0x00020200", "sm2-id-0x00020200", NULL, NULL, false },
+        { "PIN types swapped", "pin-types-swapped", NULL, p_swapped, false },
+        { "one global current device", "global-device", NULL, p_global, false },
+        { "DEVINFO not packed", "natural-devinfo", NULL, p_natural, false },
+        { "BOOL of 64 bits", "", vskf_bool64, p_bool64, false },
+        { "SKF_WaitForDevEvent returning at once", "wait-returns-at-once", NULL, NULL, true },
+        { "no SKF_WaitForDevEvent", "", vskf_nowait, NULL, true },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        deviation_case(&cases[i], der, der_len);
+}
+
 static bool setup_paths(void)
 {
     const char *b = getenv("UKEYD_BUILD");
@@ -535,6 +626,8 @@ static bool setup_paths(void)
     snprintf(faulty, sizeof faulty, "%s/skf-faulty/libskf-faulty.so", build);
     snprintf(faulty_nowait, sizeof faulty_nowait, "%s/skf-faulty/libskf-faulty-nowait.so", build);
     snprintf(faulty_noverify, sizeof faulty_noverify, "%s/skf-faulty/libskf-faulty-noverify.so", build);
+    snprintf(vskf_bool64, sizeof vskf_bool64, "%s/vskf/libvskf-bool64.so", build);
+    snprintf(vskf_nowait, sizeof vskf_nowait, "%s/vskf/libvskf-nowait.so", build);
     snprintf(devdir, sizeof devdir, "%s/devices", work);
     snprintf(control, sizeof control, "%s/control", work);
     return true;
@@ -596,6 +689,7 @@ int main(void)
         test_backoff();
         test_optional_absent();
         test_wait_at_once();
+        test_deviations(der, der_len);
     }
     tap_ok(no_children_left(), "no helper process left behind, no zombie");
     free(der);

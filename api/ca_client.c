@@ -73,6 +73,7 @@ static const char *const err_names[CA_E__COUNT] = {
     [CA_E_ROTATION_CONFLICT] = "ROTATION_CONFLICT",
     [CA_E_ROTATION_CLOSED] = "ROTATION_CLOSED",
     [CA_E_ACTION_UNKNOWN] = "ACTION_UNKNOWN",
+    [CA_E_PUK_RECORD_MISMATCH] = "PUK_RECORD_MISMATCH",
 };
 
 const char *ca_err_name(ca_err err)
@@ -867,4 +868,23 @@ ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct c
     snprintf(call.path, sizeof call.path, "/rotations/%s/reconcile", rotation_id);
     err = ca_exchange(c, &call, &root, why);
     return err ? err : read_pair(&call, root, rotation_id, out);
+}
+
+ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk_problem problem,
+                 int puk_tries_left, struct ca_refusal *why)
+{
+    SCOPED_JSON *body = json_pack("{s:s}", "cardRefused",
+                                  problem == CA_PUK_UNFIT ? "puk-unfit" : "puk-incorrect");
+    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/report",
+                            .body = body, .post = true };
+    SCOPED_JSON *root = NULL;
+
+    ca_refusal_reset(why);
+    if (!body || (puk_tries_left >= 0 &&
+                  json_object_set_new(body, "pukTriesLeft", json_integer(puk_tries_left))))
+        return CA_E_NO_MEMORY;
+    if (!ca_id_valid(rotation_id))
+        return CA_E_ROTATION_UNKNOWN;
+    snprintf(call.path, sizeof call.path, "/rotations/%s/report", rotation_id);
+    return ca_exchange(c, &call, &root, why);
 }

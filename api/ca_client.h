@@ -54,6 +54,7 @@ typedef enum ca_err {
     CA_E_ROTATION_CONFLICT,    /* `result` */
     CA_E_ROTATION_CLOSED,      /* `result` */
     CA_E_ACTION_UNKNOWN,       /* cert/v1 (api/ca_cert.h): no such action */
+    CA_E_PUK_RECORD_MISMATCH,  /* a card refused this token's PUK on record: no more pairs */
     CA_E__COUNT
 } ca_err;
 
@@ -136,6 +137,12 @@ enum ca_rotation_result {
     CA_ROTATION_UNCHANGED,
 };
 
+/* Why a card refused the PUK a rotation handed out (report). */
+enum ca_puk_problem {
+    CA_PUK_INCORRECT,          /* "puk-incorrect": the card said wrong PUK */
+    CA_PUK_UNFIT,              /* "puk-unfit": it cannot be this card's PUK (length, characters) */
+};
+
 struct ca_client_config {
     const char *base_url;                /* checked with ca_url_check */
     const char *ca_bundle;               /* PEM file, or NULL for the system's trust store */
@@ -182,6 +189,10 @@ ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
                   enum ca_rotation_result result, bool pin_reset, struct ca_refusal *why);
 ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct ca_puk_pair *out,
                     struct ca_refusal *why);
+/* Tells the service that the card refused the rotation's PUK; settles nothing.
+ * `puk_tries_left` -1 when the card did not say. */
+ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk_problem problem,
+                 int puk_tries_left, struct ca_refusal *why);
 
 /* Whether `id` is a well-formed request or rotation id (safe in a path and a file name). */
 bool ca_id_valid(const char *id);

@@ -45,6 +45,12 @@ enum api_code errmap_token(token_err err)
         return API_PUK_INCORRECT;
     case TOKEN_E_PUK_BLOCKED:
         return API_PUK_BLOCKED;
+    case TOKEN_E_PUK_LAST_TRY:
+        return API_PUK_LAST_TRY;
+    /* The only PUKs ukeyd presents are the CA's: one that cannot be a PUK of
+     * this card is the CA's record at fault, not anything the user typed. */
+    case TOKEN_E_PUK_POLICY:
+        return API_UNLOCK_RECORD_MISMATCH;
     case TOKEN_E_PIN_POLICY:
         return API_PIN_POLICY;
     case TOKEN_E_TIMEOUT:
@@ -106,6 +112,8 @@ enum api_code errmap_ca(ca_err err)
         return API_UNLOCK_SESSION_EXPIRED;
     case CA_E_STATE_CONFLICT:
         return API_UNLOCK_STATE_CONFLICT;
+    case CA_E_PUK_RECORD_MISMATCH:
+        return API_UNLOCK_RECORD_MISMATCH;
     /* Rotations are ukeyd's business with the service; the portal never causes these. */
     case CA_E_UNAVAILABLE:
     case CA_E_ROTATION_UNKNOWN:
@@ -149,6 +157,7 @@ enum api_code errmap_ca_cert(ca_err err)
     case CA_E_ROTATION_UNKNOWN:
     case CA_E_ROTATION_CONFLICT:
     case CA_E_ROTATION_CLOSED:
+    case CA_E_PUK_RECORD_MISMATCH:
         return API_CERT_SERVICE_UNAVAILABLE;
     }
     return API_CERT_SERVICE_UNAVAILABLE;

@@ -115,6 +115,13 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_ZH_CN] = { "PUK 码已锁定", "PUK 码已被锁定，请联系证书颁发机构。", NULL },
         [LANG_EN] = { "PUK blocked",
                       "The PUK is blocked; please contact the certificate authority.", NULL } } },
+    [API_PUK_LAST_TRY] = { "PUK_LAST_TRY", MHD_HTTP_LOCKED, {
+        [LANG_ZH_CN] = { "PUK 码仅剩最后一次机会",
+                         "这个 USB Key 的 PUK 码只剩最后一次尝试机会，ukeyd 不会冒险使用它。"
+                         "请联系证书颁发机构。", NULL },
+        [LANG_EN] = { "Last PUK try",
+                      "The USB token's PUK has one try left, which ukeyd never risks; please "
+                      "contact the certificate authority.", NULL } } },
     [API_TOKEN_NOT_FOUND] = { "TOKEN_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "找不到令牌", "没有找到这个 USB Key，请确认已插好。", NULL },
         [LANG_EN] = { "Token not found",
@@ -185,6 +192,14 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_EN] = { "Token unknown to the CA",
                       "The CA's unlock service has no record of this USB token or its "
                       "certificate; contact the CA.", NULL } } },
+    [API_UNLOCK_RECORD_MISMATCH] = { "UNLOCK_RECORD_MISMATCH", MHD_HTTP_CONFLICT, {
+        [LANG_ZH_CN] = { "证书颁发机构的记录与令牌不符",
+                         "证书颁发机构对这个 USB Key 的记录与令牌不符，无法在线解锁；"
+                         "已通知证书颁发机构，请联系其客服处理。令牌没有被锁死。", NULL },
+        [LANG_EN] = { "The CA's record does not match the token",
+                      "The CA's record of this USB token does not match the token, so it "
+                      "cannot be unlocked online. The CA has been told; please contact it. "
+                      "The token is not blocked.", NULL } } },
     [API_PAYMENT_REQUIRED] = { "PAYMENT_REQUIRED", MHD_HTTP_PAYMENT_REQUIRED, {
         [LANG_ZH_CN] = { "请先支付解锁费用", "本次解锁需要付费，请先在支付页面完成支付。", NULL },
         [LANG_EN] = { "Payment required",
@@ -328,7 +343,7 @@ unsigned api_code_status(enum api_code code)
 bool api_code_has_tries(enum api_code code)
 {
     return code == API_PIN_INCORRECT || code == API_PIN_BLOCKED || code == API_PIN_LAST_TRY ||
-           code == API_PUK_INCORRECT || code == API_PUK_BLOCKED;
+           code == API_PUK_INCORRECT || code == API_PUK_BLOCKED || code == API_PUK_LAST_TRY;
 }
 
 bool api_code_has_attempts(enum api_code code)

@@ -77,12 +77,14 @@ static void respond_ca_error(struct request *r, ca_err err, const struct ca_refu
     respond_problem(r, &p);
 }
 
-/* A CA refusal about a session's request; a request the CA no longer has ends the session. */
+/* A CA refusal about a session's request; a request the CA no longer has, or
+ * a PUK record the CA itself holds wrong, ends the session. */
 static void respond_session_ca_error(struct request *r, struct unlock_service *u,
                                      const struct unlock_session *s, ca_err err,
                                      const struct ca_refusal *why)
 {
-    if (err == CA_E_REQUEST_EXPIRED || err == CA_E_REQUEST_UNKNOWN)
+    if (err == CA_E_REQUEST_EXPIRED || err == CA_E_REQUEST_UNKNOWN ||
+        err == CA_E_PUK_RECORD_MISMATCH)
         session_expire(unlock_sessions(u), s->sid);
     respond_ca_error(r, err, why);
 }
@@ -382,6 +384,11 @@ static void respond_unlock_error(struct request *r, struct unlock_service *u,
         return;
     case UNLOCK_ERR_CA:
         respond_session_ca_error(r, u, s, e->ca, &e->refusal);
+        return;
+    /* The unlock's one wrong PUK is spent: no second try in this session. */
+    case UNLOCK_ERR_RECORD_MISMATCH:
+        session_expire(unlock_sessions(u), s->sid);
+        respond_code(r, API_UNLOCK_RECORD_MISMATCH);
         return;
     case UNLOCK_ERR_JOURNAL:
         break;

@@ -28,6 +28,7 @@ static const char *const step_names[JOURNAL_STEP__COUNT] = {
     [JOURNAL_PIN_RESET] = "pin-reset",
     [JOURNAL_PUK_CHANGED] = "puk-changed",
     [JOURNAL_CONFIRMED] = "confirmed",
+    [JOURNAL_PUK_REFUSED] = "puk-refused",
 };
 
 const char *journal_step_name(enum journal_step step)
@@ -71,6 +72,11 @@ void journal_close(struct journal *j)
     free(j);
 }
 
+static const char *puk_problem_name(enum ca_puk_problem p)
+{
+    return p == CA_PUK_UNFIT ? "puk-unfit" : "puk-incorrect";
+}
+
 static json_t *record_to_json(const struct journal_record *rec)
 {
     json_t *v = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "format", RECORD_FORMAT,
@@ -82,6 +88,12 @@ static json_t *record_to_json(const struct journal_record *rec)
     if (v && rec->step == JOURNAL_CONFIRMED &&
         (json_object_set_new(v, "result", json_string(rec->rotated ? "rotated" : "unchanged")) ||
          json_object_set_new(v, "pinReset", json_boolean(rec->pin_reset)))) {
+        json_decref(v);
+        return NULL;
+    }
+    if (v && rec->step == JOURNAL_PUK_REFUSED &&
+        (json_object_set_new(v, "cardRefused", json_string(puk_problem_name(rec->refused))) ||
+         json_object_set_new(v, "pukTriesLeft", json_integer(rec->puk_tries_left)))) {
         json_decref(v);
         return NULL;
     }
@@ -125,23 +137,28 @@ static bool copy_text(const char *s, char *out, size_t size)
 
 static bool record_from_json(json_t *v, struct journal_record *rec)
 {
-    const char *step, *token, *url, *request, *rotation, *result = NULL;
-    int format = 0, resumed = 0, blocked = 0, pin_reset = 0;
+    const char *step, *token, *url, *request, *rotation, *result = NULL, *refused = NULL;
+    int format = 0, resumed = 0, blocked = 0, pin_reset = 0, puk_tries = -1;
 
     *rec = (struct journal_record){ 0 };
     if (!v ||
-        json_unpack(v, "{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s?s, s?b}", "format", &format,
-                    "step", &step, "tokenId", &token, "caUrl", &url, "requestId", &request,
-                    "rotationId", &rotation, "resumed", &resumed, "pinBlockedBefore", &blocked,
-                    "result", &result, "pinReset", &pin_reset) ||
+        json_unpack(v, "{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s?s, s?b, s?s, s?i}", "format",
+                    &format, "step", &step, "tokenId", &token, "caUrl", &url, "requestId",
+                    &request, "rotationId", &rotation, "resumed", &resumed, "pinBlockedBefore",
+                    &blocked, "result", &result, "pinReset", &pin_reset, "cardRefused",
+                    &refused, "pukTriesLeft", &puk_tries) ||
         format != RECORD_FORMAT || !step_of_name(step, &rec->step) ||
         !copy_text(token, rec->token_id, sizeof rec->token_id) ||
         !copy_text(url, rec->ca_url, sizeof rec->ca_url) || !ca_id_valid(request) ||
         !ca_id_valid(rotation) || !copy_text(request, rec->request_id, sizeof rec->request_id) ||
         !copy_text(rotation, rec->rotation_id, sizeof rec->rotation_id))
         return false;
-    if (rec->step == JOURNAL_CONFIRMED && !result)
+    if ((rec->step == JOURNAL_CONFIRMED && !result) ||
+        (rec->step == JOURNAL_PUK_REFUSED && !refused))
         return false;
+    rec->refused = refused && strcmp(refused, puk_problem_name(CA_PUK_UNFIT)) == 0
+                   ? CA_PUK_UNFIT : CA_PUK_INCORRECT;
+    rec->puk_tries_left = puk_tries;
     rec->resumed = resumed;
     rec->pin_blocked_before = blocked;
     rec->rotated = result && strcmp(result, "rotated") == 0;

@@ -27,10 +27,11 @@ enum journal_step {
     JOURNAL_PIN_RESET,       /* RESET RETRY COUNTER is being (or was) sent */
     JOURNAL_PUK_CHANGED,     /* CHANGE REFERENCE DATA of the PUK is being (or was) sent */
     JOURNAL_CONFIRMED,       /* the confirmation below is being (or was) sent */
+    JOURNAL_PUK_REFUSED,     /* the card refused the pair's PUK; the report is being (or was) sent */
     JOURNAL_STEP__COUNT
 };
 
-/* "authorized", "pin-reset", "puk-changed", "confirmed". */
+/* "authorized", "pin-reset", "puk-changed", "confirmed", "puk-refused". */
 const char *journal_step_name(enum journal_step step);
 
 struct journal_record {
@@ -43,6 +44,8 @@ struct journal_record {
     bool pin_blocked_before;     /* the PIN was blocked when the unlock began */
     bool rotated;                /* confirmed: "rotated", else "unchanged" */
     bool pin_reset;              /* confirmed: the pinReset sent */
+    enum ca_puk_problem refused; /* puk-refused: why the card refused the PUK */
+    int puk_tries_left;          /* puk-refused: the PUK's tries left after it, -1 unknown */
 };
 
 struct journal;

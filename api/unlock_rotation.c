@@ -9,6 +9,10 @@
  * the card holds the PUK the CA calls `puk` or the one it calls `nextPuk`,
  * and the CA keeps both until a confirmation says which.
  *
+ * A PUK the card refuses means the CA's record is wrong: one such try per
+ * unlock at most, reported to the CA, and the token layer never lets any
+ * PUK attempt spend the card's last try.
+ *
  * PUKs live in one ca_puk_pair on the stack, wiped on every way out.
  */
 #include "api/unlock_rotation.h"
@@ -33,6 +37,7 @@ enum puk_guess {
 enum puk_state {
     PUK_NOW_NEXT,                /* the card holds nextPuk */
     PUK_NEITHER,                 /* the card takes neither PUK, or its PUK is blocked */
+    PUK_LAST_TRY_LEFT,           /* the card's PUK has one try left: it is not risked */
     PUK_UNREACHABLE,             /* the card could not be asked: try again later */
 };
 
@@ -53,14 +58,22 @@ static void crash_point(const struct rotation_env *env, enum journal_step step,
 /* The card or its policy refused the secrets: the card is as it was. */
 static bool puk_refused(token_err err)
 {
-    return err == TOKEN_E_PUK_INCORRECT || err == TOKEN_E_PUK_BLOCKED || err == TOKEN_E_PIN_POLICY;
+    return err == TOKEN_E_PUK_INCORRECT || err == TOKEN_E_PUK_BLOCKED ||
+           err == TOKEN_E_PIN_POLICY || err == TOKEN_E_PUK_POLICY;
 }
 
 /* The operation never reached the card. */
 static bool card_untouched(token_err err)
 {
     return err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_TOKEN_BUSY ||
-           err == TOKEN_E_CARD_UNSUPPORTED || err == TOKEN_E_INVALID_ARG;
+           err == TOKEN_E_CARD_UNSUPPORTED || err == TOKEN_E_INVALID_ARG ||
+           err == TOKEN_E_PUK_LAST_TRY;
+}
+
+/* The card says the CA's PUK is not its PUK, or cannot be: the CA's record is wrong. */
+static bool record_mismatch(token_err err)
+{
+    return err == TOKEN_E_PUK_INCORRECT || err == TOKEN_E_PUK_POLICY;
 }
 
 /* The session's token was there when `complete` began: not finding it now means it was pulled. */
@@ -87,6 +100,12 @@ static int ca_failure(struct unlock_error *e, ca_err err)
 static int journal_failure(struct unlock_error *e)
 {
     *e = (struct unlock_error){ .kind = UNLOCK_ERR_JOURNAL };
+    return -1;
+}
+
+static int mismatch_failure(struct unlock_error *e, int puk_tries_left)
+{
+    *e = (struct unlock_error){ .kind = UNLOCK_ERR_RECORD_MISMATCH, .tries_left = puk_tries_left };
     return -1;
 }
 
@@ -142,6 +161,38 @@ static enum recovery_result settle(const struct rotation_env *env, const struct 
     return deliver_confirmation(env, c, rec);
 }
 
+/* The journal forgets a rotation it cannot settle: the CA keeps both PUKs. */
+static enum recovery_result leave_pending(const struct rotation_env *env,
+                                          const struct journal_record *rec, const char *why)
+{
+    log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
+            "unlock: rotation %.*s… left pending at the CA (%s); only the CA can help this "
+            "token now", CA_ID_LOG_PREFIX, rec->rotation_id, why);
+    return journal_remove(env->journal, rec->rotation_id) == 0 ? RECOVERY_DONE : RECOVERY_FAILED;
+}
+
+/*
+ * Sends the recorded report of a refused PUK, then settles what the card is
+ * known to hold: a fresh pair's card cannot hold nextPuk, so it kept puk
+ * ("unchanged"); a resumed pair's card may hold nextPuk, which was not
+ * tried, so the rotation stays pending at the CA with both PUKs.
+ */
+static enum recovery_result deliver_report(const struct rotation_env *env,
+                                           const struct ca_client *c, struct journal_record *rec)
+{
+    struct ca_refusal why;
+    ca_err err = ca_report(c, rec->rotation_id, rec->refused, rec->puk_tries_left, &why);
+
+    if (err != CA_OK && err != CA_E_ROTATION_CLOSED && err != CA_E_ROTATION_UNKNOWN)
+        return RECOVERY_SERVICE_DOWN;
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
+            "unlock: the CA was told its PUK of rotation %.*s… is wrong (%s)", CA_ID_LOG_PREFIX,
+            rec->rotation_id, err == CA_OK ? "recorded" : ca_err_name(err));
+    if (!rec->resumed)
+        return settle(env, c, rec, false, false);
+    return leave_pending(env, rec, "the card may hold nextPuk, which was not tried");
+}
+
 /* --- recovery ------------------------------------------------------------------ */
 
 /* CHANGE REFERENCE DATA that leaves nextPuk on the card: from puk, or from
@@ -155,17 +206,25 @@ static token_err change_to_next(const struct rotation_env *env, const char *toke
                                     pair->next_puk, &tries);
 }
 
+/*
+ * The step being recovered was cut short, so the card holds one PUK of the
+ * pair or the other: the journal's step says which is likelier, and that one
+ * goes first. The token layer reads the PUK counter before each try and
+ * refuses the last, so the guess that fails costs a try the card can spare,
+ * and the success that follows restores the counter.
+ */
 static enum puk_state ensure_next_puk(const struct rotation_env *env, const char *token_id,
                                       const struct ca_puk_pair *pair, enum puk_guess guess)
 {
     bool from_next = guess == GUESS_CARD_HAS_NEXT;
     token_err err = change_to_next(env, token_id, pair, from_next);
 
-    /* The one wasted try; the success that follows restores the PUK's counter. */
     if (err == TOKEN_E_PUK_INCORRECT)
         err = change_to_next(env, token_id, pair, !from_next);
     if (err == TOKEN_OK)
         return PUK_NOW_NEXT;
+    if (err == TOKEN_E_PUK_LAST_TRY)
+        return PUK_LAST_TRY_LEFT;
     if (puk_refused(err)) {
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id),
                 "unlock: the card takes neither PUK of rotation %.*s… (%s); only the CA can "
@@ -222,8 +281,17 @@ static enum recovery_result finish_rotation(const struct rotation_env *env,
                                                              : GUESS_CARD_HAS_PUK)) {
     case PUK_UNREACHABLE:
         return RECOVERY_TOKEN_ABSENT;
+    case PUK_LAST_TRY_LEFT:
+        return leave_pending(env, rec, "the card's PUK has one try left");
     case PUK_NEITHER:
-        return settle(env, c, rec, false, false);
+        /* Both tried: the card holds neither, the CA's record is wrong. */
+        rec->refused = CA_PUK_INCORRECT;
+        rec->puk_tries_left = -1;
+        rec->resumed = false;
+        rec->step = JOURNAL_PUK_REFUSED;
+        if (journal_write(env->journal, rec) < 0)
+            return RECOVERY_FAILED;
+        return deliver_report(env, c, rec);
     case PUK_NOW_NEXT:
         break;
     }
@@ -259,6 +327,8 @@ static enum recovery_result recover_with(const struct rotation_env *env,
     case JOURNAL_PIN_RESET:
     case JOURNAL_PUK_CHANGED:
         return finish_rotation(env, c, rec);
+    case JOURNAL_PUK_REFUSED:
+        return deliver_report(env, c, rec);
     case JOURNAL_STEP__COUNT:
         break;
     }
@@ -384,28 +454,57 @@ static int rotate_puk(const struct rotation_env *env, struct journal_record *rec
 }
 
 /* Step 3 refused or cut short: confirm "unchanged" when the card surely kept
- * puk and the old PIN, else leave the record for the recovery. */
+ * puk and the old PIN, else leave the record for the recovery. A resumed
+ * pair's card may hold nextPuk: unless the card was asked, its rotation
+ * stays pending at the CA. */
 static int reset_failed(const struct rotation_env *env, struct journal_record *rec,
                         token_err err, int puk_tries, struct unlock_error *e, bool *left_pending)
 {
+    enum recovery_result r = RECOVERY_FAILED;
+
     log_msg(LOG_WARNING, TOKEN_FIELDS(rec->token_id), "unlock: PIN reset failed: %s",
             token_err_name(err));
-    if (puk_refused(err) || card_untouched(err)) {
-        if (settle(env, env->ca, rec, false, false) != RECOVERY_DONE)
-            *left_pending = true;
-    } else {
+    if (rec->resumed && card_untouched(err))
+        r = leave_pending(env, rec, token_err_name(err));
+    else if (puk_refused(err) || card_untouched(err))
+        r = settle(env, env->ca, rec, false, false);
+    if (r != RECOVERY_DONE)
         *left_pending = true;
-    }
     return token_failure(e, err, puk_tries);
 }
 
-/* Steps 3 to 6. A resumed pair may have been used elsewhere: the card may
- * hold nextPuk already, and then it is the PUK that resets the PIN. */
+/*
+ * Step 3 refused the CA's PUK: the CA's record does not match the token.
+ * That is the unlock's one wrong PUK: the pair's other PUK is not tried, the
+ * CA is told (journalled, so a crash or an outage does not lose it), and the
+ * session fails with UNLOCK_RECORD_MISMATCH.
+ */
+static int puk_mismatch(const struct rotation_env *env, struct journal_record *rec,
+                        token_err err, int puk_tries, struct unlock_error *e, bool *left_pending)
+{
+    log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
+            "unlock: the card refuses the CA's PUK of rotation %.*s… (%s, %d PUK tries left): "
+            "the CA's record of this token is wrong", CA_ID_LOG_PREFIX, rec->rotation_id,
+            token_err_name(err), puk_tries);
+    rec->step = JOURNAL_PUK_REFUSED;
+    rec->refused = err == TOKEN_E_PUK_POLICY ? CA_PUK_UNFIT : CA_PUK_INCORRECT;
+    rec->puk_tries_left = puk_tries;
+    if (journal_write(env->journal, rec) < 0) {
+        *left_pending = true;
+        return journal_failure(e);
+    }
+    if (deliver_report(env, env->ca, rec) != RECOVERY_DONE)
+        *left_pending = true;
+    return mismatch_failure(e, puk_tries);
+}
+
+/* Steps 3 to 6. The PUK tried is the one the journal says the card holds:
+ * for a fresh pair and for a resumed one alike that is puk, since a pair
+ * this machine carried further has a record that step 0 finished. */
 static int reset_and_rotate(const struct rotation_env *env, struct journal_record *rec,
                             const struct ca_puk_pair *pair, const char *new_pin, int *pin_tries,
                             struct unlock_error *e, bool *left_pending)
 {
-    bool on_next = false;
     int puk_tries = -1, rotated;
     token_err err;
 
@@ -415,17 +514,14 @@ static int reset_and_rotate(const struct rotation_env *env, struct journal_recor
         return journal_failure(e);
     }
     err = token_service_unblock_pin(env->svc, rec->token_id, pair->puk, new_pin, &puk_tries);
-    if (err == TOKEN_E_PUK_INCORRECT && pair->resumed) {
-        err = token_service_unblock_pin(env->svc, rec->token_id, pair->next_puk, new_pin,
-                                        &puk_tries);
-        on_next = err == TOKEN_OK;
-    }
+    if (record_mismatch(err))
+        return puk_mismatch(env, rec, err, puk_tries, e, left_pending);
     if (err != TOKEN_OK)
         return reset_failed(env, rec, err, puk_tries, e, left_pending);
     crash_point(env, JOURNAL_PIN_RESET, rec->token_id);
     log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "unlock: PIN reset (rotation %.*s…)",
             CA_ID_LOG_PREFIX, rec->rotation_id);
-    rotated = on_next ? 0 : rotate_puk(env, rec, pair, e, left_pending);
+    rotated = rotate_puk(env, rec, pair, e, left_pending);
     if (rotated < 0)
         return -1;
     if (rotated == 0)

@@ -34,6 +34,7 @@ enum unlock_error_kind {
     UNLOCK_ERR_TOKEN,                    /* `token`, `tries_left` */
     UNLOCK_ERR_CA,                       /* `ca`, `refusal` */
     UNLOCK_ERR_JOURNAL,                  /* the state directory failed us */
+    UNLOCK_ERR_RECORD_MISMATCH,          /* the card refused the CA's PUK (`tries_left`: the PUK's) */
 };
 
 struct unlock_error {

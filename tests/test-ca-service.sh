@@ -313,6 +313,30 @@ authorize "$FREE_RID2"
 check "... and its next pair starts from the rotated PUK" \
     all 'status_is 200' "field_is .puk $NEXT3" 'field_is .resumed false'
 SECRETS+=("$(field .nextPuk)")
+ROT4=$(field .rotationId)
+
+# A client whose card refused the PUK on record reports it: recorded, nothing
+# settled, and no more pairs for the token until the record changes.
+report() { post "/unlock/v1/rotations/$1/report" "$2"; }
+report "$ROT4" '{"cardRefused":"puk-wrong"}'
+check "report with a cardRefused that is neither -> 400 field cardRefused" \
+    all 'is_problem 400 BAD_REQUEST' 'field_is .field cardRefused'
+report "$ROT4" '{"cardRefused":"puk-incorrect","pukTriesLeft":-1}'
+check "report with pukTriesLeft out of range -> 400 field pukTriesLeft" \
+    all 'is_problem 400 BAD_REQUEST' 'field_is .field pukTriesLeft'
+report rot-00000000000000000000000000000000 '{"cardRefused":"puk-incorrect"}'
+check "report on an unknown rotation -> 404 ROTATION_UNKNOWN" is_problem 404 ROTATION_UNKNOWN
+report "$ROT4" '{"cardRefused":"puk-incorrect","pukTriesLeft":2}'
+check "report: the card refused the PUK on record -> 200 recorded" \
+    all 'status_is 200' 'field_is .recorded true' "field_is .rotationId $ROT4"
+report "$ROT4" '{"cardRefused":"puk-incorrect","pukTriesLeft":2}'
+check "report again (idempotent) -> 200" status_is 200
+reconcile "$ROT4"
+check "the report settles nothing: reconcile still answers the pair" \
+    all 'status_is 200' "field_is .puk $NEXT3"
+authorize "$FREE_RID2"
+check "authorize while the record is in doubt -> 409 PUK_RECORD_MISMATCH, no PUK" \
+    all 'is_problem 409 PUK_RECORD_MISMATCH' 'body_lacks "$NEXT3"'
 
 # --- the paid path ---------------------------------------------------------------
 

@@ -25,6 +25,9 @@ int main(void)
         { TOKEN_E_PIN_BLOCKED, API_PIN_BLOCKED },
         { TOKEN_E_PIN_LAST_TRY, API_PIN_LAST_TRY },
         { TOKEN_E_PIN_POLICY, API_PIN_POLICY },
+        { TOKEN_E_PUK_LAST_TRY, API_PUK_LAST_TRY },
+        /* the CA's PUK breaking the card's PUK rules is the CA's record at fault */
+        { TOKEN_E_PUK_POLICY, API_UNLOCK_RECORD_MISMATCH },
         { TOKEN_E_TOKEN_NOT_FOUND, API_TOKEN_NOT_FOUND },
         { TOKEN_E_TOKEN_REMOVED, API_TOKEN_REMOVED },
         { TOKEN_E_TOKEN_BUSY, API_TOKEN_BUSY },
@@ -58,6 +61,7 @@ int main(void)
         { CA_E_RATE_LIMITED, API_RATE_LIMITED },
         { CA_E_REQUEST_EXPIRED, API_UNLOCK_SESSION_EXPIRED },
         { CA_E_ROTATION_CLOSED, API_UNLOCK_SERVICE_UNAVAILABLE },
+        { CA_E_PUK_RECORD_MISMATCH, API_UNLOCK_RECORD_MISMATCH },
     };
     for (size_t i = 0; i < sizeof from_ca / sizeof from_ca[0]; i++)
         tap_ok(errmap_ca(from_ca[i].err) == from_ca[i].code, "CA %s -> %s",

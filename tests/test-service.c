@@ -386,6 +386,76 @@ static void other_close(struct other_client *o)
     pcsc_ctx_free(o->ctx);
 }
 
+/* The PUK's tries left, asked of the card by another client (GET METADATA, key reference 81). */
+static int puk_tries_on_card(void)
+{
+    struct other_client o;
+    struct apdu cmd = {0x00, 0xF7, 0x00, 0x81, NULL, 0, APDU_LE_ANY};
+    struct apdu_response rsp = {0};
+    int tries = -1;
+
+    if (!other_connect(&o, rig.reader[0]))
+        return -1;
+    apdu_transmit(pcsc_card_transport(o.card), &cmd, &rsp);
+    /* ... 06 02 <limit> <left> */
+    for (size_t i = 0; rsp.sw == 0x9000 && i + 3 < rsp.len; i++)
+        if (rsp.data[i] == 0x06 && rsp.data[i + 1] == 0x02)
+            tries = rsp.data[i + 3];
+    apdu_response_clear(&rsp);
+    other_close(&o);
+    return tries;
+}
+
+/* A PUK from the CA's record that the card refuses costs a try, never the last. */
+static void test_unlock_secret_last_try(struct token_service *svc, const char *id)
+{
+    int tries = -1;
+
+    TAP_EQ_INT(puk_tries_on_card(), 3, "the PUK has three tries");
+    TAP_EQ_INT(token_service_unblock_pin(svc, id, "11111111", NEW_PIN, &tries),
+               TOKEN_E_PUK_INCORRECT, "a wrong PUK is refused");
+    TAP_EQ_INT(tries, 2, "…and spends a try");
+    TAP_EQ_INT(token_service_change_puk(svc, id, "11111111", NEW_PUK, &tries),
+               TOKEN_E_PUK_INCORRECT, "a wrong PUK again");
+    TAP_EQ_INT(tries, 1, "…one try left");
+    TAP_EQ_INT(token_service_unblock_pin(svc, id, "11111111", NEW_PIN, &tries),
+               TOKEN_E_PUK_LAST_TRY, "the PUK's last try is never spent by an unblock");
+    TAP_EQ_INT(tries, 1, "…which says one try is left");
+    TAP_EQ_INT(token_service_change_puk(svc, id, "11111111", NEW_PUK, &tries),
+               TOKEN_E_PUK_LAST_TRY, "…nor by a PUK change");
+    TAP_EQ_INT(token_service_change_puk(svc, id, PUK, NEW_PUK, &tries), TOKEN_E_PUK_LAST_TRY,
+               "…even with the right PUK: ukeyd cannot know it is right");
+    TAP_EQ_INT(puk_tries_on_card(), 1, "the card still has its last PUK try");
+    TAP_EQ_INT(token_service_verify_pin(svc, id, PIN, 0, &tries), TOKEN_OK,
+               "the PIN is untouched");
+
+    TAP_EQ_INT(token_service_unblock_pin(svc, id, "1234", NEW_PIN, &tries), TOKEN_E_PUK_POLICY,
+               "a PUK that breaks the PUK rules is the PUK's error, not the PIN's");
+    TAP_EQ_INT(token_service_change_puk(svc, id, PUK, "123456789", &tries), TOKEN_E_PUK_POLICY,
+               "…and so is a new PUK that does");
+    TAP_EQ_INT(puk_tries_on_card(), 1, "policy refusals never reach the card");
+}
+
+/* The right PUK presented by another program restores the counter, as it
+ * would at the CA's counter. */
+static void restore_puk_counter(void)
+{
+    struct other_client o;
+    uint8_t data[16];
+    struct apdu cmd = {0x00, ISO_INS_CHANGE_REF_DATA, 0x00, 0x81, data, sizeof(data), 0};
+    struct apdu_response rsp = {0};
+
+    memset(data, 0xFF, sizeof(data));
+    memcpy(data, PUK, strlen(PUK));
+    memcpy(data + 8, PUK, strlen(PUK));
+    if (!other_connect(&o, rig.reader[0]))
+        return;
+    apdu_transmit(pcsc_card_transport(o.card), &cmd, &rsp);
+    TAP_EQ_INT(rsp.sw, 0x9000, "the right PUK from another program restores the counter");
+    apdu_response_clear(&rsp);
+    other_close(&o);
+}
+
 /* Another program holds the card in a transaction: callers get TOKEN_BUSY in
  * time, and an attempt given up on never reaches the card afterwards. */
 static void test_card_held_by_another_program(struct token_service *svc, const char *id)
@@ -619,6 +689,9 @@ int main(void)
     test_cache(svc);
     test_pin_counter(svc, sm2_id);
     test_policy_before_card(svc, rsa_id);
+    test_unlock_secret_last_try(svc, sm2_id);
+    restore_puk_counter();
+    TAP_EQ_INT(puk_tries_on_card(), 3, "three PUK tries again");
     test_security_status_reset(svc, sm2_id);
     test_card_held_by_another_program(svc, sm2_id);
     test_reads_keep_others_logged_in(svc, sm2_id);

@@ -551,6 +551,80 @@ test_refusals() {
     expect "open takes no members: 400" 400 '.field == "phone"'
 }
 
+# --- a CA whose PUK record is wrong (a bug, a restored backup) -------------------
+
+ca_sql() { sqlite3 "$work/ca.db" "$@"; }
+puk_tries_on_card() { sed -n 's/^puk-tries-left=//p' "$work/demo/rsa-ec.state"; }
+# The CA's record of the free token's PUK, changed behind the service's back.
+set_ca_puk() { ca_sql "UPDATE tokens SET puk = '$1' WHERE id = '$tok1'"; SECRETS+=("$1"); }
+ca_reports() { ca_sql "SELECT count(*) FROM puk_reports WHERE token_id = '$tok1' AND problem = '$1'"; }
+ca_rotation_state() { ca_sql "SELECT state FROM rotations WHERE token_id = '$tok1' ORDER BY rowid DESC LIMIT 1"; }
+proven_session() {   # a new session on the free token, identity proven
+    open_session "$tok1"
+    prove_by_review "$tok1"
+}
+
+# A wrong PUK record costs the card one try per unlock at most, never the
+# last one; the CA is told and hands out no pair until its record changes;
+# a resumed pair tries only the PUK on record.
+test_wrong_puk_record() {
+    local right rid
+    command -v sqlite3 >/dev/null || { ok 1 "sqlite3 is installed (build-aux/install-deps test)"; return; }
+    right=$(ca_sql "SELECT puk FROM tokens WHERE id = '$tok1'")
+    check "the card's PUK has 3 tries" test "$(puk_tries_on_card)" = 3
+    set_ca_puk 87654320
+    proven_session
+    expect "identity proven on a token whose PUK record is wrong" 200 '.state == "authorized"'
+    complete "${NEW_PINS[3]}"
+    expect "complete: 409 UNLOCK_RECORD_MISMATCH" 409 "$(problem UNLOCK_RECORD_MISMATCH)"
+    check "…after one PUK try (2 left)" test "$(puk_tries_on_card)" = 2
+    check "the CA recorded the report" test "$(ca_reports puk-incorrect)" = 1
+    check "…and the rotation was settled unchanged" test "$(ca_rotation_state)" = unchanged
+    check "the journal is empty" test "$(journal_records)" -eq 0
+    complete "${NEW_PINS[3]}"
+    expect "the session is over: no second try in it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
+    proven_session
+    complete "${NEW_PINS[3]}"
+    expect "a new session: the CA hands out no pair while its record is in doubt" 409 \
+        "$(problem UNLOCK_RECORD_MISMATCH)"
+    check "…and no PUK try was spent (2 left)" test "$(puk_tries_on_card)" = 2
+
+    # Support "corrects" the record, wrongly again; meanwhile another machine
+    # (or one that lost its journal) has taken a pair for the token.
+    set_ca_puk 87654321
+    proven_session
+    rid=$(ca_sql "SELECT id FROM requests WHERE token_id = '$tok1' AND state = 'authorized' ORDER BY rowid DESC LIMIT 1")
+    check "another client took a pair" \
+        jq_true '.resumed == false' <(curl -s --max-time "$CURL_MAX_S" -X POST "$CA/unlock/v1/requests/$rid/authorize")
+    complete "${NEW_PINS[3]}"
+    expect "complete with the resumed pair: 409 UNLOCK_RECORD_MISMATCH" 409 \
+        "$(problem UNLOCK_RECORD_MISMATCH)"
+    check "…after one PUK try, not one for each PUK of the pair (1 left)" \
+        test "$(puk_tries_on_card)" = 1
+    check "the rotation stays pending at the CA (the card might hold nextPuk)" \
+        test "$(ca_rotation_state)" = pending
+
+    set_ca_puk 87654322
+    proven_session
+    complete "${NEW_PINS[3]}"
+    expect "with one PUK try left: 423 PUK_LAST_TRY, the card not asked" 423 \
+        "$(problem PUK_LAST_TRY)" '.triesLeft == 1'
+    check "…and the card keeps its last PUK try" test "$(puk_tries_on_card)" = 1
+    check "…and the rotation is still pending" test "$(ca_rotation_state)" = pending
+
+    # The CA sets its record right, and the counter is restored with the right PUK in person.
+    set_ca_puk "$right"
+    check "the right PUK restores the card's counter (yubico-piv-tool)" \
+        yubico-piv-tool -r "$RIG_READER_1" -a change-puk -P "$right" -N "$right"
+    check "…to 3" test "$(puk_tries_on_card)" = 3
+    proven_session
+    complete "${NEW_PINS[3]}"
+    expect "with the record right, the unlock completes" 200 '.completed == true'
+    note_ca_puks
+    check "the pending rotation was finished, rotated" test "$(ca_rotation_state)" = rotated
+    check "the new PIN verifies" pin_verifies "$tok1" "${NEW_PINS[3]}"
+}
+
 test_token_removed() {
     local reader_index=1
     open_session "$tok1"
@@ -864,6 +938,7 @@ check "both tokens found ($tok0, $tok1)" test -n "$tok0" -a -n "$tok1"
 test_free_phone_path
 test_forgotten_phone_path
 test_paid_path
+test_wrong_puk_record
 test_refusals
 test_token_removed
 test_service_slow

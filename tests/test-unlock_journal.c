@@ -74,6 +74,23 @@ int main(void)
            strcmp(list[0].ca_url, rec.ca_url) == 0 && strcmp(list[0].token_id, rec.token_id) == 0,
            "…with every field as written");
     free(list);
+    rec.step = JOURNAL_PUK_REFUSED;
+    rec.refused = CA_PUK_UNFIT;
+    rec.puk_tries_left = 2;
+    tap_ok(journal_write(j, &rec) == 0, "record a refused PUK");
+    tap_ok(journal_list(j, &list, &n) == 0 && n == 1 && list[0].step == JOURNAL_PUK_REFUSED &&
+           list[0].refused == CA_PUK_UNFIT && list[0].puk_tries_left == 2,
+           "…read back with why and the PUK's tries left");
+    free(list);
+    write_file(dir, "rot-77a0c3000000000000000000000000bb.json",
+               "{\"format\": 1, \"step\": \"puk-refused\", \"tokenId\": \"piv-x\", "
+               "\"caUrl\": \"http://127.0.0.1:1\", \"requestId\": \"req-1\", "
+               "\"rotationId\": \"rot-77a0c3000000000000000000000000bb\", \"resumed\": false, "
+               "\"pinBlockedBefore\": false}");
+    tap_ok(journal_list(j, &list, &n) == 0 && n == 1,
+           "a puk-refused record that does not say why is not read (%zu)", n);
+    free(list);
+    journal_remove(j, "rot-77a0c3000000000000000000000000bb");
     snprintf(rec.rotation_id, sizeof rec.rotation_id, "../escape");
     tap_ok(journal_write(j, &rec) < 0, "a rotation id that is not an id is refused");
     tap_ok(journal_remove(j, "rot-77a0c3000000000000000000000000aa") == 0, "remove it");

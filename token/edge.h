@@ -48,6 +48,9 @@ struct card_edge {
                              const char *new_pin, int *puk_tries_left);
     token_err (*change_puk)(const struct apdu_transport *t, const char *old_puk,
                             const char *new_puk, int *puk_tries_left);
+    /* The tries left of the unlock secret (PIV: the PUK), without spending
+     * one. TOKEN_E_NOT_SUPPORTED when the card cannot tell. */
+    token_err (*unlock_state)(const struct apdu_transport *t, int *tries_left, bool *blocked);
     /* Drops the verified PIN so no other process inherits it. The
      * management key's authentication ends with select() (SELECT). */
     token_err (*logout)(const struct apdu_transport *t);

@@ -29,6 +29,8 @@ static const char *const names[TOKEN_E__COUNT] = {
     [TOKEN_E_KEY_MISMATCH]     = "KEY_MISMATCH",
     [TOKEN_E_WRITE_FAILED]     = "WRITE_FAILED",
     [TOKEN_E_NO_SPACE]         = "NO_SPACE",
+    [TOKEN_E_PUK_LAST_TRY]     = "PUK_LAST_TRY",
+    [TOKEN_E_PUK_POLICY]       = "PUK_POLICY",
 };
 
 const char *token_err_name(token_err err)

@@ -38,6 +38,9 @@ typedef enum token_err {
     TOKEN_E_KEY_MISMATCH,       /* a certificate's public key is not the slot's key */
     TOKEN_E_WRITE_FAILED,       /* an object read back differently from what was written */
     TOKEN_E_NO_SPACE,           /* the card has no room for the object */
+    /* Unlock secrets (PIV PUK; later an SKF admin PIN, a PKCS#11 SO PIN). */
+    TOKEN_E_PUK_LAST_TRY,       /* refused: the attempt would spend the PUK's last try */
+    TOKEN_E_PUK_POLICY,         /* a PUK does not meet the card edge's PUK rules */
     TOKEN_E__COUNT
 } token_err;
 

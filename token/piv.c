@@ -70,6 +70,8 @@ static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
 #define PIV_TAG_EC_POINT           0x86
 #define PIV_TAG_META_ALG           0x01
 #define PIV_TAG_META_PUBLIC_KEY    0x04
+#define PIV_TAG_META_RETRIES       0x06   /* PIN and PUK: the retry limit, then the tries left */
+#define PIV_META_RETRIES_LEN       2
 #define PIV_TAG_KH_OFF_CARD_CERTS  0xC2
 #define PIV_TAG_KH_OFF_CARD_URL    0xF3
 #define PIV_TAG_ERROR_DETECTION    0xFE
@@ -560,8 +562,41 @@ static token_err piv_unblock_pin(const struct apdu_transport *t, const char *puk
 static token_err piv_change_puk(const struct apdu_transport *t, const char *old_puk,
                                 const char *new_puk, int *puk_tries_left)
 {
-    return piv_reference_cmd(t, ISO_INS_CHANGE_REF_DATA, PIV_KEY_REF_PUK, old_puk, new_puk,
-                             true, puk_tries_left);
+    token_err err = piv_reference_cmd(t, ISO_INS_CHANGE_REF_DATA, PIV_KEY_REF_PUK, old_puk,
+                                      new_puk, true, puk_tries_left);
+
+    /* both values are PUKs: a malformed one is the PUK's fault */
+    return err == TOKEN_E_PIN_POLICY ? TOKEN_E_PUK_POLICY : err;
+}
+
+/*
+ * The PUK's tries left, read with GET METADATA of key reference 81 (YubiKey
+ * 5.3 and later, the virtual token). SP 800-73-4 has no way to read the PUK
+ * counter without spending a try (VERIFY takes only the PIN references), so
+ * a card without the extension answers TOKEN_E_NOT_SUPPORTED.
+ */
+static token_err piv_puk_state(const struct apdu_transport *t, int *tries_left, bool *blocked)
+{
+    _cleanup_rsp_ struct apdu_response rsp = {0};
+    struct apdu cmd = {ISO_CLA, PIV_INS_YK_GET_METADATA, 0x00, PIV_KEY_REF_PUK, NULL, 0,
+                       APDU_LE_ANY};
+    struct tlv retries;
+    token_err err = apdu_transmit(t, &cmd, &rsp);
+
+    if (err)
+        return err;
+    if (rsp.sw == SW_INS_NOT_SUPPORTED || rsp.sw == SW_CLA_NOT_SUPPORTED ||
+        rsp.sw == SW_FUNC_NOT_SUPPORTED || rsp.sw == SW_INCORRECT_P1P2 ||
+        rsp.sw == SW_REF_DATA_NOT_FOUND)
+        return TOKEN_E_NOT_SUPPORTED;
+    if (rsp.sw != SW_OK)
+        return TOKEN_E_CARD_ERROR;
+    if (tlv_find(rsp.data, rsp.len, PIV_TAG_META_RETRIES, &retries) != TOKEN_OK ||
+        retries.len != PIV_META_RETRIES_LEN)
+        return TOKEN_E_MALFORMED;
+    *tries_left = retries.value[1];
+    *blocked = retries.value[1] == 0;
+    return TOKEN_OK;
 }
 
 static token_err piv_logout(const struct apdu_transport *t)
@@ -1085,6 +1120,7 @@ const struct card_edge piv_edge = {
     .change_pin = piv_change_pin,
     .unblock_pin = piv_unblock_pin,
     .change_puk = piv_change_puk,
+    .unlock_state = piv_puk_state,
     .logout = piv_logout,
     .mgmt_auth = piv_mgmt_auth,
     .key_public = piv_key_public,

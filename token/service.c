@@ -54,6 +54,9 @@ struct token_lock {
     pthread_mutex_t m;
     struct timespec last_attempt;
     struct card_job *stuck;        /* an operation given up on, still waiting for the card */
+    /* The unlock secret's tries left as the card last said in answer to one
+     * (-1: unknown), for cards that cannot be asked without spending a try. */
+    int unlock_tries_seen;
     struct token_lock *next;
 };
 
@@ -826,6 +829,7 @@ static struct token_lock *token_lock_get(struct token_service *svc, const char *
         }
         if (l) {
             pthread_mutex_init(&l->m, NULL);
+            l->unlock_tries_seen = -1;
             l->next = svc->locks;
             svc->locks = l;
         }
@@ -872,6 +876,7 @@ struct pin_request {
 
 struct pin_result {
     int tries_left;         /* the counter the operation speaks of */
+    int unlock_tries;       /* the unlock secret's tries left as last known, -1 when not */
     int pin_tries;          /* the PIN counter afterwards */
     bool pin_blocked;
     bool accepted;          /* the card took the PIN or PUK */
@@ -886,29 +891,93 @@ static token_err check_policies(const struct card_edge *edge, const struct pin_r
         if (edge_check_pin_policy(&edge->pin_policy, req->a))
             return TOKEN_E_PIN_POLICY;
         return edge_check_pin_policy(&edge->pin_policy, req->b);
+    /* A PUK comes from whoever keeps it (the CA): one that breaks the PUK
+     * rules is its keeper's error, told apart from the user's new PIN. */
     case OP_UNBLOCK:
         if (edge_check_pin_policy(&edge->puk_policy, req->a))
-            return TOKEN_E_PIN_POLICY;
+            return TOKEN_E_PUK_POLICY;
         return edge_check_pin_policy(&edge->pin_policy, req->b);
     case OP_CHANGE_PUK:
-        if (edge_check_pin_policy(&edge->puk_policy, req->a))
-            return TOKEN_E_PIN_POLICY;
-        return edge_check_pin_policy(&edge->puk_policy, req->b);
+        if (edge_check_pin_policy(&edge->puk_policy, req->a) ||
+            edge_check_pin_policy(&edge->puk_policy, req->b))
+            return TOKEN_E_PUK_POLICY;
+        return TOKEN_OK;
     case OP_PIN_INFO:
         return TOKEN_OK;
     }
     return TOKEN_E_INVALID_ARG;
 }
 
-/* Refuses an attempt that would spend the last PIN try, unless allowed. */
-static token_err guard_last_try(struct card_session *cs, const struct pin_request *req)
+/* Which secret an operation presents to the card. */
+enum secret_kind {
+    SECRET_NONE,
+    SECRET_PIN,             /* the user's PIN: the user may choose to spend its last try */
+    SECRET_UNLOCK,          /* an unlock secret (PIV PUK; an SKF admin PIN, a PKCS#11 SO PIN
+                             * when those providers come): a blocked one is beyond repair */
+};
+
+static enum secret_kind secret_presented(enum pin_op op)
+{
+    switch (op) {
+    case OP_VERIFY:
+    case OP_CHANGE_PIN:
+        return SECRET_PIN;
+    case OP_UNBLOCK:
+    case OP_CHANGE_PUK:
+        return SECRET_UNLOCK;
+    case OP_PIN_INFO:
+        break;
+    }
+    return SECRET_NONE;
+}
+
+/*
+ * An unlock secret's last try is never spent, whoever asks: it comes from a
+ * CA's record, and a wrong record must not cost the token its unlock for
+ * good. The counter is read first (costs nothing); a card that cannot tell
+ * is judged by the count its last answer to that secret gave in this
+ * process, and goes ahead when there is none. `res->unlock_tries` gets the
+ * count.
+ */
+static token_err guard_unlock_last_try(struct card_session *cs, struct pin_result *res)
+{
+    int tries = -1;
+    bool blocked = false;
+    token_err err = cs->edge->unlock_state ? cs->edge->unlock_state(cs->t, &tries, &blocked)
+                                           : TOKEN_E_NOT_SUPPORTED;
+
+    if (err == TOKEN_E_NOT_SUPPORTED) {
+        tries = res->unlock_tries;
+        blocked = tries == 0;
+        err = TOKEN_OK;
+    }
+    if (err)
+        return err;
+    res->unlock_tries = tries;
+    if (blocked)
+        return TOKEN_E_PUK_BLOCKED;
+    if (tries == 1)
+        return TOKEN_E_PUK_LAST_TRY;
+    return TOKEN_OK;
+}
+
+/* Refuses an attempt that would spend the last try: a PIN's unless allowed,
+ * an unlock secret's always. */
+static token_err guard_last_try(struct card_session *cs, const struct pin_request *req,
+                                struct pin_result *res)
 {
     int tries = -1;
     bool blocked = false;
     token_err err;
 
-    if (req->op != OP_VERIFY && req->op != OP_CHANGE_PIN)
+    switch (secret_presented(req->op)) {
+    case SECRET_NONE:
         return TOKEN_OK;
+    case SECRET_UNLOCK:
+        return guard_unlock_last_try(cs, res);
+    case SECRET_PIN:
+        break;
+    }
     err = cs->edge->pin_state(cs->t, &tries, &blocked);
     if (err)
         return err;
@@ -950,6 +1019,18 @@ static token_err check_same_token(struct card_session *cs, const char *id)
     return err;
 }
 
+/* What the card's answer to an unlock secret says of its counter: a right
+ * one restores it to a limit the card may not tell, a wrong one counts it. */
+static void note_unlock_tries(token_err err, struct pin_result *res)
+{
+    if (err == TOKEN_OK)
+        res->unlock_tries = -1;
+    else if (err == TOKEN_E_PUK_INCORRECT && res->tries_left >= 0)
+        res->unlock_tries = res->tries_left;
+    else if (err == TOKEN_E_PUK_BLOCKED)
+        res->unlock_tries = 0;
+}
+
 struct pin_work {
     const char *id;
     const struct pin_request *req;
@@ -970,11 +1051,13 @@ static token_err pin_work(struct card_session *cs, void *arg)
 
     err = check_same_token(cs, w->id);
     if (!err)
-        err = guard_last_try(cs, w->req);
+        err = guard_last_try(cs, w->req, w->res);
     if (!err && w->req->op != OP_PIN_INFO) {
         presented = true;
         err = run_pin_op(cs, w->req, &w->res->tries_left);
         w->res->accepted = !err;
+        if (secret_presented(w->req->op) == SECRET_UNLOCK)
+            note_unlock_tries(err, w->res);
         if (!err && w->req->then)
             err = w->req->then(cs, w->req->then_arg);
     }
@@ -1080,7 +1163,7 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
     char *reader = NULL;
     token_err err;
 
-    res->tries_left = res->pin_tries = -1;
+    res->tries_left = res->pin_tries = res->unlock_tries = -1;
     res->pin_blocked = false;
     res->accepted = false;
     err = locate_token(svc, id, &reader, &edge);
@@ -1097,7 +1180,10 @@ static token_err token_pin_operation(struct token_service *svc, const char *id,
     pthread_mutex_lock(&l->m);
     if (req->op != OP_PIN_INFO)
         pace_attempt(svc, l);
+    res->unlock_tries = l->unlock_tries_seen;
     err = run_on_token(svc, l, reader, edge, pin_work, &w);
+    if (secret_presented(req->op) == SECRET_UNLOCK && err != TOKEN_E_TOKEN_REMOVED)
+        l->unlock_tries_seen = res->unlock_tries;
     pthread_mutex_unlock(&l->m);
     if (res->pin_tries >= 0 || res->pin_blocked)
         publish_pin_state(svc, id, res);
@@ -1145,7 +1231,7 @@ static token_err pin_call_then(struct token_service *svc, const char *id, enum p
         bool puk_op = op == OP_UNBLOCK || op == OP_CHANGE_PUK;
 
         *tries_left = puk_op || !res.accepted ? res.tries_left : res.pin_tries;
-        if (err == TOKEN_E_PIN_LAST_TRY)
+        if (err == TOKEN_E_PIN_LAST_TRY || err == TOKEN_E_PUK_LAST_TRY)
             *tries_left = 1;
         if (err == TOKEN_E_PIN_BLOCKED || err == TOKEN_E_PUK_BLOCKED)
             *tries_left = 0;

@@ -152,6 +152,17 @@ token_err token_service_verify_pin(struct token_service *svc, const char *id,
 token_err token_service_change_pin(struct token_service *svc, const char *id,
                                    const char *old_pin, const char *new_pin, unsigned flags,
                                    int *tries_left);
+/*
+ * The unlock secret (PIV: the PUK; an SKF admin PIN or a PKCS#11 SO PIN when
+ * those providers come) is guarded for every caller alike: its tries left
+ * are read first, without spending one (PIV: GET METADATA of key reference
+ * 81, YubiKey 5.3+; a card without it is judged by the count its last
+ * answer to the secret gave in this process, and goes ahead when there is
+ * none), and an attempt that could spend its last try is refused with
+ * TOKEN_E_PUK_LAST_TRY (`puk_tries_left` 1) before the card is asked: a
+ * blocked PUK can never be unblocked. A PUK outside the card edge's PUK
+ * rules is TOKEN_E_PUK_POLICY (the new PIN's is TOKEN_E_PIN_POLICY).
+ */
 token_err token_service_unblock_pin(struct token_service *svc, const char *id,
                                     const char *puk, const char *new_pin, int *puk_tries_left);
 token_err token_service_change_puk(struct token_service *svc, const char *id,

@@ -16,6 +16,7 @@
 #include "text.h"
 
 #define LOCATION_MAX 128
+#define PUK_TRIES_MAX 15
 
 /* A string member no longer than max - 1; NULL (and *p set) when it is not. */
 static const char *member_string(json_t *body, const char *name, size_t max,
@@ -192,6 +193,33 @@ void api_confirm(struct http_req *r)
 
     if (p.code == CA_OK)
         p = rotation_confirm(r->ca, r->captures[0], result, pin_reset, &out);
+    reply_result(r, &p, out);
+}
+
+/* pukTriesLeft: optional, 0 to 15 (what a card's counter answer can say); -1 when absent. */
+static int puk_tries_member(json_t *body, struct ca_problem *p)
+{
+    json_t *j = json_object_get(body, "pukTriesLeft");
+    json_int_t n = json_integer_value(j);
+
+    if (!j)
+        return -1;
+    if (!json_is_integer(j) || n < 0 || n > PUK_TRIES_MAX)
+        *p = ca_bad_field("pukTriesLeft");
+    return (int)n;
+}
+
+void api_report(struct http_req *r)
+{
+    struct ca_problem p = ca_ok();
+    json_auto_t *body = req_json_object(r, &p);
+    const char *problem = body ? member_string(body, "cardRefused", sizeof "puk-incorrect", &p)
+                               : NULL;
+    int tries = body ? puk_tries_member(body, &p) : -1;
+    json_t *out = NULL;
+
+    if (p.code == CA_OK)
+        p = rotation_report(r->ca, r->captures[0], problem, tries, &out);
     reply_result(r, &p, out);
 }
 

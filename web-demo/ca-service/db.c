@@ -124,6 +124,20 @@ static const char *const schema =
     "  state      TEXT NOT NULL,"                 /* pending | rotated | unchanged */
     "  created_at INTEGER NOT NULL,"
     "  settled_at INTEGER);"
+    /* A client's card refused the PUK on record (unlock/v1 report). While one
+     * is open the token gets no PUK pair; a change of its PUK record (support
+     * correcting it, or a confirmed rotation) closes it. */
+    "CREATE TABLE IF NOT EXISTS puk_reports ("
+    "  rotation_id    TEXT PRIMARY KEY REFERENCES rotations(id),"
+    "  token_id       TEXT NOT NULL REFERENCES tokens(id),"
+    "  problem        TEXT NOT NULL,"             /* puk-incorrect | puk-unfit */
+    "  puk_tries_left INTEGER,"                   /* as the card said; NULL: unknown */
+    "  reported_at    INTEGER NOT NULL,"
+    "  resolved_at    INTEGER);"
+    "CREATE TRIGGER IF NOT EXISTS puk_record_changed AFTER UPDATE OF puk ON tokens "
+    "  WHEN NEW.puk IS NOT OLD.puk BEGIN "
+    "  UPDATE puk_reports SET resolved_at = CAST(strftime('%s', 'now') AS INTEGER) "
+    "  WHERE token_id = NEW.id AND resolved_at IS NULL; END;"
     /* --- certificates (cert/v1) --- */
     "CREATE TABLE IF NOT EXISTS management_keys ("   /* the card's 9B key: never logged */
     "  token_id  TEXT PRIMARY KEY REFERENCES tokens(id),"

@@ -86,11 +86,26 @@ static struct ca_problem hand_out_pair(struct ca *ca, const struct unlock_reques
     return ca_ok();
 }
 
+/* Whether a card refused this token's PUK on record and support has not looked yet. */
+static enum ca_code puk_record_disputed(sqlite3 *db, const char *token_id)
+{
+    DB_STMT *st = db_prepare(db, "SELECT 1 FROM puk_reports WHERE token_id = ? "
+                                 "AND resolved_at IS NULL", "s", token_id);
+    bool failed = false;
+
+    if (!st)
+        return CA_INTERNAL;
+    if (db_row(st, &failed))
+        return CA_PUK_RECORD_MISMATCH;
+    return failed ? CA_INTERNAL : CA_OK;
+}
+
 struct ca_problem rotation_authorize(struct ca *ca, const struct unlock_request *r,
                                      json_t **out)
 {
     DB_TX tx = { 0 };
     struct ca_problem p;
+    enum ca_code code;
 
     *out = NULL;
     if (r->state == RS_EXPIRED)
@@ -99,6 +114,8 @@ struct ca_problem rotation_authorize(struct ca *ca, const struct unlock_request 
         return request_state_conflict(r);
     if (!db_tx_begin(&tx, ca->db))
         return ca_fail(CA_INTERNAL);
+    if ((code = puk_record_disputed(ca->db, r->token_id)) != CA_OK)
+        return ca_fail(code);
     p = hand_out_pair(ca, r, out);
     if (p.code == CA_OK && db_tx_commit(&tx))
         return p;
@@ -209,6 +226,39 @@ struct ca_problem rotation_confirm(struct ca *ca, const char *rotation_id, const
     if (!db_tx_commit(&tx) ||
         !(*out = json_pack("{s:s, s:s}", "rotationId", rotation_id, "result", result)))
         return ca_fail(CA_INTERNAL);
+    return ca_ok();
+}
+
+/* A repeated report (a client that lost the answer) is recorded once. */
+static bool record_report(sqlite3 *db, const char *rotation_id, const char *token_id,
+                          const char *problem, int puk_tries_left)
+{
+    if (puk_tries_left < 0)
+        return db_exec(db, "INSERT OR IGNORE INTO puk_reports (rotation_id, token_id, problem, "
+                           "reported_at) VALUES (?, ?, ?, ?)", "ssst", rotation_id, token_id,
+                       problem, time(NULL)) >= 0;
+    return db_exec(db, "INSERT OR IGNORE INTO puk_reports (rotation_id, token_id, problem, "
+                       "puk_tries_left, reported_at) VALUES (?, ?, ?, ?, ?)", "sssit",
+                   rotation_id, token_id, problem, puk_tries_left, time(NULL)) >= 0;
+}
+
+struct ca_problem rotation_report(struct ca *ca, const char *rotation_id, const char *problem,
+                                  int puk_tries_left, json_t **out)
+{
+    struct rotation_rec rot;
+    enum ca_code code;
+
+    *out = NULL;
+    if (strcmp(problem, "puk-incorrect") != 0 && strcmp(problem, "puk-unfit") != 0)
+        return ca_bad_field("cardRefused");
+    if ((code = load_rotation(ca->db, rotation_id, &rot)) != CA_OK)
+        return ca_fail(code);
+    if (!record_report(ca->db, rotation_id, rot.token_id, problem, puk_tries_left) ||
+        !(*out = json_pack("{s:s, s:b}", "rotationId", rotation_id, "recorded", 1)))
+        return ca_fail(CA_INTERNAL);
+    ca_log("rotation %.12s… of %s: the client's card refused the PUK on record (%s); "
+           "no more PUK pairs for this token until support checks its record", rotation_id,
+           rot.token_id, problem);
     return ca_ok();
 }
 

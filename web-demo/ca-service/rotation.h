@@ -36,4 +36,13 @@ struct ca_problem rotation_confirm(struct ca *ca, const char *rotation_id, const
 /* {rotationId, puk, nextPuk} of a pending rotation. */
 struct ca_problem rotation_reconcile(struct ca *ca, const char *rotation_id, json_t **out);
 
+/*
+ * A client's card refused the rotation's PUK (`problem` "puk-incorrect" or
+ * "puk-unfit"; `puk_tries_left` -1 when not said): recorded, settling
+ * nothing. Until the token's PUK record changes, authorize answers
+ * PUK_RECORD_MISMATCH for it, so a wrong record costs a card one try only.
+ */
+struct ca_problem rotation_report(struct ca *ca, const char *rotation_id, const char *problem,
+                                  int puk_tries_left, json_t **out);
+
 #endif

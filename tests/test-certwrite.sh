@@ -31,8 +31,8 @@
 set -u
 
 top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-# shellcheck source=tests/lib-rig.sh
-. "$top/tests/lib-rig.sh"
+# shellcheck source=tests/lib/rig.sh
+. "$top/tests/lib/rig.sh"
 ukeyd=$build/ukeyd
 vtoken=$build/vtoken
 

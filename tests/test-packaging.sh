@@ -26,8 +26,8 @@
 # shellcheck disable=SC2016
 set -u
 
-# shellcheck source=tests/lib-rig.sh
-. "$(dirname "$0")/lib-rig.sh"
+# shellcheck source=tests/lib/rig.sh
+. "$(dirname "$0")/lib/rig.sh"
 
 readonly BUILD_TIMEOUT_S=600
 readonly LINTIAN_TIMEOUT_S=300

@@ -16,8 +16,8 @@
 set -u
 
 work=$(mktemp -d /tmp/ukeyd-test-peer.XXXXXX)
-# shellcheck source=tests/lib-rig.sh
-. "$(dirname "$0")/lib-rig.sh"
+# shellcheck source=tests/lib/rig.sh
+. "$(dirname "$0")/lib/rig.sh"
 
 readonly ORIGIN=https://portal.example.cn
 readonly PIN=123456

@@ -10,8 +10,8 @@
 # client exports. TAP on stdout.
 set -u
 
-# shellcheck source=tests/lib-rig.sh
-. "$(dirname "$0")/lib-rig.sh"
+# shellcheck source=tests/lib/rig.sh
+. "$(dirname "$0")/lib/rig.sh"
 
 client=$top/web-demo/portal/ukeyd-client.js
 guide=$top/docs/portal-guide.md

@@ -28,8 +28,8 @@
 # shellcheck disable=SC2016
 set -u
 
-# shellcheck source=tests/lib-rig.sh
-. "$(dirname "$0")/lib-rig.sh"
+# shellcheck source=tests/lib/rig.sh
+. "$(dirname "$0")/lib/rig.sh"
 
 readonly SCORE_MAX=2.0
 units=$top/systemd

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# tests/test-ca-cert.sh — the reference CA service's certificate side
+# tests/test-ca-service-cert.sh — the reference CA service's certificate side
 # (ukey-ca, docs/cert-protocol.md) over real HTTP with curl, a real SQLite
 # database and the demo tokens' real CAs, with the openssl CLI as the judge:
 # requests a person files (fee, payment, materials of the types asked for,

@@ -3,7 +3,7 @@
 # `work` is the sourcing script's; stop_rc, port and base are for it to read.
 # shellcheck disable=SC2154,SC2034
 #
-# tests/lib-rig.sh — sourced by the shell tests that run a ukeyd binary
+# tests/lib/rig.sh — sourced by the shell tests that run a ukeyd binary
 # against the PC/SC rig (test-units.sh, test-packaging.sh,
 # test-ukeyd-client.sh): TAP output, a private rig with copies of the demo
 # tokens, a free loopback port, and a ukeyd started and stopped by PID.
@@ -12,7 +12,7 @@
 # anything here, and calls lib_cleanup from its EXIT trap. Everything is
 # bounded in time.
 
-top=${UKEYD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+top=${UKEYD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 build=${UKEYD_BUILD:-$top/build}
 rig=$top/tests/rig/rig
 demo=$build/demo

@@ -58,6 +58,7 @@ static struct {
     struct object obj[32];
     size_t n;
     bool has_serial;
+    bool zero_serial;   /* answers the serial command with zeros, as some cards do */
     uint8_t *pending;   /* response still to deliver with GET RESPONSE */
     size_t pending_len;
     unsigned get_data_count;
@@ -215,6 +216,7 @@ static token_err table_card(void *ctx, const uint8_t *cmd, size_t cmd_len, uint8
                             size_t *rsp_len)
 {
     static const uint8_t serial[] = {0x00, 0x98, 0x96, 0x81};   /* 10000001 */
+    static const uint8_t zero_serial[sizeof(serial)];
     struct logged c;
     size_t i;
 
@@ -235,7 +237,9 @@ static token_err table_card(void *ctx, const uint8_t *cmd, size_t cmd_len, uint8
     case ISO_INS_GET_RESPONSE:
         return reply_pending(rsp, rsp_len);
     case 0xF8:
-        return card.has_serial ? reply(rsp, rsp_len, serial, 4, SW_OK)
+        if (card.zero_serial)
+            return reply(rsp, rsp_len, zero_serial, sizeof(zero_serial), SW_OK);
+        return card.has_serial ? reply(rsp, rsp_len, serial, sizeof(serial), SW_OK)
                                : reply(rsp, rsp_len, NULL, 0, SW_INS_NOT_SUPPORTED);
     case ISO_INS_GET_DATA_ODD: {
         uint32_t tag = cmd_len >= 10 ? (uint32_t)(cmd[7] << 16 | cmd[8] << 8 | cmd[9]) : 0;
@@ -362,6 +366,24 @@ static void test_identity(void)
     card_reset();
     TAP_EQ_INT(piv_edge.identify(&transport, atr, sizeof(atr), &id), TOKEN_E_CARD_UNSUPPORTED,
                "a card with nothing stable to name it by is not taken");
+
+    /* a serial of zeros names no card: two of them must not share piv-sn-0 */
+    card_reset();
+    card.zero_serial = true;
+    card_put(0x5FC102, chuid, n);
+    TAP_EQ_INT(piv_edge.identify(&transport, atr, sizeof(atr), &id), TOKEN_OK,
+               "a card with a GUID whose serial reads as zeros");
+    TAP_EQ_STR(id.id, "piv-00112233445566778899aabbccddeeff", "is named by its GUID");
+    tap_ok(id.serial == NULL, "and reported without a serial, not \"0\" (%s)",
+           id.serial ? id.serial : "none");
+    edge_identity_clear(&id);
+
+    card_reset();
+    card.zero_serial = true;
+    memset(&id, 0, sizeof(id));
+    TAP_EQ_INT(piv_edge.identify(&transport, atr, sizeof(atr), &id), TOKEN_E_CARD_UNSUPPORTED,
+               "without a GUID, a serial of zeros is no name either: the card is not taken");
+    tap_ok(id.id == NULL, "and is never called piv-sn-0 (%s)", id.id ? id.id : "no id");
 }
 
 static void test_pin_policy(void)

@@ -7,6 +7,7 @@
  * itself, a pulled token or a restarted pcscd gives clean errors and is
  * recovered from without restarting the process.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -662,6 +663,181 @@ static void test_pcscd_restart(struct token_service *svc, const char *id)
                "PIN operations work again without restarting the process");
 }
 
+/* ---- stopping while busy ---- */
+
+#define STOP_ROUNDS       20
+#define STOP_BUSY_MS      300
+/* longer than the bounded wait stopping used to give card work (1 s) */
+#define STOP_RELEASE_MS   1500
+
+/* Threads of this process now; the service's own (monitor, card jobs) included. */
+static int threads_running(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+struct busy {
+    struct token_service *svc;
+    const char *id;
+    volatile bool stop;
+    unsigned calls;
+};
+
+static void *busy_reads(void *arg)
+{
+    struct busy *b = arg;
+
+    while (!b->stop) {
+        struct token_snapshot **list = NULL, *s = NULL;
+        size_t n = 0;
+
+        if (token_service_tokens(b->svc, &list, &n) == TOKEN_OK)
+            token_snapshots_free(list, n);
+        if (token_service_get(b->svc, b->id, &s) == TOKEN_OK)
+            token_snapshot_unref(s);
+        b->calls++;
+        usleep(1000);   /* busy as a portal polling, not spinning */
+    }
+    return NULL;
+}
+
+static void *busy_pins(void *arg)
+{
+    struct busy *b = arg;
+
+    while (!b->stop) {
+        struct token_pin_info pin;
+        int tries;
+
+        token_service_verify_pin(b->svc, b->id, PIN, 0, &tries);
+        token_service_pin_info(b->svc, b->id, &pin);
+        b->calls++;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static void *restart_pcscd(void *arg)
+{
+    (void)arg;
+    rig_do(&rig, "restart-pcscd", -1);
+    return NULL;
+}
+
+struct stopper {
+    struct token_service *svc;
+    bool done;   /* atomic */
+};
+
+static void *stop_service(void *arg)
+{
+    struct stopper *st = arg;
+
+    token_service_free(st->svc);
+    __atomic_store_n(&st->done, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Threads of the process once the service is stopped, another program
+ * holding the card until then or `STOP_RELEASE_MS` into the stop, whichever
+ * comes later: pcscd answers a connect to a held card only when it is let go. */
+static int threads_after_stop(struct token_service *svc, struct other_client *holder)
+{
+    struct stopper st = {svc, false};
+    pthread_t t;
+    int n;
+
+    pthread_create(&t, NULL, stop_service, &st);
+    if (holder) {
+        usleep(STOP_RELEASE_MS * 1000);
+        if (!__atomic_load_n(&st.done, __ATOMIC_ACQUIRE)) {
+            pcsc_card_end(holder->card, false);
+            other_close(holder);
+            holder = NULL;
+        }
+    }
+    pthread_join(t, NULL);
+    n = threads_running();
+    if (holder) {
+        pcsc_card_end(holder->card, false);
+        other_close(holder);
+    }
+    return n;
+}
+
+/*
+ * Stops the service while reads and PIN operations are in flight, with either
+ * another program holding the card (so an operation given up on still waits
+ * for it) or pcscd restarting (so the monitor is reading the token again).
+ * Every thread the service started must be gone when token_service_free
+ * returns: one left behind is still inside pcsc-lite when the process exits
+ * and the library frees its contexts under it. Under ASan any touch of freed
+ * memory aborts the test.
+ */
+static void test_stop_while_busy(const struct token_service_config *cfg, const char *id)
+{
+    struct token_service *svc = NULL;
+    int before = threads_running(), left_behind = 0, started = 0, held = 0, i;
+    unsigned reads = 0, pins = 0;
+    int tries = -1;
+
+    for (i = 0; i < STOP_ROUNDS; i++) {
+        struct busy r = {NULL, id, false, 0}, p = {NULL, id, false, 0};
+        bool hold = i % 2 == 0;
+        struct other_client o = {NULL, NULL};
+        pthread_t tr, tp, restart;
+
+        if (token_service_new(cfg, &svc) != TOKEN_OK)
+            continue;
+        started++;
+        r.svc = p.svc = svc;
+        if (hold && (!other_connect(&o, rig.reader[0]) || pcsc_card_begin(o.card) != TOKEN_OK)) {
+            other_close(&o);
+            token_service_free(svc);
+            continue;
+        }
+        held += hold;
+        pthread_create(&tr, NULL, busy_reads, &r);
+        pthread_create(&tp, NULL, busy_pins, &p);
+        if (!hold)
+            pthread_create(&restart, NULL, restart_pcscd, NULL);
+        usleep(STOP_BUSY_MS * 1000);
+        r.stop = p.stop = true;
+        pthread_join(tr, NULL);
+        pthread_join(tp, NULL);
+        if (hold) {
+            left_behind += threads_after_stop(svc, &o) != before;
+        } else {
+            token_service_free(svc);
+            pthread_join(restart, NULL);
+            left_behind += threads_running() != before;
+        }
+        svc = NULL;
+        reads += r.calls;
+        pins += p.calls;
+    }
+    TAP_EQ_INT(started, STOP_ROUNDS, "the service starts every round");
+    TAP_EQ_INT(held, STOP_ROUNDS / 2, "another program held the card in half of them");
+    tap_ok(reads > 0 && pins > 0, "reads and PIN operations were in flight (%u, %u calls)",
+           reads, pins);
+    TAP_EQ_INT(left_behind, 0, "no thread of the service is left running once it is stopped");
+    if (!tap_ok(token_service_new(cfg, &svc) == TOKEN_OK, "the service starts again"))
+        return;
+    TAP_EQ_INT(token_service_verify_pin(svc, id, PIN, 0, &tries), TOKEN_OK,
+               "and PIN operations work");
+    TAP_EQ_INT(tries_now(svc, id), 3, "the PIN counter is intact");
+    token_service_free(svc);
+}
+
 static void on_log(void *ud, int prio, const char *token_id, const char *msg)
 {
     (void)ud;
@@ -700,6 +876,9 @@ int main(void)
     test_yank_during_operations(svc, sm2_id);
     for (i = 0; i < 2; i++)
         test_pcscd_restart(svc, sm2_id);
+    token_service_free(svc);
+    svc = NULL;
+    test_stop_while_busy(&cfg, sm2_id);
 out:
     token_service_free(svc);
     rig_stop(&rig);

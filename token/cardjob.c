@@ -10,21 +10,14 @@
 
 #include "token/cardjob.h"
 
-/* Job threads still alive, so that shutdown can let them end first. */
+/*
+ * Every job thread not yet joined, so that stopping can wait for each one: a
+ * thread left running after the service is gone would still be inside
+ * pcsc-lite when the process exits and the library's destructor frees its
+ * contexts. Threads that ended are joined when the next job starts.
+ */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t live_cond;   /* on CLOCK_MONOTONIC, like every deadline here */
-static pthread_once_t live_cond_once = PTHREAD_ONCE_INIT;
-static unsigned live_threads;
-
-static void live_cond_init(void)
-{
-    pthread_condattr_t ca;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&live_cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
+static struct card_job *live_jobs;
 
 enum job_state {
     JOB_WAITING,     /* for the transaction */
@@ -45,6 +38,13 @@ struct card_job {
     card_work_fn work;
     void *arg;
     token_err err;
+    /* the connection while the job waits for the transaction, so that
+     * card_jobs_stop can drop it; NULL once the job has claimed the card */
+    struct pcsc_card *waiting_card;
+    bool cancelled;                /* by card_jobs_stop: never touches the card */
+    pthread_t thread;
+    bool thread_ended;             /* under live_lock */
+    struct card_job *next_live;    /* under live_lock */
 };
 
 void card_job_unref(struct card_job *job)
@@ -84,14 +84,30 @@ static void session_close(struct card_session *cs)
     memset(cs, 0, sizeof(*cs));
 }
 
-static token_err session_begin(const char *reader, struct card_session *cs)
+/* Shows the connection to card_jobs_stop while the job waits for the card;
+ * false when the job was cancelled already. */
+static bool job_show_waiting_card(struct card_job *job, struct pcsc_card *card)
+{
+    bool shown;
+
+    pthread_mutex_lock(&job->m);
+    shown = !job->cancelled;
+    if (shown)
+        job->waiting_card = card;
+    pthread_mutex_unlock(&job->m);
+    return shown;
+}
+
+static token_err session_begin(struct card_job *job, struct card_session *cs)
 {
     token_err err;
 
     memset(cs, 0, sizeof(*cs));
     err = pcsc_ctx_open(&cs->ctx);
     if (!err)
-        err = pcsc_card_connect(cs->ctx, reader, &cs->card);
+        err = pcsc_card_connect(cs->ctx, job->reader, &cs->card);
+    if (!err && !job_show_waiting_card(job, cs->card))
+        err = TOKEN_E_TOKEN_BUSY;
     if (!err)
         err = pcsc_card_begin(cs->card);
     if (!err)
@@ -119,17 +135,28 @@ static token_err session_select(struct card_session *cs, const struct card_edge 
     return TOKEN_E_CARD_UNSUPPORTED;
 }
 
-/* Moves WAITING to RUNNING; false when the caller has already given up. */
+/*
+ * Moves WAITING to RUNNING; false when the caller has already given up or the
+ * job was cancelled, and then the card is never touched. Either way the
+ * connection is the job's alone from here on.
+ */
 static bool job_claim(struct card_job *job)
 {
     bool claimed;
 
     pthread_mutex_lock(&job->m);
-    claimed = job->state == JOB_WAITING;
-    if (claimed)
+    job->waiting_card = NULL;
+    claimed = job->state == JOB_WAITING && !job->cancelled;
+    if (claimed) {
         job->state = JOB_RUNNING;
-    else
+    } else if (job->state == JOB_WAITING) {
+        /* cancelled while a caller still waits: the card was never had */
+        job->err = TOKEN_E_TOKEN_BUSY;
+        job->state = JOB_DONE;
+        pthread_cond_broadcast(&job->cond);
+    } else {
         job->state = JOB_FINISHED;
+    }
     pthread_mutex_unlock(&job->m);
     return claimed;
 }
@@ -155,28 +182,27 @@ static void deadline_in(struct timespec *ts, unsigned ms)
     }
 }
 
-static void thread_ends(void)
+static void thread_ends(struct card_job *job)
 {
     /* the work may have used OpenSSL (certificate summaries): free its
-     * per-thread state now rather than in a destructor after we count down */
+     * per-thread state now rather than in a destructor after we are joined */
     OPENSSL_thread_stop();
     pthread_mutex_lock(&live_lock);
-    live_threads--;
-    pthread_cond_broadcast(&live_cond);
+    job->thread_ended = true;
     pthread_mutex_unlock(&live_lock);
 }
 
+/* The thread's reference is dropped by whoever joins it (job_reap). */
 static void *job_main(void *vjob)
 {
     struct card_job *job = vjob;
     struct card_session cs;
     token_err err;
 
-    err = session_begin(job->reader, &cs);
+    err = session_begin(job, &cs);
     if (!job_claim(job)) {
         session_close(&cs);   /* ends the transaction without a single APDU */
-        card_job_unref(job);
-        thread_ends();
+        thread_ends(job);
         return NULL;
     }
     if (!err)
@@ -185,25 +211,73 @@ static void *job_main(void *vjob)
         err = job->work(&cs, job->arg);
     job_finish(job, err, cs.edge);
     session_close(&cs);
-    card_job_unref(job);
-    thread_ends();
+    thread_ends(job);
     return NULL;
 }
 
-bool card_jobs_drain(unsigned wait_ms)
+/* Joins each job of `list` and drops its thread's reference. */
+static void job_reap(struct card_job *list)
 {
-    struct timespec deadline;
-    bool drained;
+    struct card_job *job;
 
-    pthread_once(&live_cond_once, live_cond_init);
-    deadline_in(&deadline, wait_ms);
+    while (list) {
+        job = list;
+        list = job->next_live;
+        pthread_join(job->thread, NULL);
+        card_job_unref(job);
+    }
+}
+
+/* Unlinks the jobs whose threads have ended (all of them when `all`). */
+static struct card_job *live_jobs_take(bool all)
+{
+    struct card_job **link, *taken = NULL, *job;
+
     pthread_mutex_lock(&live_lock);
-    while (live_threads > 0 &&
-           pthread_cond_timedwait(&live_cond, &live_lock, &deadline) != ETIMEDOUT)
-        ;
-    drained = live_threads == 0;
+    link = &live_jobs;
+    while ((job = *link)) {
+        if (all || job->thread_ended) {
+            *link = job->next_live;
+            job->next_live = taken;
+            taken = job;
+        } else {
+            link = &job->next_live;
+        }
+    }
     pthread_mutex_unlock(&live_lock);
-    return drained;
+    return taken;
+}
+
+/*
+ * A job still waiting for its card is given up: dropping its connection
+ * makes pcsc-lite's SCardBeginTransaction, which polls while another process
+ * holds the card, return at its next poll. A job still connecting cannot be:
+ * pcscd answers SCardConnect only once the other program's transaction ends,
+ * and nothing withdraws the request, so card_jobs_stop waits for that answer.
+ * A job already at work is left to finish: card I/O is bounded by pcscd and
+ * the reader.
+ */
+static void job_cancel(struct card_job *job)
+{
+    pthread_mutex_lock(&job->m);
+    if (job->state == JOB_WAITING || job->state == JOB_ABANDONED) {
+        job->cancelled = true;
+        if (job->waiting_card)
+            pcsc_card_abort(job->waiting_card);
+    }
+    pthread_mutex_unlock(&job->m);
+}
+
+void card_jobs_stop(void)
+{
+    struct card_job *list, *job;
+
+    /* jobs started meanwhile are taken on the next round */
+    while ((list = live_jobs_take(true))) {
+        for (job = list; job; job = job->next_live)
+            job_cancel(job);
+        job_reap(list);
+    }
 }
 
 static struct card_job *job_new(const char *reader, const struct card_edge *want,
@@ -224,7 +298,7 @@ static struct card_job *job_new(const char *reader, const struct card_edge *want
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&job->cond, &ca);
     pthread_condattr_destroy(&ca);
-    job->refs = 2;   /* the caller's and the thread's */
+    job->refs = 2;   /* the caller's and the thread's, which its joiner drops */
     job->want = want;
     job->work = work;
     job->arg = arg;
@@ -233,23 +307,16 @@ static struct card_job *job_new(const char *reader, const struct card_edge *want
 
 static bool job_start(struct card_job *job)
 {
-    pthread_attr_t attr;
-    pthread_t thread;
     int rc;
 
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_once(&live_cond_once, live_cond_init);
+    job_reap(live_jobs_take(false));
     pthread_mutex_lock(&live_lock);
-    live_threads++;
-    pthread_mutex_unlock(&live_lock);
-    rc = pthread_create(&thread, &attr, job_main, job);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        pthread_mutex_lock(&live_lock);
-        live_threads--;
-        pthread_mutex_unlock(&live_lock);
+    rc = pthread_create(&job->thread, NULL, job_main, job);
+    if (rc == 0) {
+        job->next_live = live_jobs;
+        live_jobs = job;
     }
+    pthread_mutex_unlock(&live_lock);
     return rc == 0;
 }
 

@@ -9,7 +9,8 @@
  * never touches the card: when it finally gets the transaction it ends it at
  * once. Once the work has started, the caller waits for it to finish — card
  * I/O is bounded by pcscd and the reader — so nothing is ever half-done behind
- * a caller's back.
+ * a caller's back. Stopping joins every job thread (card_jobs_stop): no
+ * deadline decides whether a job outlives what it was started for.
  */
 #ifndef UKEYD_TOKEN_CARDJOB_H
 #define UKEYD_TOKEN_CARDJOB_H
@@ -52,9 +53,13 @@ bool card_job_still_waiting(struct card_job *job);
 void card_job_unref(struct card_job *job);
 
 /*
- * Waits up to wait_ms for every job thread to end; false when some are still
- * there (stuck waiting for a card another process holds). For shutdown.
+ * For shutdown, once nothing starts card jobs any more: gives up every job
+ * still waiting for its card (another process holding it) where pcsc-lite
+ * allows, and joins every job thread, however long that takes (a connect
+ * pcscd holds back until another program's transaction ends cannot be given
+ * up). On return no job of the process runs, touches the card or is inside
+ * pcsc-lite.
  */
-bool card_jobs_drain(unsigned wait_ms);
+void card_jobs_stop(void);
 
 #endif

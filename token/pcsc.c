@@ -27,6 +27,7 @@ struct pcsc_card {
     SCARDHANDLE h;
     DWORD protocol;
     bool in_transaction;
+    bool aborted;           /* disconnected by pcsc_card_abort */
     uint8_t atr[PCSC_ATR_MAX];
     size_t atr_len;
     struct apdu_transport transport;
@@ -281,8 +282,20 @@ void pcsc_card_free(struct pcsc_card *card)
         return;
     if (card->in_transaction)
         pcsc_card_end(card, false);
-    SCardDisconnect(card->h, SCARD_LEAVE_CARD);
+    /* a handle is never disconnected twice: pcscd may have given its value
+     * to another connection since */
+    if (!card->aborted)
+        SCardDisconnect(card->h, SCARD_LEAVE_CARD);
     free(card);
+}
+
+void pcsc_card_abort(struct pcsc_card *card)
+{
+    /* pcsc-lite looks the handle up again at each poll of a waiting
+     * SCardBeginTransaction (and SCardReconnect), and serialises calls on
+     * one context, so a disconnect from another thread ends the wait */
+    SCardDisconnect(card->h, SCARD_LEAVE_CARD);
+    card->aborted = true;
 }
 
 token_err pcsc_card_begin(struct pcsc_card *card)
@@ -309,6 +322,10 @@ void pcsc_card_end(struct pcsc_card *card, bool reset)
 {
     if (!card || !card->in_transaction)
         return;
+    if (card->aborted) {
+        card->in_transaction = false;   /* the disconnect ended it */
+        return;
+    }
     SCardEndTransaction(card->h, reset ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
     card->in_transaction = false;
 }

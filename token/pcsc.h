@@ -47,6 +47,14 @@ void pcsc_card_free(struct pcsc_card *card);
 
 /* Exclusive access for a multi-APDU operation; waits while another process holds it. */
 token_err pcsc_card_begin(struct pcsc_card *card);
+/*
+ * From another thread, to give up a pcsc_card_begin still waiting: drops the
+ * connection, and the wait ends with TOKEN_E_PCSC_UNAVAILABLE within one of
+ * pcsc-lite's polls. The owner must not be using the card otherwise (the
+ * caller makes sure, cardjob.c under the job's lock); it still calls
+ * pcsc_card_free, which then does not disconnect again.
+ */
+void pcsc_card_abort(struct pcsc_card *card);
 /* Ends the transaction; `reset` also resets the card, dropping any verified PIN. */
 void pcsc_card_end(struct pcsc_card *card, bool reset);
 

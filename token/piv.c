@@ -235,12 +235,21 @@ static token_err piv_vendor_read(const struct apdu_transport *t, uint8_t ins, ui
     return TOKEN_OK;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
 static token_err piv_read_guid(const struct apdu_transport *t, uint8_t guid[PIV_GUID_LEN],
                                bool *have)
 {
     _cleanup_rsp_ struct apdu_response rsp = {0};
     struct tlv chuid, g;
-    static const uint8_t zero[PIV_GUID_LEN];
     token_err err;
 
     *have = false;
@@ -250,7 +259,7 @@ static token_err piv_read_guid(const struct apdu_transport *t, uint8_t guid[PIV_
     if (err)
         return err;
     if (tlv_find(chuid.value, chuid.len, PIV_TAG_CHUID_GUID, &g) == TOKEN_OK &&
-        g.len == PIV_GUID_LEN && memcmp(g.value, zero, PIV_GUID_LEN) != 0) {
+        g.len == PIV_GUID_LEN && !all_zero(g.value, PIV_GUID_LEN)) {
         memcpy(guid, g.value, PIV_GUID_LEN);
         *have = true;
     }
@@ -273,6 +282,10 @@ static token_err piv_identify(const struct apdu_transport *t, const uint8_t *atr
         err = piv_vendor_read(t, PIV_INS_GET_VERSION, version, sizeof(version), &have_version);
     if (err)
         return err;
+    /* some PIV implementations answer the serial command with zeros: that
+     * names no card, and two of them would share one id */
+    if (have_serial && all_zero(serial, sizeof(serial)))
+        have_serial = false;
 
     if (have_serial) {
         snprintf(buf, sizeof(buf), "%u",

@@ -27,8 +27,6 @@
 #define SERVICE_READY_TIMEOUT_MS 3000
 /* How long a caller waits for a card another process holds in a transaction. */
 #define SERVICE_CARD_WAIT_MS_DEFAULT 5000
-/* At shutdown, how long to let card work threads end. */
-#define SERVICE_DRAIN_MS 1000
 
 struct token_certset {
     unsigned refs;
@@ -596,9 +594,9 @@ void token_service_free(struct token_service *svc)
 
     if (!svc)
         return;
+    /* the monitor first: its reads start card jobs */
     pcsc_monitor_stop(svc->mon);
-    /* a job that just finished may still be ending its thread */
-    card_jobs_drain(SERVICE_DRAIN_MS);
+    card_jobs_stop();
     for (i = 0; i < svc->n_readers; i++) {
         free(svc->readers[i].name);
         token_snapshot_unref(svc->readers[i].snap);

@@ -44,7 +44,8 @@ TOKEN_SRC  := $(wildcard token/*.c) $(filter-out token/skf/host-main.c,$(wildcar
 TOKEN_OBJ  := $(TOKEN_SRC:%.c=$(BUILD)/%.o)
 TOKEN_LIB  := $(BUILD)/libukeyd-token.a
 
-API_SRC    := $(wildcard api/*.c)
+# api/ has one folder per subsystem (docs/architecture.md); objects mirror it.
+API_SRC    := $(sort $(wildcard api/*.c api/*/*.c))
 API_OBJ    := $(API_SRC:%.c=$(BUILD)/%.o)
 API_LIB    := $(BUILD)/libukeyd-api.a
 

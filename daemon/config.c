@@ -24,10 +24,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "api/environment.h"
-#include "api/guard.h"
-#include "api/log.h"
-#include "api/unlock.h"
+#include "api/env/environment.h"
+#include "api/http/guard.h"
+#include "api/base/log.h"
+#include "api/unlock/unlock.h"
 #include "daemon/listen.h"
 
 #define CONFIG_SECTION        "ukeyd"

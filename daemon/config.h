@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "api/lang.h"
-#include "api/peerpolicy.h"
+#include "api/render/lang.h"
+#include "api/peer/peerpolicy.h"
 
 #define CONFIG_DEFAULT_PATH   "/etc/ukeyd/ukeyd.conf"
 #define CONFIG_ORIGINS_MAX    32

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/log.h"
-#include "api/unlock.h"
+#include "api/base/log.h"
+#include "api/unlock/unlock.h"
 
 #define URL_TEXT_MAX  512
 #define SCHEME_END    "://"

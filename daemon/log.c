@@ -18,7 +18,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 #define JOURNAL_FIELDS_MAX  6
 #define JOURNAL_FIELD_MAX   1200

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-/* Picks the sink (see api/log.h). Returns whether it is the journal. */
+/* Picks the sink (see api/base/log.h). Returns whether it is the journal. */
 bool daemon_log_setup(void);
 
 #endif

@@ -25,9 +25,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "api/json.h"
-#include "api/log.h"
-#include "api/server.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
+#include "api/http/server.h"
 #include "daemon/config.h"
 #include "daemon/configview.h"
 #include "daemon/listen.h"

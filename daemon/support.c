@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/log.h"
-#include "api/peerpolicy.h"
+#include "api/base/log.h"
+#include "api/peer/peerpolicy.h"
 
 #define SUPPORT_MODE_GROUP   0660
 #define SUPPORT_MODE_ROOT    0600

@@ -12,7 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 #include "daemon/listen.h"
 
 /* Pings twice per interval, as systemd.service(5) recommends. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/ca_cert.c: the forms of action ids, numbers and slots, and how
+/* Tests api/ca/ca_cert.c: the forms of action ids, numbers and slots, and how
  * strictly each cert/v1 answer is read. The answers come from a loopback
  * HTTP server that replays what each case sets — the answers a real service
  * must never send (a member missing or of the wrong form, base64 that is not,
@@ -10,9 +10,9 @@
 #include <netinet/in.h>
 #include <pthread.h>
 
-#include "api/b64.h"
-#include "api/ca_cert.h"
-#include "api/json.h"
+#include "api/base/b64.h"
+#include "api/ca/ca_cert.h"
+#include "api/base/json.h"
 #include "tests/tap.h"
 
 #define ACTION_ID    "act-0123456789abcdef0123456789abcdef"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/ca_client.c without a service: which base URLs are accepted (https,
+/* Tests api/ca/ca_client.c without a service: which base URLs are accepted (https,
  * or plain http to a loopback literal, judged by libcurl's URL parser), the
  * ids that may go into a path, and the names of errors and states. The
  * exchanges themselves are tested against ukey-ca by tests/test-unlock.sh. */
-#include "api/ca_client.h"
+#include "api/ca/ca_client.h"
 #include "tests/tap.h"
 
 static void test_urls(void)

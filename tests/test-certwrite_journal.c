@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/certwrite_journal.c in a temporary directory: records of every
+/* Tests api/certwrite/certwrite_journal.c in a temporary directory: records of every
  * step written and read back with their public material, replaced and
  * removed; torn, foreign and incomplete files left alone; no PIN-shaped
  * member ever written; and the recovery rules (certwrite_plan) for every
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/certwrite_journal.h"
-#include "api/json.h"
+#include "api/certwrite/certwrite_journal.h"
+#include "api/base/json.h"
 #include "tests/tap.h"
 
 #define PATH_TEXT_MAX 512

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/diag.c's rings: log events keep their fields and order and stay
+/* Tests api/v1/diag.c's rings: log events keep their fields and order and stay
  * bounded, APDU summaries show header, lengths, status word and timing but
  * have no place for data, and the log recorder sees lines below the log
  * level (support wants them) while the level still filters the log. */
-#include "api/diag.h"
+#include "api/v1/diag.h"
 #include "tests/tap.h"
 
 #define VERIFY_P2_PIN   0x80

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests the environment report's pure parts: the words (every message in
  * both languages, placeholders filled, long arguments cut on a character
- * boundary), check aggregation and the JSON shape (api/env_check.c); the
+ * boundary), check aggregation and the JSON shape (api/env/env_check.c); the
  * per-token judgement of PIN state and certificate dates on made-up
- * snapshots (api/env_token.c); the PC/SC checks from made-up facts and a
- * made-up driver directory (api/env_pcsc.c); and the browser check
- * (api/env_browser.c). */
+ * snapshots (api/env/env_token.c); the PC/SC checks from made-up facts and a
+ * made-up driver directory (api/env/env_pcsc.c); and the browser check
+ * (api/env/env_browser.c). */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/env_browser.h"
-#include "api/env_check.h"
-#include "api/env_pcsc.h"
+#include "api/env/env_browser.h"
+#include "api/env/env_check.h"
+#include "api/env/env_pcsc.h"
 #include "tests/tap.h"
 
 #define NOW        1800000000L

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/env_clock.c: the skew against a server's Date (whole seconds,
+/* Tests api/env/env_clock.c: the skew against a server's Date (whole seconds,
  * measured around a round trip), its classification at the 60 s / 300 s
  * limits, the clock.skew check in each situation, and where the NTP answer
  * comes from: the kernel when adjtimex answers, else timedated — here only
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/timex.h>
 
-#include "api/env_clock.h"
+#include "api/env/env_clock.h"
 #include "tests/tap.h"
 
 #define T0 1700000000L

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/env_os.c: os-release parsing (quotes, escapes, comments, junk),
+/* Tests api/env/env_os.c: os-release parsing (quotes, escapes, comments, junk),
  * which distributions count as supported, dotted version comparison, and the
  * system.os / system.ukeyd checks built from them. */
-#include "api/env_os.h"
+#include "api/env/env_os.h"
 #include "tests/tap.h"
 
 static void test_parse_debian(void)

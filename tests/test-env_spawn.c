@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/env_spawn.c: exit status, signal, a program that does not
+/* Tests api/env/env_spawn.c: exit status, signal, a program that does not
  * exist, the time bound (the child is killed and reaped), and that the child
  * inherits no descriptor beyond 0, 1 and 2. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "api/env_spawn.h"
+#include "api/env/env_spawn.h"
 #include "tests/tap.h"
 
 #define TIMEOUT_MS    5000

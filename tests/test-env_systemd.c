@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests api/env_systemd.c against a fake systemd manager on a private
+ * Tests api/env/env_systemd.c against a fake systemd manager on a private
  * D-Bus bus (dbus-daemon, found by $DBUS_SYSTEM_BUS_ADDRESS): unit states
  * read with LoadUnit and the Unit properties, pcscd.service failed or not
  * installed, RestartUnit("pcscd.service", "replace") granted and refused,
@@ -33,9 +33,9 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "api/env_clock.h"
-#include "api/env_spawn.h"
-#include "api/env_systemd.h"
+#include "api/env/env_clock.h"
+#include "api/env/env_spawn.h"
+#include "api/env/env_systemd.h"
 #include "tests/tap.h"
 
 #define SYSTEMD_NAME     "org.freedesktop.systemd1"

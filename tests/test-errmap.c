@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/errmap.c: every token error and every refusal of the CA unlock
+/* Tests api/v1/errmap.c: every token error and every refusal of the CA unlock
  * service maps to an API code with an error status, and the PIN, presence and
  * unlock errors map to the codes the portal switches on. */
-#include "api/errmap.h"
+#include "api/v1/errmap.h"
 #include "tests/tap.h"
 
 #define HTTP_CLIENT_ERROR_MIN 400

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/gate.c: the order of the guards and the router, as api/server.c
+/* Tests api/http/gate.c: the order of the guards and the router, as api/http/server.c
  * runs them on every request. The single guards have their own tests
  * (test-guard, test-router); this is about what comes first and what is
  * skipped. */
-#include "api/gate.h"
-#include "api/routes.h"
+#include "api/http/gate.h"
+#include "api/v1/routes.h"
 #include "tests/tap.h"
 
 #define PORT 17990

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/guard.c: Host (rebinding), Origin, fetch metadata, content type and size. */
-#include "api/guard.h"
+/* Tests api/http/guard.c: Host (rebinding), Origin, fetch metadata, content type and size. */
+#include "api/http/guard.h"
 #include "tests/tap.h"
 
 #define PORT 17990

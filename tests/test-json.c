@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/json.c: the wiping allocator is installed and jansson works on it;
+/* Tests api/base/json.c: the wiping allocator is installed and jansson works on it;
  * rendering is pretty or compact as asked. */
-#include "api/json.h"
+#include "api/base/json.h"
 #include "tests/tap.h"
 
 int main(void)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/lang.c: Accept-Language negotiation between zh-CN and en. */
-#include "api/lang.h"
+/* Tests api/render/lang.c: Accept-Language negotiation between zh-CN and en. */
+#include "api/render/lang.h"
 #include "tests/tap.h"
 
 int main(void)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/peerpolicy.c with a fake machine: mode names, the peer-users
+/* Tests api/peer/peerpolicy.c with a fake machine: mode names, the peer-users
  * item syntax, every mode's decision (and the default's fallback without
  * logind), names that do not resolve, what describe() shows, and the support
  * socket's rule. */
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "api/peerpolicy.h"
+#include "api/peer/peerpolicy.h"
 #include "tests/tap.h"
 
 #define UID_ROOT     0

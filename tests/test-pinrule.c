@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/pinrule.c: the PIN policy checked before a card is touched. */
-#include "api/pinrule.h"
+/* Tests api/v1/pinrule.c: the PIN policy checked before a card is touched. */
+#include "api/v1/pinrule.h"
 #include "tests/tap.h"
 
 int main(void)

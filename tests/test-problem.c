@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/problem.c: every code has a status and words in both languages,
+/* Tests api/render/problem.c: every code has a status and words in both languages,
  * and problem bodies carry what RFC 9457 and the API promise. */
 #include <ctype.h>
 
-#include "api/json.h"
-#include "api/problem.h"
+#include "api/base/json.h"
+#include "api/render/problem.h"
 #include "tests/tap.h"
 
 #define HTTP_CLIENT_ERROR_MIN 400

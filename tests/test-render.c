@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/render.c: the JSON shapes of status, readers, PIN state, tokens and
+/* Tests api/render/render.c: the JSON shapes of status, readers, PIN state, tokens and
  * certificates, built from hand-made token layer structures. */
-#include "api/json.h"
-#include "api/render.h"
+#include "api/base/json.h"
+#include "api/render/render.h"
 #include "tests/tap.h"
 
 static const char *str_at(json_t *v, const char *path)

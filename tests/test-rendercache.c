@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/rendercache.c: GET /v1/tokens is rendered once per set of
+/* Tests api/render/rendercache.c: GET /v1/tokens is rendered once per set of
  * snapshots and form, again when a snapshot changes or a daysLeft ticks
  * over, and the cache's references to snapshots are dropped by a clear. A
  * snapshot is immutable to the code under test; the test changes one behind
  * its back only to see whether the text was rendered anew. */
 #include <time.h>
 
-#include "api/json.h"
-#include "api/rendercache.h"
+#include "api/base/json.h"
+#include "api/render/rendercache.h"
 #include "tests/tap.h"
 
 #define DAY 86400

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/router.c: matching, parameters, suffixes, 404 and 405 with Allow. */
-#include "api/router.h"
+/* Tests api/http/router.c: matching, parameters, suffixes, 404 and 405 with Allow. */
+#include "api/http/router.h"
 #include "tests/tap.h"
 
 static void h_any(struct request *req) { (void)req; }

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/routes.c against docs/openapi.yaml: the router's (method, path)
+/* Tests api/v1/routes.c against docs/openapi.yaml: the router's (method, path)
  * pairs and the spec's are the same set, and every API error code is listed
  * in the spec's Problem schema and documented in docs/api.md. The YAML is
  * read line by line: paths are the two-space-indented keys under "paths:",
  * methods the four-space-indented keys under each path. */
 #include <ctype.h>
 
-#include "api/problem.h"
-#include "api/routes.h"
+#include "api/render/problem.h"
+#include "api/v1/routes.h"
 #include "tests/tap.h"
 
 #define SPEC_ROUTES_MAX 64

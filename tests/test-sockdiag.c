@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/sockdiag.c against the kernel: the owner of a loopback client
+/* Tests api/peer/sockdiag.c against the kernel: the owner of a loopback client
  * socket over IPv4 and IPv6, a client running as another user (when run as
  * root), a client that has already closed (unidentifiable, never "root"), a
  * 4-tuple nobody has, mixed families — and what one lookup costs, printed as
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/sockdiag.h"
+#include "api/peer/sockdiag.h"
 #include "tests/tap.h"
 
 #define UID_NOBODY       65534

@@ -181,7 +181,7 @@ test_consistency() {
     local sock group state
     sock=$(sed -n 's/^#define CONFIG_DEFAULT_SUPPORT_SOCKET *"\(.*\)"/\1/p' "$top/daemon/config.h")
     group=$(sed -n 's/^#define CONFIG_DEFAULT_SUPPORT_GROUP *"\(.*\)"/\1/p' "$top/daemon/config.h")
-    state=$(sed -n 's/^#define UNLOCK_DEFAULT_STATE_DIRECTORY *"\(.*\)"/\1/p' "$top/api/unlock.h")
+    state=$(sed -n 's/^#define UNLOCK_DEFAULT_STATE_DIRECTORY *"\(.*\)"/\1/p' "$top/api/unlock/unlock.h")
     check "the support socket ($sock) is in the unit's RuntimeDirectory=" \
         test "$(dirname "$sock")" = "/run/$(unit_value "$service" RuntimeDirectory)"
     check "the support group ($group) is the unit's supplementary group" \

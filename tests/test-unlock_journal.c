@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/unlock_journal.c in a temporary directory: records written,
+/* Tests api/unlock/unlock_journal.c in a temporary directory: records written,
  * replaced, listed and removed; modes; files that are not records. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/json.h"
-#include "api/unlock_journal.h"
+#include "api/base/json.h"
+#include "api/unlock/unlock_journal.h"
 #include "tests/tap.h"
 
 #define PATH_TEXT_MAX 512

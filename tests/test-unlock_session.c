@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/unlock_session.c: ids of ukeyd's own, one session per token,
+/* Tests api/unlock/unlock_session.c: ids of ukeyd's own, one session per token,
  * a bounded table that gives up the least recently used, and expiry. */
 #include <time.h>
 
-#include "api/unlock_session.h"
+#include "api/unlock/unlock_session.h"
 #include "tests/tap.h"
 
 #define IDLE_TEST_MS 1100

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/b64.c — base64 on OpenSSL's block coder, which neither checks padding
+ * api/base/b64.c — base64 on OpenSSL's block coder, which neither checks padding
  * nor accounts for it in the length it returns: both are done here.
  */
-#include "api/b64.h"
+#include "api/base/b64.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/b64.h — standard base64 with padding (RFC 4648 §4), as cert/v1 and the
+ * api/base/b64.h — standard base64 with padding (RFC 4648 §4), as cert/v1 and the
  * certificate journal carry DER: strict on input (no line breaks, no
  * whitespace, padding required), on OpenSSL's EVP_Encode/DecodeBlock.
  */

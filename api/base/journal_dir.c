@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/journal_dir.c — durable records on disk: temporary file, fsync,
- * rename, fsync of the directory (see api/journal_dir.h).
+ * api/base/journal_dir.c — durable records on disk: temporary file, fsync,
+ * rename, fsync of the directory (see api/base/journal_dir.h).
  */
-#include "api/journal_dir.h"
+#include "api/base/journal_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/json.h"
+#include "api/base/json.h"
 
 #define RECORD_SUFFIX        ".json"
 #define TEMP_PREFIX          ".tmp-"

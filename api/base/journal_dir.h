@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/journal_dir.h — a directory of durable JSON records, one file per id,
- * under ukeyd's state directory: what the unlock journal (api/unlock_journal.h)
- * and the certificate-write journal (api/certwrite_journal.h) are made of.
+ * api/base/journal_dir.h — a directory of durable JSON records, one file per id,
+ * under ukeyd's state directory: what the unlock journal (api/unlock/unlock_journal.h)
+ * and the certificate-write journal (api/certwrite/certwrite_journal.h) are made of.
  *
  * A record is written to a hidden temporary file in the same directory,
  * fsync'ed, renamed over the record and the directory is fsync'ed: after a

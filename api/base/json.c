@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/json.c — the wiping allocator for jansson and JSON rendering.
+ * api/base/json.c — the wiping allocator for jansson and JSON rendering.
  *
  * jansson frees without telling the size, so every block carries a header
  * with its size; free zeroes the whole user part before handing it back.
  * The header is padded to max_align_t so the user part stays aligned.
  */
-#include "api/json.h"
+#include "api/base/json.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/json.h — jansson as ukeyd uses it: an allocator that wipes every block
+ * api/base/json.h — jansson as ukeyd uses it: an allocator that wipes every block
  * on free (PINs parsed from request bodies live in jansson strings), and the
  * rendering of values into response text, pretty for people, compact for pages.
  */

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/log.c — log threshold, dispatch to the sink, and the plain stderr sink.
+ * api/base/log.c — log threshold, dispatch to the sink, and the plain stderr sink.
  *
  * Everything a log line carries passes through `sanitize` first: header values
  * come from the network, and a newline in one must not forge a second line.
  */
-#include "api/log.h"
+#include "api/base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/log.h — the one door every log line of ukeyd goes through: a priority
+ * api/base/log.h — the one door every log line of ukeyd goes through: a priority
  * threshold, a few structured fields (token, origin, request id) and a sink.
  *
  * The default sink writes plain lines to stderr; daemon/log.c swaps in the

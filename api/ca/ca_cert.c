@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/ca_cert.c — the cert/v1 calls on the shared exchange of api/ca_http.h,
+ * api/ca/ca_cert.c — the cert/v1 calls on the shared exchange of api/ca/ca_http.h,
  * and the checks of every answer: an ACTION whose every member has its
  * protocol form, base64 that decodes to no more than a certificate, a
  * management-auth answer exactly one cipher block long.
  */
-#include "api/ca_cert.h"
+#include "api/ca/ca_cert.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/b64.h"
-#include "api/ca_http.h"
+#include "api/base/b64.h"
+#include "api/ca/ca_http.h"
 
 #define HEX_LOWER       "0123456789abcdef"
 #define HEX_UPPER       "0123456789ABCDEF"

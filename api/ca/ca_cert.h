@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/ca_cert.h — ukeyd's client of a CA's certificate service (cert/v1,
+ * api/ca/ca_cert.h — ukeyd's client of a CA's certificate service (cert/v1,
  * docs/cert-protocol.md): query, get, management-auth, issue, confirm.
  *
- * The same client (api/ca_client.h) and the same strictness as the unlock
+ * The same client (api/ca/ca_client.h) and the same strictness as the unlock
  * calls: every member of an answer is checked before any of it is used, the
  * CA's problem codes map to ca_err in ca_client.c's one table, and anything
  * that is not a protocol answer is CA_E_UNAVAILABLE.
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/ca_client.h"
+#include "api/ca/ca_client.h"
 #include "token/token.h"
 
 #define CA_ACTION_ID_PREFIX  "act-"

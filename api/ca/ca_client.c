@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/ca_client.c — the unlock/v1 client: one libcurl exchange per call
+ * api/ca/ca_client.c — the unlock/v1 client: one libcurl exchange per call
  * (no redirects, bounded time, bounded answer, TLS verified), the CA's
  * problem codes mapped to ca_err, and every answer checked member by member
  * with jansson before any of it is used.
  *
  * Answers are read into one buffer of the largest size accepted, allocated
  * once and wiped when freed, because authorize and reconcile answers carry
- * PUKs; jansson's allocator (api/json.c) wipes the parsed values too.
+ * PUKs; jansson's allocator (api/base/json.c) wipes the parsed values too.
  */
-#include "api/ca_client.h"
+#include "api/ca/ca_client.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -20,9 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/ca_http.h"
-#include "api/json.h"
-#include "api/log.h"
+#include "api/ca/ca_http.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
 
 #define ANSWER_MAX           (32 * 1024)
 #define FULL_URL_MAX         (CA_URL_MAX + sizeof CA_UNLOCK_PREFIX + CA_CALL_PATH_MAX)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/ca_client.h — ukeyd's client of a CA's unlock service (unlock/v1,
+ * api/ca/ca_client.h — ukeyd's client of a CA's unlock service (unlock/v1,
  * docs/unlock-protocol.md), on libcurl and jansson. The certificate calls
- * (cert/v1) are in api/ca_cert.h and share this client and its errors.
+ * (cert/v1) are in api/ca/ca_cert.h and share this client and its errors.
  *
  * One call per protocol endpoint. Each answers CA_OK with the answer parsed
  * into plain C values that were checked member by member, or one ca_err: the
@@ -53,7 +53,7 @@ typedef enum ca_err {
     CA_E_ROTATION_UNKNOWN,
     CA_E_ROTATION_CONFLICT,    /* `result` */
     CA_E_ROTATION_CLOSED,      /* `result` */
-    CA_E_ACTION_UNKNOWN,       /* cert/v1 (api/ca_cert.h): no such action */
+    CA_E_ACTION_UNKNOWN,       /* cert/v1 (api/ca/ca_cert.h): no such action */
     CA_E_PUK_RECORD_MISMATCH,  /* a card refused this token's PUK on record: no more pairs */
     CA_E__COUNT
 } ca_err;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/ca_http.h — inside the CA client only: the one HTTP exchange that
- * api/ca_client.c (unlock/v1) and api/ca_cert.c (cert/v1) share, so both
+ * api/ca/ca_http.h — inside the CA client only: the one HTTP exchange that
+ * api/ca/ca_client.c (unlock/v1) and api/ca/ca_cert.c (cert/v1) share, so both
  * protocols get the same transport rules (no redirects, bounded time and
  * answer size, TLS verified, problem codes mapped in ca_client.c's one
  * table, anything else CA_E_UNAVAILABLE).
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/ca_client.h"
+#include "api/ca/ca_client.h"
 
 #define CA_UNLOCK_PREFIX    "/unlock/v1"
 #define CA_CERT_PREFIX      "/cert/v1"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/certwrite.c — carrying out a certificate action and recovering an
+ * api/certwrite/certwrite.c — carrying out a certificate action and recovering an
  * interrupted one, as docs/cert-protocol.md describes them step by step.
  *
  * The rule that keeps a token usable: the slot's key and certificate change
@@ -16,7 +16,7 @@
  * signature fails to verify) and its key must be the slot's (keep) or the
  * staged key (new).
  */
-#include "api/certwrite.h"
+#include "api/certwrite/certwrite.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 #define SM2_DEFAULT_DISTID     "1234567812345678"   /* GM/T 0009-2012 default user id */
 #define CRASH_NAME_MAX         32

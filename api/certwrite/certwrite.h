@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/certwrite.h — certificate writes inside ukeyd: carrying out an action
+ * api/certwrite/certwrite.h — certificate writes inside ukeyd: carrying out an action
  * the CA approved (docs/cert-protocol.md, "The client's algorithm and its
  * journal") — keep: issue, check, write, confirm; new: generate in the
  * staging slot, sign the CSR with the user's PIN, issue, check, install,
  * confirm — each card step journalled first, and the recovery of what an
  * interruption left.
  *
- * The unlock service (api/unlock.c) owns one, shares its CA client and runs
+ * The unlock service (api/unlock/unlock.c) owns one, shares its CA client and runs
  * its recovery from the same worker (start-up, token inserted, pcscd back).
  * One lock serialises every card-and-journal step of certificate writes.
  * An issued certificate is written only after its chain verified against
@@ -18,10 +18,10 @@
 
 #include <stdbool.h>
 
-#include "api/ca_cert.h"
-#include "api/certwrite_journal.h"
-#include "api/problem.h"
-#include "api/unlock_rotation.h"
+#include "api/ca/ca_cert.h"
+#include "api/certwrite/certwrite_journal.h"
+#include "api/render/problem.h"
+#include "api/unlock/unlock_rotation.h"
 #include "token/token.h"
 
 /* Test hook steps (UKEYD_TEST_CRASH_AFTER, as the unlock's): "cert-" + step

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/certwrite_journal.c — certificate-write records on disk, and the
+ * api/certwrite/certwrite_journal.c — certificate-write records on disk, and the
  * recovery rules that read them.
  *
  * Record (format 1), the file ACTION_ID.json:
@@ -13,7 +13,7 @@
  * serial from `writing` / `installing` on. A record missing what its step
  * needs is not read (and left alone, logged), as is a torn or foreign file.
  */
-#include "api/certwrite_journal.h"
+#include "api/certwrite/certwrite_journal.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/b64.h"
-#include "api/journal_dir.h"
-#include "api/log.h"
+#include "api/base/b64.h"
+#include "api/base/journal_dir.h"
+#include "api/base/log.h"
 
 #define RECORD_FORMAT   1
 #define RECORDS_GROWTH  8

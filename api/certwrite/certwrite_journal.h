@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/certwrite_journal.h — the durable journal of certificate writes in
+ * api/certwrite/certwrite_journal.h — the durable journal of certificate writes in
  * progress (docs/cert-protocol.md, "The client's algorithm and its
  * journal"): one JSON record per action in STATE_DIRECTORY/cert/, written
- * with api/journal_dir.h and made durable before each card step.
+ * with api/base/journal_dir.h and made durable before each card step.
  *
  * A record holds the step, the action as the CA described it and the public
  * material gathered so far — the staged key's SubjectPublicKeyInfo, the
@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/ca_cert.h"
-#include "api/router.h"
+#include "api/ca/ca_cert.h"
+#include "api/http/router.h"
 #include "token/token.h"
 
 #define CERT_JOURNAL_TOKEN_ID_MAX ROUTE_PARAM_LEN_MAX

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_browser.c — the browser.local-network check.
+ * api/env/env_browser.c — the browser.local-network check.
  *
  * Browsers only let secure pages reach loopback: an http:// portal on the
  * internet is blocked before its request is sent, whatever ukeyd allows.
  */
-#include "api/env_browser.h"
+#include "api/env/env_browser.h"
 
 #include <stdio.h>
 #include <string.h>

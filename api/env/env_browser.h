@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_browser.h — the browser-access check: which portal origins may
+ * api/env/env_browser.h — the browser-access check: which portal origins may
  * call ukeyd, and the note every user of a current browser needs about its
  * local-network permission prompt (Chrome's Local Network Access, Firefox's
  * equivalent), with the enterprise policies that pre-allow a portal.
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 
 /* Whether a browser lets a page of `origin` call a loopback service at all:
  * https, or http from this machine itself. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_check.c — the environment report's checks, their aggregation and
+ * api/env/env_check.c — the environment report's checks, their aggregation and
  * their JSON.
  */
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

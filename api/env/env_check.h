@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_check.h — the environment report: a list of checks, each with a
+ * api/env/env_check.h — the environment report: a list of checks, each with a
  * state (ok, warn, fail), what was found, a fix hint and machine details;
  * the report's overall state; and its JSON in the request's language
  * (docs/openapi.yaml, schemas EnvironmentReport and EnvironmentCheck).
@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/env_text.h"
-#include "api/lang.h"
+#include "api/env/env_text.h"
+#include "api/render/lang.h"
 
 /* In order of severity: the worst state of a report is its largest. */
 enum env_state {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_clock.c — clock skew against the CA service, its classification,
+ * api/env/env_clock.c — clock skew against the CA service, its classification,
  * the time zone's name, whether NTP keeps the clock synchronised (the
  * kernel's word, else timedated's), and the clock.skew check.
  */
-#include "api/env_clock.h"
+#include "api/env/env_clock.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_clock.h — the clock check: local time, time zone, and how far this
+ * api/env/env_clock.h — the clock check: local time, time zone, and how far this
  * machine's clock is from the CA service's (its HTTP Date header).
  * Certificates and SMS codes depend on it: over ENV_CLOCK_WARN_S is a
  * warning, over ENV_CLOCK_FAIL_S a failure.
@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "api/env_check.h"
-#include "api/env_systemd.h"
+#include "api/env/env_check.h"
+#include "api/env/env_systemd.h"
 
 #define ENV_CLOCK_WARN_S 60
 #define ENV_CLOCK_FAIL_S 300

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_os.c — os-release parsing, version comparison, and the system.os
+ * api/env/env_os.c — os-release parsing, version comparison, and the system.os
  * and system.ukeyd checks.
  */
-#include "api/env_os.h"
+#include "api/env/env_os.h"
 
 #include <ctype.h>
 #include <stddef.h>

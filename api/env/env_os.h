@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_os.h — the "system" checks: which distribution and kernel this is
+ * api/env/env_os.h — the "system" checks: which distribution and kernel this is
  * (os-release(5), uname(2)) and whether the CA service announces a newer
  * ukeyd than this one.
  */
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <sys/utsname.h>
 
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 
 #define OS_FIELD_MAX 128
 

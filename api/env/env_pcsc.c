@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_pcsc.c — pcscd, its drivers, readers and tokens as the
+ * api/env/env_pcsc.c — pcscd, its drivers, readers and tokens as the
  * environment check sees them: pcsc.service, pcsc.drivers, pcsc.readers and
  * pcsc.tokens. (Per-token checks are in env_token.c.)
  */
-#include "api/env_pcsc.h"
+#include "api/env/env_pcsc.h"
 
 #include <dirent.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_pcsc.h — the PC/SC checks: pcscd reachable, reader drivers
+ * api/env/env_pcsc.h — the PC/SC checks: pcscd reachable, reader drivers
  * installed (CCID), readers present, a token present and recognised; and,
  * one per token, its PIN state and certificate validity. The facts come from
  * the token service (never from a card directly) and from pcsc-lite's driver
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 #include "token/token.h"
 
 #define ENV_PCSC_DRIVERS_DIR  "/usr/lib/pcsc/drivers"   /* pcsc-lite's usbdropdir */

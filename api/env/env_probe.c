@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_probe.c — the CA service probe (libcurl) and the
+ * api/env/env_probe.c — the CA service probe (libcurl) and the
  * network.ca-service check.
  *
  * One request answers every network question at once, so the check costs
@@ -8,7 +8,7 @@
  * https, and sends neither an Origin nor cookies: the protocol refuses
  * browser-looking requests (docs/unlock-protocol.md).
  */
-#include "api/env_probe.h"
+#include "api/env/env_probe.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/env_clock.h"
+#include "api/env/env_clock.h"
 
 #define PROBE_BODY_MAX     4096      /* a health answer is a few dozen bytes */
 #define PROBE_PROTOCOLS    "http,https"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_probe.h — one bounded look at the CA service: GET
+ * api/env/env_probe.h — one bounded look at the CA service: GET
  * <ca-service-url>/unlock/v1/health with libcurl. It tells whether the
  * service's name resolves, whether TCP connects, whether TLS verifies (https),
  * the round trip, the service's clock (Date header) and the newest ukeyd it
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 
 #define ENV_HEALTH_PATH     "/unlock/v1/health"
 #define ENV_LATEST_MEMBER   "ukeydLatest"

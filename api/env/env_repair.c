@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_repair.c — POST /v1/environment/repair: does what can safely be
+ * api/env/env_repair.c — POST /v1/environment/repair: does what can safely be
  * done from here and says what it did, step by step; for what only an
  * administrator can do it gives the exact command.
  *
@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/env_pcsc.h"
-#include "api/env_run.h"
-#include "api/env_spawn.h"
-#include "api/env_systemd.h"
-#include "api/handlers.h"
-#include "api/log.h"
+#include "api/env/env_pcsc.h"
+#include "api/env/env_run.h"
+#include "api/env/env_spawn.h"
+#include "api/env/env_systemd.h"
+#include "api/v1/handlers.h"
+#include "api/base/log.h"
 
 #define STEPS_MAX             8
 #define HOOK_TIMEOUT_MS       20000   /* a pcscd restart that takes longer has failed */

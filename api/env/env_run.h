@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_run.h — inside the environment feature: a snapshot of its
+ * api/env/env_run.h — inside the environment feature: a snapshot of its
  * settings, the concurrent collection of one report (shared by the check and
  * the repair), and the report's response body.
  */
@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "api/env_check.h"
-#include "api/environment.h"
-#include "api/request.h"
+#include "api/env/env_check.h"
+#include "api/env/environment.h"
+#include "api/http/request.h"
 
 /* The settings as one request uses them, owned. */
 struct env_config {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_spawn.c — posix_spawn of the pcscd restart hook and a bounded
+ * api/env/env_spawn.c — posix_spawn of the pcscd restart hook and a bounded
  * wait for it.
  *
  * The child gets no descriptor but 0, 1 and 2: the daemon's listening
  * sockets are not all close-on-exec, and a pcscd started by the hook would
  * otherwise keep ukeyd's port open after ukeyd is gone.
  */
-#include "api/env_spawn.h"
+#include "api/env/env_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

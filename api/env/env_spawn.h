@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_spawn.h — running the administrator's pcscd restart hook
+ * api/env/env_spawn.h — running the administrator's pcscd restart hook
  * (`pcscd-restart-command`): a fixed argv from the configuration file,
  * started with posix_spawn — never through a shell, never with anything a
  * request sent — and bounded in time.

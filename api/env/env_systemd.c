@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_systemd.c — systemd over the system bus: pcscd's units, their
+ * api/env/env_systemd.c — systemd over the system bus: pcscd's units, their
  * restart and the pcsc.systemd check; timedated's NTPSynchronized.
  *
  * Every call opens its own connection: sd-bus objects are not thread-safe,
  * and the checks run on threads of their own.
  */
-#include "api/env_systemd.h"
+#include "api/env/env_systemd.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_systemd.h — systemd over the system bus, with sd-bus: the state of
+ * api/env/env_systemd.h — systemd over the system bus, with sd-bus: the state of
  * pcscd.service and pcscd.socket; the one thing ukeyd may ask of systemd,
  * RestartUnit("pcscd.service", "replace") — which the polkit rule in
  * systemd/ grants the ukeyd user and nothing more; and whether NTP keeps the
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/env_check.h"
+#include "api/env/env_check.h"
 
 #define ENV_PCSCD_SERVICE  "pcscd.service"
 #define ENV_PCSCD_SOCKET   "pcscd.socket"

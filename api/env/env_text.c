@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_text.c — the words of the environment check and repair, zh-CN
+ * api/env/env_text.c — the words of the environment check and repair, zh-CN
  * first, en second, and the filling of their placeholders.
  *
  * Commands in hints are written out in full so a user can read them to an
  * administrator, or support staff can paste them; they never contain anything
  * a request sent.
  */
-#include "api/env_text.h"
+#include "api/env/env_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>

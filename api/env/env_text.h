@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_text.h — every sentence the environment check and repair say to a
+ * api/env/env_text.h — every sentence the environment check and repair say to a
  * person, in zh-CN and en, and the filling of their "{name}" placeholders.
  *
  * Checks are built without a language: they carry a message id and its
@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "api/lang.h"
+#include "api/render/lang.h"
 
 enum env_msg {
     ENV_MSG_NONE = 0,

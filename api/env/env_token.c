@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env_token.c — one check per token (token.<id>): its PIN state and its
+ * api/env/env_token.c — one check per token (token.<id>): its PIN state and its
  * certificates' validity, from the token service's snapshot, so the check
  * costs no PIN try and reads no card.
  *
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/env_pcsc.h"
+#include "api/env/env_pcsc.h"
 
 #define DATE_TEXT_MAX   11              /* "2027-11-21" */
 #define TOKEN_ID_PREFIX "token."

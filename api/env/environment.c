@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/environment.c — GET /v1/environment: the environment report, built
+ * api/env/environment.c — GET /v1/environment: the environment report, built
  * within a fixed time even when the CA service or pcscd hangs.
  *
  * The slow looks — the CA service probe (libcurl), systemd (sd-bus) and the
@@ -14,7 +14,7 @@
  * thread once the slow ones are in or timed out; the clock's NTP state is
  * read on the systemd thread, since under ProtectClock it takes the bus.
  */
-#include "api/environment.h"
+#include "api/env/environment.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,15 +23,15 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "api/env_browser.h"
-#include "api/env_clock.h"
-#include "api/env_os.h"
-#include "api/env_pcsc.h"
-#include "api/env_probe.h"
-#include "api/env_run.h"
-#include "api/env_systemd.h"
-#include "api/handlers.h"
-#include "api/log.h"
+#include "api/env/env_browser.h"
+#include "api/env/env_clock.h"
+#include "api/env/env_os.h"
+#include "api/env/env_pcsc.h"
+#include "api/env/env_probe.h"
+#include "api/env/env_run.h"
+#include "api/env/env_systemd.h"
+#include "api/v1/handlers.h"
+#include "api/base/log.h"
 
 /* Time kept back from the deadline: the threads' own bounds are a little
  * looser than they say, and the answer still has to be written. */

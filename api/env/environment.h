@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/environment.h — the environment check and repair (GET
+ * api/env/environment.h — the environment check and repair (GET
  * /v1/environment, POST /v1/environment/repair) as the server holds them:
  * their settings, which a reload may change, and the worker threads of
  * checks in flight, which must be gone before the token service is.

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/admission.c — per-UID connection counts and the deadlines of requests
- * still being read (api/admission.h), with the sweeper that enforces them.
+ * api/http/admission.c — per-UID connection counts and the deadlines of requests
+ * still being read (api/http/admission.h), with the sweeper that enforces them.
  */
-#include "api/admission.h"
+#include "api/http/admission.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 /* How often the sweeper looks: a deadline is kept to within this. */
 #define SWEEP_INTERVAL_MS 250

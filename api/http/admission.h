@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/admission.h — how much of the server one local account may hold, and
+ * api/http/admission.h — how much of the server one local account may hold, and
  * for how long a connection may hold a slot without saying anything.
  *
  * Every connection costs a slot whether or not it ever sends a request, so

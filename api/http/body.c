@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/body.c — POST bodies checked against a handler's field list.
+ * api/http/body.c — POST bodies checked against a handler's field list.
  *
  * The error never quotes the body: the text jansson gives for a syntax error
  * does ("near '123456'"), and the body may hold a PIN, so that text is wiped
  * unread. Only a field's name goes back to the client.
  */
-#include "api/body.h"
+#include "api/http/body.h"
 
 #include <string.h>
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/body.h — the JSON body of a POST, checked field by field against the
+ * api/http/body.h — the JSON body of a POST, checked field by field against the
  * handler's list: every listed field has its type, every required one is
  * there, nothing unlisted is.
  *
- * Pure (no request, no response), so that api/respond.c answers with what it
+ * Pure (no request, no response), so that api/http/respond.c answers with what it
  * finds and the fuzz target (tests/fuzz/fuzz-body.c) runs the very same code.
  */
 #ifndef UKEYD_API_BODY_H
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/problem.h"
+#include "api/render/problem.h"
 
 /* Longer unknown names are not named back: nobody typed them. */
 #define BODY_FIELD_NAME_MAX 32

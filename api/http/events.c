@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/events.c — Server-Sent Events without a thread per stream.
+ * api/http/events.c — Server-Sent Events without a thread per stream.
  *
  * Each stream is a libmicrohttpd response whose content callback writes the
  * events the stream has not seen yet. When there is nothing to write, the
@@ -13,7 +13,7 @@
  * the daemon, or older than the ring remembers, earns a "resync" event telling
  * the page to read the state afresh instead of a replay with holes.
  */
-#include "api/events.h"
+#include "api/http/events.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,9 +26,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "api/handlers.h"
-#include "api/json.h"
-#include "api/log.h"
+#include "api/v1/handlers.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
 
 #define EVENTS_RING_SIZE        128
 #define EVENT_TEXT_MAX          1024

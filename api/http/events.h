@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/events.h — the hub behind GET /v1/events (Server-Sent Events): it
+ * api/http/events.h — the hub behind GET /v1/events (Server-Sent Events): it
  * turns the token layer's events into numbered SSE messages, keeps the last
  * ones to replay after Last-Event-ID, sends heartbeats, and caps how many
  * streams are open at once.

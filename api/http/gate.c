@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/gate.c — the guards and the router in the order the server applies
+ * api/http/gate.c — the guards and the router in the order the server applies
  * them. The order matters: framing first, since a request whose headers can
  * be read two ways cannot be judged by either reading; the sender is judged before the path is looked
  * at, so a refused page learns nothing about which routes exist, and the
  * body guards run only for routes that take a body.
  */
-#include "api/gate.h"
+#include "api/http/gate.h"
 
 #include <string.h>
 

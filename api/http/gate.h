@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/gate.h — everything a request passes before its body is read and its
+ * api/http/gate.h — everything a request passes before its body is read and its
  * handler runs, as one pure function of the request line, a few header
  * values and the rules: framing (one Host, one length) → Host guard → Origin guard → fetch-metadata guard →
  * router (404, 405 with Allow, OPTIONS) → for JSON routes the Content-Type
  * and Content-Length guards.
  *
- * api/server.c fills a gate_request from libmicrohttpd's parsed headers and
+ * api/http/server.c fills a gate_request from libmicrohttpd's parsed headers and
  * acts on the verdict; tests and the fuzz target (tests/fuzz/fuzz-gate.c)
  * call the same function without a server.
  */
@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/guard.h"
-#include "api/problem.h"
-#include "api/router.h"
+#include "api/http/guard.h"
+#include "api/render/problem.h"
+#include "api/http/router.h"
 
 /* Header values as the client sent them; NULL when absent. */
 struct gate_request {

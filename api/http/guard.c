@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/guard.c — request guards against web pages: Host, Origin, fetch
+ * api/http/guard.c — request guards against web pages: Host, Origin, fetch
  * metadata, Content-Type and size.
  *
  * All comparisons are exact (no suffix or prefix matching): "localhost.evil"
  * is not "localhost", "https://portal.example.cn.evil" is not the portal.
  */
-#include "api/guard.h"
+#include "api/http/guard.h"
 
 #include <stdlib.h>
 #include <string.h>

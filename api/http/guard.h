@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/guard.h — the checks every request passes before a handler runs:
+ * api/http/guard.h — the checks every request passes before a handler runs:
  * Host (DNS rebinding), Origin (allow-list), fetch metadata (cross-site
  * requests without an allowed Origin), Content-Type and body size of POSTs,
  * and the answer to a CORS preflight.
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/problem.h"
+#include "api/render/problem.h"
 
 #define GUARD_BODY_MAX        (16 * 1024)
 #define GUARD_HOSTS_MAX       16     /* the loopback names and one per listening socket */

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/offload.c — a fixed pool of threads taking requests in arrival order.
+ * api/http/offload.c — a fixed pool of threads taking requests in arrival order.
  * Jobs are few and short-lived, so a mutex, a condition and a list do.
  */
-#include "api/offload.h"
+#include "api/http/offload.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "api/request.h"
+#include "api/http/request.h"
 
 struct job {
     struct request *r;

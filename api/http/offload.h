@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/offload.h — handlers that wait (for a card, for pcscd, for the CA
+ * api/http/offload.h — handlers that wait (for a card, for pcscd, for the CA
  * service) run on a pool of their own instead of on libmicrohttpd's threads.
  *
  * Each libmicrohttpd thread serves many connections; a handler that waits a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/request.h — what a handler sees of one HTTP request, and the ways it
+ * api/http/request.h — what a handler sees of one HTTP request, and the ways it
  * answers: JSON, a problem, raw bytes, or a stream.
  *
  * A handler must answer exactly once, through one of the respond_* calls;
@@ -19,11 +19,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "api/body.h"
-#include "api/guard.h"
-#include "api/lang.h"
-#include "api/problem.h"
-#include "api/router.h"
+#include "api/http/body.h"
+#include "api/http/guard.h"
+#include "api/render/lang.h"
+#include "api/render/problem.h"
+#include "api/http/router.h"
 #include "token/token.h"
 
 #define REQUEST_ID_MAX 24
@@ -38,12 +38,12 @@ struct admission;
 struct api_context {
     struct token_service *svc;
     struct events_hub *hub;
-    struct unlock_service *unlock;     /* the remote unlock (api/unlock.h) */
-    struct environment *environment;   /* the environment check (api/environment.h) */
-    struct admission *admission;       /* per-UID caps, request deadlines (api/admission.h) */
+    struct unlock_service *unlock;     /* the remote unlock (api/unlock/unlock.h) */
+    struct environment *environment;   /* the environment check (api/env/environment.h) */
+    struct admission *admission;       /* per-UID caps, request deadlines (api/http/admission.h) */
     struct timespec started;           /* CLOCK_MONOTONIC */
     struct guard_hosts hosts;          /* fixed once listening */
-    struct guard_hosts support_hosts;  /* the support socket's: any Host (api/peer.h) */
+    struct guard_hosts support_hosts;  /* the support socket's: any Host (api/peer/peer.h) */
     bool support_group_exists;         /* fixed at start, like support_gid */
     gid_t support_gid;
     unsigned instance_tag;             /* random: tells this run's request ids apart */
@@ -52,7 +52,7 @@ struct api_context {
     pthread_rwlock_t settings_lock;
     struct origin_list *origins;
     enum api_lang language;
-    struct peer_policy *peer_policy;   /* api/peerpolicy.h */
+    struct peer_policy *peer_policy;   /* api/peer/peerpolicy.h */
     json_t *config_view;               /* the effective configuration, for diagnostics */
 };
 
@@ -70,7 +70,7 @@ struct request {
     bool seen;                         /* the access handler has run once */
     bool options;                      /* OPTIONS on a known path: Allow / CORS preflight */
     bool answered;
-    bool offloaded;                    /* the handler runs on the offload pool (api/offload.h) */
+    bool offloaded;                    /* the handler runs on the offload pool (api/http/offload.h) */
     struct MHD_Response *deferred;     /* its answer, queued when the connection resumes */
     enum MHD_Result queued;            /* what MHD_queue_response said */
     unsigned status;
@@ -109,7 +109,7 @@ void snapshot_release(struct token_snapshot **s);
 const char *request_header(const struct request *r, const char *name);
 
 /*
- * The JSON body of a POST, checked field by field (body_parse, api/body.h:
+ * The JSON body of a POST, checked field by field (body_parse, api/http/body.h:
  * struct body_field lives there). On failure answers BAD_REQUEST naming the
  * field and returns NULL. The returned value owns the strings stored through
  * the fields; json_decref wipes them.

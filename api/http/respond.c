@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/respond.c — building and queueing responses, and reading a request's
+ * api/http/respond.c — building and queueing responses, and reading a request's
  * parameters, headers and JSON body for handlers.
  *
  * Problem bodies never echo request input except a field's name (the body
- * is checked by api/body.c, which keeps it that way).
+ * is checked by api/http/body.c, which keeps it that way).
  */
-#include "api/request.h"
+#include "api/http/request.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/errmap.h"
-#include "api/json.h"
-#include "api/log.h"
+#include "api/v1/errmap.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
 
 #define MEDIA_JSON        "application/json"
 #define MEDIA_PROBLEM     "application/problem+json"
@@ -44,7 +44,7 @@ void respond_with(struct request *r, unsigned status, struct MHD_Response *resp)
     r->answered = true;
     r->status = status;
     if (r->offloaded) {
-        /* On a pool thread, the connection suspended: api/offload.c queues it. */
+        /* On a pool thread, the connection suspended: api/http/offload.c queues it. */
         r->deferred = resp;
         return;
     }

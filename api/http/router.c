@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/router.c — segment-by-segment matching of paths against route patterns.
+ * api/http/router.c — segment-by-segment matching of paths against route patterns.
  *
  * Tables are small (a dozen routes), so a linear scan in table order is both
  * the simplest and fast enough; the first route whose pattern and method fit
  * wins.
  */
-#include "api/router.h"
+#include "api/http/router.h"
 
 #include <stdbool.h>
 #include <stdio.h>

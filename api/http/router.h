@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/router.h — matching a request's method and path against a table of
+ * api/http/router.h — matching a request's method and path against a table of
  * routes whose patterns name parameters: "/v1/tokens/{id}/certificates/{slot}.pem".
  *
  * A parameter takes one whole path segment (less a literal suffix such as
@@ -18,8 +18,8 @@ typedef void (*route_handler)(struct request *req);
 enum route_flags {
     ROUTE_JSON_BODY = 1u << 0,   /* POST with a JSON body: content type and size guards */
     ROUTE_STREAM = 1u << 1,      /* long-lived response (Server-Sent Events) */
-    ROUTE_SUPPORT_ONLY = 1u << 2, /* served on the support socket only (api/peer.h) */
-    ROUTE_WAITS = 1u << 3,       /* may wait for a card: api/offload.h */
+    ROUTE_SUPPORT_ONLY = 1u << 2, /* served on the support socket only (api/peer/peer.h) */
+    ROUTE_WAITS = 1u << 3,       /* may wait for a card: api/http/offload.h */
     ROUTE_WAITS_CA = 1u << 4,    /* may wait for the CA service: a pool of its own */
 };
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/server.c — libmicrohttpd daemons (one per listening socket: it takes
+ * api/http/server.c — libmicrohttpd daemons (one per listening socket: it takes
  * one socket each), the life of a request through them, and the server's
  * start, reload and stop.
  *
- * A request goes: peer (api/peer.h: who is on the other end, judged when
+ * A request goes: peer (api/peer/peer.h: who is on the other end, judged when
  * the connection opened) → Host guard → Origin guard → fetch-metadata guard
  * → router (404, 405 + Allow, OPTIONS and CORS preflight) → for JSON routes the
  * Content-Type and size guards and the body → the handler. Nothing before
@@ -18,9 +18,9 @@
  * Slots: a peer is judged when its connection is accepted, and a refused
  * one is closed there; an account holds at most max-connections-per-user
  * connections, and a connection that does not send a whole request in time
- * is closed (api/admission.h).
+ * is closed (api/http/admission.h).
  */
-#include "api/server.h"
+#include "api/http/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,18 +34,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/admission.h"
-#include "api/diag.h"
-#include "api/environment.h"
-#include "api/events.h"
-#include "api/gate.h"
-#include "api/json.h"
-#include "api/log.h"
-#include "api/offload.h"
-#include "api/peer.h"
-#include "api/rendercache.h"
-#include "api/request.h"
-#include "api/routes.h"
+#include "api/http/admission.h"
+#include "api/v1/diag.h"
+#include "api/env/environment.h"
+#include "api/http/events.h"
+#include "api/http/gate.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
+#include "api/http/offload.h"
+#include "api/peer/peer.h"
+#include "api/render/rendercache.h"
+#include "api/http/request.h"
+#include "api/v1/routes.h"
 
 /*
  * Each connection's buffer holds the raw request, PIN included, and
@@ -294,7 +294,7 @@ static void refuse_framing(struct request *r, enum api_code code)
             r->method, r->path);
 }
 
-/* Runs the gate (api/gate.h) over the request's headers; false when it has
+/* Runs the gate (api/http/gate.h) over the request's headers; false when it has
  * refused the request, which is answered then. */
 static bool pass_gate(struct request *r)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/server.h — the HTTP server of the API as daemon/ drives it: started on
+ * api/http/server.h — the HTTP server of the API as daemon/ drives it: started on
  * listening sockets the caller made (or systemd passed), reloaded with new
  * settings while connections stay open, stopped after the requests in flight
  * have finished.
@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "api/environment.h"
-#include "api/lang.h"
-#include "api/unlock.h"
-#include "api/peerpolicy.h"
+#include "api/env/environment.h"
+#include "api/render/lang.h"
+#include "api/unlock/unlock.h"
+#include "api/peer/peerpolicy.h"
 #include "token/token.h"
 
 struct api_server;
@@ -29,7 +29,7 @@ struct api_limits {
     unsigned connection_timeout_s; /* idle time before a connection is closed */
     unsigned threads;              /* worker threads per listening socket */
     unsigned heartbeat_s;          /* SSE heartbeat comment interval */
-    const struct unlock_config *unlock; /* the remote unlock (api/unlock.h); read at start only */
+    const struct unlock_config *unlock; /* the remote unlock (api/unlock/unlock.h); read at start only */
 };
 
 /* What SIGHUP can change. Strings are copied. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peer.c — identifying and judging the peer of each connection, and
+ * api/peer/peer.c — identifying and judging the peer of each connection, and
  * refusing its requests when it is not allowed.
  *
  * The verdict is taken once, when the connection opens, and holds for the
@@ -9,7 +9,7 @@
  * connection whose peer cannot be identified is refused like a stranger,
  * never let through.
  */
-#include "api/peer.h"
+#include "api/peer/peer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,11 +17,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "api/admission.h"
-#include "api/log.h"
-#include "api/peerpolicy.h"
-#include "api/routes.h"
-#include "api/sockdiag.h"
+#include "api/http/admission.h"
+#include "api/base/log.h"
+#include "api/peer/peerpolicy.h"
+#include "api/v1/routes.h"
+#include "api/peer/sockdiag.h"
 
 #define FETCH_METADATA_PREFIX "Sec-Fetch-"
 
@@ -81,7 +81,7 @@ static struct peer_verdict policy_verdict(struct api_context *ctx, uid_t uid)
     return v;
 }
 
-/* The UID found at accept (api/admission.h) saves asking the kernel again. */
+/* The UID found at accept (api/http/admission.h) saves asking the kernel again. */
 static void judge_tcp(struct api_context *ctx, struct MHD_Connection *conn, struct peer *p)
 {
     struct peer_verdict v;

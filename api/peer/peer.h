@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peer.h — the account on the other end of each connection: found once
+ * api/peer/peer.h — the account on the other end of each connection: found once
  * when the connection opens (netlink socket diagnostics on the TCP port,
  * SO_PEERCRED on the support socket), judged by the peer policy or the
  * support rule, and kept in libmicrohttpd's socket context until it closes.
@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "api/request.h"
+#include "api/http/request.h"
 
 struct admission_ticket;
 
@@ -34,7 +34,7 @@ struct peer {
     uid_t uid;                  /* when identified */
     bool allowed;
     const char *why;            /* static English, for the log */
-    struct admission_ticket *ticket;   /* api/admission.h; NULL when out of memory */
+    struct admission_ticket *ticket;   /* api/http/admission.h; NULL when out of memory */
 };
 
 /* What the accept policy of one TCP listening socket needs: the socket's
@@ -47,7 +47,7 @@ struct peer_listener {
 /* libmicrohttpd's MHD_AcceptPolicyCallback for the TCP sockets; cls is a
  * struct peer_listener. Refuses, before the connection holds anything, a
  * peer nobody can identify and an account holding its share already
- * (api/admission.h): max-connections-per-user, or a couple for an account
+ * (api/http/admission.h): max-connections-per-user, or a couple for an account
  * the policy refuses. */
 enum MHD_Result peer_accept_tcp(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 

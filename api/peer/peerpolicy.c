@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peerpolicy.c — the peer policy: parsing, resolving names to ids once
+ * api/peer/peerpolicy.c — the peer policy: parsing, resolving names to ids once
  * (at start and at each reload), and the decision for one UID.
  *
  * Names are resolved when the policy is built, not per connection: the user
@@ -8,12 +8,12 @@
  * would make one decision differ from the next for no visible reason. Group
  * membership of a peer is looked up per decision, since that is the peer's.
  */
-#include "api/peerpolicy.h"
+#include "api/peer/peerpolicy.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 #define GROUP_PREFIX '@'
 

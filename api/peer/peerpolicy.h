@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peerpolicy.h — which local accounts may use the token through ukeyd:
+ * api/peer/peerpolicy.h — which local accounts may use the token through ukeyd:
  * the `peer-policy` modes, the `peer-users` list (user names and @groups),
  * and the rule for the support socket (root or the support group).
  *
  * Everything the policy asks of the machine (sd-login, the console, the user
  * database) goes through struct peer_probes, so every decision can be tested
- * with fakes; api/seat.c has the real ones.
+ * with fakes; api/peer/seat.c has the real ones.
  */
 #ifndef UKEYD_API_PEERPOLICY_H
 #define UKEYD_API_PEERPOLICY_H
@@ -52,7 +52,7 @@ struct peer_probes {
     bool (*uid_groups)(uid_t uid, gid_t *groups, size_t max, size_t *n);
 };
 
-/* The machine's own probes (api/seat.c). */
+/* The machine's own probes (api/peer/seat.c). */
 extern const struct peer_probes peer_probes_system;
 
 struct peer_policy_config {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/seat.c — the machine's answers to the peer policy's questions: is
+ * api/peer/seat.c — the machine's answers to the peer policy's questions: is
  * systemd-logind running, has a UID the active session of a seat (sd-login),
  * who is logged in on the active virtual console (the kernel's tty0 and
  * utmp), and the user database (NSS, through the reentrant calls).
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <utmpx.h>
 
-#include "api/peerpolicy.h"
+#include "api/peer/peerpolicy.h"
 
 /* sd-login's own test for a running logind (sd_booted(3), sd-login(3)). */
 #define LOGIND_SEATS_DIR   "/run/systemd/seats/"

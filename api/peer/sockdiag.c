@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/sockdiag.c — one exact NETLINK_SOCK_DIAG lookup per call: an
+ * api/peer/sockdiag.c — one exact NETLINK_SOCK_DIAG lookup per call: an
  * inet_diag_req_v2 naming the whole 4-tuple, answered by the kernel with the
  * one socket it describes (or ENOENT), never a dump of every socket.
  *
  * A netlink socket is opened per lookup: it costs a few microseconds, needs
  * no lock between server threads, and leaves nothing to clean up.
  */
-#include "api/sockdiag.h"
+#include "api/peer/sockdiag.h"
 
 #include <errno.h>
 #include <linux/inet_diag.h>

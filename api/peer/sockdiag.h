@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/sockdiag.h — who owns the other end of a loopback TCP connection, asked
+ * api/peer/sockdiag.h — who owns the other end of a loopback TCP connection, asked
  * of the kernel's socket diagnostics (NETLINK_SOCK_DIAG), the source `ss`
  * reads too, without parsing anybody's output.
  */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/lang.c — Accept-Language negotiation between zh-CN and en.
+ * api/render/lang.c — Accept-Language negotiation between zh-CN and en.
  *
  * Only the primary subtag matters (zh-TW readers still get Simplified
  * Chinese: the portal's users are in mainland China). The weight of each
  * range (";q=") decides; on a tie the range listed first wins.
  */
-#include "api/lang.h"
+#include "api/render/lang.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/lang.h — the languages ukeyd speaks (Simplified Chinese first, English
+ * api/render/lang.h — the languages ukeyd speaks (Simplified Chinese first, English
  * second) and the choice of one from a request's Accept-Language.
  */
 #ifndef UKEYD_API_LANG_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/problem.c — every API error code's status and words, in zh-CN and en,
+ * api/render/problem.c — every API error code's status and words, in zh-CN and en,
  * and the problem+json body built from them.
  *
  * Details are templates: "{field}", "{reason}", "{tries}", "{min}", "{max}",
@@ -8,7 +8,7 @@
  * the problem lacks is never chosen: `detail_more` is used only when the
  * problem carries its value, `detail` always works alone.
  */
-#include "api/problem.h"
+#include "api/render/problem.h"
 
 #include <ctype.h>
 #include <microhttpd.h>

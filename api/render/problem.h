@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/problem.h — the API's error codes and their problem bodies
+ * api/render/problem.h — the API's error codes and their problem bodies
  * (application/problem+json, RFC 9457).
  *
  * Each code has one HTTP status and a title and detail in every language;
@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "api/lang.h"
+#include "api/render/lang.h"
 #include "token/token.h"
 
 enum api_code {
@@ -43,7 +43,7 @@ enum api_code {
     API_CARD_ERROR,
     API_PCSC_UNAVAILABLE,
     API_TIMEOUT,
-    /* The remote unlock (api/unlock_api.c). */
+    /* The remote unlock (api/v1/unlock_api.c). */
     API_UNLOCK_NOT_CONFIGURED,
     API_UNLOCK_SERVICE_UNAVAILABLE,
     API_UNLOCK_SESSION_NOT_FOUND,
@@ -58,7 +58,7 @@ enum api_code {
     API_CODE_EXPIRED,
     API_TOO_MANY_ATTEMPTS,
     API_RATE_LIMITED,
-    /* Certificate writes (api/certwrite_api.c). */
+    /* Certificate writes (api/v1/certwrite_api.c). */
     API_CERT_SERVICE_UNAVAILABLE,
     API_CERT_ACTION_NOT_FOUND,
     API_CERT_ACTION_NOT_READY,

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/render.c — token layer structures → API JSON (camelCase members).
+ * api/render/render.c — token layer structures → API JSON (camelCase members).
  *
  * Values the card did not give are JSON null rather than missing, so a
  * portal can rely on every documented member being present.
  */
-#include "api/render.h"
+#include "api/render/render.h"
 
 #include <time.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/render.h — the JSON shapes of the API's resources, built from what the
+ * api/render/render.h — the JSON shapes of the API's resources, built from what the
  * token layer hands out. docs/openapi.yaml has one schema for each.
  *
  * Every function returns a new value, or NULL when out of memory.

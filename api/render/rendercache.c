@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/rendercache.c — one cached text per form (pretty for people, compact
+ * api/render/rendercache.c — one cached text per form (pretty for people, compact
  * for pages), valid while the same snapshots are asked for and until the
  * first second in which some certificate's daysLeft would read differently.
  */
-#include "api/rendercache.h"
+#include "api/render/rendercache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/json.h"
-#include "api/render.h"
+#include "api/base/json.h"
+#include "api/render/render.h"
 
 #define SECONDS_PER_DAY 86400
 #define FORMS           2          /* compact, pretty */

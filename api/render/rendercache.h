@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/rendercache.h — the rendered body of GET /v1/tokens, kept between
+ * api/render/rendercache.h — the rendered body of GET /v1/tokens, kept between
  * requests. Building it (jansson values for every certificate, then the
  * text) costs ten times what serving the bytes does, and a portal polls it;
  * yet it only changes when a token does (a new snapshot) or when a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock.c — the unlock service's life: configuration, the rotation
+ * api/unlock/unlock.c — the unlock service's life: configuration, the rotation
  * lock, and the recovery worker.
  *
  * One rotation lock serialises every card-and-journal step (`complete` and
@@ -12,7 +12,7 @@
  * back, a `complete` that left a record) or its back-off ends; it retries
  * while the CA service is unreachable, doubling the wait up to a limit.
  */
-#include "api/unlock.h"
+#include "api/unlock/unlock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 #define SESSIONS_MAX         32
 #define SESSION_LIFE_S       86400      /* as long as the CA's requests live by default */

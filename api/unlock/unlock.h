@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock.h — the remote unlock service inside ukeyd: the CA client, the
+ * api/unlock/unlock.h — the remote unlock service inside ukeyd: the CA client, the
  * sessions, the rotation journal, and a recovery worker that finishes
  * interrupted rotations at start-up, when a token comes back and, with
  * back-off, while the CA service is unreachable. It also hosts the
- * certificate writes (api/certwrite.h), which share its CA client and whose
+ * certificate writes (api/certwrite/certwrite.h), which share its CA client and whose
  * journal the same worker recovers.
  *
- * The HTTP server owns one (api/server.c); the handlers of api/unlock_api.c
+ * The HTTP server owns one (api/http/server.c); the handlers of api/v1/unlock_api.c
  * use it. Without a `ca-service-url`, or when the state directory cannot be
  * used, the service still exists and says it is off (logged once).
  */
@@ -16,10 +16,10 @@
 
 #include <stdbool.h>
 
-#include "api/ca_client.h"
-#include "api/certwrite.h"
-#include "api/unlock_rotation.h"
-#include "api/unlock_session.h"
+#include "api/ca/ca_client.h"
+#include "api/certwrite/certwrite.h"
+#include "api/unlock/unlock_rotation.h"
+#include "api/unlock/unlock_session.h"
 #include "token/token.h"
 
 #define UNLOCK_DEFAULT_STATE_DIRECTORY  "/var/lib/ukeyd"

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_journal.c — the rotation journal on disk.
+ * api/unlock/unlock_journal.c — the rotation journal on disk.
  *
  * A record is the file ROTATION_ID.json (the id is checked to be URL-safe,
- * so it is a plain file name), written durably by api/journal_dir.c.
+ * so it is a plain file name), written durably by api/base/journal_dir.c.
  * Callers serialise writes (the unlock service's rotation lock).
  */
-#include "api/unlock_journal.h"
+#include "api/unlock/unlock_journal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/journal_dir.h"
-#include "api/log.h"
+#include "api/base/journal_dir.h"
+#include "api/base/log.h"
 
 #define JOURNAL_SUBDIR       "unlock"
 #define RECORD_FORMAT        1

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_journal.h — the durable journal of PUK rotations in progress
+ * api/unlock/unlock_journal.h — the durable journal of PUK rotations in progress
  * (docs/unlock-protocol.md, "The client's complete algorithm and its
  * journal"): one small JSON file per pending rotation in
  * STATE_DIRECTORY/unlock/, replaced atomically and made durable (fsync of the
@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/ca_client.h"
-#include "api/router.h"
+#include "api/ca/ca_client.h"
+#include "api/http/router.h"
 
 #define JOURNAL_TOKEN_ID_MAX ROUTE_PARAM_LEN_MAX
 #define JOURNAL_WHY_MAX      256

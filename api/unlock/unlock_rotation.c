@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_rotation.c — `complete` and the recovery of its journal, as
+ * api/unlock/unlock_rotation.c — `complete` and the recovery of its journal, as
  * docs/unlock-protocol.md describes them step by step.
  *
  * The rule that keeps a token unlockable: a journal record is made durable
@@ -15,7 +15,7 @@
  *
  * PUKs live in one ca_puk_pair on the stack, wiped on every way out.
  */
-#include "api/unlock_rotation.h"
+#include "api/unlock/unlock_rotation.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 
 #include <openssl/crypto.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 
 #define SCOPED_PAIR __attribute__((cleanup(ca_puk_pair_wipe))) struct ca_puk_pair
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_rotation.h — the part of the remote unlock that touches the
+ * api/unlock/unlock_rotation.h — the part of the remote unlock that touches the
  * card: `complete` (authorize, reset the PIN with the CA's PUK, rotate the
  * PUK, confirm), each step journalled first, and the recovery of journal
  * records an interruption left behind (docs/unlock-protocol.md).
@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 
-#include "api/ca_client.h"
-#include "api/unlock_journal.h"
+#include "api/ca/ca_client.h"
+#include "api/unlock/unlock_journal.h"
 #include "token/token.h"
 
 /* Test hook: the journal points where UKEYD_TEST_CRASH_AFTER may kill ukeyd. */

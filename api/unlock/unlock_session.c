@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_session.c — the session table: a fixed array under one mutex.
+ * api/unlock/unlock_session.c — the session table: a fixed array under one mutex.
  *
  * Session ids are 128 random bits from OpenSSL, compared in constant time.
  * A slot given up (replaced, evicted) has its request id wiped, because that
  * id is the CA's bearer capability.
  */
-#include "api/unlock_session.h"
+#include "api/unlock/unlock_session.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

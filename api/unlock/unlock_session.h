@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_session.h — ukeyd's unlock sessions: what the portal holds
+ * api/unlock/unlock_session.h — ukeyd's unlock sessions: what the portal holds
  * (a random session id of ukeyd's own) mapped to what only ukeyd may hold
  * (the CA's request id, a bearer capability that leads to the PUK).
  *
@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 
-#include "api/ca_client.h"
-#include "api/unlock_journal.h"
+#include "api/ca/ca_client.h"
+#include "api/unlock/unlock_journal.h"
 
 #define UNLOCK_SID_PREFIX "uls-"
 #define UNLOCK_SID_BYTES  16

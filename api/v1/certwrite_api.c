@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/certwrite_api.c — the certificate-write routes:
+ * api/v1/certwrite_api.c — the certificate-write routes:
  * GET /v1/tokens/{id}/cert-actions and POST /v1/tokens/{id}/cert-actions/{number}.
  *
  * The portal sees the CA's approved actions by their request number; never
@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/certwrite.h"
-#include "api/errmap.h"
-#include "api/handlers.h"
-#include "api/log.h"
-#include "api/pinrule.h"
-#include "api/render.h"
-#include "api/unlock.h"
+#include "api/certwrite/certwrite.h"
+#include "api/v1/errmap.h"
+#include "api/v1/handlers.h"
+#include "api/base/log.h"
+#include "api/v1/pinrule.h"
+#include "api/render/render.h"
+#include "api/unlock/unlock.h"
 
 #define N_FIELDS(a) (sizeof (a) / sizeof (a)[0])
 

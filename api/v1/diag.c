@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/diag.c — the rings of recent log events and APDU summaries, and
+ * api/v1/diag.c — the rings of recent log events and APDU summaries, and
  * GET /v1/diagnostics, which the route table marks support-only so the
  * browser-facing port never even finds it.
  *
@@ -8,16 +8,16 @@
  * however long the daemon runs, and recording never allocates, so a log line
  * about running out of memory can still be kept.
  */
-#include "api/diag.h"
+#include "api/v1/diag.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "api/handlers.h"
-#include "api/peer.h"
-#include "api/render.h"
+#include "api/v1/handlers.h"
+#include "api/peer/peer.h"
+#include "api/render/render.h"
 
 #define DIAG_MESSAGE_MAX  512
 #define DIAG_FIELD_MAX    96

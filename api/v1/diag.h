@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/diag.h — what support sees in GET /v1/diagnostics (support socket
+ * api/v1/diag.h — what support sees in GET /v1/diagnostics (support socket
  * only): the last log events (with request codes and timings), the last APDU
  * exchange summaries (header, lengths, status word, duration; never data),
  * the effective configuration, and readers and tokens in full.
@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "api/log.h"
+#include "api/base/log.h"
 #include "token/apdu.h"
 
 #define DIAG_EVENTS_MAX  200

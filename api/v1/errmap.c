@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/errmap.c — token_err → api_code, and ca_err → api_code.
+ * api/v1/errmap.c — token_err → api_code, and ca_err → api_code.
  *
  * Switches without a default: the compiler (-Wswitch, an error here) refuses
  * to build when the token layer or the CA client grows an error these tables
  * do not map.
  */
-#include "api/errmap.h"
+#include "api/v1/errmap.h"
 
 enum api_code errmap_token(token_err err)
 {

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/errmap.h — the one place where a token-layer error, or a refusal of the
+ * api/v1/errmap.h — the one place where a token-layer error, or a refusal of the
  * CA's unlock service, becomes an API code (and through it an HTTP status).
  */
 #ifndef UKEYD_API_ERRMAP_H
 #define UKEYD_API_ERRMAP_H
 
-#include "api/ca_client.h"
-#include "api/problem.h"
+#include "api/ca/ca_client.h"
+#include "api/render/problem.h"
 #include "token/error.h"
 
 enum api_code errmap_token(token_err err);
-/* The CA unlock service's refusals (api/ca_client.h) as the portal sees them. */
+/* The CA unlock service's refusals (api/ca/ca_client.h) as the portal sees them. */
 enum api_code errmap_ca(ca_err err);
-/* The CA certificate service's refusals (api/ca_cert.h) as the portal sees them. */
+/* The CA certificate service's refusals (api/ca/ca_cert.h) as the portal sees them. */
 enum api_code errmap_ca_cert(ca_err err);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/pin.c — GET /v1/tokens/{id}/pin, POST …/pin/verify and …/pin/change.
+ * api/v1/pin.c — GET /v1/tokens/{id}/pin, POST …/pin/verify and …/pin/change.
  *
  * Before the card is asked, each PIN in the body is checked against the
  * token's policy (a malformed PIN never costs a try), and the last try is
@@ -8,10 +8,10 @@
  * makes that check and the attempt inside one card transaction. PINs live in
  * the parsed body alone, which is wiped when it is released.
  */
-#include "api/handlers.h"
-#include "api/json.h"
-#include "api/pinrule.h"
-#include "api/render.h"
+#include "api/v1/handlers.h"
+#include "api/base/json.h"
+#include "api/v1/pinrule.h"
+#include "api/render/render.h"
 
 void handle_pin(struct request *r)
 {

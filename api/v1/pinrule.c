@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/pinrule.c — PIN policy checks. The token layer checks again; this copy
+ * api/v1/pinrule.c — PIN policy checks. The token layer checks again; this copy
  * exists so that the API can name the broken rule and the field before it
  * touches the card. An unknown charset only gets the length check: the card
  * edge stays the judge.
  */
-#include "api/pinrule.h"
+#include "api/v1/pinrule.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/pinrule.h — a PIN checked against the card edge's policy (length and
+ * api/v1/pinrule.h — a PIN checked against the card edge's policy (length and
  * characters) before any card is asked, so a malformed PIN never costs a try.
  */
 #ifndef UKEYD_API_PINRULE_H

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/routes.c — the v1 route table.
+ * api/v1/routes.c — the v1 route table.
  */
-#include "api/routes.h"
+#include "api/v1/routes.h"
 
 #include <pthread.h>
 
-#include "api/handlers.h"
+#include "api/v1/handlers.h"
 
 static const struct route routes[] = {
     { "GET", "/v1/status", handle_status, 0 },

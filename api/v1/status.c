@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/status.c — GET /v1/status and GET /v1/readers: what support staff ask
+ * api/v1/status.c — GET /v1/status and GET /v1/readers: what support staff ask
  * for first. Status answers even when pcscd is down (that is news to report,
  * not an error); the reader list cannot.
  */
-#include "api/handlers.h"
-#include "api/peer.h"
-#include "api/render.h"
+#include "api/v1/handlers.h"
+#include "api/peer/peer.h"
+#include "api/render/render.h"
 
 static unsigned long uptime_seconds(const struct api_context *ctx)
 {
@@ -16,7 +16,7 @@ static unsigned long uptime_seconds(const struct api_context *ctx)
     return (unsigned long)(now.tv_sec - ctx->started.tv_sec);
 }
 
-/* Which local accounts may connect (api/peerpolicy.h), so that a portal or
+/* Which local accounts may connect (api/peer/peerpolicy.h), so that a portal or
  * support can tell "refused by policy" from "not running". */
 static json_t *with_peer_policy(struct api_context *ctx, json_t *status)
 {

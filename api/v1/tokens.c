@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/tokens.c — the token and certificate routes: the list, one token, its
+ * api/v1/tokens.c — the token and certificate routes: the list, one token, its
  * certificates as JSON, PEM (application/x-pem-file) and DER
  * (application/pkix-cert). All of them read the token layer's cached
  * snapshots; none touches a card when nothing changed.
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/handlers.h"
-#include "api/render.h"
-#include "api/rendercache.h"
+#include "api/v1/handlers.h"
+#include "api/render/render.h"
+#include "api/render/rendercache.h"
 
 #define MEDIA_PEM "application/x-pem-file"
 #define MEDIA_DER "application/pkix-cert"

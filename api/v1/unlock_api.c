@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock_api.c — the remote unlock's routes: POST /v1/tokens/{id}/unlock,
+ * api/v1/unlock_api.c — the remote unlock's routes: POST /v1/tokens/{id}/unlock,
  * GET /v1/unlock/{sid}, POST /v1/unlock/{sid}/sms, …/verify and …/complete.
  *
  * The portal sees ukeyd's session id, the fee, the masked phone and the
@@ -13,11 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/errmap.h"
-#include "api/handlers.h"
-#include "api/log.h"
-#include "api/pinrule.h"
-#include "api/unlock.h"
+#include "api/v1/errmap.h"
+#include "api/v1/handlers.h"
+#include "api/base/log.h"
+#include "api/v1/pinrule.h"
+#include "api/unlock/unlock.h"
 
 #define PHONE_DIGITS_MIN   5
 #define PHONE_DIGITS_MAX   20

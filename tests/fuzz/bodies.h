@@ -5,18 +5,18 @@
  * touches a card: the PIN policy check, or the BAD_REQUEST / PIN_POLICY
  * problem it answers with.
  *
- * The lists copy the handlers' own (api/pin.c, api/unlock_api.c,
- * api/env_repair.c): a handler that adds a field must add it here too, or
+ * The lists copy the handlers' own (api/v1/pin.c, api/v1/unlock_api.c,
+ * api/env/env_repair.c): a handler that adds a field must add it here too, or
  * the fuzzer only ever sees that field refused as unknown; a POST route
  * without a list here stops fuzz-http at once.
  */
 #ifndef UKEYD_TESTS_FUZZ_BODIES_H
 #define UKEYD_TESTS_FUZZ_BODIES_H
 
-#include "api/body.h"
-#include "api/handlers.h"
-#include "api/pinrule.h"
-#include "api/problem.h"
+#include "api/http/body.h"
+#include "api/v1/handlers.h"
+#include "api/v1/pinrule.h"
+#include "api/render/problem.h"
 #include "tests/fuzz/fuzz.h"
 #include "token/edge.h"
 

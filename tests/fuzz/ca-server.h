@@ -2,7 +2,7 @@
 /*
  * tests/fuzz/ca-server.h — what fuzz-ca and fuzz-ca-cert share: a small HTTP
  * server on loopback, in a thread of the fuzzer, that answers each request
- * with the answer set last, and the CA client (api/ca_client.h) pointed at
+ * with the answer set last, and the CA client (api/ca/ca_client.h) pointed at
  * it. The client runs unchanged, libcurl and all, so what is fuzzed is
  * exactly what a broken or hostile service can send.
  */
@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/ca_client.h"
-#include "api/ca_http.h"
+#include "api/ca/ca_client.h"
+#include "api/ca/ca_http.h"
 #include "tests/fuzz/fuzz.h"
 
 #define REQUEST_MAX       8192
@@ -159,7 +159,7 @@ static void check_refusal(ca_err err, const struct ca_refusal *why)
 }
 
 /* What every answer must lead to, whatever the call: a 5xx, or a 2xx that
- * is not JSON, is CA_E_UNAVAILABLE (api/ca_client.h). */
+ * is not JSON, is CA_E_UNAVAILABLE (api/ca/ca_client.h). */
 static void check_transport_rules(int status, const char *type, ca_err err)
 {
     if (status >= HTTP_SERVER_ERROR)

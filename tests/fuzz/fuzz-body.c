@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-body — the JSON body of every POST handler, as body_parse (api/body.c)
+ * fuzz-body — the JSON body of every POST handler, as body_parse (api/http/body.c)
  * and the PIN policy check see it before any card is asked.
  *
  * Input: one byte picks the handler (and the language of the problem), the

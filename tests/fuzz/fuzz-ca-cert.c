@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-ca-cert — the CA certificate service's answers (cert/v1,
- * docs/cert-protocol.md) as api/ca_cert.c reads them: query, get,
+ * docs/cert-protocol.md) as api/ca/ca_cert.c reads them: query, get,
  * management-auth, issue, confirm. The same in-process HTTP server as
  * fuzz-ca (tests/fuzz/ca-server.h) answers with the input; the client runs
  * unchanged, libcurl and all.
@@ -9,13 +9,13 @@
  * Input: one byte picks the call, one the HTTP status, one the
  * Content-Type; the rest is the answer's body.
  *
- * Properties (api/ca_cert.h): the transport rules of fuzz-ca; every action
+ * Properties (api/ca/ca_cert.h): the transport rules of fuzz-ca; every action
  * handed on has each member in its protocol form (and get's is the action
  * asked about); an issued certificate and chain are non-empty DER of at most
  * CA_CERT_DER_MAX bytes, no more than CA_CHAIN_MAX of them; a
  * management-auth answer is one block, written only on success.
  */
-#include "api/ca_cert.h"
+#include "api/ca/ca_cert.h"
 #include "tests/fuzz/ca-server.h"
 
 #define ACTION_ID   "act-0123456789abcdef0123456789abcdef"

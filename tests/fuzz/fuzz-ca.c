@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-ca — the CA unlock service's answers as the unlock client
- * (api/ca_client.c) reads them. A small HTTP server on loopback, in a thread
+ * (api/ca/ca_client.c) reads them. A small HTTP server on loopback, in a thread
  * of the fuzzer (tests/fuzz/ca-server.h), answers the client's one request
  * with the input; the client runs unchanged, libcurl and all, so what is
  * fuzzed is exactly what a broken or hostile service can send.
@@ -9,7 +9,7 @@
  * Input: one byte picks the protocol call, one the HTTP status, one the
  * Content-Type; the rest is the answer's body.
  *
- * Properties (api/ca_client.h): a 5xx, or a 2xx that is not a JSON object,
+ * Properties (api/ca/ca_client.h): a 5xx, or a 2xx that is not a JSON object,
  * is CA_E_UNAVAILABLE; a request, a PUK pair or a refusal handed on holds
  * only values that passed their checks.
  */

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-cert-journal — certificate-write journal records as ukeyd reads them
- * back from disk at start-up (api/certwrite_journal.c over
- * api/journal_dir.c): the input is the file STATE/cert/ACTION_ID.json, read
+ * back from disk at start-up (api/certwrite/certwrite_journal.c over
+ * api/base/journal_dir.c): the input is the file STATE/cert/ACTION_ID.json, read
  * through cert_journal_list, unchanged.
  *
- * Properties (api/certwrite_journal.h): a record handed on is for the action
+ * Properties (api/certwrite/certwrite_journal.h): a record handed on is for the action
  * its file names, every member in its form, and carries what its step needs
  * (a torn or foreign file is left alone, never half read); the public
  * material is no larger than its kind; written back with cert_journal_write
@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "api/certwrite_journal.h"
+#include "api/certwrite/certwrite_journal.h"
 #include "tests/fuzz/fuzz.h"
 
 #define ACTION_ID  "act-0123456789abcdef0123456789abcdef"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-cert — certificate summaries (token/cert.c) from arbitrary DER, and
- * their JSON (api/render.c) as GET /v1/tokens shows them: a certificate read
+ * their JSON (api/render/render.c) as GET /v1/tokens shows them: a certificate read
  * from a token is the most complex outside input ukeyd parses.
  *
  * Properties: a summary is all or nothing; an accepted certificate renders
@@ -10,7 +10,7 @@
  */
 #include <time.h>
 
-#include "api/render.h"
+#include "api/render/render.h"
 #include "tests/fuzz/fuzz.h"
 #include "token/cert.h"
 

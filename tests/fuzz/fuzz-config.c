@@ -12,7 +12,7 @@
 
 #include "daemon/config.h"
 #include "daemon/listen.h"
-#include "api/guard.h"
+#include "api/http/guard.h"
 #include "tests/fuzz/fuzz.h"
 
 #define PATH_MAX_TEXT 64

@@ -3,7 +3,7 @@
  * fuzz-http — one HTTP request through everything ukeyd does before a
  * handler touches a card: language negotiation, the Last-Event-ID parser,
  * the gate (Host, Origin, fetch metadata, router, Content-Type and
- * Content-Length: api/gate.c, which api/server.c runs on every request), the
+ * Content-Length: api/http/gate.c, which api/http/server.c runs on every request), the
  * body size bound, the JSON body of the matched handler, the problem body of
  * a refusal, and the log line the server writes for it.
  *
@@ -15,10 +15,10 @@
  *     LF
  *     body
  */
-#include "api/events.h"
-#include "api/gate.h"
-#include "api/lang.h"
-#include "api/routes.h"
+#include "api/http/events.h"
+#include "api/http/gate.h"
+#include "api/render/lang.h"
+#include "api/v1/routes.h"
 #include "tests/fuzz/bodies.h"
 
 #include <strings.h>

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/json.h"
-#include "api/log.h"
+#include "api/base/json.h"
+#include "api/base/log.h"
 
 #define ASCII_DEL 0x7f
 
@@ -39,7 +39,7 @@ static bool fuzz_text_is_one_line(const char *s)
     return true;
 }
 
-/* api/log.c promises one line per call, whatever the fields held. */
+/* api/base/log.c promises one line per call, whatever the fields held. */
 static void fuzz_log_sink(int priority, const struct log_fields *f, const char *message)
 {
     (void)priority;

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "token/apdu.h"
+#include "token/token.h"
 
 #define APDU_HEADER_LEN     4
 #define APDU_SW_LEN         2
@@ -253,4 +254,24 @@ int apdu_sw_tries_left(uint16_t sw)
     if ((sw >> 8) == SW1_WARNING_COUNTER && (sw & 0xF0) == SW2_COUNTER_MASK_HI)
         return sw & 0x0F;
     return -1;
+}
+
+static const struct {
+    uint8_t ins;
+    const char *name;
+} ins_names[] = {
+    { ISO_INS_SELECT, "SELECT" },
+    { ISO_INS_VERIFY, "VERIFY" },
+    { ISO_INS_CHANGE_REF_DATA, "CHANGE REFERENCE DATA" },
+    { ISO_INS_RESET_RETRY_COUNTER, "RESET RETRY COUNTER" },
+    { ISO_INS_GET_RESPONSE, "GET RESPONSE" },
+    { ISO_INS_GET_DATA_ODD, "GET DATA" },
+};
+
+const char *apdu_ins_name(uint8_t ins)
+{
+    for (size_t i = 0; i < sizeof ins_names / sizeof ins_names[0]; i++)
+        if (ins_names[i].ins == ins)
+            return ins_names[i].name;
+    return NULL;
 }

@@ -90,23 +90,7 @@ void apdu_response_clear(struct apdu_response *rsp);
 /* 63Cx → x, else -1 */
 int apdu_sw_tries_left(uint16_t sw);
 
-/*
- * An observer of logical exchanges for support diagnostics: the header, the
- * lengths and the status word of each apdu_transmit() call, never its data
- * (which may hold a PIN or a PUK).
- */
-struct apdu_summary {
-    uint8_t cla, ins, p1, p2;
-    size_t lc, le, rsp_len;
-    uint16_t sw;            /* 0 when err is set */
-    token_err err;
-    uint64_t duration_us;
-};
-
-/* Called on the thread that talks to the card; must not block. */
-typedef void (*apdu_recorder_fn)(const struct apdu_summary *s);
-
-/* NULL turns recording off (the default). */
-void apdu_set_recorder(apdu_recorder_fn fn);
+/* The observer of exchanges for support diagnostics (struct apdu_summary,
+ * apdu_set_recorder) is declared in token/token.h: the API layer uses it. */
 
 #endif

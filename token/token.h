@@ -21,6 +21,9 @@
 #include "token/error.h"
 
 #define TOKEN_ATR_MAX 33
+/* The longest token id (struct token_info.id) the layer hands out, with room
+ * to spare; what the journals above size their on-disk records by. */
+#define TOKEN_ID_MAX 64
 
 struct token_service;
 struct token_certset;
@@ -299,5 +302,27 @@ struct token_slot_state {
 token_err token_service_slot_state(struct token_service *svc, const char *id, uint8_t slot,
                                    const uint8_t *der, size_t der_len,
                                    struct token_slot_state *out);
+
+/*
+ * An observer of logical exchanges for support diagnostics: the header, the
+ * lengths and the status word of each apdu_transmit() call, never its data
+ * (which may hold a PIN or a PUK).
+ */
+struct apdu_summary {
+    uint8_t cla, ins, p1, p2;
+    size_t lc, le, rsp_len;
+    uint16_t sw;            /* 0 when err is set */
+    token_err err;
+    uint64_t duration_us;
+};
+
+/* Called on the thread that talks to the card; must not block. */
+typedef void (*apdu_recorder_fn)(const struct apdu_summary *s);
+
+/* NULL turns recording off (the default). */
+void apdu_set_recorder(apdu_recorder_fn fn);
+
+/* The name of an instruction the layer sends ("VERIFY"), or NULL. */
+const char *apdu_ins_name(uint8_t ins);
 
 #endif

@@ -98,3 +98,13 @@ void wipe_free(void *p, size_t len)
     explicit_bzero(p, len);
     free(p);
 }
+
+json_t *json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *json_text_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}

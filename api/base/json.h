@@ -22,6 +22,11 @@ void json_text_free(char *text);
 /* Zeroes and frees a buffer that held secrets (e.g. a raw request body). */
 void wipe_free(void *p, size_t len);
 
+/* A JSON string, or null for a missing (NULL) string. */
+json_t *json_string_or_null(const char *s);
+/* The same where an empty string also means "none" (fixed-size fields). */
+json_t *json_text_or_null(const char *s);
+
 /* jansson's own json_auto_t (cleanup attribute) is used for scoped values. */
 
 #endif

@@ -22,10 +22,9 @@
 #include <stdint.h>
 
 #include "api/ca/ca_cert.h"
-#include "api/http/router.h"
 #include "token/token.h"
 
-#define CERT_JOURNAL_TOKEN_ID_MAX ROUTE_PARAM_LEN_MAX
+#define CERT_JOURNAL_TOKEN_ID_MAX TOKEN_ID_MAX
 #define CERT_JOURNAL_SUBDIR       "cert"
 
 enum cert_step {

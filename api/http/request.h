@@ -88,8 +88,6 @@ void respond_problem(struct request *r, const struct problem *p);
 void respond_problem_header(struct request *r, const struct problem *p, const char *header,
                             const char *value);
 void respond_code(struct request *r, enum api_code code);
-/* A token-layer failure; `tries_left` is used for PIN and PUK errors. */
-void respond_token_error(struct request *r, token_err err, int tries_left);
 /* JSON text already rendered (e.g. cached): takes `text`, which must come from malloc. */
 void respond_json_text(struct request *r, unsigned status, char *text, size_t len);
 void respond_bytes(struct request *r, unsigned status, const char *content_type,
@@ -97,13 +95,12 @@ void respond_bytes(struct request *r, unsigned status, const char *content_type,
 /* Queues `resp` (and destroys the caller's reference) with the common headers. */
 void respond_with(struct request *r, unsigned status, struct MHD_Response *resp);
 
+/* BAD_REQUEST naming the body's `field` (may be NULL) and why it is refused. */
+void respond_bad_field(struct request *r, const char *field, enum problem_reason why);
+
 /* A route parameter ("id", "slot"); never NULL for the route's own names. */
 const char *request_param(const struct request *r, const char *name);
 struct token_service *request_tokens(const struct request *r);
-/* The snapshot of the route's {id}; NULL when it answered with the error. */
-struct token_snapshot *request_token(struct request *r);
-void snapshot_release(struct token_snapshot **s);
-#define SCOPED_SNAPSHOT __attribute__((cleanup(snapshot_release))) struct token_snapshot
 
 /* A request header, or NULL. */
 const char *request_header(const struct request *r, const char *name);

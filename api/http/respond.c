@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/v1/errmap.h"
 #include "api/base/json.h"
 #include "api/base/log.h"
 
@@ -157,18 +156,6 @@ void respond_code(struct request *r, enum api_code code)
     respond_problem(r, &p);
 }
 
-void respond_token_error(struct request *r, token_err err, int tries_left)
-{
-    struct problem p = problem_of(errmap_token(err));
-
-    if (api_code_has_tries(p.code))
-        p.tries_left = tries_left >= 0 ? tries_left : PROBLEM_TRIES_UNKNOWN;
-    if (p.code == API_INTERNAL || p.code == API_CARD_ERROR)
-        log_msg(LOG_WARNING, &(struct log_fields){ .request_id = r->id },
-                "token layer: %s", token_err_name(err));
-    respond_problem(r, &p);
-}
-
 const char *request_param(const struct request *r, const char *name)
 {
     return route_param(&r->match, name);
@@ -179,31 +166,12 @@ struct token_service *request_tokens(const struct request *r)
     return r->ctx->svc;
 }
 
-struct token_snapshot *request_token(struct request *r)
-{
-    struct token_snapshot *s = NULL;
-    token_err err = token_service_get(request_tokens(r), request_param(r, "id"), &s);
-
-    if (err != TOKEN_OK) {
-        respond_token_error(r, err, -1);
-        return NULL;
-    }
-    return s;
-}
-
-void snapshot_release(struct token_snapshot **s)
-{
-    if (*s)
-        token_snapshot_unref(*s);
-    *s = NULL;
-}
-
 const char *request_header(const struct request *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static void respond_bad_field(struct request *r, const char *field, enum problem_reason why)
+void respond_bad_field(struct request *r, const char *field, enum problem_reason why)
 {
     struct problem p = problem_of(API_BAD_REQUEST);
 

@@ -12,14 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/base/json.h"
+
 #define HEX_DIGITS "0123456789ABCDEF"
 #define NIBBLE_BITS 4
 #define NIBBLE_MASK 0x0f
-
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
 
 /* Upper-case hex without separators, the way ATRs are usually written. */
 static json_t *hex_string(const uint8_t *bytes, size_t len)
@@ -61,7 +58,7 @@ static json_t *render_reader(const struct token_reader *rd)
     return json_pack("{s:s, s:b, s:o, s:o}", "name", rd->name ? rd->name : "", "cardPresent",
                      rd->card_present, "atr",
                      rd->card_present ? hex_string(rd->atr, rd->atr_len) : json_null(),
-                     "tokenId", string_or_null(rd->token_id));
+                     "tokenId", json_string_or_null(rd->token_id));
 }
 
 json_t *render_readers(const struct token_reader *readers, size_t n)
@@ -104,7 +101,7 @@ static json_t *render_name_attrs(const struct cert_name *name)
 static json_t *render_name(const struct cert_name *name)
 {
     return json_pack("{s:s, s:o, s:o}", "display", name->display ? name->display : "",
-                     "commonName", string_or_null(name->common_name), "attributes",
+                     "commonName", json_string_or_null(name->common_name), "attributes",
                      render_name_attrs(name));
 }
 
@@ -133,11 +130,11 @@ static json_t *render_summary(const struct token_cert *c, const struct cert_summ
                      "serial", s->serial_hex ? s->serial_hex : "",
                      "notBefore", s->not_before_iso, "notAfter", s->not_after_iso,
                      "daysLeft", (json_int_t)cert_days_left(s, time(NULL)),
-                     "keyAlgorithm", string_or_null(s->key_algorithm),
-                     "keyType", string_or_null(key_type_name(s->key_type)),
+                     "keyAlgorithm", json_string_or_null(s->key_algorithm),
+                     "keyType", json_string_or_null(key_type_name(s->key_type)),
                      "keyBits", s->key_bits > 0 ? json_integer(s->key_bits) : json_null(),
-                     "curve", string_or_null(s->curve),
-                     "signatureAlgorithm", string_or_null(s->signature_algorithm),
+                     "curve", json_string_or_null(s->curve),
+                     "signatureAlgorithm", json_string_or_null(s->signature_algorithm),
                      "keyUsage", string_array(s->key_usage, s->n_key_usage),
                      "extendedKeyUsage", string_array(s->ext_key_usage, s->n_ext_key_usage),
                      "fingerprints", "sha256", s->sha256_hex, "sm3", s->sm3_hex);
@@ -175,8 +172,8 @@ json_t *render_token(const struct token_snapshot *s)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id, "reader",
                      s->reader ? s->reader : "", "edge", s->edge ? s->edge : "", "model",
-                     string_or_null(s->model), "serial", string_or_null(s->serial), "version",
-                     string_or_null(s->version), "atr", hex_string(s->atr, s->atr_len), "pin",
+                     json_string_or_null(s->model), "serial", json_string_or_null(s->serial), "version",
+                     json_string_or_null(s->version), "atr", hex_string(s->atr, s->atr_len), "pin",
                      render_pin(&s->pin), "certificates", certificate_array(s));
 }
 

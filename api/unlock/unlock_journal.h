@@ -17,9 +17,9 @@
 #include <stddef.h>
 
 #include "api/ca/ca_client.h"
-#include "api/http/router.h"
+#include "token/token.h"
 
-#define JOURNAL_TOKEN_ID_MAX ROUTE_PARAM_LEN_MAX
+#define JOURNAL_TOKEN_ID_MAX TOKEN_ID_MAX
 #define JOURNAL_WHY_MAX      256
 
 enum journal_step {

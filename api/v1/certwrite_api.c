@@ -16,17 +16,13 @@
 #include "api/certwrite/certwrite.h"
 #include "api/v1/errmap.h"
 #include "api/v1/handlers.h"
+#include "api/base/json.h"
 #include "api/base/log.h"
 #include "api/v1/pinrule.h"
 #include "api/render/render.h"
 #include "api/unlock/unlock.h"
 
 #define N_FIELDS(a) (sizeof (a) / sizeof (a)[0])
-
-static json_t *string_or_null(const char *s)
-{
-    return s && *s ? json_string(s) : json_null();
-}
 
 /* The certificate writes, or NULL when they are off (answered). */
 static struct certwrite *certwrite_of(struct request *r)
@@ -75,9 +71,9 @@ static json_t *render_item(const struct certwrite_item *item)
                      ca_action_state_name(a->state), "slot", ca_slot_name(a->slot), "keyPolicy",
                      ca_key_policy_name(a->key_policy), "keyAlgorithm",
                      token_key_alg_name(a->key_alg), "subject", a->subject, "oldSerial",
-                     string_or_null(a->old_serial), "expiresAt", a->expires_at, "needsPin",
+                     json_text_or_null(a->old_serial), "expiresAt", a->expires_at, "needsPin",
                      item->needs_pin, "interrupted", item->interrupted, "expectedSerial",
-                     string_or_null(item->expected_serial));
+                     json_text_or_null(item->expected_serial));
 }
 
 static json_t *render_items(const char *token_id, const struct certwrite_item *items, size_t n)
@@ -128,20 +124,6 @@ static json_t *render_slot_cert(struct request *r, const char *token_id, uint8_t
     return v;
 }
 
-static bool pin_acceptable(struct request *r, const struct token_pin_info *policy,
-                           const char *pin)
-{
-    struct problem p;
-
-    if (!pin || pin_meets_policy(pin, policy))
-        return true;
-    p = problem_of(API_PIN_POLICY);
-    p.field = "pin";
-    p.policy = policy;
-    respond_problem(r, &p);
-    return false;
-}
-
 void handle_cert_action_carry_out(struct request *r)
 {
     const char *pin = NULL;
@@ -163,7 +145,7 @@ void handle_cert_action_carry_out(struct request *r)
         respond_code(r, API_CERT_ACTION_NOT_FOUND);
         return;
     }
-    if (!(cw = certwrite_of(r)) || !pin_acceptable(r, &s->pin, pin))
+    if (!(cw = certwrite_of(r)) || !pin_acceptable(r, &s->pin, "pin", pin))
         return;
     if (certwrite_carry_out(cw, s, number, pin,
                             confirm ? TOKEN_PIN_ALLOW_LAST_TRY : 0, &out, &e) < 0) {

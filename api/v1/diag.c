@@ -18,6 +18,7 @@
 #include "api/v1/handlers.h"
 #include "api/peer/peer.h"
 #include "api/render/render.h"
+#include "api/base/json.h"
 
 #define DIAG_MESSAGE_MAX  512
 #define DIAG_FIELD_MAX    96
@@ -49,18 +50,6 @@ static struct {
     struct diag_apdu apdus[DIAG_APDUS_MAX];
     size_t next_apdu, n_apdus;
 } rings = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static const struct {
-    uint8_t ins;
-    const char *name;
-} ins_names[] = {
-    { ISO_INS_SELECT, "SELECT" },
-    { ISO_INS_VERIFY, "VERIFY" },
-    { ISO_INS_CHANGE_REF_DATA, "CHANGE REFERENCE DATA" },
-    { ISO_INS_RESET_RETRY_COUNTER, "RESET RETRY COUNTER" },
-    { ISO_INS_GET_RESPONSE, "GET RESPONSE" },
-    { ISO_INS_GET_DATA_ODD, "GET DATA" },
-};
 
 /* --- recording --------------------------------------------------------- */
 
@@ -124,19 +113,14 @@ static json_t *time_string(const struct timespec *t)
     return json_string(text);
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s[0] ? json_string(s) : json_null();
-}
-
 static json_t *event_json(const void *entry)
 {
     const struct diag_event *e = entry;
 
     return json_pack("{s:o, s:s, s:s, s:o, s:o, s:o}", "time", time_string(&e->when), "level",
                      log_level_name(e->priority), "message", e->message, "requestId",
-                     string_or_null(e->request_id), "tokenId", string_or_null(e->token_id),
-                     "origin", string_or_null(e->origin));
+                     json_text_or_null(e->request_id), "tokenId", json_text_or_null(e->token_id),
+                     "origin", json_text_or_null(e->origin));
 }
 
 static json_t *hex_byte(uint8_t b)
@@ -149,10 +133,9 @@ static json_t *hex_byte(uint8_t b)
 
 static json_t *ins_name(uint8_t ins)
 {
-    for (size_t i = 0; i < sizeof ins_names / sizeof ins_names[0]; i++)
-        if (ins_names[i].ins == ins)
-            return json_string(ins_names[i].name);
-    return json_null();
+    const char *name = apdu_ins_name(ins);
+
+    return name ? json_string(name) : json_null();
 }
 
 static json_t *apdu_json(const void *entry)

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "api/base/log.h"
-#include "token/apdu.h"
+#include "token/token.h"
 
 #define DIAG_EVENTS_MAX  200
 #define DIAG_APDUS_MAX   64

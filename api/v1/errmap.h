@@ -8,7 +8,7 @@
 
 #include "api/ca/ca_client.h"
 #include "api/render/problem.h"
-#include "token/error.h"
+#include "token/token.h"
 
 enum api_code errmap_token(token_err err);
 /* The CA unlock service's refusals (api/ca/ca_client.h) as the portal sees them. */

@@ -2,11 +2,30 @@
 /*
  * api/v1/handlers.h — one function per route of api/v1/routes.c. Each runs after
  * every guard has passed, and answers exactly once (api/http/request.h).
+ * Also what every handler shares (api/v1/handlers.c): the token a route
+ * names, a token-layer failure as a problem, the PIN policy check.
  */
 #ifndef UKEYD_API_HANDLERS_H
 #define UKEYD_API_HANDLERS_H
 
+#include <stdbool.h>
+
 #include "api/http/request.h"
+#include "token/token.h"
+
+/* A token-layer failure; `tries_left` is used for PIN and PUK errors. */
+void respond_token_error(struct request *r, token_err err, int tries_left);
+
+/* The snapshot of the route's {id}; NULL when it answered with the error. */
+struct token_snapshot *request_token(struct request *r);
+void snapshot_release(struct token_snapshot **s);
+#define SCOPED_SNAPSHOT __attribute__((cleanup(snapshot_release))) struct token_snapshot
+
+/* Whether `pin` (the body's `field`; NULL: none given, nothing to check)
+ * meets the token's policy; answers PIN_POLICY when not. A refusal here
+ * costs the token nothing: the card never sees the PIN. */
+bool pin_acceptable(struct request *r, const struct token_pin_info *policy, const char *field,
+                    const char *pin);
 
 void handle_status(struct request *r);
 void handle_readers(struct request *r);

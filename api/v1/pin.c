@@ -25,22 +25,6 @@ void handle_pin(struct request *r)
     respond_json(r, MHD_HTTP_OK, render_pin(&pin));
 }
 
-/* Whether `pin` (the body's `field`) meets the policy of the token the
- * request names; answers PIN_POLICY or the token's error when not. */
-static bool pin_acceptable(struct request *r, const struct token_pin_info *policy,
-                           const char *field, const char *pin)
-{
-    struct problem p;
-
-    if (pin_meets_policy(pin, policy))
-        return true;
-    p = problem_of(API_PIN_POLICY);
-    p.field = field;
-    p.policy = policy;
-    respond_problem(r, &p);
-    return false;
-}
-
 static unsigned pin_flags(bool confirm_last_try)
 {
     return confirm_last_try ? TOKEN_PIN_ALLOW_LAST_TRY : 0;

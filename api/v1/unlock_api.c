@@ -15,6 +15,7 @@
 
 #include "api/v1/errmap.h"
 #include "api/v1/handlers.h"
+#include "api/base/json.h"
 #include "api/base/log.h"
 #include "api/v1/pinrule.h"
 #include "api/unlock/unlock.h"
@@ -34,18 +35,7 @@
 
 #define N_FIELDS(a) (sizeof (a) / sizeof (a)[0])
 
-/* --- answers ------------------------------------------------------------------- */
-
-static void respond_bad_field(struct request *r, const char *field, enum problem_reason why)
-{
-    struct problem p = problem_of(API_BAD_REQUEST);
-
-    p.field = field;
-    p.reason = why;
-    respond_problem(r, &p);
-}
-
-/* The service may name a member it refused; only ours are named back. */
+//* The service may name a member it refused; only ours are named back. */
 static const char *our_field(const char *field)
 {
     static const char *const ours[] = { "phone", "smsCode", "unlockCode" };
@@ -89,11 +79,6 @@ static void respond_session_ca_error(struct request *r, struct unlock_service *u
     respond_ca_error(r, err, why);
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *render_methods(const struct ca_request *q)
 {
     json_t *list = json_array();
@@ -111,7 +96,7 @@ static json_t *render_review(const struct ca_request *q)
     if (q->review == CA_REVIEW_NONE)
         return json_null();
     return json_pack("{s:s, s:o}", "state", ca_review_name(q->review), "reason",
-                     string_or_null(q->review_reason));
+                     json_string_or_null(q->review_reason));
 }
 
 /* The session as the portal sees it: the CA's request less its capabilities. */
@@ -121,9 +106,9 @@ static json_t *render_session(const struct unlock_session *s, const struct ca_re
                      "sessionId", s->sid, "tokenId", s->token_id, "state",
                      ca_state_name(q->state), "fee", "required", q->fee_required, "amount",
                      q->fee_amount, "currency", q->fee_currency, "paid", q->fee_paid,
-                     "paymentUrl", string_or_null(q->payment_url), "maskedPhone",
+                     "paymentUrl", json_string_or_null(q->payment_url), "maskedPhone",
                      q->masked_phone, "methods", render_methods(q), "reviewUrl",
-                     string_or_null(q->review_url), "review", render_review(q), "expiresAt",
+                     json_string_or_null(q->review_url), "review", render_review(q), "expiresAt",
                      q->expires_at);
 }
 
@@ -348,21 +333,6 @@ static bool same_text(const char *a, const char *b)
     return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
 }
 
-/* The new PIN against the token's policy; a refusal costs nothing. */
-static bool new_pin_acceptable(struct request *r, const struct token_pin_info *policy,
-                               const char *pin)
-{
-    struct problem p;
-
-    if (pin_meets_policy(pin, policy))
-        return true;
-    p = problem_of(API_PIN_POLICY);
-    p.field = "newPin";
-    p.policy = policy;
-    respond_problem(r, &p);
-    return false;
-}
-
 /* The session's token as it is now; a session whose token is gone answers TOKEN_REMOVED. */
 static struct token_snapshot *session_token(struct request *r, const struct unlock_session *s)
 {
@@ -416,7 +386,7 @@ void handle_unlock_complete(struct request *r)
         respond_bad_field(r, "confirmNewPin", REASON_NOT_MATCHING);
         return;
     }
-    if (!(s = session_token(r, &sess)) || !new_pin_acceptable(r, &s->pin, new_pin))
+    if (!(s = session_token(r, &sess)) || !pin_acceptable(r, &s->pin, "newPin", new_pin))
         return;
     if (unlock_complete(u, sess.token_id, sess.request_id, new_pin, &tries, &e) < 0) {
         respond_unlock_error(r, u, &sess, &e);

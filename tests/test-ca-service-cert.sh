@@ -18,111 +18,37 @@
 # shellcheck disable=SC2016,SC2034
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
-ukey_ca="$build/ukey-ca"
+# shellcheck source=tests/lib/ca-http.sh
+. "$(dirname "$0")/lib/ca-http.sh"
 
 readonly CURL_MAX_S=20
-readonly START_WAIT_TICKS=100          # x 0.1 s
 readonly SM2_ID=1234567812345678
 readonly MGMT_ANSWERS_MAX=16
 readonly SHORT_ACTION_TTL_S=2
 
-# --- TAP ---------------------------------------------------------------------
-
-n=0
-failures=0
-check() {
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        failures=$((failures + 1))
-        echo "not ok $n - $name"
-        echo "#   last: HTTP $STATUS $(printf '%s' "$BODY" | head -c 600)"
-    fi
-}
-diag() { printf '# %s\n' "$*"; }
-
-for tool in jq curl openssl base64 xxd; do
-    command -v "$tool" >/dev/null || { echo "1..0 # SKIP needs $tool"; exit 0; }
-done
-[ -x "$ukey_ca" ] || { echo "1..0 # SKIP $ukey_ca not built"; exit 0; }
+need_tools jq curl openssl base64 xxd
+[ -x "$ukey_ca" ] || skip_all "$ukey_ca not built"
 if [ ! -r "$build/demo/tokens.env" ] || [ ! -x "$build/vtoken" ]; then
-    echo "1..0 # SKIP no demo tokens in $build/demo (make)"
-    exit 0
+    skip_all "no demo tokens in $build/demo (make)"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ukey-ca-cert.XXXXXX")
-server_pid=""
-stop_server() {
-    local rc=0
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        wait "$server_pid"
-        rc=$?
-        server_pid=""
-    fi
-    return "$rc"
-}
+make_work ca-service-cert
 cleanup() {
     stop_server >/dev/null 2>&1
-    rm -rf "$work"
+    remove_work
 }
 trap cleanup EXIT
 
-# --- HTTP ----------------------------------------------------------------------
-
-STATUS=""
-BODY=""
-HEADERS=""
-URL=""
 # The browser's cookies: the portal session. JAR=OTHER before a call makes it
 # another browser's.
 JAR="$work/cookies"
 
-req() {   # METHOD PATH [curl args...]
-    local method=$1 path=$2
-    shift 2
-    local out
-    out=$(curl -sS --max-time "$CURL_MAX_S" -X "$method" -D "$work/headers" \
-        -b "$JAR" -c "$JAR" \
-        -w '\n%{http_code}' "$@" "$URL$path" 2>"$work/curl.err")
-    STATUS=${out##*$'\n'}
-    BODY=${out%$'\n'*}
-    HEADERS=$(tr -d '\r' <"$work/headers" 2>/dev/null)
-}
-post() { req POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
-get() { req GET "$1"; }
-
-field() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
-status_is() { [ "$STATUS" = "$1" ]; }
-field_is() { [ "$(field "$1")" = "$2" ]; }
-header_has() { printf '%s\n' "$HEADERS" | grep -qi "^$1"; }
-body_has() { printf '%s' "$BODY" | grep -q -- "$1"; }
-body_lacks() { ! printf '%s' "$BODY" | grep -q -- "$1"; }
-is_problem() {
-    status_is "$1" && field_is .code "$2" && header_has 'Content-Type: application/problem+json'
-}
-all() { local c; for c in "$@"; do eval "$c" || return 1; done; }
-
-start_server() {   # DB [extra options...]: sets URL and server_pid
+start_issuing() {   # DB [extra options...]: ukey-ca issuing with both demo CAs
     local db=$1
     shift
-    rm -f "$work/ready"
-    "$ukey_ca" --listen 127.0.0.1:0 --db "$db" --seed "$demo/ca-seed.json" \
-        --ready-file "$work/ready" \
+    start_server "$db" "$log" "$demo/ca-seed.json" \
         --issuer "$demo/sm2-ca.pem:$demo/sm2-ca-key.pem" \
-        --issuer "$demo/rsa-ca.pem:$demo/rsa-ca-key.pem" "$@" 2>>"$log" &
-    server_pid=$!
-    for _ in $(seq "$START_WAIT_TICKS"); do
-        [ -s "$work/ready" ] && break
-        sleep 0.1
-    done
-    URL=$(cat "$work/ready" 2>/dev/null)
-    [ -n "$URL" ]
+        --issuer "$demo/rsa-ca.pem:$demo/rsa-ca-key.pem" "$@"
 }
 
 # --- the protocol's and the portal's calls ----------------------------------------
@@ -249,7 +175,7 @@ RSA_9A=$(cert_serial "$demo/rsa-ec-9a.pem")
 RSA_9C=$(cert_serial "$demo/rsa-ec-9c.pem")
 
 db="$work/ca.db"
-check "ukey-ca starts with both demo CAs as issuers" start_server "$db"
+check "ukey-ca starts with both demo CAs as issuers" start_issuing "$db"
 diag "service at $URL"
 
 # --- a charged change on the SM2 token ------------------------------------------------
@@ -642,7 +568,7 @@ check "... and the person sees rejected" [ "$(centre_state "$RSA" "$PENDING")" =
 
 stop_server
 check "ukey-ca stops cleanly on SIGTERM (exit 0, no leaks under ASan)" [ $? -eq 0 ]
-check "it starts again on the same database and seed" start_server "$db"
+check "it starts again on the same database and seed" start_issuing "$db"
 file_request "$SM2" reinstall 9a "$CHG_SERIAL"
 RI=$(field .number)
 check "reinstall of the changed 9a (the seed's certificate is not back): free, submitted" \
@@ -661,7 +587,7 @@ stop_server
 # --- an approval that is not carried out in time ---------------------------------------------------------------
 
 check "a service with short-lived approvals starts" \
-    start_server "$work/expiry.db" --cert-action-ttl-seconds "$SHORT_ACTION_TTL_S"
+    start_issuing "$work/expiry.db" --cert-action-ttl-seconds "$SHORT_ACTION_TTL_S"
 file_request "$RSA" reinstall 9c "$RSA_9C"
 EX=$(field .number)
 decide approve "$EX"
@@ -690,5 +616,4 @@ check "the log says what happened (filed, approved, answered, issued, confirmed)
     all 'grep -q "management-auth answered" "$log"' 'grep -q "issued (change, slot 9a)" "$log"' \
     'grep -q "confirmed: done" "$log"' 'grep -q "approved" "$log"'
 
-echo "1..$n"
-[ "$failures" -eq 0 ]
+done_testing

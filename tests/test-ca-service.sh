@@ -15,15 +15,13 @@
 # shellcheck disable=SC2016,SC2034
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
-ukey_ca="$build/ukey-ca"
+# shellcheck source=tests/lib/ca-http.sh
+. "$(dirname "$0")/lib/ca-http.sh"
 
 readonly RESEND_S=2
 readonly CODE_TTL_S=3
 readonly SHORT_REQUEST_TTL_S=3
 readonly CURL_MAX_S=10
-readonly START_WAIT_TICKS=100          # x 0.1 s
 readonly PUK=12345678
 readonly CODE_ATTEMPTS=5
 readonly SMS_PER_HOUR=5
@@ -49,82 +47,16 @@ readonly EXPIRY_ID=piv-0000000000000000000000000000e001
 readonly EXPIRY_PHONE=13400006000
 readonly SM2_ISSUER="CN=演示根CA, O=演示数字认证中心, C=CN"
 
-# --- TAP ---------------------------------------------------------------------
+need_tools jq curl
+[ -x "$ukey_ca" ] || skip_all "$ukey_ca not built"
 
-n=0
-failures=0
-check() {
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        failures=$((failures + 1))
-        echo "not ok $n - $name"
-        echo "#   last: HTTP $STATUS $(printf '%s' "$BODY" | head -c 600)"
-    fi
-}
-diag() { printf '# %s\n' "$*"; }
-
-if ! command -v jq >/dev/null || ! command -v curl >/dev/null; then
-    echo "1..0 # SKIP needs curl and jq"
-    exit 0
-fi
-[ -x "$ukey_ca" ] || { echo "1..0 # SKIP $ukey_ca not built"; exit 0; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ukey-ca-test.XXXXXX")
-server_pid=""
-stop_server() {
-    local rc=0
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        wait "$server_pid"
-        rc=$?
-        server_pid=""
-    fi
-    return "$rc"
-}
+make_work ca-service
 cleanup() {
     stop_server >/dev/null 2>&1
     [ -n "${extra_pid:-}" ] && kill -TERM "$extra_pid" 2>/dev/null
-    rm -rf "$work"
+    remove_work
 }
 trap cleanup EXIT
-
-# --- HTTP ----------------------------------------------------------------------
-
-STATUS=""
-BODY=""
-HEADERS=""
-URL=""
-
-# req METHOD PATH [curl args...]: STATUS, BODY, HEADERS of the answer.
-req() {
-    local method=$1 path=$2
-    shift 2
-    local out
-    out=$(curl -sS --max-time "$CURL_MAX_S" -X "$method" -D "$work/headers" \
-        -w '\n%{http_code}' "$@" "$URL$path" 2>"$work/curl.err")
-    STATUS=${out##*$'\n'}
-    BODY=${out%$'\n'*}
-    HEADERS=$(tr -d '\r' <"$work/headers" 2>/dev/null)
-}
-
-# post PATH JSON: a protocol call as ukeyd makes it.
-post() { req POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
-get() { req GET "$1"; }
-
-field() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
-status_is() { [ "$STATUS" = "$1" ]; }
-field_is() { [ "$(field "$1")" = "$2" ]; }
-header_has() { printf '%s\n' "$HEADERS" | grep -qi "^$1"; }
-body_has() { printf '%s' "$BODY" | grep -q -- "$1"; }
-body_lacks() { ! printf '%s' "$BODY" | grep -q -- "$1"; }
-is_problem() {
-    status_is "$1" && field_is .code "$2" && header_has 'Content-Type: application/problem+json'
-}
-all() { local c; for c in "$@"; do eval "$c" || return 1; done; }
 
 open_request() {   # TOKEN_ID SERIAL ISSUER
     post /unlock/v1/requests "$(jq -cn --arg t "$1" --arg s "$2" --arg i "$3" \
@@ -145,20 +77,11 @@ reconcile() { req POST "/unlock/v1/rotations/$1/reconcile"; }
 # A code that is surely not the right one.
 other_code() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
 
-start_server() {   # DB LOG [extra options...]: sets URL and server_pid
+start_unlock_server() {   # DB LOG [extra options...]: the seed made here, short timings
     local db=$1 log=$2
     shift 2
-    rm -f "$work/ready"
-    "$ukey_ca" --listen 127.0.0.1:0 --db "$db" --seed "$work/seed.json" \
-        --ready-file "$work/ready" --sms-resend-seconds "$RESEND_S" \
-        --code-ttl-seconds "$CODE_TTL_S" "$@" 2>>"$log" &
-    server_pid=$!
-    for _ in $(seq "$START_WAIT_TICKS"); do
-        [ -s "$work/ready" ] && break
-        sleep 0.1
-    done
-    URL=$(cat "$work/ready" 2>/dev/null)
-    [ -n "$URL" ]
+    start_server "$db" "$log" "$work/seed.json" --sms-resend-seconds "$RESEND_S" \
+        --code-ttl-seconds "$CODE_TTL_S" "$@"
 }
 
 cat >"$work/seed.json" <<EOF
@@ -185,7 +108,7 @@ log="$work/ukey-ca.log"
 db="$work/ca.db"
 SECRETS=()    # every PUK and code seen: none may appear in the log
 
-check "ukey-ca starts on a free loopback port and says where" start_server "$db" "$log"
+check "ukey-ca starts on a free loopback port and says where" start_unlock_server "$db" "$log"
 diag "service at $URL"
 
 get /unlock/v1/health
@@ -612,8 +535,7 @@ start_expiring() {
         --ready-file "$work/ready2" --request-ttl-seconds "$SHORT_REQUEST_TTL_S" --sms-resend-seconds "$RESEND_S" \
         2>>"$log" &
     extra_pid=$!
-    for _ in $(seq "$START_WAIT_TICKS"); do [ -s "$work/ready2" ] && break; sleep 0.1; done
-    extra_url=$(cat "$work/ready2" 2>/dev/null)
+    extra_url=$(ready_url "$work/ready2")
     [ -n "$extra_url" ]
 }
 main_url=$URL
@@ -693,8 +615,7 @@ if [ -r "$build/demo/tokens.env" ] && [ -x "$build/vtoken" ]; then
         "$ukey_ca" --listen 127.0.0.1:0 --db "$work/demo.db" --seed "$seed" \
             --ready-file "$work/ready3" 2>>"$log" &
         pid=$!
-        for _ in $(seq "$START_WAIT_TICKS"); do [ -s "$work/ready3" ] && break; sleep 0.1; done
-        URL=$(cat "$work/ready3")
+        URL=$(ready_url "$work/ready3")
         pem="$work/demo/sm2-9a.pem"
         serial=$(openssl x509 -in "$pem" -noout -serial | sed 's/serial=//')
         open_request "piv-${guid,,}" "$serial" "CN=演示根CA, O=演示数字认证中心, C=CN"
@@ -722,5 +643,4 @@ check "the log holds no PUK, code, full phone number or full id" [ -z "$leaked" 
 check "the log says what happened (rotations, SMS to a masked phone)" \
     all 'grep -q "confirmed: rotated" "$log"' 'grep -q "139\*\*\*\*2000" "$log"'
 
-echo "1..$n"
-[ "$failures" -eq 0 ]
+done_testing

@@ -31,8 +31,10 @@
 set -u
 
 top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-# shellcheck source=tests/lib/rig.sh
-. "$top/tests/lib/rig.sh"
+# shellcheck source=tests/lib/ukeyd.sh
+. "$top/tests/lib/ukeyd.sh"
+# shellcheck source=tests/lib/ca.sh
+. "$top/tests/lib/ca.sh"
 ukeyd=$build/ukeyd
 vtoken=$build/vtoken
 
@@ -61,13 +63,13 @@ done
 [ -r "$demo/tokens.env" ] || skip_all "no demo tokens in $demo"
 grep -q MGMT_KEY "$demo/tokens.env" || skip_all "the demo tokens have no management keys yet"
 
-work=$(mktemp -d /tmp/ukeyd-test-certwrite.XXXXXX)
+make_work certwrite
 state=$work/state
 events_pid=
 cleanup() {
     [ -n "$events_pid" ] && kill "$events_pid" 2>/dev/null && wait "$events_pid" 2>/dev/null
     lib_cleanup
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    remove_work
 }
 trap cleanup EXIT
 
@@ -128,28 +130,6 @@ write_config "$work/noroots.conf"
 start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf" || skip_all "ukeyd did not start"
 
 # --- requests ------------------------------------------------------------------
-
-req() {   # METHOD PATH [CURL ARGS...]: $code, body in $work/body
-    local method=$1 path=$2
-    shift 2
-    code=$(curl -s --max-time "$CURL_MAX_S" -o "$work/body" -w '%{http_code}' \
-        -X "$method" "$@" "$base$path")
-}
-post_json() { local path=$1 body=$2; shift 2; req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"; }
-field() { jq -r "$1" "$work/body" 2>/dev/null; }
-expect() {   # NAME STATUS [JQ-CONDITION...]
-    local name=$1 want=$2 c good=0
-    shift 2
-    [ "$code" = "$want" ] || good=1
-    for c in "$@"; do
-        [ "$(jq -r "$c" "$work/body" 2>/dev/null)" = true ] || good=1
-    done
-    ok $good "$name"
-    [ $good -eq 0 ] || diag "got $code: $(head -c 600 "$work/body" | tr '\n' ' ')"
-}
-problem() { echo ".code == \"$1\""; }
-ca_get() { curl -s --max-time "$CURL_MAX_S" "$CA$1"; }
-ca_post() { curl -s --max-time "$CURL_MAX_S" -H 'Content-Type: application/json' -d "${2:-{\}}" "$CA$1"; }
 
 SM2_ID=$(token_id_in "$RIG_READER_0")
 RSA_ID=$(token_id_in "$RIG_READER_1")
@@ -278,13 +258,13 @@ certs_changed() {
 old=$(serial_of "$SM2_ID" 9a)
 approved "$SM2_ID" change 9a 新演示科技有限公司
 req GET "/v1/tokens/$SM2_ID/cert-actions"
-expect "the approved change is listed" 200 \
+expect_json "the approved change is listed" 200 \
     "[.actions[] | select(.number == \"$number\")] | length == 1" \
     "(.actions[] | select(.number == \"$number\")) | .kind == \"change\" and .keyPolicy == \"keep\" and .needsPin == false and .interrupted == false"
 check "no actionId reaches the page" bash -c "! grep -q 'act-' '$work/body'"
 check "the event stream opens" open_events "$work/events"
 carry_out "$SM2_ID"
-expect "change carried out" 200 '.state == "done"' ".number == \"$number\"" \
+expect_json "change carried out" 200 '.state == "done"' ".number == \"$number\"" \
     '.certificate.subject.display | test("新演示科技有限公司")'
 new=$(serial_of "$SM2_ID" 9a)
 check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
@@ -292,41 +272,41 @@ check "SM2 9a: the key matches the certificate" key_matches "$SM2_ID" 9a
 check "the CA says done" test "$(ca_state)" = "done"
 check "the stream got certificates-changed for the SM2 token" certs_changed "$work/events" "$SM2_ID"
 req GET "/v1/tokens/$SM2_ID/cert-actions"
-expect "a done action is no longer listed" 200 "[.actions[] | select(.number == \"$number\")] | length == 0"
+expect_json "a done action is no longer listed" 200 "[.actions[] | select(.number == \"$number\")] | length == 0"
 carry_out "$SM2_ID"
-expect "carrying it out again: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+expect_json "carrying it out again: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
 
 # --- refusals ------------------------------------------------------------------------
 
 file "$SM2_ID" change 9a
 carry_out "$SM2_ID"
-expect "unpaid: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+expect_json "unpaid: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
 pay
 reject
 carry_out "$SM2_ID"
-expect "rejected: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+expect_json "rejected: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
 req POST "/v1/tokens/$SM2_ID/cert-actions/not-a-number" -H 'Content-Type: application/json' -d '{}'
-expect "a malformed number: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
+expect_json "a malformed number: CERT_ACTION_NOT_FOUND" 404 "$(problem CERT_ACTION_NOT_FOUND)"
 post_json "/v1/tokens/$SM2_ID/cert-actions/C0000000001" '{"pin":"12"}'
-expect "a PIN against the token's rules: PIN_POLICY, no try spent" 422 "$(problem PIN_POLICY)"
+expect_json "a PIN against the token's rules: PIN_POLICY, no try spent" 422 "$(problem PIN_POLICY)"
 req POST "/v1/tokens/$SM2_ID/cert-actions/C0000000001" -H 'Content-Type: application/json' \
     -H 'Origin: https://evil.example' -d '{}'
-expect "a foreign Origin: ORIGIN_FORBIDDEN" 403 "$(problem ORIGIN_FORBIDDEN)"
+expect_json "a foreign Origin: ORIGIN_FORBIDDEN" 403 "$(problem ORIGIN_FORBIDDEN)"
 
 # --- renewal, new key (RSA/EC) ------------------------------------------------------------
 
 old=$(serial_of "$RSA_ID" 9a)
 approved "$RSA_ID" renewal 9a
 req GET "/v1/tokens/$RSA_ID/cert-actions"
-expect "the renewal needs a PIN" 200 "(.actions[] | select(.number == \"$number\")) | .keyPolicy == \"new\" and .needsPin == true"
+expect_json "the renewal needs a PIN" 200 "(.actions[] | select(.number == \"$number\")) | .keyPolicy == \"new\" and .needsPin == true"
 carry_out "$RSA_ID"
-expect "no PIN: BAD_REQUEST field pin" 400 "$(problem BAD_REQUEST)" '.field == "pin"'
+expect_json "no PIN: BAD_REQUEST field pin" 400 "$(problem BAD_REQUEST)" '.field == "pin"'
 carry_out "$RSA_ID" "{\"pin\":\"$WRONG_PIN\"}"
-expect "a wrong PIN: PIN_INCORRECT with tries left" 403 "$(problem PIN_INCORRECT)" '.triesLeft == 2'
+expect_json "a wrong PIN: PIN_INCORRECT with tries left" 403 "$(problem PIN_INCORRECT)" '.triesLeft == 2'
 check "…the slot is untouched" test "$(serial_of "$RSA_ID" 9a)" = "$old"
 check "…and its key still matches" key_matches "$RSA_ID" 9a
 carry_out "$RSA_ID" "{\"pin\":\"$PIN\"}"
-expect "renewal carried out" 200 '.state == "done"' '.kind == "renewal"'
+expect_json "renewal carried out" 200 '.state == "done"' '.kind == "renewal"'
 new=$(serial_of "$RSA_ID" 9a)
 check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
 sound "renewal" "$RSA_ID"
@@ -353,10 +333,10 @@ check "before: 82 is empty, the key history counts none" \
     test -z "$(vt_serial "$SM2_ID" 82)" -a "$history_before" = 00
 approved "$SM2_ID" renewal 9d
 req GET "/v1/tokens/$SM2_ID/cert-actions"
-expect "the 9d renewal is listed, new key, PIN needed" 200 \
+expect_json "the 9d renewal is listed, new key, PIN needed" 200 \
     "(.actions[] | select(.number == \"$number\")) | .slot == \"9d\" and .keyPolicy == \"new\" and .needsPin == true"
 carry_out "$SM2_ID" "{\"pin\":\"$PIN\"}"
-expect "9d renewal carried out" 200 '.state == "done"' '.kind == "renewal"' '.slot == "9d"'
+expect_json "9d renewal carried out" 200 '.state == "done"' '.kind == "renewal"' '.slot == "9d"'
 new=$(serial_of "$SM2_ID" 9d)
 check "9d shows the new serial" test -n "$new" -a "$new" != "$old"
 check "SM2 9d: the key matches the new certificate" key_matches "$SM2_ID" 9d
@@ -380,10 +360,10 @@ check "the first download is filed, free" \
     test "$(jq -r '[.state, .kind, (.fee == null)] | join(" ")' <<<"$answer")" = "submitted issue true"
 approve
 req GET "/v1/tokens/$BLANK_ID/cert-actions"
-expect "the first download is listed: issue, new key, no old serial" 200 \
+expect_json "the first download is listed: issue, new key, no old serial" 200 \
     "(.actions[] | select(.number == \"$number\")) | .kind == \"issue\" and .keyPolicy == \"new\" and .keyAlgorithm == \"EC-P256\" and .oldSerial == null and .needsPin == true"
 carry_out "$BLANK_ID" "{\"pin\":\"$PIN\"}"
-expect "first download carried out" 200 '.state == "done"' '.kind == "issue"' \
+expect_json "first download carried out" 200 '.state == "done"' '.kind == "issue"' \
     '.certificate.subject.display | test("李四")'
 check "ukeyd shows the certificate in 9a" test -n "$(serial_of "$BLANK_ID" 9a)"
 sound "first download" "$BLANK_ID"
@@ -415,7 +395,7 @@ check "the certificate object is empty" test -z "$(serial_of "$RSA_ID" 9a)"
 check "…the key is still there" bash -c "'$vtoken' show --state '$work/demo/rsa-ec.state' | grep -q '^slot 9a:.*private key'"
 approved "$RSA_ID" reinstall 9a
 carry_out "$RSA_ID"
-expect "reinstall carried out" 200 '.state == "done"' '.kind == "reinstall"'
+expect_json "reinstall carried out" 200 '.state == "done"' '.kind == "reinstall"'
 check "the certificate is back" test -n "$(serial_of "$RSA_ID" 9a)"
 sound "reinstall" "$RSA_ID"
 
@@ -440,7 +420,7 @@ yank() {
     check "$name: the CA says done" test "$(ca_state)" = "done"
     sound "$name" "$token"
     req GET "/v1/tokens/$token/cert-actions"
-    expect "$name: nothing left interrupted" 200 '[.actions[] | select(.interrupted)] | length == 0'
+    expect_json "$name: nothing left interrupted" 200 '[.actions[] | select(.interrupted)] | length == 0'
 }
 
 yank "keep, pulled before PUT DATA" "$RSA_ID" change $INS_PUT_DATA before
@@ -460,9 +440,9 @@ crash() {
     stop_ukeyd
     start_ukeyd "$work/ukeyd.log" env UKEYD_TEST_CRASH_AFTER="$step" "$ukeyd" --config "$work/ukeyd.conf"
     carry_out "$RSA_ID" "{\"pin\":\"$PIN\"}"
-    wait "$lib_daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
     check "$name: ukeyd died by SIGKILL" test "$?" = "$KILLED_BY_SIGKILL"
-    lib_daemon_pid=
+    daemon_pid=
     ls "$state/cert/"*.json >/dev/null 2>&1
     check "$name: the journal holds the action" test $? = 0
     start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"
@@ -479,7 +459,7 @@ approved "$RSA_ID" change 9a
 stop_ukeyd
 start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/noroots.conf"
 carry_out "$RSA_ID"
-expect "no ca-roots: CERT_ROOTS_NOT_CONFIGURED, nothing written" 503 "$(problem CERT_ROOTS_NOT_CONFIGURED)"
+expect_json "no ca-roots: CERT_ROOTS_NOT_CONFIGURED, nothing written" 503 "$(problem CERT_ROOTS_NOT_CONFIGURED)"
 stop_ukeyd
 
 # --- ca-roots without the issuer's root ----------------------------------------------------
@@ -490,7 +470,7 @@ write_config "$work/sm2roots.conf" "ca-roots = $work/demo/sm2-ca.pem"
 start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/sm2roots.conf"
 old=$(serial_of "$RSA_ID" 9a)
 carry_out "$RSA_ID"
-expect "a certificate outside ca-roots: CERT_INVALID" 502 "$(problem CERT_INVALID)"
+expect_json "a certificate outside ca-roots: CERT_INVALID" 502 "$(problem CERT_INVALID)"
 check "…the slot is untouched" test "$(serial_of "$RSA_ID" 9a)" = "$old"
 check "…and no journal record is left" bash -c "! ls '$state/cert/'*.json 2>/dev/null | grep -q ."
 stop_ukeyd

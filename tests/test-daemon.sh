@@ -11,14 +11,13 @@
 # waits); every process it starts is stopped by PID.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+
 ukeyd=$build/ukeyd
 # UKEYD_WRAPPER prefixes every ukeyd that serves (not the option checks):
 # tests/test-faults.sh runs this file with valgrind there. Split into words.
 read -r -a wrapper <<<"${UKEYD_WRAPPER:-}"
-rig=$top/tests/rig/rig
-demo=$build/demo
 
 readonly ORIGIN=https://portal.example.cn
 readonly OTHER_ORIGIN=https://other.example.cn
@@ -30,69 +29,27 @@ readonly WRONG_PIN=987650
 readonly NEW_PIN=24681357
 readonly CURL_MAX_S=10
 readonly EVENT_WAIT_S=1          # an event must arrive this soon after the rig is done
-readonly START_WAIT_TENTHS=100
-readonly STOP_WAIT_TENTHS=100
 readonly HEARTBEAT_S=2
 readonly MAX_STREAMS=3
 readonly PACING_MS=300
-readonly PORT_BASE=12000         # below the rig's vpcd ports and the ephemeral range
-readonly PORT_SPAN=7000
 readonly EX_USAGE=64
 readonly EX_CONFIG=78
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-for tool in curl ss openssl; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
+need_tools curl ss openssl
 [ -x "$ukeyd" ] || skip_all "no $ukeyd (build first)"
 [ -x "$rig" ] || skip_all "no tests/rig/rig"
 [ -f "$demo/sm2.state" ] && [ -f "$demo/rsa-ec.state" ] || skip_all "no demo tokens in $demo"
 
-work=$(mktemp -d /tmp/ukeyd-test-daemon.XXXXXX)
-daemon_pid=
-helper_pids=()
-
+make_work daemon
 cleanup() {
-    for p in "${helper_pids[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    lib_cleanup
+    remove_work
 }
 trap cleanup EXIT
 
 # --- the rig and the daemon ------------------------------------------------
 
-start_rig() {
-    cp "$demo/sm2.state" "$demo/rsa-ec.state" "$work/"
-    "$rig" start "$work/rig" --token "$work/sm2.state" --token "$work/rsa-ec.state" \
-        --build "$build" >>"$work/rig-start.log" 2>&1
-}
-# One more try: the rig's start races vpcd's port binding on a busy machine.
-if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
-    sed 's/^/# /' "$work/rig-start.log"
-    skip_all "the PC/SC rig did not start"
-fi
-# shellcheck disable=SC1091
-. "$work/rig/env"
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
+start_rig || skip_all "the PC/SC rig did not start"
 
 write_config() {   # ORIGIN...
     cat >"$work/ukeyd.conf" <<EOF
@@ -109,21 +66,12 @@ peer-policy = any-local
 EOF
 }
 
-wait_for_status() {   # BASE_URL
-    local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        curl -s --max-time 1 -o /dev/null "$1/v1/status" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # Under a slow UKEYD_WRAPPER (valgrind) the first scan of the readers takes
 # seconds after the first answer; the tests expect both tokens at once.
 wait_for_wrapped() {   # BASE_URL
     local i
     [ ${#wrapper[@]} -eq 0 ] && return 0
-    for ((i = 0; i < 3 * START_WAIT_TENTHS; i++)); do
+    for ((i = 0; i < 3 * LIB_START_WAIT_TENTHS; i++)); do
         curl -s --max-time 5 "$1/v1/status" | tr -d ' \n' |
             grep -q '"pcscAvailable":true,"readerCount":2,"tokenCount":2' && return 0
         sleep 0.1
@@ -132,51 +80,14 @@ wait_for_wrapped() {   # BASE_URL
 }
 
 start_daemon() {
-    port=$(pick_port) || { diag "no free port"; return 1; }
-    base=http://127.0.0.1:$port
-    "${wrapper[@]}" "$ukeyd" --config "$work/ukeyd.conf" --listen "127.0.0.1:$port" \
-        --listen "[::1]:$port" >>"$work/ukeyd.log" 2>&1 &
-    daemon_pid=$!
-    wait_for_status "$base" && wait_for_wrapped "$base"
-}
-
-# Sends SIGTERM and waits; the exit code (or "timeout") lands in $stop_rc.
-stop_daemon() {
-    local i
-    kill -TERM "$daemon_pid" 2>/dev/null
-    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -KILL "$daemon_pid"
-        wait "$daemon_pid" 2>/dev/null
-        stop_rc=timeout
-    else
-        wait "$daemon_pid"
-        stop_rc=$?
-    fi
-    daemon_pid=
+    start_ukeyd --also-v6 "$work/ukeyd.log" "${wrapper[@]}" "$ukeyd" --config "$work/ukeyd.conf" &&
+        wait_for_wrapped "$base"
 }
 
 # --- requests ---------------------------------------------------------------
 
-# req METHOD PATH [CURL ARGS...]: status in $code, body in $work/body,
-# headers in $work/hdr.
-req() {
-    local method=$1 path=$2
-    shift 2
-    code=$(curl -s --max-time "$CURL_MAX_S" -o "$work/body" -D "$work/hdr" -w '%{http_code}' \
-        -X "$method" "$@" "$base$path")
-}
-post_json() {   # PATH BODY [CURL ARGS...]
-    local path=$1 body=$2
-    shift 2
-    req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
-}
 # Matches indented ("a": 1) and compact ("a":1) JSON alike.
 body_has() { grep -qF -- "$1" "$work/body" || grep -qF -- "${1//\": /\":}" "$work/body"; }
-hdr_has() { tr -d '\r' <"$work/hdr" | grep -qiF -- "$1"; }
 # expect NAME STATUS [BODY-SUBSTRING...]
 expect() {
     local name=$1 want=$2 s
@@ -554,7 +465,7 @@ test_shutdown() {
         "$base/v1/tokens/$tok0/pin/verify" >"$work/inflight.code" &
     verify_pid=$!
     sleep 0.1
-    stop_daemon
+    stop_ukeyd
     wait "$verify_pid"
     check "in-flight PIN verify answered during shutdown" grep -q '^200$' "$work/inflight.code"
     check "SIGTERM: clean exit (0, no sanitizer report)" test "$stop_rc" = 0
@@ -595,7 +506,7 @@ test_socket_activation() {
     "$rig" remove "$work/rig" 1 >/dev/null
     check "STATUS= follows a removal" wait_for_text "$notify_log" 'STATUS=2 readers, 1 token' 2
     "$rig" insert "$work/rig" 1 >/dev/null
-    stop_daemon
+    stop_ukeyd
     check "activated ukeyd stops cleanly" test "$stop_rc" = 0
     check "STOPPING=1 on NOTIFY_SOCKET" wait_for_text "$notify_log" 'STOPPING=1' 2
     cat "$work/ukeyd-activated.log" >>"$work/ukeyd.log"
@@ -654,5 +565,4 @@ if [ "$failed" -ne 0 ]; then
     diag "ukeyd log (tail):"
     tail -n 40 "$work/ukeyd.log" | sed 's/^/#   /'
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

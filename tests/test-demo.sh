@@ -14,26 +14,13 @@
 # shellcheck disable=SC2317,SC2016  # cleanup functions run from traps
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/rig.sh
+. "$(dirname "$0")/lib/rig.sh"
+
 readonly START_WAIT_TENTHS=300
 readonly STOP_WAIT_TENTHS=150
-readonly PORT_BASE=12000
-readonly PORT_SPAN=7000
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-for tool in curl jq ss; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
+need_tools curl jq ss
 for f in ukeyd ukey-ca vtoken rig/pcsc-wait demo/sm2.state; do
     [ -e "$build/$f" ] || skip_all "no $build/$f (build first)"
 done
@@ -43,26 +30,17 @@ done
 # in a terminal.
 set -m
 
-work=$(mktemp -d /tmp/ukeyd-test-demo.XXXXXX)
+make_work demo
 demo_pids=()
 cleanup() {
     local p
     for p in "${demo_pids[@]}"; do
         stop_demo "$p" || { kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
     done
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    remove_work
 }
 trap cleanup EXIT
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in $(seq 20); do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
 ukeyd_port=$(pick_port) || skip_all "no free port"
 ca_port=$(pick_port) || skip_all "no free port"
 [ "$ukeyd_port" != "$ca_port" ] || skip_all "no two free ports"
@@ -178,5 +156,4 @@ check "the second run was not disturbed by the third" test "$(jq -r .pcscAvailab
 check "Ctrl-C stops the second run" stop_demo "$pid2"
 demo_pids=()
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -19,12 +19,11 @@
 # stopped by PID (socat servers by their own process group).
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+
 ukeyd=$build/ukeyd
 vtoken=$build/vtoken
-rig=$top/tests/rig/rig
-demo=$build/demo
 
 readonly ORIGIN=https://portal.example.cn
 readonly FOREIGN_ORIGIN=https://evil.example
@@ -40,31 +39,13 @@ readonly EXPIRED_SERIAL=10000099
 readonly PIN=123456
 readonly PUK=12345678
 readonly NEWER_VERSION=99.0.0
-readonly START_WAIT_TENTHS=100
 readonly RELOAD_WAIT_TENTHS=50
-readonly LISTEN_WAIT_TENTHS=50
-readonly STOP_WAIT_TENTHS=100
-readonly PORT_BASE=12000          # below the rig's vpcd ports and the ephemeral range
-readonly PORT_SPAN=7000
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-for tool in curl ss openssl socat jq setsid; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
+need_tools curl ss openssl socat jq setsid
 [ -x "$ukeyd" ] && [ -x "$vtoken" ] || skip_all "no $ukeyd or $vtoken (build first)"
 [ -f "$demo/sm2.state" ] && [ -f "$demo/rsa-ec.state" ] || skip_all "no demo tokens in $demo"
 
-work=$(mktemp -d /tmp/ukeyd-test-environment.XXXXXX)
-daemon_pid=
+make_work environment
 server_groups=()
 bus_pid=
 fake_systemd_pid=
@@ -81,31 +62,12 @@ stop_servers() {
 
 cleanup() {
     stop_servers
-    if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null; fi
     stop_fake_systemd
     if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null; fi
-    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    lib_cleanup
+    remove_work
 }
 trap cleanup EXIT
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
-wait_listening() {
-    local i
-    for ((i = 0; i < LISTEN_WAIT_TENTHS; i++)); do
-        port_free "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # --- a token with an expired certificate (9a) and one expiring soon (9c) ---
 
@@ -157,19 +119,8 @@ fi
 
 # --- the rig: token 0 sm2, 1 rsa-ec, 2 expired (pulled until needed) --------
 
-start_rig() {
-    cp "$demo/sm2.state" "$demo/rsa-ec.state" "$work/"
-    "$rig" start "$work/rig" --token "$work/sm2.state" --token "$work/rsa-ec.state" \
-        --token "$work/expired.state" --build "$build" >>"$work/rig-start.log" 2>&1
-}
-# One more try: the rig's start races vpcd's port binding on a busy machine.
-if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
-    sed 's/^/# /' "$work/rig-start.log"
-    skip_all "the PC/SC rig did not start"
-fi
+start_rig "$work/expired.state" || skip_all "the PC/SC rig did not start"
 "$rig" remove "$work/rig" 2 >/dev/null || skip_all "the rig could not pull token 2"
-# shellcheck disable=SC1091
-. "$work/rig/env"
 
 # --- fake CA services -------------------------------------------------------
 
@@ -257,18 +208,7 @@ reload() {
 }
 configure() { write_config "$@" && reload; }
 
-start_daemon() {
-    local i
-    port=$(pick_port) || return 1
-    base=http://127.0.0.1:$port
-    "$ukeyd" --config "$work/ukeyd.conf" --listen "127.0.0.1:$port" >>"$work/ukeyd.log" 2>&1 &
-    daemon_pid=$!
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        curl -s --max-time 1 -o /dev/null "$base/v1/status" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+start_daemon() { start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"; }
 
 write_config "http://127.0.0.1:$ca_port" "pcscd-restart-command=$hook"
 start_daemon || { tail -n 20 "$work/ukeyd.log" | sed 's/^/# /'; skip_all "ukeyd did not start"; }
@@ -307,7 +247,7 @@ within() { [ "$ms" -lt "$1" ]; }
 # pcscd sees a change, ukeyd's monitor a moment later.
 wait_status() {
     local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
         curl -s --max-time 1 "$base/v1/status" | jq -e "$1" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
@@ -550,21 +490,8 @@ test_repair_guards() {
 }
 
 test_stop() {
-    local i rc
-    kill -TERM "$daemon_pid"
-    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -KILL "$daemon_pid"
-        rc=timeout
-    else
-        wait "$daemon_pid"
-        rc=$?
-    fi
-    daemon_pid=
-    check "ukeyd stops cleanly after all this (exit $rc)" test "$rc" = 0
+    stop_ukeyd
+    check "ukeyd stops cleanly after all this (exit $stop_rc)" test "$stop_rc" = 0
 }
 
 # --- pcscd under a (fake) systemd: a private bus whose org.freedesktop.systemd1
@@ -588,7 +515,7 @@ EOF
     dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile >>"$work/bus.log" 2>&1 &
     bus_pid=$!
     # The socket file appears when bound, a moment before the bus listens.
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
         busctl --address="unix:path=$work/bus" list >/dev/null 2>&1 && return 0
         sleep 0.1
     done
@@ -600,7 +527,7 @@ start_fake_systemd() {
     local i
     "$build/tests/test-env_systemd" --serve "$@" >>"$work/fake-systemd.log" 2>&1 &
     fake_systemd_pid=$!
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
         busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" list 2>/dev/null |
             grep -q '^org\.freedesktop\.systemd1 ' && return 0
         sleep 0.1
@@ -688,5 +615,4 @@ test_repair_guards
 test_stop
 test_repair_via_systemd
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -26,13 +26,12 @@
 # TAP on stdout. Every process it starts is stopped by PID.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+
 ukeyd=$build/ukeyd
 vtoken=$build/vtoken
 hammer=$build/bench/hammer
-rig=$top/tests/rig/rig
-demo=$build/demo
 
 readonly PIN_A=123456                 # the demo token's PIN
 readonly PIN_B=24681357               # the PIN changes swap between the two
@@ -50,42 +49,22 @@ readonly RSS_GROWTH_MAX_KIB=1024      # second half of the soak over the first
 readonly REQUEST_BOUND_S=15           # every answer within this, even mid-yank
 readonly RECOVERY_BOUND_S=15          # tokens back after a pcscd restart
 readonly PCSCD_LOAD_CONNECTIONS=16
-readonly START_WAIT_TENTHS=100
-readonly STOP_WAIT_TENTHS=100
 readonly TRIES_FULL=3
-readonly PORT_BASE=12000              # below the rig's vpcd ports and the ephemeral range
-readonly PORT_SPAN=7000
 readonly VALGRIND_ERROR_EXIT=99
 # The API's problem codes a request may meet when the token, its reader or
 # pcscd goes away under it (docs/api.md).
 readonly GONE_CODES=" TOKEN_NOT_FOUND TOKEN_REMOVED TOKEN_BUSY PCSC_UNAVAILABLE "
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-for tool in curl ss pkcs15-tool; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
+need_tools curl ss pkcs15-tool
 for bin in "$ukeyd" "$vtoken" "$hammer"; do
     [ -x "$bin" ] || skip_all "no $bin (build first)"
 done
 [ -f "$demo/sm2.state" ] && [ -f "$demo/rsa-ec.state" ] || skip_all "no demo tokens in $demo"
 
-work=$(mktemp -d /tmp/ukeyd-test-faults.XXXXXX)
-daemon_pid=
-helper_pids=()
+make_work faults
 cleanup() {
-    for p in "${helper_pids[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    lib_cleanup
+    remove_work
 }
 trap cleanup EXIT
 
@@ -93,30 +72,9 @@ now_ms() { date +%s%3N; }
 sleep_ms() { sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
 random_ms() { echo $(($1 + RANDOM % $2)); }
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in $(seq 1 20); do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
-
 # --- the rig and the daemon ------------------------------------------------
 
-start_rig() {
-    cp "$demo/sm2.state" "$demo/rsa-ec.state" "$work/"
-    "$rig" start "$work/rig" --token "$work/sm2.state" --token "$work/rsa-ec.state" \
-        --build "$build" >>"$work/rig-start.log" 2>&1
-}
-# One more try: the rig's start races vpcd's port binding on a busy machine.
-if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
-    sed 's/^/# /' "$work/rig-start.log"
-    skip_all "the PC/SC rig did not start"
-fi
-# shellcheck disable=SC1091
-. "$work/rig/env"
+start_rig || skip_all "the PC/SC rig did not start"
 
 mkdir -p "$work/state"
 cat >"$work/ukeyd.conf" <<EOF
@@ -135,20 +93,7 @@ support-socket = none
 state-directory = $work/state
 EOF
 
-wait_for_status() {
-    local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        curl -s --max-time 1 -o /dev/null "$base/v1/status" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-port=$(pick_port) || skip_all "no free port"
-base=http://127.0.0.1:$port
-"$ukeyd" --config "$work/ukeyd.conf" --listen "127.0.0.1:$port" >>"$work/ukeyd.log" 2>&1 &
-daemon_pid=$!
-if ! wait_for_status; then
+if ! start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"; then
     sed 's/^/#   /' "$work/ukeyd.log" | tail -n 20
     ok 1 "ukeyd starts against the rig"
     echo "1..$n"
@@ -536,5 +481,4 @@ if [ "$failed" -ne 0 ]; then
     diag "ukeyd log (tail):"
     tail -n 30 "$work/ukeyd.log" | sed 's/^/#   /'
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

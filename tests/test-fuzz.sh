@@ -12,7 +12,9 @@
 # into the repository's corpus.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+
 fuzz_build=${FUZZ_BUILD:-$top/build-fuzz}
 smoke_s=${FUZZ_SMOKE_SECONDS:-5}
 # libFuzzer's per-input limit; one input takes microseconds, so this is a hang.
@@ -20,16 +22,6 @@ readonly INPUT_TIMEOUT_S=10
 readonly KILL_SLACK_S=60
 readonly MAX_LEN=20000
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-build=${UKEYD_BUILD:-$top/build}
 if [ -x "$build/ukeyd" ] && ldd "$build/ukeyd" 2>/dev/null | grep -q libasan; then
     skip_all "sanitizer pass: the fuzz targets are built the same (ASan+UBSan) in both passes, so they run once"
 fi
@@ -41,8 +33,8 @@ echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (voi
 clang -fsanitize=fuzzer,address,undefined -o "$probe/probe" "$probe/probe.c" 2>/dev/null ||
     skip_all "clang cannot build libFuzzer targets (libclang-rt-14-dev missing?)"
 
-work=$(mktemp -d /tmp/ukeyd-test-fuzz.XXXXXX)
-trap 'rm -rf "$probe"; if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work"; fi' EXIT
+make_work fuzz
+trap 'rm -rf "$probe"; remove_work' EXIT
 
 if make -C "$top" --no-print-directory fuzz-build FUZZ_BUILD="$fuzz_build" >"$work/build.log" 2>&1; then
     ok 0 "fuzz targets build (clang, ASan+UBSan, libFuzzer)"
@@ -79,5 +71,4 @@ for src in "$top"/tests/fuzz/fuzz-*.c; do
         diag "the input is in $work/crashes-$t/"
     fi
 done
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

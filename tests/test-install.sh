@@ -12,25 +12,16 @@
 # (make -o: nothing is rebuilt). TAP on stdout.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
-ukeyd=$build/ukeyd
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+ukeyd=$build/ukeyd
 
 [ -x "$ukeyd" ] || skip_all "no $ukeyd (build first)"
 command -v make >/dev/null || skip_all "no make"
 
-work=$(mktemp -d /tmp/ukeyd-test-install.XXXXXX)
-cleanup() { if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi; }
+make_work install
+cleanup() { remove_work; }
 trap cleanup EXIT
 
 readonly DOCS="README.md api.md configuration.md openapi.yaml portal-guide.md support.md
@@ -151,5 +142,4 @@ if command -v man >/dev/null; then
     done
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

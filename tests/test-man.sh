@@ -15,28 +15,19 @@
 # TAP on stdout.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+
 ukeyd=$build/ukeyd
 man8=$top/man/ukeyd.8
 man5=$top/man/ukeyd.conf.5
-
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
 command -v groff >/dev/null || skip_all "no groff (build-aux/install-deps package)"
 command -v man >/dev/null || skip_all "no man (build-aux/install-deps package)"
 [ -x "$ukeyd" ] || skip_all "no $ukeyd (build first)"
 
-work=$(mktemp -d /tmp/ukeyd-test-man.XXXXXX)
-cleanup() { if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi; }
+make_work man
+cleanup() { remove_work; }
 trap cleanup EXIT
 
 # --- rendering -----------------------------------------------------------------
@@ -119,5 +110,4 @@ while read -r key min max def; do
 done <"$work/ranges"
 check "ukeyd accepts exactly the documented ranges${bad:+ (wrong:$bad)}" test -z "$bad"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

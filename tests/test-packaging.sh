@@ -26,8 +26,8 @@
 # shellcheck disable=SC2016
 set -u
 
-# shellcheck source=tests/lib/rig.sh
-. "$(dirname "$0")/lib/rig.sh"
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
 
 readonly BUILD_TIMEOUT_S=600
 readonly LINTIAN_TIMEOUT_S=300
@@ -52,7 +52,7 @@ arch=$(dpkg --print-architecture)
 deb_version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
 deb=${PKG}_${deb_version}_${arch}.deb
 
-work=$(mktemp -d /tmp/ukeyd-test-packaging.XXXXXX)
+make_work packaging
 we_installed=
 cleanup() {
     lib_cleanup
@@ -60,7 +60,7 @@ cleanup() {
         diag "cleaning up: dpkg --purge $PKG"
         timeout "$DPKG_TIMEOUT_S" dpkg --purge "$PKG" >>"$work/dpkg.log" 2>&1
     fi
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    remove_work
 }
 trap cleanup EXIT
 

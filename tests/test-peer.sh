@@ -15,9 +15,9 @@
 # the end. TAP on stdout; every process it starts is stopped by PID.
 set -u
 
-work=$(mktemp -d /tmp/ukeyd-test-peer.XXXXXX)
-# shellcheck source=tests/lib/rig.sh
-. "$(dirname "$0")/lib/rig.sh"
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+make_work peer
 
 readonly ORIGIN=https://portal.example.cn
 readonly PIN=123456
@@ -56,7 +56,7 @@ remove_accounts() {
 cleanup() {
     lib_cleanup
     remove_accounts
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    remove_work
 }
 trap cleanup EXIT
 
@@ -139,13 +139,9 @@ write_config() {   # FILE KEY=VALUE...
 # start_daemon CONFIG LOG: listens on 127.0.0.1 and [::1] (when there is one).
 start_daemon() {
     local v6=()
-    port=$(pick_port) || { diag "no free port"; return 1; }
-    base=http://127.0.0.1:$port
     log=$2
-    ipv6 && v6=(--listen "[::1]:$port")
-    "$build/ukeyd" --config "$1" --listen "127.0.0.1:$port" "${v6[@]}" >>"$log" 2>&1 &
-    lib_daemon_pid=$!
-    wait_for_status "$base"
+    ipv6 && v6=(--also-v6)
+    start_ukeyd "${v6[@]}" "$log" "$build/ukeyd" --config "$1"
 }
 ipv6() { [ -e /proc/net/if_inet6 ] && ip -6 addr show lo 2>/dev/null | grep -q '::1'; }
 
@@ -217,15 +213,15 @@ all_threads_stopped() {   # PID
 # The client has gone before ukeyd looks (ukeyd is stopped meanwhile): its
 # socket has no owner any more, and ukeyd must refuse, not guess.
 test_unidentified_peer() {
-    kill -STOP "$lib_daemon_pid"
-    check "ukeyd is stopped" all_threads_stopped "$lib_daemon_pid"
+    kill -STOP "$daemon_pid"
+    check "ukeyd is stopped" all_threads_stopped "$daemon_pid"
     (
         exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
         printf 'GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n\r\n' "$port" >&3
         exec 3>&-
     )
     sleep 0.2
-    kill -CONT "$lib_daemon_pid"
+    kill -CONT "$daemon_pid"
     check "a peer that cannot be identified is refused" \
         wait_for_log "connection refused: its peer cannot be identified"
     check "...at accept: it is never answered" \
@@ -410,7 +406,7 @@ test_support_socket() {
 test_reload() {
     write_config "$work/users.conf" "peer-policy=users" "peer-users=$ALICE @$DESK nobody" \
         "support-socket=$sock" "support-group=$SUPPORT"
-    kill -HUP "$lib_daemon_pid"
+    kill -HUP "$daemon_pid"
     check "reload: logged" wait_for_log "configuration reloaded"
     tcp nobody GET /v1/status
     expect "reload: a user listed since is served" 200

@@ -16,26 +16,17 @@
 # shellcheck disable=SC2317  # cleanup functions run from traps
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
-rig=$top/tests/rig/rig
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+
 browser_dir=$top/tests/browser
 readonly CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-readonly START_WAIT_TENTHS=100
 readonly STOP_WAIT_TENTHS=50
 readonly NODE_TIMEOUT_S=420
-readonly PORT_BASE=12000         # below the rig's vpcd ports and the ephemeral range
-readonly PORT_SPAN=7000
-
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-bail() { echo "Bail out! $*"; exit 1; }
 
 # --- what the machine must have ---------------------------------------------------
 
-for tool in curl jq ss openssl node npm; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed (build-aux/install-deps test)"
-done
+need_tools curl jq ss openssl node npm
 [ -x "$CHROMIUM" ] || skip_all "no $CHROMIUM (build-aux/install-deps test installs Debian's chromium)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || skip_all "playwright-core needs node 20 or later (this is $(node --version))"
@@ -57,36 +48,23 @@ fi
 
 # --- the stack ------------------------------------------------------------------------
 
-work=$(mktemp -d /tmp/ukeyd-test-portal.XXXXXX)
+make_work portal
 shots=$build/test-logs/portal
 rm -rf "$shots"
 mkdir -p "$shots"
-ca_pid=""
+portal_ca_pid=""
 down_ca_pid=""
 refusing_ca_pid=""
 ukeyd_pid=""
 refusing_pid=""
 rc=1
 
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-
 cleanup() {
-    stop_pid "$ukeyd_pid"
-    stop_pid "$refusing_pid"
-    stop_pid "$ca_pid"
-    stop_pid "$down_ca_pid"
-    stop_pid "$refusing_ca_pid"
-    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
+    local pid
+    for pid in "$ukeyd_pid" "$refusing_pid" "$portal_ca_pid" "$down_ca_pid" "$refusing_ca_pid"; do
+        stop_pid "$pid" "$STOP_WAIT_TENTHS"
+    done
+    lib_cleanup
     if [ "$rc" -eq 0 ]; then
         rm -rf "$work"
     else
@@ -97,16 +75,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
 
 # The demo tokens, copied: the tests change PINs and PUKs. A second copy
 # stays untouched: the certificate walks (cert.test.mjs) put the tokens back
@@ -126,18 +94,9 @@ cp -r "$build/demo" "$work/demo-pristine"
         --serial 10000003 --cert "9a:$work/soon.pem" --key "9a:$work/soon-key.pem"
 } >"$work/soon.log" 2>&1 || { sed 's/^/# /' "$work/soon.log"; bail "could not make the expiring token"; }
 
-start_rig() {
-    "$rig" start "$work/rig" --token "$work/demo/sm2.state" --token "$work/demo/rsa-ec.state" \
-        --token "$work/soon.state" --build "$build" >>"$work/rig-start.log" 2>&1 &&
-        "$rig" remove "$work/rig" 2 >>"$work/rig-start.log" 2>&1
-}
-# One more try: the rig's start races vpcd's port binding on a busy machine.
-if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
-    sed 's/^/# /' "$work/rig-start.log"
+start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/soon.state" ||
     bail "the PC/SC rig did not start"
-fi
-# shellcheck disable=SC1091
-. "$work/rig/env"
+"$rig" remove "$work/rig" 2 >>"$work/rig-start.log" 2>&1 || bail "the rig could not pull token 2"
 
 # The demo CAs issue changed and renewed certificates, when this ukey-ca
 # issues at all (--issuer); ukeyd checks them against the same roots.
@@ -157,19 +116,12 @@ start_ca() {
         --sms-resend-seconds 2 "${ca_issuers[@]}" 2>>"$work/ukey-$1.log" &
     started_pid=$!
 }
-ca_url_of() {
-    local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        [ -s "$work/$1.ready" ] && break
-        sleep 0.1
-    done
-    cat "$work/$1.ready" 2>/dev/null
-}
+ca_url_of() { ready_url "$work/$1.ready"; }
 
 ukeyd_port=$(pick_port) || bail "no free port for ukeyd"
 ukeyd_url=http://127.0.0.1:$ukeyd_port
 start_ca ca "$ukeyd_port"
-ca_pid=$started_pid
+portal_ca_pid=$started_pid
 ca_url=$(ca_url_of ca)
 [ -n "$ca_url" ] || { sed 's/^/# /' "$work/ukey-ca.log"; bail "ukey-ca did not start"; }
 # A portal whose ukeyd is not running: nothing listens on port 1.
@@ -202,12 +154,7 @@ done
 "$build/ukeyd" --config "$work/ukeyd.conf" \
     --listen "127.0.0.1:$ukeyd_port" >>"$work/ukeyd.log" 2>&1 &
 ukeyd_pid=$!
-for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-    curl -s --max-time 1 -o /dev/null "$ukeyd_url/v1/status" && break
-    sleep 0.1
-done
-curl -s --max-time 2 -o /dev/null "$ukeyd_url/v1/status" ||
-    { sed 's/^/# /' "$work/ukeyd.log"; bail "ukeyd did not start"; }
+wait_for_status "$ukeyd_url" || { sed 's/^/# /' "$work/ukeyd.log"; bail "ukeyd did not start"; }
 
 # A second ukeyd that refuses this account (peer policy): the portal must say
 # what ukeyd says, not spin. Only when this ukeyd has a peer policy.
@@ -226,10 +173,7 @@ if knows_key peer-policy users; then
     "$build/ukeyd" --config "$work/refusing.conf" --listen "127.0.0.1:$refusing_port" \
         >>"$work/ukeyd-refusing.log" 2>&1 &
     refusing_pid=$!
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        ss -Htln "sport = :$refusing_port" | grep -q . && break
-        sleep 0.1
-    done
+    wait_listening "$refusing_port" "$LIB_START_WAIT_TENTHS"
 fi
 
 diag "portal $ca_url/ (its ukeyd: $ukeyd_url), rig $work/rig"

@@ -10,8 +10,8 @@
 # client exports. TAP on stdout.
 set -u
 
-# shellcheck source=tests/lib/rig.sh
-. "$(dirname "$0")/lib/rig.sh"
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
 
 client=$top/web-demo/portal/ukeyd-client.js
 guide=$top/docs/portal-guide.md
@@ -21,11 +21,11 @@ command -v node >/dev/null || skip_all "no node (build-aux/install-deps test)"
 for tool in curl ss; do command -v "$tool" >/dev/null || skip_all "no $tool"; done
 [ -x "$ukeyd" ] || skip_all "no $ukeyd (build first)"
 
-work=$(mktemp -d /tmp/ukeyd-test-client.XXXXXX)
+make_work client
 cleanup() {
     stop_ukeyd
     lib_cleanup
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    remove_work
 }
 trap cleanup EXIT
 

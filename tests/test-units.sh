@@ -28,8 +28,8 @@
 # shellcheck disable=SC2016
 set -u
 
-# shellcheck source=tests/lib/rig.sh
-. "$(dirname "$0")/lib/rig.sh"
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
 
 readonly SCORE_MAX=2.0
 units=$top/systemd
@@ -40,7 +40,7 @@ ukeyd=$build/ukeyd
 command -v systemd-analyze >/dev/null || skip_all "no systemd-analyze (build-aux/install-deps test)"
 [ -x "$ukeyd" ] || skip_all "no $ukeyd (build first)"
 
-work=$(mktemp -d /tmp/ukeyd-test-units.XXXXXX)
+make_work units
 cleanup() {
     lib_cleanup
     if [ "$failed" -eq 0 ] && [ -z "${UKEYD_KEEP:-}" ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
@@ -240,7 +240,7 @@ unit_allowed_calls() {
 # The PID of ukeyd under strace (strace's one child).
 traced_pid() {
     local kids
-    kids=$(cat "/proc/$lib_daemon_pid/task/"*/children 2>/dev/null)
+    kids=$(cat "/proc/$daemon_pid/task/"*/children 2>/dev/null)
     echo "${kids%% *}"
 }
 

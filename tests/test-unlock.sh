@@ -21,13 +21,14 @@
 # waits); every process it starts is stopped by PID.
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/ca.sh
+. "$(dirname "$0")/lib/ca.sh"
+
 ukeyd=$build/ukeyd
 ukey_ca=$build/ukey-ca
 vtoken=$build/vtoken
-rig=$top/tests/rig/rig
-demo=$build/demo
 
 readonly PIN=123456
 readonly WRONG_PIN=987650
@@ -48,59 +49,27 @@ readonly RESEND_S=2
 readonly CODE_TTL_S=3
 readonly SESSION_TIMEOUT_S=2
 readonly PACING_MS=100
-readonly START_WAIT_TENTHS=100
-readonly STOP_WAIT_TENTHS=100
 readonly RECOVERY_WAIT_TENTHS=300          # covers one back-off of the recovery
-readonly PORT_BASE=12000              # below the rig's vpcd ports and the ephemeral range
-readonly PORT_SPAN=7000
 readonly EX_CONFIG=78
 readonly KILLED_BY_SIGKILL=137
 
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
-diag() { echo "# $*"; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-
-for tool in curl jq ss openssl socat pkcs15-tool; do
-    command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
+need_tools curl jq ss openssl socat pkcs15-tool
 for bin in "$ukeyd" "$ukey_ca" "$vtoken"; do
     [ -x "$bin" ] || skip_all "no $bin (build first)"
 done
 [ -x "$rig" ] || skip_all "no tests/rig/rig"
 [ -r "$demo/tokens.env" ] || skip_all "no demo tokens in $demo"
 
-work=$(mktemp -d /tmp/ukeyd-test-unlock.XXXXXX)
+make_work unlock
 state=$work/state
-daemon_pid=
-ca_pid=
-helper_pids=()
 SECRETS=("$PIN" "$WRONG_PIN" "${NEW_PINS[@]}")
 
 cleanup() {
-    for p in "${helper_pids[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$ca_pid" ] && kill -CONT "$ca_pid" 2>/dev/null
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "$ca_pid" ] && kill "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null
-    [ -f "$work/rig/rig.conf" ] && "$rig" stop "$work/rig" >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else diag "kept $work for a look"; fi
+    lib_cleanup
+    remove_work
 }
 trap cleanup EXIT
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() {
-    local p i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((PORT_BASE + RANDOM % PORT_SPAN))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
 now_ms() { date +%s%3N; }
 
 # kill returns before the process has stopped; a request in between would
@@ -117,48 +86,17 @@ stop_process() {
 
 # --- the tokens, the rig and the CA service ----------------------------------
 
-# Copies of the demo tokens, and the CA's seed made from these very copies.
-mkdir -p "$work/demo" "$state"
-cp "$demo/tokens.env" "$demo"/*.pem "$demo/sm2.state" "$demo/rsa-ec.state" "$work/demo/"
-if ! "$top/web-demo/make-demo-seed" "$work/demo" "$vtoken" >"$work/seed.log" 2>&1; then
-    sed 's/^/# /' "$work/seed.log"
-    skip_all "make-demo-seed failed"
-fi
+mkdir -p "$state"
+copy_demo_tokens || { diag_file "$work/seed.log"; skip_all "make-demo-seed failed"; }
 # shellcheck disable=SC1091
 . "$work/demo/tokens.env"
 SECRETS+=("$DEMO_SM2_PUK" "$DEMO_RSA_EC_PUK")
 
-start_rig() {
-    "$rig" start "$work/rig" --token "$work/demo/sm2.state" --token "$work/demo/rsa-ec.state" \
-        --build "$build" >>"$work/rig-start.log" 2>&1
-}
-
-# One more try: the rig's start races vpcd's port binding on a busy machine.
-if ! start_rig && ! { "$rig" stop "$work/rig" >/dev/null 2>&1; rm -rf "$work/rig"; start_rig; }; then
-    sed 's/^/# /' "$work/rig-start.log"
+start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" ||
     skip_all "the PC/SC rig did not start"
-fi
-# shellcheck disable=SC1091
-. "$work/rig/env"
 
-start_ca() {
-    local i
-    rm -f "$work/ca.ready"
-    "$ukey_ca" --listen 127.0.0.1:0 --db "$work/ca.db" --seed "$work/demo/ca-seed.json" \
-        --ready-file "$work/ca.ready" --sms-resend-seconds "$RESEND_S" \
-        --code-ttl-seconds "$CODE_TTL_S" 2>>"$work/ukey-ca.log" &
-    ca_pid=$!
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        [ -s "$work/ca.ready" ] && break
-        sleep 0.1
-    done
-    CA=$(cat "$work/ca.ready" 2>/dev/null)
-    [ -n "$CA" ]
-}
-if ! start_ca; then
-    sed 's/^/# /' "$work/ukey-ca.log"
-    skip_all "ukey-ca did not start"
-fi
+start_ukey_ca "$work/demo/ca-seed.json" --sms-resend-seconds "$RESEND_S" \
+    --code-ttl-seconds "$CODE_TTL_S" || { diag_file "$work/ukey-ca.log"; skip_all "ukey-ca did not start"; }
 
 # --- ukeyd -------------------------------------------------------------------
 
@@ -181,50 +119,18 @@ write_config() {   # FILE CA-URL [MORE KEY = VALUE LINES...]
     } >"$file"
 }
 
-wait_for_status() {   # BASE_URL
-    local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        curl -s --max-time 1 -o /dev/null "$1/v1/status" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # start_daemon CONFIG [ENV=VALUE...]: ukeyd in the background, $daemon_pid, $base.
 start_daemon() {
     local config=$1
     shift
-    port=$(pick_port) || { diag "no free port"; return 1; }
-    base=http://127.0.0.1:$port
-    env "$@" "$ukeyd" --config "$config" --listen "127.0.0.1:$port" >>"$work/ukeyd.log" 2>&1 &
-    daemon_pid=$!
-    wait_for_status "$base"
-}
-
-# SIGTERM and wait; the exit code (or "timeout") lands in $stop_rc.
-stop_daemon() {
-    local i
-    kill -TERM "$daemon_pid" 2>/dev/null
-    for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -KILL "$daemon_pid"
-        wait "$daemon_pid" 2>/dev/null
-        stop_rc=timeout
-    else
-        wait "$daemon_pid"
-        stop_rc=$?
-    fi
-    daemon_pid=
+    start_ukeyd "$work/ukeyd.log" env "$@" "$ukeyd" --config "$config"
 }
 
 restart_daemon() {   # CONFIG [ENV=VALUE...]: stops the running one cleanly first
     local config=$1
     shift
     if [ -n "$daemon_pid" ]; then
-        stop_daemon
+        stop_ukeyd
         check "ukeyd stops cleanly (exit 0, no sanitizer report)" test "$stop_rc" = 0
     fi
     start_daemon "$config" "$@"
@@ -232,34 +138,8 @@ restart_daemon() {   # CONFIG [ENV=VALUE...]: stops the running one cleanly firs
 
 # --- requests ------------------------------------------------------------------
 
-# req METHOD PATH [CURL ARGS...]: status in $code, body in $work/body, headers in $work/hdr.
-req() {
-    local method=$1 path=$2
-    shift 2
-    code=$(curl -s --max-time "$CURL_MAX_S" -o "$work/body" -D "$work/hdr" -w '%{http_code}' \
-        -X "$method" "$@" "$base$path")
-}
-post_json() { local path=$1 body=$2; shift 2; req POST "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"; }
-field() { jq -r "$1" "$work/body" 2>/dev/null; }
 jq_true() { jq -e "$@" >/dev/null 2>&1; }
-hdr_has() { tr -d '\r' <"$work/hdr" | grep -qiF -- "$1"; }
-body_lacks() { ! grep -qF -- "$1" "$work/body"; }
-# expect NAME STATUS [JQ-CONDITION...]: each condition must be true of the body.
-expect() {
-    local name=$1 want=$2 c good=0
-    shift 2
-    [ "$code" = "$want" ] || good=1
-    for c in "$@"; do
-        [ "$(jq -r "$c" "$work/body" 2>/dev/null)" = true ] || good=1
-    done
-    ok $good "$name"
-    [ $good -eq 0 ] || diag "got $code: $(head -c 500 "$work/body" | tr '\n' ' ')"
-}
-problem() { echo ".code == \"$1\""; }
-
 # The CA service's own demo API (never through ukeyd).
-ca_get() { curl -s --max-time "$CURL_MAX_S" "$CA$1"; }
-ca_post() { curl -s --max-time "$CURL_MAX_S" -H 'Content-Type: application/json' -d "${2:-{\}}" "$CA$1"; }
 latest_code() { ca_get "/demo/api/outbox?phone=$1" | jq -r '.messages[0].code'; }
 other_code() { printf '%06d' $(((10#$1 + 1) % 1000000)); }
 
@@ -277,16 +157,6 @@ note_ca_puks() {
 token_of_reader() {   # READER -> its token id, from GET /v1/tokens
     req GET /v1/tokens
     jq -r --arg r "$1" '.tokens[] | select(.reader == $r) | .id' "$work/body"
-}
-
-wait_for_token() {   # ID: until GET /v1/tokens/ID answers 200
-    local i
-    for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        req GET "/v1/tokens/$1"
-        [ "$code" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 block_pin() {   # TOKEN: three wrong PINs, the last one confirmed
@@ -390,41 +260,41 @@ test_off() {
     start_daemon "$work/off.conf" || { ok 1 "ukeyd without ca-service-url starts"; return; }
     tok=$(token_of_reader "$RIG_READER_1")
     post_json "/v1/tokens/$tok/unlock" '{}'
-    expect "without ca-service-url: 503 UNLOCK_NOT_CONFIGURED" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
+    expect_json "without ca-service-url: 503 UNLOCK_NOT_CONFIGURED" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
     req GET /v1/unlock/uls-00000000000000000000000000000000
-    expect "…on every unlock route" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
-    stop_daemon
+    expect_json "…on every unlock route" 503 "$(problem UNLOCK_NOT_CONFIGURED)"
+    stop_ukeyd
     check "ukeyd without unlock stops cleanly" test "$stop_rc" = 0
 }
 
 test_free_phone_path() {
     block_pin "$tok1"
-    expect "the free token's PIN is blocked first (3 wrong PINs)" 423 "$(problem PIN_BLOCKED)"
+    expect_json "the free token's PIN is blocked first (3 wrong PINs)" 423 "$(problem PIN_BLOCKED)"
     open_session "$tok1"
-    expect "open: 201, free, identity needed, masked phone, both methods" 201 \
+    expect_json "open: 201, free, identity needed, masked phone, both methods" 201 \
         '.state == "awaiting-identity"' '.fee.required == false' '.paymentUrl == null' \
         '.maskedPhone == "139****2000"' '.methods == ["sms","review"]' \
         '.sessionId | startswith("uls-")' ".tokenId == \"$tok1\""
     check "the session never shows the CA's request id" body_lacks 'req-'
     check "…nor the full phone number" body_lacks "$RSA_PHONE"
     req GET "/v1/unlock/$sid"
-    expect "GET the session" 200 '.state == "awaiting-identity"' ".sessionId == \"$sid\""
+    expect_json "GET the session" 200 '.state == "awaiting-identity"' ".sessionId == \"$sid\""
     send_sms "$RSA_PHONE"
-    expect "sms to the registered phone: sent" 200 '.sent == true' ".resendAfter == $RESEND_S" \
+    expect_json "sms to the registered phone: sent" 200 '.sent == true' ".resendAfter == $RESEND_S" \
         ".expiresIn == $CODE_TTL_S"
     sms_code=$(latest_code "$RSA_PHONE")
     SECRETS+=("$sms_code")
     check "the code is in the demo outbox ($sms_code)" test "${#sms_code}" -eq 6
     verify_sms "$sms_code"
-    expect "verify the SMS code: authorized" 200 '.state == "authorized"'
+    expect_json "verify the SMS code: authorized" 200 '.state == "authorized"'
     post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"${NEW_PINS[0]}\",\"confirmNewPin\":\"${NEW_PINS[1]}\"}"
-    expect "complete with a confirmation that differs: 400 confirmNewPin" 400 \
+    expect_json "complete with a confirmation that differs: 400 confirmNewPin" 400 \
         "$(problem BAD_REQUEST)" '.field == "confirmNewPin"'
     post_json "/v1/unlock/$sid/complete" '{"newPin":"12"}'
-    expect "a new PIN against the policy: 422 before anything" 422 "$(problem PIN_POLICY)" \
+    expect_json "a new PIN against the policy: 422 before anything" 422 "$(problem PIN_POLICY)" \
         '.field == "newPin"'
     complete "${NEW_PINS[0]}"
-    expect "complete: PIN reset, PUK rotated, confirmed" 200 '.completed == true' '.triesLeft == 3'
+    expect_json "complete: PIN reset, PUK rotated, confirmed" 200 '.completed == true' '.triesLeft == 3'
     note_ca_puks
     check "the journal is empty afterwards" test "$(journal_records)" -eq 0
     check "the new PIN verifies through ukeyd" pin_verifies "$tok1" "${NEW_PINS[0]}"
@@ -432,31 +302,31 @@ test_free_phone_path() {
         opensc_verifies "$RIG_READER_1" "${NEW_PINS[0]}"
     check "…and the old one does not" bash -c "! pkcs15-tool --reader '$RIG_READER_1' --verify-pin --pin '$PIN' >/dev/null 2>&1"
     req GET "/v1/unlock/$sid"
-    expect "the session says completed" 200 '.state == "completed"'
+    expect_json "the session says completed" 200 '.state == "completed"'
     complete "${NEW_PINS[1]}"
-    expect "complete again: 409 UNLOCK_STATE_CONFLICT naming the state" 409 \
+    expect_json "complete again: 409 UNLOCK_STATE_CONFLICT naming the state" 409 \
         "$(problem UNLOCK_STATE_CONFLICT)" '.state == "completed"'
 }
 
 # Also the second unlock of the free token: the CA must hold the rotated PUK.
 test_forgotten_phone_path() {
     open_session "$tok1"
-    expect "a second unlock of the same token opens" 201 '.reviewUrl != null'
+    expect_json "a second unlock of the same token opens" 201 '.reviewUrl != null'
     upload_materials
     req GET "/v1/unlock/$sid"
-    expect "materials uploaded: review-pending" 200 '.state == "review-pending"' \
+    expect_json "materials uploaded: review-pending" 200 '.state == "review-pending"' \
         '.review.state == "pending"'
     approve_review "$tok1"
     check "support approves and gets a 6-digit unlock code" test "${#unlock_code}" -eq 6
     req GET "/v1/unlock/$sid"
-    expect "the session says review-approved" 200 '.state == "review-approved"'
+    expect_json "the session says review-approved" 200 '.state == "review-approved"'
     verify_unlock_code "$(other_code "$unlock_code")"
-    expect "a wrong unlock code: 403 CODE_INCORRECT, 4 attempts left" 403 \
+    expect_json "a wrong unlock code: 403 CODE_INCORRECT, 4 attempts left" 403 \
         "$(problem CODE_INCORRECT)" '.attemptsLeft == 4'
     verify_unlock_code "$unlock_code"
-    expect "the unlock code proves identity" 200 '.state == "authorized"'
+    expect_json "the unlock code proves identity" 200 '.state == "authorized"'
     complete "${NEW_PINS[1]}"
-    expect "complete with the rotated PUK" 200 '.completed == true'
+    expect_json "complete with the rotated PUK" 200 '.completed == true'
     note_ca_puks
     check "the newer PIN verifies through ukeyd" pin_verifies "$tok1" "${NEW_PINS[1]}"
     check "…and through OpenSC" opensc_verifies "$RIG_READER_1" "${NEW_PINS[1]}"
@@ -465,23 +335,23 @@ test_forgotten_phone_path() {
 test_paid_path() {
     local url
     open_session "$tok0"
-    expect "open on the charged token: awaiting-payment, 30.00 CNY, payment link" 201 \
+    expect_json "open on the charged token: awaiting-payment, 30.00 CNY, payment link" 201 \
         '.state == "awaiting-payment"' '.fee.required == true' '.fee.amount == "30.00"' \
         '.fee.currency == "CNY"' '.fee.paid == false' '.paymentUrl | test("/pay/ord-")' \
         '.maskedPhone == "137****1000"'
     url=$(field .paymentUrl)
     send_sms "$SM2_PHONE"
-    expect "sms before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
+    expect_json "sms before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
     verify_sms 123456
-    expect "verify before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
+    expect_json "verify before paying: 402 PAYMENT_REQUIRED" 402 "$(problem PAYMENT_REQUIRED)"
     ca_post "/demo/api/orders/${url##*/}/pay" '{"invoice":{"title":"示例有限公司","taxNumber":"91110000000000000X"}}' >/dev/null
     req GET "/v1/unlock/$sid"
-    expect "after the (simulated) payment: awaiting-identity, paid" 200 \
+    expect_json "after the (simulated) payment: awaiting-identity, paid" 200 \
         '.state == "awaiting-identity"' '.fee.paid == true'
     prove_by_sms "$SM2_PHONE"
-    expect "the SMS code proves identity" 200 '.state == "authorized"'
+    expect_json "the SMS code proves identity" 200 '.state == "authorized"'
     complete "${NEW_PINS[2]}"
-    expect "complete on the SM2 token" 200 '.completed == true'
+    expect_json "complete on the SM2 token" 200 '.completed == true'
     note_ca_puks
     check "the new PIN verifies through ukeyd" pin_verifies "$tok0" "${NEW_PINS[2]}"
     check "…and through OpenSC on the SM2 token" opensc_verifies "$RIG_READER_0" "${NEW_PINS[2]}"
@@ -491,64 +361,64 @@ test_refusals() {
     local i right
     open_session "$tok1"
     post_json "/v1/unlock/$sid/sms" '{"phone":"139-0000"}'
-    expect "a phone that is not digits: 400 field phone, nothing sent" 400 \
+    expect_json "a phone that is not digits: 400 field phone, nothing sent" 400 \
         "$(problem BAD_REQUEST)" '.field == "phone"'
     check "…and not echoed" body_lacks '139-0000'
     send_sms "$WRONG_PHONE"
-    expect "a wrong phone: 403 PHONE_MISMATCH" 403 "$(problem PHONE_MISMATCH)"
+    expect_json "a wrong phone: 403 PHONE_MISMATCH" 403 "$(problem PHONE_MISMATCH)"
     check "…revealing nothing of the right number" body_lacks "$RSA_PHONE"
     check "…nor of the wrong one" body_lacks "$WRONG_PHONE"
     post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"${NEW_PINS[3]}\"}"
-    expect "complete before identity: 409 UNLOCK_STATE_CONFLICT" 409 \
+    expect_json "complete before identity: 409 UNLOCK_STATE_CONFLICT" 409 \
         "$(problem UNLOCK_STATE_CONFLICT)" '.state == "awaiting-identity"'
     verify_sms 123456
-    expect "verify before any SMS: 409 CODE_NOT_ISSUED" 409 "$(problem CODE_NOT_ISSUED)"
+    expect_json "verify before any SMS: 409 CODE_NOT_ISSUED" 409 "$(problem CODE_NOT_ISSUED)"
     # The free path sent this token an SMS moments ago; on a loaded machine
     # that may still be inside the CA's resend window, which is not what
     # this step tests.
     sleep "$RESEND_S"
     send_sms "$RSA_PHONE"
-    expect "sms to the right phone" 200 '.sent == true'
+    expect_json "sms to the right phone" 200 '.sent == true'
     right=$(latest_code "$RSA_PHONE")
     SECRETS+=("$right")
     send_sms "$RSA_PHONE"
-    expect "resend too soon: 429 RATE_LIMITED with retryAfter" 429 "$(problem RATE_LIMITED)" \
+    expect_json "resend too soon: 429 RATE_LIMITED with retryAfter" 429 "$(problem RATE_LIMITED)" \
         '.retryAfter >= 1'
     check "…and a Retry-After header" hdr_has 'Retry-After: '
     verify_sms 12345
-    expect "a 5-digit code: 400 field smsCode, no attempt spent" 400 '.field == "smsCode"'
+    expect_json "a 5-digit code: 400 field smsCode, no attempt spent" 400 '.field == "smsCode"'
     post_json "/v1/unlock/$sid/verify" '{"smsCode":"123456","unlockCode":"123456"}'
-    expect "both codes at once: 400" 400 '.field == "unlockCode"'
+    expect_json "both codes at once: 400" 400 '.field == "unlockCode"'
     for i in 4 3 2 1; do
         verify_sms "$(other_code "$right")"
-        expect "a wrong code: 403 CODE_INCORRECT, $i left" 403 "$(problem CODE_INCORRECT)" \
+        expect_json "a wrong code: 403 CODE_INCORRECT, $i left" 403 "$(problem CODE_INCORRECT)" \
             ".attemptsLeft == $i"
     done
     verify_sms "$(other_code "$right")"
-    expect "the fifth wrong code: 429 TOO_MANY_ATTEMPTS" 429 "$(problem TOO_MANY_ATTEMPTS)" \
+    expect_json "the fifth wrong code: 429 TOO_MANY_ATTEMPTS" 429 "$(problem TOO_MANY_ATTEMPTS)" \
         '.attemptsLeft == 0'
     verify_sms "$right"
-    expect "then even the right code is refused (burnt)" 429 "$(problem TOO_MANY_ATTEMPTS)"
+    expect_json "then even the right code is refused (burnt)" 429 "$(problem TOO_MANY_ATTEMPTS)"
     sleep "$RESEND_S"
     send_sms "$RSA_PHONE"
-    expect "a new SMS after the resend interval" 200 '.sent == true'
+    expect_json "a new SMS after the resend interval" 200 '.sent == true'
     right=$(latest_code "$RSA_PHONE")
     SECRETS+=("$right")
     sleep $((CODE_TTL_S + 1))
     verify_sms "$right"
-    expect "a code past its life: 410 CODE_EXPIRED" 410 "$(problem CODE_EXPIRED)"
+    expect_json "a code past its life: 410 CODE_EXPIRED" 410 "$(problem CODE_EXPIRED)"
     req GET /v1/unlock/uls-fedcbafedcbafedcbafedcbafedcbafe
-    expect "an unknown session: 404 UNLOCK_SESSION_NOT_FOUND" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
+    expect_json "an unknown session: 404 UNLOCK_SESSION_NOT_FOUND" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
     req GET /v1/unlock/req-not-a-session
-    expect "a malformed session id: 404 as well" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
+    expect_json "a malformed session id: 404 as well" 404 "$(problem UNLOCK_SESSION_NOT_FOUND)"
     req GET "/v1/unlock/$sid" -H 'Accept-Language: en'
-    expect "the session still answers" 200 '.state == "awaiting-identity"'
+    expect_json "the session still answers" 200 '.state == "awaiting-identity"'
     open_session "$tok1"
     local second=$sid
     req GET "/v1/unlock/$second"
-    expect "a new session for the token" 200
+    expect_json "a new session for the token" 200
     post_json "/v1/tokens/$tok1/unlock" '{"phone":"x"}'
-    expect "open takes no members: 400" 400 '.field == "phone"'
+    expect_json "open takes no members: 400" 400 '.field == "phone"'
 }
 
 # --- a CA whose PUK record is wrong (a bug, a restored backup) -------------------
@@ -574,18 +444,18 @@ test_wrong_puk_record() {
     check "the card's PUK has 3 tries" test "$(puk_tries_on_card)" = 3
     set_ca_puk 87654320
     proven_session
-    expect "identity proven on a token whose PUK record is wrong" 200 '.state == "authorized"'
+    expect_json "identity proven on a token whose PUK record is wrong" 200 '.state == "authorized"'
     complete "${NEW_PINS[3]}"
-    expect "complete: 409 UNLOCK_RECORD_MISMATCH" 409 "$(problem UNLOCK_RECORD_MISMATCH)"
+    expect_json "complete: 409 UNLOCK_RECORD_MISMATCH" 409 "$(problem UNLOCK_RECORD_MISMATCH)"
     check "…after one PUK try (2 left)" test "$(puk_tries_on_card)" = 2
     check "the CA recorded the report" test "$(ca_reports puk-incorrect)" = 1
     check "…and the rotation was settled unchanged" test "$(ca_rotation_state)" = unchanged
     check "the journal is empty" test "$(journal_records)" -eq 0
     complete "${NEW_PINS[3]}"
-    expect "the session is over: no second try in it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
+    expect_json "the session is over: no second try in it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
     proven_session
     complete "${NEW_PINS[3]}"
-    expect "a new session: the CA hands out no pair while its record is in doubt" 409 \
+    expect_json "a new session: the CA hands out no pair while its record is in doubt" 409 \
         "$(problem UNLOCK_RECORD_MISMATCH)"
     check "…and no PUK try was spent (2 left)" test "$(puk_tries_on_card)" = 2
 
@@ -597,7 +467,7 @@ test_wrong_puk_record() {
     check "another client took a pair" \
         jq_true '.resumed == false' <(curl -s --max-time "$CURL_MAX_S" -X POST "$CA/unlock/v1/requests/$rid/authorize")
     complete "${NEW_PINS[3]}"
-    expect "complete with the resumed pair: 409 UNLOCK_RECORD_MISMATCH" 409 \
+    expect_json "complete with the resumed pair: 409 UNLOCK_RECORD_MISMATCH" 409 \
         "$(problem UNLOCK_RECORD_MISMATCH)"
     check "…after one PUK try, not one for each PUK of the pair (1 left)" \
         test "$(puk_tries_on_card)" = 1
@@ -607,7 +477,7 @@ test_wrong_puk_record() {
     set_ca_puk 87654322
     proven_session
     complete "${NEW_PINS[3]}"
-    expect "with one PUK try left: 423 PUK_LAST_TRY, the card not asked" 423 \
+    expect_json "with one PUK try left: 423 PUK_LAST_TRY, the card not asked" 423 \
         "$(problem PUK_LAST_TRY)" '.triesLeft == 1'
     check "…and the card keeps its last PUK try" test "$(puk_tries_on_card)" = 1
     check "…and the rotation is still pending" test "$(ca_rotation_state)" = pending
@@ -619,7 +489,7 @@ test_wrong_puk_record() {
     check "…to 3" test "$(puk_tries_on_card)" = 3
     proven_session
     complete "${NEW_PINS[3]}"
-    expect "with the record right, the unlock completes" 200 '.completed == true'
+    expect_json "with the record right, the unlock completes" 200 '.completed == true'
     note_ca_puks
     check "the pending rotation was finished, rotated" test "$(ca_rotation_state)" = rotated
     check "the new PIN verifies" pin_verifies "$tok1" "${NEW_PINS[3]}"
@@ -629,16 +499,16 @@ test_token_removed() {
     local reader_index=1
     open_session "$tok1"
     prove_by_sms "$RSA_PHONE"
-    expect "identity proven before the token is pulled" 200 '.state == "authorized"'
+    expect_json "identity proven before the token is pulled" 200 '.state == "authorized"'
     "$rig" remove "$work/rig" "$reader_index" >/dev/null
     sleep 0.5
     complete "${NEW_PINS[3]}"
-    expect "complete with the token pulled: 409 TOKEN_REMOVED" 409 "$(problem TOKEN_REMOVED)"
+    expect_json "complete with the token pulled: 409 TOKEN_REMOVED" 409 "$(problem TOKEN_REMOVED)"
     check "…and nothing was journalled" test "$(journal_records)" -eq 0
     "$rig" insert "$work/rig" "$reader_index" >/dev/null
     check "the token is back" wait_for_token "$tok1"
     complete "${NEW_PINS[3]}"
-    expect "a later complete in the same session works" 200 '.completed == true'
+    expect_json "a later complete in the same session works" 200 '.completed == true'
     note_ca_puks
     check "the new PIN verifies" pin_verifies "$tok1" "${NEW_PINS[3]}"
 }
@@ -646,18 +516,18 @@ test_token_removed() {
 test_service_slow() {
     local t0 elapsed
     open_session "$tok1"
-    expect "a session to poll" 201
+    expect_json "a session to poll" 201
     stop_process "$ca_pid"
     t0=$(now_ms)
     req GET "/v1/unlock/$sid"
     elapsed=$(($(now_ms) - t0))
-    expect "a service that accepts and never answers: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+    expect_json "a service that accepts and never answers: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
         "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
     check "…within the timeout (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
     t0=$(now_ms)
     open_session "$tok1"
     elapsed=$(($(now_ms) - t0))
-    expect "opening against the stalled service: 503" 503 "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
+    expect_json "opening against the stalled service: 503" 503 "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
     check "…within the timeout (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
     kill -CONT "$ca_pid"
 }
@@ -696,7 +566,7 @@ test_unlock_start_bounded() {
     t0=$(now_ms)
     req GET "/v1/tokens/$tok1/pin"
     elapsed=$(($(now_ms) - t0))
-    expect "…meanwhile GET …/pin answers" 200 '.triesLeft >= 0'
+    expect_json "…meanwhile GET …/pin answers" 200 '.triesLeft >= 0'
     check "…promptly (${elapsed} ms)" test "$elapsed" -lt "$CARD_READ_MAX_MS"
     wait "${pids[@]}"
     kill -CONT "$ca_pid"
@@ -764,14 +634,14 @@ test_tls() {
     write_config "$work/tls.conf" "https://127.0.0.1:$tls_port"
     restart_daemon "$work/tls.conf" || { ok 1 "ukeyd starts against an HTTPS service"; return; }
     post_json "/v1/tokens/$tok1/unlock" '{}'
-    expect "a certificate the trust store does not know: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+    expect_json "a certificate the trust store does not know: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
         "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
     check "…and the log says it was the certificate" grep -qi 'unlock service: .*certificate' \
         "$work/ukeyd.log"
     write_config "$work/tls.conf" "https://127.0.0.1:$tls_port" "ca-bundle = $work/tls.pem"
     restart_daemon "$work/tls.conf" || { ok 1 "ukeyd starts with a ca-bundle"; return; }
     post_json "/v1/tokens/$tok1/unlock" '{}'
-    expect "the same service with its certificate in ca-bundle: served over TLS" 201 \
+    expect_json "the same service with its certificate in ca-bundle: served over TLS" 201 \
         '.state == "awaiting-payment"' '.paymentUrl == "https://unlock.example.cn/pay/ord-1"'
     check "…and its request id stays inside ukeyd" body_lacks 'req-0f0e0d0c'
 }
@@ -779,7 +649,7 @@ test_tls() {
 garbage_case() {   # NAME STATUS-LINE BODY
     printf '%s\n%s' "$2" "$3" >"$work/garbage.answer"
     post_json "/v1/tokens/$tok1/unlock" '{}'
-    expect "a service answering $1: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+    expect_json "a service answering $1: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
         "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
 }
 
@@ -791,7 +661,7 @@ test_service_down_and_garbage() {
     t0=$(now_ms)
     post_json "/v1/tokens/$tok1/unlock" '{}'
     elapsed=$(($(now_ms) - t0))
-    expect "a service that is down: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+    expect_json "a service that is down: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
         "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
     check "…at once (${elapsed} ms)" test "$elapsed" -lt "$SERVICE_FAIL_MAX_MS"
 
@@ -814,13 +684,13 @@ test_session_expiry() {
     write_config "$work/short.conf" "$CA" "unlock-session-timeout = $SESSION_TIMEOUT_S"
     restart_daemon "$work/short.conf" || { ok 1 "ukeyd starts with short sessions"; return; }
     open_session "$tok1"
-    expect "a session with a short life" 201
+    expect_json "a session with a short life" 201
     sleep $((SESSION_TIMEOUT_S + 1))
     req GET "/v1/unlock/$sid"
-    expect "unused past unlock-session-timeout: 410 UNLOCK_SESSION_EXPIRED" 410 \
+    expect_json "unused past unlock-session-timeout: 410 UNLOCK_SESSION_EXPIRED" 410 \
         "$(problem UNLOCK_SESSION_EXPIRED)"
     send_sms "$RSA_PHONE"
-    expect "…for every route of it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
+    expect_json "…for every route of it" 410 "$(problem UNLOCK_SESSION_EXPIRED)"
 }
 
 # Restarted while the CA service is stalled, ukeyd keeps the record, refuses
@@ -832,7 +702,7 @@ restart_with_service_stalled() {   # STEP
     sleep $((CA_TIMEOUT_S + 1))
     check "[$step] with the service stalled the record stays" test "$(journal_records)" -eq 1
     post_json "/v1/tokens/$tok0/unlock" '{}'
-    expect "[$step] …and a new unlock of the token: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
+    expect_json "[$step] …and a new unlock of the token: 503 UNLOCK_SERVICE_UNAVAILABLE" 503 \
         "$(problem UNLOCK_SERVICE_UNAVAILABLE)"
     kill -CONT "$ca_pid"
     check "[$step] retry with back-off logged" grep -q 'a rotation is pending; retrying in' \
@@ -861,7 +731,7 @@ test_crash_after() {   # STEP PIN-BEFORE-CRASH PIN-AFTER [stalled|token-out]
     open_session "$tok0"
     pay_if_due
     prove_by_review "$tok0"
-    expect "[$step] identity proven" 200 '.state == "authorized"'
+    expect_json "[$step] identity proven" 200 '.state == "authorized"'
     complete "$crash_pin"
     check "[$step] complete gets no answer: ukeyd died" test "$code" = 000
     wait "$daemon_pid" 2>/dev/null
@@ -890,9 +760,9 @@ test_crash_after() {   # STEP PIN-BEFORE-CRASH PIN-AFTER [stalled|token-out]
     open_session "$tok0"
     pay_if_due
     prove_by_review "$tok0"
-    expect "[$step] a later unlock: identity proven" 200 '.state == "authorized"'
+    expect_json "[$step] a later unlock: identity proven" 200 '.state == "authorized"'
     complete "$later_pin"
-    expect "[$step] a later unlock completes (the CA's PUK record is true)" 200 '.completed == true'
+    expect_json "[$step] a later unlock completes (the CA's PUK record is true)" 200 '.completed == true'
     note_ca_puks
     check "[$step] the later PIN verifies through ukeyd" pin_verifies "$tok0" "$later_pin"
     check "[$step] …and through OpenSC" opensc_verifies "$RIG_READER_0" "$later_pin"
@@ -949,7 +819,7 @@ test_tls
 test_crash_after pin-reset "${NEW_PINS[4]}" "${NEW_PINS[5]}" token-out
 test_crash_after puk-changed "${NEW_PINS[6]}" "${NEW_PINS[0]}" stalled
 if [ -n "$daemon_pid" ]; then
-    stop_daemon
+    stop_ukeyd
     check "ukeyd stops cleanly at the end (exit 0, no sanitizer report)" test "$stop_rc" = 0
 fi
 test_no_secrets_logged
@@ -957,5 +827,4 @@ if [ "$failed" -ne 0 ]; then
     diag "ukeyd log (tail):"
     tail -n 40 "$work/ukeyd.log" | sed 's/^/#   /'
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

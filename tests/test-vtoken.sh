@@ -20,8 +20,9 @@
 
 set -u
 
-top=${UKEYD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${UKEYD_BUILD:-$top/build}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+
 rig="$top/tests/rig/rig"
 demo="$build/demo"
 vtoken="$build/vtoken"
@@ -34,29 +35,12 @@ readonly STATUS_MAX_MS=1000
 readonly OID_CERT_9A=2.16.840.1.101.3.7.2.1.1
 readonly OID_CERT_9D=2.16.840.1.101.3.7.2.1.2
 
-# --- TAP ---------------------------------------------------------------------
-
-n=0
-failures=0
 OUT=""
 RC=0
 
-# check NAME COMMAND...: one TAP line from COMMAND's status; on failure the
-# last captured output is shown as diagnostics.
-check() {
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        failures=$((failures + 1))
-        echo "not ok $n - $name"
-        printf '%s\n' "$OUT" | head -n 25 | sed 's/^/#   /'
-    fi
-}
-
-diag() { printf '# %s\n' "$*"; }
+# A failed check shows the last captured output.
+show_output() { printf '%s\n' "$OUT" | head -n 25 | sed 's/^/#   /'; }
+TAP_ON_FAILURE=show_output
 
 # capture COMMAND...: output (stdout+stderr) in OUT, status in RC.
 capture() {
@@ -65,21 +49,14 @@ capture() {
 }
 
 succeeded() { [ "$RC" -eq 0 ]; }
-failed() { [ "$RC" -ne 0 ]; }
+did_fail() { [ "$RC" -ne 0 ]; }
 says() { [[ "$OUT" == *"$1"* ]]; }
 succeeded_saying() { succeeded && says "$1"; }
-failed_saying() { failed && says "$1"; }
-
-skip_all() {
-    echo "1..0 # SKIP $*"
-    exit 0
-}
+failed_saying() { did_fail && says "$1"; }
 
 # --- preconditions -------------------------------------------------------------
 
-for tool in pcscd pkcs15-tool opensc-tool yubico-piv-tool openssl unshare ss od sha256sum xxd gzip; do
-    command -v "$tool" >/dev/null || skip_all "$tool not installed (build-aux/install-deps test)"
-done
+need_tools pcscd pkcs15-tool opensc-tool yubico-piv-tool openssl unshare ss od sha256sum xxd gzip
 [ -r /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || skip_all "vsmartcard-vpcd not installed"
 if [ ! -x "$vtoken" ] || [ ! -x "$build/rig/pcsc-wait" ] || [ ! -x "$apdu" ]; then
     skip_all "vtoken or rig tools not built in $build"
@@ -92,11 +69,11 @@ fi
 # shellcheck disable=SC1091
 . "$demo/tokens.env"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/test-vtoken.XXXXXX")
+make_work vtoken
 rigdir="$work/rig"
 cleanup() {
     "$rig" stop "$rigdir" >/dev/null 2>&1
-    rm -rf "$work"
+    remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -261,7 +238,7 @@ capture p15 "$RSA" --verify-pin --pin "$PIN"
 check "pkcs15-tool --verify-pin with the right PIN" succeeded
 
 capture p15 "$RSA" --verify-pin --pin 999999
-check "pkcs15-tool --verify-pin with a wrong PIN fails" failed
+check "pkcs15-tool --verify-pin with a wrong PIN fails" did_fail
 check "the wrong PIN cost one try (yubico-piv-tool status: 2 left)" \
     eval '[ "$(pin_tries "$RSA")" = 2 ]'
 
@@ -276,7 +253,7 @@ check "pkcs15-tool --change-pin" succeeded
 capture ypt "$RSA" -a verify-pin -P 24681357
 check "the changed PIN verifies (yubico-piv-tool)" succeeded_saying "Successfully verified PIN"
 capture ypt "$RSA" -a verify-pin -P "$PIN"
-check "the old PIN no longer verifies" failed
+check "the old PIN no longer verifies" did_fail
 
 capture p15 "$RSA" --unblock-pin --puk "$PUK" --new-pin 11223344
 check "pkcs15-tool --unblock-pin with the PUK" succeeded
@@ -305,7 +282,7 @@ check "a blocked PIN refuses even the right PIN" failed_saying "blocked"
 check "status shows 0 tries left" eval '[ "$(pin_tries "$SM2")" = 0 ]'
 
 capture ypt "$SM2" -a unblock-pin -P 00000000 -N 13572468
-check "unblock-pin with a wrong PUK fails" failed
+check "unblock-pin with a wrong PUK fails" did_fail
 capture "$vtoken" show --state "$work/sm2.state"
 check "the wrong PUK cost a PUK try (vtoken show)" says "2 of 3 tries left"
 
@@ -323,7 +300,7 @@ check "vtoken show prints no PIN or PUK" eval '! says 13572468 && ! says "$PUK"'
 capture "$rig" remove "$rigdir" 0
 check "rig remove: pcscd sees the card gone" succeeded
 capture ypt "$SM2" -a status
-check "yubico-piv-tool finds no token while removed" failed
+check "yubico-piv-tool finds no token while removed" did_fail
 capture "$rig" insert "$rigdir" 0
 check "rig insert: pcscd sees the card again" succeeded
 capture ypt "$SM2" -a verify-pin -P 13572468
@@ -443,7 +420,7 @@ log_mark=$(wc -l <"$rigdir/token-2.log")
 capture ypt "$VT" --key="$WRONG_MGMT" -a generate -s 9a -A ECCP256
 wrong_log=$(tail -n +$((log_mark + 1)) "$rigdir/token-2.log")
 check "a wrong management key is refused (69 82) and nothing is generated" \
-    eval 'failed && grep -q "ins=87 p1=03 p2=9B .*sw=6982" <<<"$wrong_log" &&
+    eval 'did_fail && grep -q "ins=87 p1=03 p2=9B .*sw=6982" <<<"$wrong_log" &&
           ! grep -q "ins=47" <<<"$wrong_log" && [ "$(state_sum "$vt_state")" = "$sum_before" ]'
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
@@ -468,7 +445,7 @@ check "yubico-piv-tool test-signature on 9c: the token's ECDSA signature verifie
     succeeded_saying "Successful ECDSA verification"
 fresh_session "$VT"
 capture ypt "$VT" -a test-signature -s 9c -i "$work/vt-9c.pem"
-check "without the PIN the token refuses to sign" failed
+check "without the PIN the token refuses to sign" did_fail
 
 capture ypt "$VT" -a generate -s 82 -A RSA2048 -o "$work/vt-82.pub"
 issue "$work/vt-82.pub" "/CN=vtoken retired 82" "$work/vt-82.pem"
@@ -646,7 +623,7 @@ check "rig fault arms a yank" succeeded
 capture "$apdu" "$RSA" "$del_9c_apdu"
 # vpcd 3.3 hands the client an empty response when the card leaves
 # mid-command; other readers report a PC/SC error. Either way: no answer.
-no_answer() { failed || [ -z "$(line "${1:-1}")" ]; }
+no_answer() { did_fail || [ -z "$(line "${1:-1}")" ]; }
 check "fault DB before: the client loses the card mid-command" no_answer
 capture "$rig" insert "$rigdir" 1
 check "fault before: the state file is untouched, the token comes back on insert" \
@@ -736,5 +713,4 @@ capture "$rig" run --build "$build" --token "$work/rsa-ec.state" -- \
     sh -c 'yubico-piv-tool -r "$RIG_READER_0" -a status >/dev/null && exit 7'
 check "rig run starts a rig for one command and passes its exit status on" [ "$RC" -eq 7 ]
 
-echo "1..$n"
-[ "$failures" -eq 0 ]
+done_testing

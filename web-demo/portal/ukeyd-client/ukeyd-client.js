@@ -2,12 +2,14 @@
 //
 // ukeyd-client.js — a CA portal's page talking to ukeyd, the USB token helper
 // on the user's machine, over its REST API (docs/api.md). Plain modern
-// JavaScript, an ES module with no dependencies: copy it next to your page,
-// or read it as the worked example of docs/portal-guide.md. The demo portal
+// JavaScript, an ES module with no dependencies: the npm package
+// `ukeyd-client` (this folder; types in ukeyd-client.d.ts), or copy it next
+// to your page; docs/portal-guide.md is its guide. The demo portal
 // (web-demo/portal/) uses this very file.
 //
-//   import { UkeydClient, UkeydError, confirmingLastTry } from "./ukeyd-client.js";
+//   import { UkeydClient, UkeydError, confirmingLastTry } from "ukeyd-client";
 //   const ukeyd = new UkeydClient({ language: "zh-CN" });
+//   await ukeyd.requireVersion();      // UpdateRequiredError when ukeyd is too old
 //   const { tokens } = await ukeyd.tokens();
 //
 // What it takes care of, and why:
@@ -31,6 +33,10 @@
 
 export const UKEYD_BASE = "http://127.0.0.1:17990";
 
+// The oldest ukeyd this client works with: every call below exists there.
+// The package's version follows ukeyd's (same major and minor).
+export const MIN_DAEMON_VERSION = "0.1.0";
+
 // The events ukeyd sends on GET /v1/events (docs/api.md, "Events").
 export const EVENT_TYPES = Object.freeze([
   "reader-added",
@@ -44,6 +50,62 @@ export const EVENT_TYPES = Object.freeze([
   "resync",
 ]);
 
+// ukeyd's problem codes (docs/api.md, "Errors"): switch on UkeydError.code
+// with these rather than with string literals.
+export const ERROR_CODES = Object.freeze([
+  "BAD_REQUEST",
+  "HOST_FORBIDDEN",
+  "MISDIRECTED_REQUEST",
+  "ORIGIN_FORBIDDEN",
+  "PEER_NOT_ALLOWED",
+  "NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "TOO_MANY_STREAMS",
+  "PIN_INCORRECT",
+  "PIN_BLOCKED",
+  "PIN_LAST_TRY",
+  "PIN_POLICY",
+  "PUK_INCORRECT",
+  "PUK_BLOCKED",
+  "PUK_LAST_TRY",
+  "TOKEN_NOT_FOUND",
+  "TOKEN_REMOVED",
+  "TOKEN_BUSY",
+  "CERTIFICATE_NOT_FOUND",
+  "CARD_UNSUPPORTED",
+  "CARD_ERROR",
+  "PCSC_UNAVAILABLE",
+  "TIMEOUT",
+  "UNLOCK_NOT_CONFIGURED",
+  "UNLOCK_SERVICE_UNAVAILABLE",
+  "UNLOCK_SESSION_NOT_FOUND",
+  "UNLOCK_SESSION_EXPIRED",
+  "UNLOCK_STATE_CONFLICT",
+  "UNLOCK_TOKEN_UNKNOWN",
+  "UNLOCK_RECORD_MISMATCH",
+  "PAYMENT_REQUIRED",
+  "PHONE_MISMATCH",
+  "CODE_INCORRECT",
+  "CODE_NOT_ISSUED",
+  "CODE_EXPIRED",
+  "TOO_MANY_ATTEMPTS",
+  "RATE_LIMITED",
+  "CERT_SERVICE_UNAVAILABLE",
+  "CERT_ACTION_NOT_FOUND",
+  "CERT_ACTION_NOT_READY",
+  "CERT_INVALID",
+  "MANAGEMENT_AUTH_FAILED",
+  "TOKEN_WRITE_FAILED",
+  "TOKEN_FULL",
+  "OPERATION_NOT_SUPPORTED",
+  "CERT_ROOTS_NOT_CONFIGURED",
+  "INTERNAL",
+]);
+// ErrorCode.PIN_LAST_TRY === "PIN_LAST_TRY", and so on.
+export const ErrorCode = Object.freeze(Object.fromEntries(ERROR_CODES.map((c) => [c, c])));
+
 const DEFAULT_TIMEOUT_MS = 30000;
 // Writing a certificate may generate a key pair on the token and wait for the
 // CA to issue: far longer than a read.
@@ -55,7 +117,8 @@ export class UkeydError extends Error {
   // kind: "problem" — ukeyd refused, `problem` is its RFC 9457 body;
   //       "network" — no readable answer (see diagnose());
   //       "timeout" — no answer within timeoutMs;
-  //       "http"    — an answer that is not ukeyd's (something else on the port).
+  //       "http"    — an answer that is not ukeyd's (something else on the port);
+  //       "update-required" — ukeyd is too old (UpdateRequiredError).
   constructor(kind, { status = 0, problem = null, cause = undefined } = {}) {
     super(problem?.detail || problem?.title || `ukeyd: ${kind}${status ? ` (HTTP ${status})` : ""}`,
           cause === undefined ? undefined : { cause });
@@ -69,6 +132,34 @@ export class UkeydError extends Error {
     this.triesLeft = problem?.triesLeft ?? null;   // PIN and PUK problems
     this.requestId = problem?.requestId ?? null;   // quote it to support: it is in ukeyd's log
   }
+}
+
+// The installed ukeyd is older than the page needs (requireVersion()): the
+// page tells the user to update it (the CA's download page, or the
+// distribution's package) and stops. `installed` is ukeyd's version as it
+// reported it, `required` the minimum asked for.
+export class UpdateRequiredError extends UkeydError {
+  constructor(installed, required) {
+    super("update-required");
+    this.name = "UpdateRequiredError";
+    this.message = `ukeyd ${installed} is installed; this page needs ${required} or later`;
+    this.installed = installed;
+    this.required = required;
+  }
+}
+
+// Compares two versions "MAJOR.MINOR.PATCH" (missing parts count as 0,
+// anything after the numbers, as in "0.2.0~rc1" or "0.2.0-1", is ignored):
+// negative, 0 or positive, like a sort comparator. A version that does not
+// start with a number sorts before every other.
+export function compareVersions(a, b) {
+  const parts = (v) => {
+    const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(String(v ?? ""));
+    return m ? [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)] : [-1, 0, 0];
+  };
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return 0;
 }
 
 // Checks that `base` is a loopback literal with a port and returns it
@@ -142,6 +233,16 @@ export class UkeydClient {
 
   // --- reading (GET never changes anything and never costs a PIN try) -----
   status() { return this.request("GET", "/v1/status"); }
+  // Resolves with status() when ukeyd is `minimum` or later (by default the
+  // oldest this client works with); rejects with UpdateRequiredError when it
+  // is older, or with the UkeydError of status() when it cannot be asked.
+  async requireVersion(minimum = MIN_DAEMON_VERSION) {
+    const status = await this.status();
+    if (compareVersions(status?.version, minimum) < 0) {
+      throw new UpdateRequiredError(String(status?.version ?? "unknown"), String(minimum));
+    }
+    return status;
+  }
   readers() { return this.request("GET", "/v1/readers"); }
   tokens() { return this.request("GET", "/v1/tokens"); }
   token(id) { return this.request("GET", `/v1/tokens/${enc(id)}`); }

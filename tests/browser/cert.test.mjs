@@ -18,31 +18,16 @@
 // before() puts both tokens back to untouched copies of the demo tokens
 // ($PRISTINE_DIR), so the PIN is 123456 again. Screenshots: $SHOT_DIR/cert-*.
 
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { chromium } from "playwright-core";
+import {
+  CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown, eventually,
+  launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, visible, waitStatus, walker,
+} from "./harness.mjs";
 
-const run = promisify(execFile);
-
-const need = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run this through tests/test-portal.sh`);
-  return v;
-};
-const PORTAL_URL = need("PORTAL_URL");
-const CA_URL = need("CA_URL");
-const UKEYD_URL = need("UKEYD_URL");
-const RIG = need("RIG");
-const RIG_DIR = need("RIG_DIR");
-const SHOT_DIR = need("SHOT_DIR");
-const DEMO_DIR = need("DEMO_DIR");
 const PRISTINE_DIR = need("PRISTINE_DIR");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const READER = [process.env.RIG_READER_0 || "Virtual PCD 00 00", process.env.RIG_READER_1 || "Virtual PCD 00 01"];
 const STATE_FILE = ["sm2.state", "rsa-ec.state"];
 
 const PIN = "123456";
@@ -53,99 +38,18 @@ const NEW_EMAIL = "pki-demo@example.cn";
 const REJECT_REASON = "营业执照复印件不清晰，请重新上传";
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
 
-const WAIT_MS = 10000;
 const WRITE_WAIT_MS = 120000;         // a key pair made on the token, the CA issuing
 const TEST_TIMEOUT_MS = 240000;
+const HTTP_TIMEOUT_MS = 30000;        // the CA issuing while ukeyd writes
 
-let context;
-let page;
-let shotNo = 0;
-const tokenId = [];
 let feature = null;                   // why the walks cannot run, when they cannot
 
 // --- helpers ---------------------------------------------------------------------
 
-async function shot(name, p = page) {
-  shotNo += 1;
-  try {
-    await p.screenshot({ path: join(SHOT_DIR, `cert-${String(shotNo).padStart(2, "0")}-${name}.png`),
-      fullPage: true, timeout: 5000 });
-  } catch {
-    /* a closed page has nothing to show */
-  }
-}
-
-function walk(name, fn) {
-  const slug = name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase().slice(0, 48);
-  test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    if (feature) {
-      // Said loudly: a missing part is a failure, not a skip, once the
-      // build claims to have it; see before().
-      assert.fail(feature);
-    }
-    try {
-      await fn(t);
-    } finally {
-      await shot(slug);
-    }
-  });
-}
-
-async function http(base, method, path, body) {
-  const init = { method, headers: { "Accept-Language": "zh-CN" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const r = await fetch(base + path, { ...init, signal: AbortSignal.timeout(30000) });
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text };
-}
-const ukeyd = (method, path, body) => http(UKEYD_URL, method, path, body);
-const ca = (method, path, body) => http(CA_URL, method, path, body);
-
-async function eventually(what, fn, ms = WAIT_MS) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) assert.fail(`${what} (waited ${ms} ms; last: ${last?.message ?? JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
-async function visible(selector, ms = WAIT_MS) {
-  await page.locator(selector).first().waitFor({ state: "visible", timeout: ms });
-  return page.locator(selector).first();
-}
-
-async function text(selector) {
-  return (await page.locator(selector).first().textContent()) ?? "";
-}
-
-async function waitStatus(words) {
-  await eventually(`status line says "${words}"`, async () => (await text("#status-text")) === words);
-}
-
-async function openTab(name) {
-  await page.locator(`#tab-${name}`).click();
-  await visible(`#panel-${name}`);
-}
-
-async function pickToken(panel, n) {
-  await page.locator(`#panel-${panel} .token-select`).selectOption(tokenId[n]);
-}
+const shot = screenshots("cert-");
+const walk = walker(shot, { timeoutMs: TEST_TIMEOUT_MS, blocker: () => feature });
+const ukeyd = client(UKEYD_URL, HTTP_TIMEOUT_MS);
+const ca = client(CA_URL, HTTP_TIMEOUT_MS);
 
 async function certOf(n, slot) {
   const r = await ukeyd("GET", `/v1/tokens/${tokenId[n]}/certificates/${slot}`);
@@ -194,44 +98,16 @@ async function staff(number, verb, body = {}) {
   return r.json;
 }
 
-// The error box: the problem's own title and detail, never raw JSON.
-async function errorShown(container) {
-  const box = await visible(`${container} .msg.error`);
-  const words = (await box.textContent()) ?? "";
-  assert.ok(!/[{}]|"code"|"status"/.test(words), `the error box shows no raw JSON: ${words}`);
-  return { code: await box.getAttribute("data-code"), words };
-}
-
 // Puts token n back to an untouched copy of its demo state (PIN 123456).
 async function freshToken(n) {
-  await run(RIG, ["stop-token", RIG_DIR, String(n)], { timeout: 20000 });
+  await rig("stop-token", n);
   copyFileSync(join(PRISTINE_DIR, STATE_FILE[n]), join(DEMO_DIR, STATE_FILE[n]));
-  await run(RIG, ["start-token", RIG_DIR, String(n)], { timeout: 20000 });
-}
-
-async function payOrder(pay, amount) {
-  await pay.waitForLoadState();
-  assert.match(pay.url(), /\/pay\//);
-  assert.match(await pay.locator("body").textContent(), new RegExp(amount.replace(".", "\\.")));
-  await pay.locator("input[name=title]").fill(NEW_ORG);
-  await pay.locator("input[name=tax_number]").fill("91110000MA01ABCD2X");
-  await pay.locator("input[name=phone]").fill("13700001000");
-  await pay.locator("input[name=email]").fill("finance@example.cn");
-  await shot("payment-page", pay);
-  await pay.locator("button[type=submit]").click();
-  await pay.waitForLoadState();
-  assert.match(await pay.locator("body").textContent(), /支付成功/);
-  const orderId = new URL(pay.url()).pathname.split("/").pop();
-  await pay.close();
-  const order = await ca("GET", `/demo/api/orders/${orderId}`);
-  assert.equal(order.json?.paid, true, `order paid: ${order.text}`);
-  assert.match(order.text, /91110000MA01ABCD2X/, "the invoice details reached the CA");
+  await rig("start-token", n);
 }
 
 // --- the browser ------------------------------------------------------------------------
 
 before(async () => {
-  mkdirSync(SHOT_DIR, { recursive: true });
   // The parts these walks need, named when one is missing.
   const probe = await ca("GET", "/portal/api/tokens/piv-00000000000000000000000000000000/cert-requests");
   if (probe.status === 404 && probe.json?.code !== "TOKEN_UNKNOWN" && !/TOKEN/.test(probe.json?.code ?? "")) {
@@ -252,27 +128,12 @@ before(async () => {
   }
   if (!feature && !process.env.CA_ISSUES) feature = "ukey-ca has no --issuer: it cannot issue certificates";
 
-  const profiles = process.env.BROWSER_PROFILE_DIR || "/tmp";
-  mkdirSync(profiles, { recursive: true });
-  context = await chromium.launchPersistentContext(mkdtempSync(join(profiles, "chromium-cert-")), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1200, height: 900 },
-    locale: "zh-CN",
-    timeout: 30000,
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+  await launchBrowser({ profilePrefix: "chromium-cert-" });
   await page.goto(PORTAL_URL);
   await waitStatus("电子钥匙 已连接（2 个）");
 });
 
-after(async () => {
-  await context?.close();
-});
+after(closeBrowser);
 
 // --- the walks ---------------------------------------------------------------------------
 
@@ -315,7 +176,7 @@ walk("证书变更 (SM2, charged): details, material, payment, review, approval,
   await accountShows(req.number, "awaiting-payment", "待支付");
   await openTab("cert-change");
   const [pay] = await Promise.all([context.waitForEvent("page"), page.locator("#cert-change-pay").click()]);
-  await payOrder(pay, "50.00");
+  await payOrder(pay, { amount: "50.00", title: NEW_ORG, shot });
 
   // The page notices the payment by itself: submitted, waiting for review.
   const waiting = await visible("#cert-change-state[data-state=submitted]", 15000);

@@ -16,36 +16,21 @@
 //   PORTAL_URL=… PORTAL_DOWN_URL=… CA_URL=… UKEYD_URL=… RIG=tests/rig/rig RIG_DIR=… SHOT_DIR=… \
 //   DEMO_DIR=… node --test --test-reporter=tap portal.test.mjs
 
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { chromium } from "playwright-core";
+import {
+  CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown,
+  eventually, launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, visible, waitStatus,
+  walker,
+} from "./harness.mjs";
 
-const run = promisify(execFile);
-
-const need = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run this through tests/test-portal.sh`);
-  return v;
-};
-const PORTAL_URL = need("PORTAL_URL");
 // The same portal served by CAs configured with other ukeyd ports: one where
 // nothing listens, one where a ukeyd refuses this account (may be unset).
 const PORTAL_DOWN_URL = need("PORTAL_DOWN_URL");
 const PORTAL_REFUSING_URL = process.env.PORTAL_REFUSING_URL;
-const CA_URL = need("CA_URL");
-const UKEYD_URL = need("UKEYD_URL");
-const RIG = need("RIG");
-const RIG_DIR = need("RIG_DIR");
-const SHOT_DIR = need("SHOT_DIR");
-const DEMO_DIR = need("DEMO_DIR");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const READER = [process.env.RIG_READER_0 || "Virtual PCD 00 00", process.env.RIG_READER_1 || "Virtual PCD 00 01",
-  process.env.RIG_READER_2 || "Virtual PCD B 00 00"];
 
 const PIN = "123456";                 // the demo tokens' PIN
 const WRONG_PIN = "Wrong999";
@@ -55,116 +40,20 @@ const NEW_PIN_PAID = "Rw283746";      // token 0 after the paid unlock
 const NEW_PIN_REVIEW = "Tq605182";    // token 1 after the review unlock
 const PHONE = ["13700001000", "13900002000"];
 
-const WAIT_MS = 10000;                // a page change the user would wait for
 const EVENT_WAIT_MS = 5000;           // the status line after a plug or unplug
 const TEST_TIMEOUT_MS = 90000;
 
-let context;
-let page;
-let shotNo = 0;
-const tokenId = [];
-
 // --- helpers ---------------------------------------------------------------------
 
-async function shot(name, p = page) {
-  shotNo += 1;
-  const file = join(SHOT_DIR, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  try {
-    await p.screenshot({ path: file, fullPage: true, timeout: 5000 });
-  } catch {
-    /* a closed page has nothing to show */
-  }
-  return file;
-}
-
-// A test that saves a screenshot at its end, whatever happened.
-function walk(name, fn) {
-  const slug = name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase().slice(0, 48);
-  test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    try {
-      await fn(t);
-    } finally {
-      await shot(slug);
-    }
-  });
-}
-
-async function rig(cmd, n) {
-  await run(RIG, [cmd, RIG_DIR, String(n)], { timeout: 20000 });
-}
-
-async function http(base, method, path, body) {
-  const init = { method, headers: { "Accept-Language": "zh-CN" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const r = await fetch(base + path, { ...init, signal: AbortSignal.timeout(10000) });
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text };
-}
-const ukeyd = (method, path, body) => http(UKEYD_URL, method, path, body);
-const ca = (method, path, body) => http(CA_URL, method, path, body);
+const shot = screenshots();
+const walk = walker(shot, { timeoutMs: TEST_TIMEOUT_MS });
+const ukeyd = client(UKEYD_URL);
+const ca = client(CA_URL);
 
 async function pinState(n) {
   const r = await ukeyd("GET", `/v1/tokens/${tokenId[n]}/pin`);
   assert.equal(r.status, 200, `GET …/pin: ${r.text}`);
   return r.json;
-}
-
-// Polls fn until it returns something truthy; fails with `what` after `ms`.
-async function eventually(what, fn, ms = WAIT_MS) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) assert.fail(`${what} (waited ${ms} ms; last: ${last?.message ?? last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const statusText = () => page.locator("#status-text").textContent();
-
-async function waitStatus(text, ms = WAIT_MS) {
-  await eventually(`status line says "${text}"`, async () => (await statusText()) === text, ms);
-}
-
-async function visible(selector, ms = WAIT_MS) {
-  await page.locator(selector).first().waitFor({ state: "visible", timeout: ms });
-  return page.locator(selector).first();
-}
-
-async function text(selector) {
-  return (await page.locator(selector).first().textContent()) ?? "";
-}
-
-async function openTab(name) {
-  await page.locator(`#tab-${name}`).click();
-  await visible(`#panel-${name}`);
-}
-
-async function pickToken(panel, n) {
-  await page.locator(`#panel-${panel} .token-select`).selectOption(tokenId[n]);
-}
-
-// The error box: ukeyd's title and detail, never raw JSON.
-async function errorShown(container) {
-  const box = await visible(`${container} .msg.error`);
-  const words = (await box.textContent()) ?? "";
-  assert.ok(words.trim().length > 0, "the error box says something");
-  assert.ok(!/[{}]|"code"|"status"/.test(words), `the error box shows no raw JSON: ${words}`);
-  return { code: await box.getAttribute("data-code"), words };
 }
 
 async function latestSms(phone) {
@@ -227,23 +116,7 @@ async function newPinStep(newPin) {
 // --- the browser ---------------------------------------------------------------------
 
 before(async () => {
-  mkdirSync(SHOT_DIR, { recursive: true });
-  const profiles = process.env.BROWSER_PROFILE_DIR || "/tmp";
-  mkdirSync(profiles, { recursive: true });
-  // A fresh profile each run; the flags Chromium needs on a closed network.
-  context = await chromium.launchPersistentContext(mkdtempSync(join(profiles, "chromium-")), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1200, height: 900 },
-    locale: "zh-CN",
-    acceptDownloads: true,
-    timeout: 30000,
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+  await launchBrowser({ profilePrefix: "chromium-", acceptDownloads: true });
 
   const readers = await ukeyd("GET", "/v1/readers");
   assert.equal(readers.status, 200, `GET /v1/readers: ${readers.text}`);
@@ -253,9 +126,7 @@ before(async () => {
   }
 });
 
-after(async () => {
-  await context?.close();
-});
+after(closeBrowser);
 
 // --- the walks -------------------------------------------------------------------------
 
@@ -453,22 +324,7 @@ walk("paid unlock: fee, payment page with invoice, then SMS", async () => {
   await page.reload();
   await visible("#unlock-fee");
   const [pay] = await Promise.all([context.waitForEvent("page"), page.locator("#unlock-pay").click()]);
-  await pay.waitForLoadState();
-  assert.match(pay.url(), /\/pay\//);
-  assert.match(await pay.locator("body").textContent(), /30\.00/);
-  await pay.locator("input[name=title]").fill("演示科技有限公司");
-  await pay.locator("input[name=tax_number]").fill("91110000MA01ABCD2X");
-  await pay.locator("input[name=phone]").fill("13700001000");
-  await pay.locator("input[name=email]").fill("finance@example.cn");
-  await shot("payment-page", pay);
-  await pay.locator("button[type=submit]").click();
-  await pay.waitForLoadState();
-  assert.match(await pay.locator("body").textContent(), /支付成功/);
-  const orderId = new URL(pay.url()).pathname.split("/").pop();
-  await pay.close();
-  const order = await ca("GET", `/demo/api/orders/${orderId}`);
-  assert.equal(order.json?.paid, true, `order paid: ${order.text}`);
-  assert.match(order.text, /91110000MA01ABCD2X/, "the invoice details reached the CA");
+  await payOrder(pay, { amount: "30.00", title: "演示科技有限公司", shot });
   // Back on the portal: it noticed the payment by itself.
   await visible("#unlock-body[data-phase=identity]");
   assert.match(await text("#unlock-steps li.done"), /支付/);
@@ -592,7 +448,7 @@ walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) =
     return;
   }
   const origin = new URL(PORTAL_REFUSING_URL).origin;
-  const refused = await http(`http://127.0.0.1:${port}`, "GET", "/v1/tokens");
+  const refused = await client(`http://127.0.0.1:${port}`)("GET", "/v1/tokens");
   assert.equal(refused.status, 403, `the second ukeyd refuses: ${refused.text}`);
   // A page reads a refusal only when it carries CORS headers for its origin.
   const r = await fetch(`http://127.0.0.1:${port}/v1/tokens`, {
@@ -602,7 +458,7 @@ walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) =
     "so the page cannot read why it was refused");
   await page.goto(PORTAL_REFUSING_URL);     // its CA says the refusing ukeyd's port
   await eventually("the status line gives ukeyd's title",
-    async () => (await statusText()) === refused.json.title);
+    async () => (await text("#status-text")) === refused.json.title);
   const help = await visible("#help");
   assert.ok((await help.textContent()).includes(refused.json.detail), "the help shows ukeyd's detail");
   await shot("peer-refused");

@@ -59,8 +59,8 @@ static struct cert_summary summary = {
 static uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
 
 static struct token_cert certs[] = {
-    { 0x9A, "9a", "PIV Authentication", der, sizeof der, &summary },
-    { 0x9C, "9c", "Digital Signature", der, sizeof der, NULL },
+    { 0x9A, "9a", "PIV Authentication", der, sizeof der, &summary, "9a", NULL },
+    { 0x9C, "9c", "Digital Signature", der, sizeof der, NULL, "9c", NULL },
 };
 
 static struct token_snapshot snap = {

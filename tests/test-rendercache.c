@@ -29,7 +29,7 @@ static struct cert_summary summary = {
     .sm3_hex = "bb",
 };
 static uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
-static struct token_cert certs[] = { { 0x9A, "9a", "PIV Authentication", der, sizeof der, &summary } };
+static struct token_cert certs[] = { { 0x9A, "9a", "PIV Authentication", der, sizeof der, &summary, "9a", NULL } };
 
 static struct token_snapshot snap_a = { .id = "piv-aa", .reader = "R 00 00", .edge = "PIV",
                                         .model = "first", .certs = certs, .n_certs = 1,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "token/apdu.h"
+#include "token/provider.h"
 #include "token/token.h"
 
 struct edge_identity {
@@ -24,15 +25,10 @@ struct edge_identity {
     char *version;   /* NULL when unknown */
 };
 
-struct edge_pin_policy {
-    size_t min_len, max_len;
-    const char *charset;     /* "digits" or "ascii" (printable) */
-};
-
 struct card_edge {
     const char *name;
-    struct edge_pin_policy pin_policy;
-    struct edge_pin_policy puk_policy;
+    struct token_secret_policy pin_policy;
+    struct token_secret_policy puk_policy;
 
     /* TOKEN_E_CARD_UNSUPPORTED when the card does not have this application. */
     token_err (*select)(const struct apdu_transport *t);
@@ -107,9 +103,8 @@ extern const struct card_edge piv_edge;
 extern const struct card_edge *const card_edges[];
 
 /* TOKEN_OK when `pin` fits the policy, else TOKEN_E_PIN_POLICY. */
-token_err edge_check_pin_policy(const struct edge_pin_policy *p, const char *pin);
+token_err edge_check_pin_policy(const struct token_secret_policy *p, const char *pin);
 
 void edge_identity_clear(struct edge_identity *id);
-void token_certs_free(struct token_cert *certs, size_t n);
 
 #endif

@@ -379,8 +379,10 @@ static token_err card_signs(void *userdata, enum token_key_alg alg, const uint8_
     return w->cs->edge->sign(w->cs->t, w->slot, alg, in, in_len, sig, sig_len);
 }
 
-static token_err csr_work(struct card_session *cs, void *arg)
+/* Run by the PC/SC provider inside the PIN operation: `session` is its card session. */
+static token_err csr_work(void *session, void *arg)
 {
+    struct card_session *cs = session;
     struct csr_work *w = arg;
 
     if (!cs->edge->sign)

@@ -451,6 +451,7 @@ static token_err piv_read_slot(const struct apdu_transport *t, const struct piv_
     if (err)
         return err;
     c->slot = slot->key_ref;
+    c->id = slot->name;   /* the slot is the certificate's URL-safe id: "9a" */
     c->slot_name = slot->name;
     c->slot_label = slot->label;
     list->n++;

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/service.c — the token service behind token/token.h.
+ * token/service.c — the token service behind token/token.h, over its
+ * providers (token/provider.h): PC/SC with its card edges, and the SKF
+ * vendor libraries.
  *
- * The monitor thread keeps one entry per reader; when a card arrives it is
- * read once (identity, certificates, PIN state) into an immutable snapshot,
- * and reads are served from there until the monitor reports a change. PIN
- * operations are serialised per token, paced, run inside one transaction that
- * also re-checks which token is in the reader, and always end by dropping the
- * card's verified state. The operations on key slots (keyslot.c) run the
- * same way, through service_internal.h.
+ * It owns what does not depend on how a token is reached: the cache of
+ * immutable snapshots the providers publish, the subscribers and their
+ * events, routing a token id to the provider that published it, one
+ * operation at a time per token with PIN attempts paced, the PIN and
+ * unlock-secret policy checks before a token sees a secret, and the last-try
+ * guard every provider applies inside its own exclusive use of the token.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,15 +19,10 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "token/cardjob.h"
-#include "token/edge.h"
-#include "token/pcsc.h"
-#include "token/service_internal.h"
+#include "token/provider.h"
 #include "token/token.h"
 
-#define SERVICE_READY_TIMEOUT_MS 3000
-/* How long a caller waits for a card another process holds in a transaction. */
-#define SERVICE_CARD_WAIT_MS_DEFAULT 5000
+#define PROVIDERS_MAX 2          /* PC/SC, SKF */
 
 struct token_certset {
     unsigned refs;
@@ -34,15 +30,9 @@ struct token_certset {
     size_t n;
 };
 
-struct reader_entry {
-    char *name;
-    bool card_present;
-    bool unrecognised;          /* a card no driver speaks to */
-    uint8_t atr[TOKEN_ATR_MAX];
-    size_t atr_len;
+struct cache_entry {
     struct token_snapshot *snap;
-    const struct card_edge *edge;
-    struct card_job *stuck_read;   /* a read given up on, still waiting for the card */
+    struct token_provider *provider;
 };
 
 /* Per-token serialisation and pacing; kept for the service's life so an
@@ -51,9 +41,8 @@ struct token_lock {
     char *id;
     pthread_mutex_t m;
     struct timespec last_attempt;
-    struct card_job *stuck;        /* an operation given up on, still waiting for the card */
-    /* The unlock secret's tries left as the card last said in answer to one
-     * (-1: unknown), for cards that cannot be asked without spending a try. */
+    /* The unlock secret's tries left as the token last said in answer to one
+     * (-1: unknown), for tokens that cannot be asked without spending a try. */
     int unlock_tries_seen;
     struct token_lock *next;
 };
@@ -67,12 +56,9 @@ struct subscriber {
 struct token_service {
     struct token_service_config cfg;
 
-    pthread_mutex_t lock;            /* readers, pcsc_up, locks, ready */
-    pthread_cond_t ready_cond;
-    bool ready;
-    bool pcsc_up;
-    struct reader_entry *readers;
-    size_t n_readers;
+    pthread_mutex_t lock;            /* cache, locks */
+    struct cache_entry *cache;
+    size_t n_cache;
     struct token_lock *locks;
 
     pthread_mutex_t subs_lock;       /* held while events are dispatched */
@@ -80,18 +66,25 @@ struct token_service {
     size_t n_subs;
     unsigned next_sub_id;
 
-    struct pcsc_monitor *mon;
+    struct token_provider *pcsc;
+    struct token_provider *providers[PROVIDERS_MAX];
+    size_t n_providers;
 };
 
-/* ---- small helpers ---- */
+/* ---- lent to the providers ---- */
 
-static void svc_log(struct token_service *svc, int prio, const char *token_id, const char *msg)
+void service_log(struct token_service *svc, int prio, const char *token_id, const char *msg)
 {
     if (svc->cfg.log)
         svc->cfg.log(svc->cfg.log_userdata, prio, token_id, msg);
 }
 
-static void svc_emit(struct token_service *svc, const struct token_event *ev)
+const struct token_service_config *service_config(struct token_service *svc)
+{
+    return &svc->cfg;
+}
+
+void service_emit(struct token_service *svc, const struct token_event *ev)
 {
     size_t i;
 
@@ -101,13 +94,30 @@ static void svc_emit(struct token_service *svc, const struct token_event *ev)
     pthread_mutex_unlock(&svc->subs_lock);
 }
 
-static void svc_emit_simple(struct token_service *svc, enum token_event_kind kind,
-                            const char *reader, const char *token_id)
+static void emit_simple(struct token_service *svc, enum token_event_kind kind, const char *reader,
+                        const char *token_id)
 {
     struct token_event ev = {.kind = kind, .reader = reader, .token_id = token_id,
                              .tries_left = -1};
 
-    svc_emit(svc, &ev);
+    service_emit(svc, &ev);
+}
+
+/* ---- snapshots ---- */
+
+void token_certs_free(struct token_cert *certs, size_t n)
+{
+    size_t i;
+
+    if (!certs)
+        return;
+    for (i = 0; i < n; i++) {
+        free(certs[i].der);
+        free(certs[i].owned_id);
+        if (certs[i].summary)
+            cert_summary_free(certs[i].summary);
+    }
+    free(certs);
 }
 
 static void certset_unref(struct token_certset *cs)
@@ -116,6 +126,43 @@ static void certset_unref(struct token_certset *cs)
         return;
     token_certs_free(cs->certs, cs->n);
     free(cs);
+}
+
+struct token_snapshot *service_snapshot_new(void)
+{
+    struct token_snapshot *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->certset = calloc(1, sizeof(*s->certset));
+    if (!s->certset) {
+        free(s);
+        return NULL;
+    }
+    s->refs = 1;
+    s->certset->refs = 1;
+    s->pin.tries_left = s->pin.tries_max = -1;
+    return s;
+}
+
+token_err service_snapshot_set_certs(struct token_snapshot *s, struct token_cert *certs, size_t n)
+{
+    token_certs_free(s->certset->certs, s->certset->n);
+    s->certset->certs = certs;
+    s->certset->n = n;
+    s->certs = certs;
+    s->n_certs = n;
+    return TOKEN_OK;
+}
+
+void service_summarize_certs(struct token_cert *certs, size_t n)
+{
+    time_t now = time(NULL);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (cert_summarize(certs[i].der, certs[i].der_len, now, &certs[i].summary) != TOKEN_OK)
+            certs[i].summary = NULL;   /* the DER is still served; the summary is not */
 }
 
 struct token_snapshot *token_snapshot_ref(struct token_snapshot *s)
@@ -131,6 +178,7 @@ void token_snapshot_unref(struct token_snapshot *s)
         return;
     free(s->id);
     free(s->reader);
+    free(s->manufacturer);
     free(s->model);
     free(s->serial);
     free(s->version);
@@ -181,6 +229,7 @@ static struct token_snapshot *snapshot_with_pin(const struct token_snapshot *s,
     c->pin = *pin;
     c->id = strdup_or_null(s->id, &oom);
     c->reader = strdup_or_null(s->reader, &oom);
+    c->manufacturer = strdup_or_null(s->manufacturer, &oom);
     c->model = strdup_or_null(s->model, &oom);
     c->serial = strdup_or_null(s->serial, &oom);
     c->version = strdup_or_null(s->version, &oom);
@@ -192,374 +241,141 @@ static struct token_snapshot *snapshot_with_pin(const struct token_snapshot *s,
     return c;
 }
 
-static struct reader_entry *find_reader(struct token_service *svc, const char *name)
+/* ---- the cache ---- */
+
+static struct cache_entry *cache_find(struct token_service *svc, const char *id)
 {
     size_t i;
 
-    for (i = 0; i < svc->n_readers; i++)
-        if (strcmp(svc->readers[i].name, name) == 0)
-            return &svc->readers[i];
+    for (i = 0; i < svc->n_cache; i++)
+        if (strcmp(svc->cache[i].snap->id, id) == 0)
+            return &svc->cache[i];
     return NULL;
 }
 
-static struct reader_entry *find_token(struct token_service *svc, const char *id)
+void service_publish(struct token_service *svc, struct token_provider *p,
+                     struct token_snapshot *snap, bool announce)
 {
-    size_t i;
-
-    for (i = 0; i < svc->n_readers; i++)
-        if (svc->readers[i].snap && strcmp(svc->readers[i].snap->id, id) == 0)
-            return &svc->readers[i];
-    return NULL;
-}
-
-static void pin_info_from_edge(struct token_pin_info *pin, const struct card_edge *edge,
-                               int tries_left, bool blocked)
-{
-    pin->tries_left = tries_left;
-    pin->blocked = blocked;
-    pin->min_len = edge->pin_policy.min_len;
-    pin->max_len = edge->pin_policy.max_len;
-    pin->charset = edge->pin_policy.charset;
-}
-
-static void summarize_certs(struct token_cert *certs, size_t n)
-{
-    time_t now = time(NULL);
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (cert_summarize(certs[i].der, certs[i].der_len, now, &certs[i].summary) != TOKEN_OK)
-            certs[i].summary = NULL;   /* the DER is still served; the summary is not */
-}
-
-/* Reads everything the snapshot shows, inside the session's transaction. */
-static token_err read_snapshot(struct card_session *cs, const char *reader,
-                               struct token_snapshot **out)
-{
-    struct edge_identity ident = {0};
-    struct token_snapshot *s = NULL;
-    struct token_certset *set = NULL;
-    const uint8_t *atr;
-    int tries = -1;
-    bool blocked = false;
-    token_err err;
-
-    s = calloc(1, sizeof(*s));
-    set = calloc(1, sizeof(*set));
-    if (!s || !set) {
-        err = TOKEN_E_NO_MEMORY;
-        goto fail;
-    }
-    s->refs = 1;
-    set->refs = 1;
-    s->certset = set;
-    atr = pcsc_card_atr(cs->card, &s->atr_len);
-    memcpy(s->atr, atr, s->atr_len);
-
-    err = cs->edge->identify(cs->t, s->atr, s->atr_len, &ident);
-    if (!err)
-        err = cs->edge->read_certs(cs->t, &set->certs, &set->n);
-    if (!err)
-        err = cs->edge->pin_state(cs->t, &tries, &blocked);
-    if (err)
-        goto fail;
-    summarize_certs(set->certs, set->n);
-
-    s->id = ident.id;
-    s->model = ident.model;
-    s->serial = ident.serial;
-    s->version = ident.version;
-    memset(&ident, 0, sizeof(ident));
-    s->reader = strdup(reader);
-    if (!s->reader) {
-        err = TOKEN_E_NO_MEMORY;
-        goto fail;
-    }
-    s->edge = cs->edge->name;
-    s->certs = set->certs;
-    s->n_certs = set->n;
-    pin_info_from_edge(&s->pin, cs->edge, tries, blocked);
-    *out = s;
-    return TOKEN_OK;
-fail:
-    edge_identity_clear(&ident);
-    if (s)
-        token_snapshot_unref(s);
-    else
-        free(set);
-    return err;
-}
-
-struct read_work {
-    const char *reader;
-    struct token_snapshot *snap;
-};
-
-static token_err read_work(struct card_session *cs, void *arg)
-{
-    struct read_work *w = arg;
-
-    return read_snapshot(cs, w->reader, &w->snap);
-}
-
-static unsigned card_wait_ms(const struct token_service *svc)
-{
-    return svc->cfg.card_wait_ms ? svc->cfg.card_wait_ms : SERVICE_CARD_WAIT_MS_DEFAULT;
-}
-
-/* False while an earlier read of this reader still waits for the card. */
-static bool reader_free_to_read(struct token_service *svc, const char *reader)
-{
-    struct card_job *done = NULL;
-    struct reader_entry *r;
-    bool free_to_read = true;
+    struct cache_entry *e, *list;
+    struct token_snapshot *old = NULL;
+    bool stored = false;
 
     pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, reader);
-    if (r && r->stuck_read) {
-        if (card_job_still_waiting(r->stuck_read))
-            free_to_read = false;
-        else {
-            done = r->stuck_read;
-            r->stuck_read = NULL;
-        }
-    }
-    pthread_mutex_unlock(&svc->lock);
-    card_job_unref(done);
-    return free_to_read;
-}
-
-static void remember_stuck_read(struct token_service *svc, const char *reader,
-                                struct card_job *job)
-{
-    struct reader_entry *r;
-
-    pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, reader);
-    if (r && !r->stuck_read) {
-        r->stuck_read = job;
-        job = NULL;
-    }
-    pthread_mutex_unlock(&svc->lock);
-    card_job_unref(job);
-}
-
-static token_err read_token(struct token_service *svc, const char *reader,
-                            const struct card_edge **edge, struct token_snapshot **out)
-{
-    struct read_work w = {reader, NULL};
-    struct card_job *stuck = NULL;
-    token_err err;
-
-    if (!reader_free_to_read(svc, reader))
-        return TOKEN_E_TOKEN_BUSY;
-    err = card_job_run(reader, NULL, card_wait_ms(svc), read_work, &w, edge, &stuck);
-    if (stuck)
-        remember_stuck_read(svc, reader, stuck);
-    *out = w.snap;
-    return err;
-}
-
-/*
- * Reads the card in `reader` and stores the snapshot, unless the card changed
- * meanwhile. Returns the stored snapshot with a reference, or NULL.
- */
-static struct token_snapshot *refresh_reader(struct token_service *svc, const char *reader)
-{
-    struct token_snapshot *snap = NULL, *result = NULL;
-    const struct card_edge *edge = NULL;
-    struct reader_entry *r;
-    token_err err;
-
-    err = read_token(svc, reader, &edge, &snap);
-    pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, reader);
-    if (r && r->card_present) {
-        if (err == TOKEN_OK) {
-            token_snapshot_unref(r->snap);
-            r->snap = snap;
-            r->edge = edge;
-            r->unrecognised = false;
-            snap = NULL;
-            result = token_snapshot_ref(r->snap);
-        } else if (err == TOKEN_E_CARD_UNSUPPORTED) {
-            r->unrecognised = true;
-        }
-    }
-    pthread_mutex_unlock(&svc->lock);
-    token_snapshot_unref(snap);
-    if (err && err != TOKEN_E_CARD_UNSUPPORTED) {
-        char msg[160];
-
-        snprintf(msg, sizeof(msg), "reading the token in \"%s\" failed (%s); it will be read "
-                 "again on use", reader, token_err_name(err));
-        svc_log(svc, LOG_WARNING, NULL, msg);
-    }
-    return result;
-}
-
-/* ---- the monitor's view ---- */
-
-static void on_reader_added(struct token_service *svc, const struct pcsc_reader *pr)
-{
-    struct reader_entry *list;
-    bool added = false;
-
-    pthread_mutex_lock(&svc->lock);
-    svc->pcsc_up = true;   /* a reader reported is pcscd answering, scan finished or not */
-    if (!find_reader(svc, pr->name)) {
-        list = realloc(svc->readers, (svc->n_readers + 1) * sizeof(*list));
+    e = cache_find(svc, snap->id);
+    if (e) {
+        old = e->snap;
+        e->snap = snap;
+        e->provider = p;
+        stored = true;
+    } else {
+        list = realloc(svc->cache, (svc->n_cache + 1) * sizeof(*list));
         if (list) {
-            svc->readers = list;
-            memset(&list[svc->n_readers], 0, sizeof(*list));
-            list[svc->n_readers].name = strdup(pr->name);
-            if (list[svc->n_readers].name) {
-                svc->n_readers++;
-                added = true;
-            }
+            svc->cache = list;
+            list[svc->n_cache++] = (struct cache_entry){snap, p};
+            stored = true;
         }
     }
     pthread_mutex_unlock(&svc->lock);
-    if (added)
-        svc_emit_simple(svc, TOKEN_EV_READER_ADDED, pr->name, NULL);
-}
-
-static void on_reader_removed(struct token_service *svc, const struct pcsc_reader *pr)
-{
-    struct reader_entry *r;
-    bool removed = false;
-
-    pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, pr->name);
-    if (r) {
-        free(r->name);
-        token_snapshot_unref(r->snap);
-        card_job_unref(r->stuck_read);
-        *r = svc->readers[--svc->n_readers];
-        removed = true;
-    }
-    pthread_mutex_unlock(&svc->lock);
-    if (removed)
-        svc_emit_simple(svc, TOKEN_EV_READER_REMOVED, pr->name, NULL);
-}
-
-static void on_card_inserted(struct token_service *svc, const struct pcsc_reader *pr)
-{
-    struct token_snapshot *snap;
-    struct reader_entry *r;
-
-    pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, pr->name);
-    if (r) {
-        r->card_present = true;
-        r->unrecognised = false;
-        r->atr_len = pr->atr_len <= TOKEN_ATR_MAX ? pr->atr_len : 0;
-        memcpy(r->atr, pr->atr, r->atr_len);
-    }
-    pthread_mutex_unlock(&svc->lock);
-    if (!r)
-        return;
-    snap = refresh_reader(svc, pr->name);
-    if (snap) {
-        svc_log(svc, LOG_INFO, snap->id, "token inserted");
-        svc_emit_simple(svc, TOKEN_EV_TOKEN_INSERTED, pr->name, snap->id);
+    token_snapshot_unref(old);
+    if (!stored) {
+        service_log(svc, LOG_ERR, snap->id, "out of memory: the token is not listed");
         token_snapshot_unref(snap);
+        return;
+    }
+    if (announce) {
+        service_log(svc, LOG_INFO, snap->id, "token inserted");
+        emit_simple(svc, TOKEN_EV_TOKEN_INSERTED, snap->reader, snap->id);
     }
 }
 
-static void on_card_removed(struct token_service *svc, const struct pcsc_reader *pr)
+bool service_has_token(struct token_service *svc, const char *id)
+{
+    bool has;
+
+    pthread_mutex_lock(&svc->lock);
+    has = cache_find(svc, id) != NULL;
+    pthread_mutex_unlock(&svc->lock);
+    return has;
+}
+
+void service_withdraw(struct token_service *svc, struct token_provider *p, const char *id,
+                      bool announce)
 {
     struct token_snapshot *old = NULL;
-    struct reader_entry *r;
+    struct cache_entry *e;
 
     pthread_mutex_lock(&svc->lock);
-    r = find_reader(svc, pr->name);
-    if (r) {
-        old = r->snap;
-        r->snap = NULL;
-        r->card_present = false;
-        r->unrecognised = false;
-        r->atr_len = 0;
-        r->edge = NULL;
+    e = cache_find(svc, id);
+    if (e && e->provider == p) {
+        old = e->snap;
+        *e = svc->cache[--svc->n_cache];
     }
     pthread_mutex_unlock(&svc->lock);
-    if (old) {
-        svc_log(svc, LOG_INFO, old->id, "token removed");
-        svc_emit_simple(svc, TOKEN_EV_TOKEN_REMOVED, pr->name, old->id);
-        token_snapshot_unref(old);
+    if (!old)
+        return;
+    if (announce) {
+        service_log(svc, LOG_INFO, old->id, "token removed");
+        emit_simple(svc, TOKEN_EV_TOKEN_REMOVED, old->reader, old->id);
     }
+    token_snapshot_unref(old);
 }
 
-static void set_ready(struct token_service *svc)
+static void read_missing(struct token_service *svc)
 {
+    size_t i;
+
+    for (i = 0; i < svc->n_providers; i++)
+        if (svc->providers[i]->ops->read_missing)
+            svc->providers[i]->ops->read_missing(svc->providers[i]);
+}
+
+/* Looks `id` up: its provider, or why not; *snap gets a reference when given. */
+static token_err cache_lookup(struct token_service *svc, const char *id, struct token_provider **p,
+                              struct token_snapshot **snap)
+{
+    struct token_provider *owner = NULL;
+    struct cache_entry *e;
+    token_err err;
+
     pthread_mutex_lock(&svc->lock);
-    svc->ready = true;
-    pthread_cond_broadcast(&svc->ready_cond);
-    pthread_mutex_unlock(&svc->lock);
-}
-
-static void on_service_change(struct token_service *svc, bool up)
-{
-    pthread_mutex_lock(&svc->lock);
-    svc->pcsc_up = up;
-    pthread_mutex_unlock(&svc->lock);
-    svc_log(svc, up ? LOG_NOTICE : LOG_WARNING, NULL,
-            up ? "pcscd is reachable again" : "pcscd is not reachable");
-    svc_emit_simple(svc, up ? TOKEN_EV_PCSC_BACK : TOKEN_EV_PCSC_LOST, NULL, NULL);
-}
-
-static void on_pcsc_change(const struct pcsc_change *ch, void *userdata)
-{
-    struct token_service *svc = userdata;
-
-    switch (ch->kind) {
-    case PCSC_CHANGE_READER_ADDED:
-        on_reader_added(svc, ch->reader);
-        break;
-    case PCSC_CHANGE_READER_REMOVED:
-        on_reader_removed(svc, ch->reader);
-        break;
-    case PCSC_CHANGE_CARD_INSERTED:
-        on_card_inserted(svc, ch->reader);
-        break;
-    case PCSC_CHANGE_CARD_REMOVED:
-        on_card_removed(svc, ch->reader);
-        break;
-    case PCSC_CHANGE_SERVICE_LOST:
-        on_service_change(svc, false);
-        break;
-    case PCSC_CHANGE_SERVICE_BACK:
-        on_service_change(svc, true);
-        break;
-    case PCSC_CHANGE_SCAN_DONE:
-        pthread_mutex_lock(&svc->lock);
-        svc->pcsc_up = true;
-        pthread_mutex_unlock(&svc->lock);
-        break;
+    e = cache_find(svc, id);
+    if (e) {
+        owner = e->provider;
+        if (snap)
+            *snap = token_snapshot_ref(e->snap);
     }
-    if (ch->kind == PCSC_CHANGE_SCAN_DONE || ch->kind == PCSC_CHANGE_SERVICE_LOST)
-        set_ready(svc);
+    pthread_mutex_unlock(&svc->lock);
+    /* a token of a provider that cannot reach it now (pcscd gone) is not
+     * there; nor is any token while PC/SC, the provider we always have, is
+     * down and could be holding it */
+    err = owner ? owner->ops->reachable(owner) : TOKEN_E_TOKEN_NOT_FOUND;
+    if (err == TOKEN_E_TOKEN_NOT_FOUND && svc->pcsc->ops->reachable(svc->pcsc) != TOKEN_OK)
+        err = svc->pcsc->ops->reachable(svc->pcsc);
+    if (err && snap && *snap) {
+        token_snapshot_unref(*snap);
+        *snap = NULL;
+    }
+    *p = err ? NULL : owner;
+    return err;
+}
+
+token_err service_route(struct token_service *svc, const char *id, struct token_provider **out)
+{
+    token_err err = cache_lookup(svc, id, out, NULL);
+
+    if (err == TOKEN_E_TOKEN_NOT_FOUND) {
+        read_missing(svc);   /* the first read may have failed: try once more */
+        err = cache_lookup(svc, id, out, NULL);
+    }
+    return err;
 }
 
 /* ---- life cycle ---- */
 
-static void wait_ready(struct token_service *svc)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += SERVICE_READY_TIMEOUT_MS / 1000;
-    pthread_mutex_lock(&svc->lock);
-    while (!svc->ready &&
-           pthread_cond_timedwait(&svc->ready_cond, &svc->lock, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&svc->lock);
-}
-
 token_err token_service_new(const struct token_service_config *cfg, struct token_service **out)
 {
+    struct token_provider *skf = NULL;
     struct token_service *svc;
-    pthread_condattr_t ca;
     token_err err;
 
     if (!out)
@@ -571,18 +387,21 @@ token_err token_service_new(const struct token_service_config *cfg, struct token
         svc->cfg = *cfg;
     pthread_mutex_init(&svc->lock, NULL);
     pthread_mutex_init(&svc->subs_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&svc->ready_cond, &ca);
-    pthread_condattr_destroy(&ca);
 
-    err = pcsc_monitor_start(on_pcsc_change, svc, &svc->mon);
+    err = pcsc_provider_start(svc, &svc->pcsc);
     if (err) {
         token_service_free(svc);
         return err;
     }
-    /* callers' first listing should already show the tokens that are plugged in */
-    wait_ready(svc);
+    svc->providers[svc->n_providers++] = svc->pcsc;
+    /* a library that fails is logged and skipped: the other tokens are served */
+    err = skf_provider_start(svc, &skf);
+    if (err) {
+        token_service_free(svc);
+        return err;
+    }
+    if (skf)
+        svc->providers[svc->n_providers++] = skf;
     *out = svc;
     return TOKEN_OK;
 }
@@ -594,27 +413,22 @@ void token_service_free(struct token_service *svc)
 
     if (!svc)
         return;
-    /* the monitor first: its reads start card jobs */
-    pcsc_monitor_stop(svc->mon);
-    card_jobs_stop();
-    for (i = 0; i < svc->n_readers; i++) {
-        free(svc->readers[i].name);
-        token_snapshot_unref(svc->readers[i].snap);
-        card_job_unref(svc->readers[i].stuck_read);
-    }
-    free(svc->readers);
+    /* providers first: their threads publish into the cache */
+    for (i = svc->n_providers; i-- > 0;)
+        svc->providers[i]->ops->free(svc->providers[i]);
+    for (i = 0; i < svc->n_cache; i++)
+        token_snapshot_unref(svc->cache[i].snap);
+    free(svc->cache);
     for (l = svc->locks; l; l = next) {
         next = l->next;
         /* taking the lock waits for an operation still in flight */
         pthread_mutex_lock(&l->m);
         pthread_mutex_unlock(&l->m);
         pthread_mutex_destroy(&l->m);
-        card_job_unref(l->stuck);
         free(l->id);
         free(l);
     }
     free(svc->subs);
-    pthread_cond_destroy(&svc->ready_cond);
     pthread_mutex_destroy(&svc->subs_lock);
     pthread_mutex_destroy(&svc->lock);
     free(svc);
@@ -663,54 +477,20 @@ token_err token_service_status(struct token_service *svc, struct token_status *o
     if (!svc || !out)
         return TOKEN_E_INVALID_ARG;
     memset(out, 0, sizeof(*out));
+    out->pcsc_available = pcsc_provider_reachable(svc->pcsc);
+    out->n_readers = pcsc_provider_reader_count(svc->pcsc);
     pthread_mutex_lock(&svc->lock);
-    out->pcsc_available = svc->pcsc_up;
-    out->n_readers = svc->n_readers;
-    for (i = 0; i < svc->n_readers; i++)
-        out->n_tokens += svc->readers[i].snap != NULL;
+    for (i = 0; i < svc->n_cache; i++)
+        out->n_tokens += svc->cache[i].provider->ops->reachable(svc->cache[i].provider) == TOKEN_OK;
     pthread_mutex_unlock(&svc->lock);
     return TOKEN_OK;
 }
 
 token_err token_service_readers(struct token_service *svc, struct token_reader **out, size_t *n)
 {
-    struct token_reader *list = NULL;
-    token_err err = TOKEN_OK;
-    size_t i, count;
-
     if (!svc || !out || !n)
         return TOKEN_E_INVALID_ARG;
-    pthread_mutex_lock(&svc->lock);
-    count = svc->n_readers;
-    if (!svc->pcsc_up) {
-        err = TOKEN_E_PCSC_UNAVAILABLE;
-        goto out;
-    }
-    list = calloc(count ? count : 1, sizeof(*list));
-    if (!list) {
-        err = TOKEN_E_NO_MEMORY;
-        goto out;
-    }
-    for (i = 0; i < count; i++) {
-        const struct reader_entry *r = &svc->readers[i];
-
-        list[i].name = strdup(r->name);
-        list[i].token_id = r->snap ? strdup(r->snap->id) : NULL;
-        if (!list[i].name || (r->snap && !list[i].token_id))
-            err = TOKEN_E_NO_MEMORY;
-        list[i].card_present = r->card_present;
-        list[i].atr_len = r->atr_len;
-        memcpy(list[i].atr, r->atr, r->atr_len);
-    }
-out:
-    pthread_mutex_unlock(&svc->lock);
-    if (err) {
-        token_readers_free(list, count);
-        return err;
-    }
-    *out = list;
-    *n = count;
-    return TOKEN_OK;
+    return pcsc_provider_readers(svc->pcsc, out, n);
 }
 
 void token_readers_free(struct token_reader *list, size_t n)
@@ -726,64 +506,30 @@ void token_readers_free(struct token_reader *list, size_t n)
     free(list);
 }
 
-/* Names of readers with a card that has not been read successfully yet. */
-static char **unread_readers(struct token_service *svc, size_t *n)
-{
-    char **names;
-    size_t i;
-
-    *n = 0;
-    pthread_mutex_lock(&svc->lock);
-    names = calloc(svc->n_readers + 1, sizeof(*names));
-    for (i = 0; names && i < svc->n_readers; i++) {
-        const struct reader_entry *r = &svc->readers[i];
-
-        if (r->card_present && !r->snap && !r->unrecognised) {
-            names[*n] = strdup(r->name);
-            if (names[*n])
-                (*n)++;
-        }
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return names;
-}
-
-/* A card whose first read failed (busy, reset) is read on demand. */
-static void read_missing(struct token_service *svc)
-{
-    size_t n, i;
-    char **names = unread_readers(svc, &n);
-
-    for (i = 0; names && i < n; i++) {
-        token_snapshot_unref(refresh_reader(svc, names[i]));
-        free(names[i]);
-    }
-    free(names);
-}
-
+/*
+ * Every reachable token. With PC/SC alone, pcscd down is an error, as it
+ * always was; beside other providers it only hides the PC/SC tokens.
+ */
 token_err token_service_tokens(struct token_service *svc, struct token_snapshot ***out, size_t *n)
 {
     struct token_snapshot **list;
-    token_err err = TOKEN_OK;
+    token_err pcsc_err;
     size_t i, count = 0;
 
     if (!svc || !out || !n)
         return TOKEN_E_INVALID_ARG;
     read_missing(svc);
+    pcsc_err = svc->pcsc->ops->reachable(svc->pcsc);
+    if (pcsc_err && svc->n_providers == 1)
+        return pcsc_err;
     pthread_mutex_lock(&svc->lock);
-    if (!svc->pcsc_up) {
-        pthread_mutex_unlock(&svc->lock);
-        return TOKEN_E_PCSC_UNAVAILABLE;
-    }
-    list = calloc(svc->n_readers + 1, sizeof(*list));
-    if (!list)
-        err = TOKEN_E_NO_MEMORY;
-    for (i = 0; list && i < svc->n_readers; i++)
-        if (svc->readers[i].snap)
-            list[count++] = token_snapshot_ref(svc->readers[i].snap);
+    list = calloc(svc->n_cache + 1, sizeof(*list));
+    for (i = 0; list && i < svc->n_cache; i++)
+        if (svc->cache[i].provider->ops->reachable(svc->cache[i].provider) == TOKEN_OK)
+            list[count++] = token_snapshot_ref(svc->cache[i].snap);
     pthread_mutex_unlock(&svc->lock);
-    if (err)
-        return err;
+    if (!list)
+        return TOKEN_E_NO_MEMORY;
     *out = list;
     *n = count;
     return TOKEN_OK;
@@ -791,25 +537,18 @@ token_err token_service_tokens(struct token_service *svc, struct token_snapshot 
 
 token_err token_service_get(struct token_service *svc, const char *id, struct token_snapshot **out)
 {
-    struct reader_entry *r;
-    token_err err = TOKEN_OK;
+    struct token_provider *p;
+    token_err err;
 
     if (!svc || !id || !out)
         return TOKEN_E_INVALID_ARG;
+    *out = NULL;
     read_missing(svc);
-    pthread_mutex_lock(&svc->lock);
-    r = find_token(svc, id);
-    if (!svc->pcsc_up)
-        err = TOKEN_E_PCSC_UNAVAILABLE;
-    else if (!r)
-        err = TOKEN_E_TOKEN_NOT_FOUND;
-    else
-        *out = token_snapshot_ref(r->snap);
-    pthread_mutex_unlock(&svc->lock);
+    err = cache_lookup(svc, id, &p, out);
     return err;
 }
 
-/* ---- operations on one token ---- */
+/* ---- one operation at a time per token ---- */
 
 static struct token_lock *token_lock_get(struct token_service *svc, const char *id)
 {
@@ -834,6 +573,20 @@ static struct token_lock *token_lock_get(struct token_service *svc, const char *
     }
     pthread_mutex_unlock(&svc->lock);
     return l;
+}
+
+struct token_lock *service_lock_token(struct token_service *svc, const char *id)
+{
+    struct token_lock *l = token_lock_get(svc, id);
+
+    if (l)
+        pthread_mutex_lock(&l->m);
+    return l;
+}
+
+void service_unlock_token(struct token_lock *l)
+{
+    pthread_mutex_unlock(&l->m);
 }
 
 static long ms_since(const struct timespec *then)
@@ -861,124 +614,93 @@ static void pace_attempt(struct token_service *svc, struct token_lock *l)
     clock_gettime(CLOCK_MONOTONIC, &l->last_attempt);
 }
 
-enum pin_op { OP_VERIFY, OP_CHANGE_PIN, OP_UNBLOCK, OP_CHANGE_PUK, OP_PIN_INFO };
+/* ---- the PIN and unlock-secret policies and the last-try guard ---- */
 
-struct pin_request {
-    enum pin_op op;
-    const char *a, *b;      /* the secrets, per op */
-    unsigned flags;
-    /* work done while the PIN just presented is verified (signing a request) */
-    card_work_fn then;
-    void *then_arg;
-};
+token_err service_check_secret(const struct token_secret_policy *p, const char *pin)
+{
+    size_t len, i;
+    bool digits = strcmp(p->charset, "digits") == 0;
 
-struct pin_result {
-    int tries_left;         /* the counter the operation speaks of */
-    int unlock_tries;       /* the unlock secret's tries left as last known, -1 when not */
-    int pin_tries;          /* the PIN counter afterwards */
-    bool pin_blocked;
-    bool accepted;          /* the card took the PIN or PUK */
-};
+    if (!pin)
+        return TOKEN_E_PIN_POLICY;
+    len = strlen(pin);
+    if (len < p->min_len || len > p->max_len)
+        return TOKEN_E_PIN_POLICY;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)pin[i];
 
-static token_err check_policies(const struct card_edge *edge, const struct pin_request *req)
+        if (digits ? (c < '0' || c > '9') : (c < 0x20 || c > 0x7e))
+            return TOKEN_E_PIN_POLICY;
+    }
+    return TOKEN_OK;
+}
+
+static token_err check_policies(const struct token_secret_policy *pin,
+                                const struct token_secret_policy *unlock,
+                                const struct provider_pin_request *req)
 {
     switch (req->op) {
-    case OP_VERIFY:
-        return edge_check_pin_policy(&edge->pin_policy, req->a);
-    case OP_CHANGE_PIN:
-        if (edge_check_pin_policy(&edge->pin_policy, req->a))
+    case PROVIDER_VERIFY:
+        return service_check_secret(pin, req->a);
+    case PROVIDER_CHANGE_PIN:
+        if (service_check_secret(pin, req->a))
             return TOKEN_E_PIN_POLICY;
-        return edge_check_pin_policy(&edge->pin_policy, req->b);
-    /* A PUK comes from whoever keeps it (the CA): one that breaks the PUK
-     * rules is its keeper's error, told apart from the user's new PIN. */
-    case OP_UNBLOCK:
-        if (edge_check_pin_policy(&edge->puk_policy, req->a))
+        return service_check_secret(pin, req->b);
+    /* An unlock secret comes from whoever keeps it (the CA): one that breaks
+     * its rules is its keeper's error, told apart from the user's new PIN. */
+    case PROVIDER_UNBLOCK:
+        if (service_check_secret(unlock, req->a))
             return TOKEN_E_PUK_POLICY;
-        return edge_check_pin_policy(&edge->pin_policy, req->b);
-    case OP_CHANGE_PUK:
-        if (edge_check_pin_policy(&edge->puk_policy, req->a) ||
-            edge_check_pin_policy(&edge->puk_policy, req->b))
+        return service_check_secret(pin, req->b);
+    case PROVIDER_CHANGE_PUK:
+        if (service_check_secret(unlock, req->a) || service_check_secret(unlock, req->b))
             return TOKEN_E_PUK_POLICY;
         return TOKEN_OK;
-    case OP_PIN_INFO:
+    case PROVIDER_REMOTE_UNBLOCK:
+        return req->blob && req->blob_len ? TOKEN_OK : TOKEN_E_INVALID_ARG;
+    case PROVIDER_PIN_INFO:
         return TOKEN_OK;
     }
     return TOKEN_E_INVALID_ARG;
 }
 
-/* Which secret an operation presents to the card. */
-enum secret_kind {
-    SECRET_NONE,
-    SECRET_PIN,             /* the user's PIN: the user may choose to spend its last try */
-    SECRET_UNLOCK,          /* an unlock secret (PIV PUK; an SKF admin PIN, a PKCS#11 SO PIN
-                             * when those providers come): a blocked one is beyond repair */
-};
-
-static enum secret_kind secret_presented(enum pin_op op)
+bool service_presents_unlock_secret(enum provider_pin_op op)
 {
-    switch (op) {
-    case OP_VERIFY:
-    case OP_CHANGE_PIN:
-        return SECRET_PIN;
-    case OP_UNBLOCK:
-    case OP_CHANGE_PUK:
-        return SECRET_UNLOCK;
-    case OP_PIN_INFO:
-        break;
-    }
-    return SECRET_NONE;
+    return op == PROVIDER_UNBLOCK || op == PROVIDER_CHANGE_PUK || op == PROVIDER_REMOTE_UNBLOCK;
+}
+
+bool service_presents_secret(enum provider_pin_op op)
+{
+    return op != PROVIDER_PIN_INFO;
 }
 
 /*
  * An unlock secret's last try is never spent, whoever asks: it comes from a
  * CA's record, and a wrong record must not cost the token its unlock for
- * good. The counter is read first (costs nothing); a card that cannot tell
- * is judged by the count its last answer to that secret gave in this
- * process, and goes ahead when there is none. `res->unlock_tries` gets the
- * count.
+ * good. A token that cannot tell its counter is judged by the count its last
+ * answer to that secret gave in this process, and goes ahead when there is
+ * none. A PIN's last try is spent only when the caller says so.
  */
-static token_err guard_unlock_last_try(struct card_session *cs, struct pin_result *res)
+token_err service_guard_secret(const struct provider_pin_request *req, token_err read_err,
+                               int tries, bool blocked, struct provider_pin_result *res)
 {
-    int tries = -1;
-    bool blocked = false;
-    token_err err = cs->edge->unlock_state ? cs->edge->unlock_state(cs->t, &tries, &blocked)
-                                           : TOKEN_E_NOT_SUPPORTED;
-
-    if (err == TOKEN_E_NOT_SUPPORTED) {
-        tries = res->unlock_tries;
-        blocked = tries == 0;
-        err = TOKEN_OK;
-    }
-    if (err)
-        return err;
-    res->unlock_tries = tries;
-    if (blocked)
-        return TOKEN_E_PUK_BLOCKED;
-    if (tries == 1)
-        return TOKEN_E_PUK_LAST_TRY;
-    return TOKEN_OK;
-}
-
-/* Refuses an attempt that would spend the last try: a PIN's unless allowed,
- * an unlock secret's always. */
-static token_err guard_last_try(struct card_session *cs, const struct pin_request *req,
-                                struct pin_result *res)
-{
-    int tries = -1;
-    bool blocked = false;
-    token_err err;
-
-    switch (secret_presented(req->op)) {
-    case SECRET_NONE:
+    if (!service_presents_secret(req->op))
         return TOKEN_OK;
-    case SECRET_UNLOCK:
-        return guard_unlock_last_try(cs, res);
-    case SECRET_PIN:
-        break;
+    if (service_presents_unlock_secret(req->op)) {
+        if (read_err == TOKEN_E_NOT_SUPPORTED) {
+            tries = res->unlock_tries;
+            blocked = tries == 0;
+            read_err = TOKEN_OK;
+        }
+        if (read_err)
+            return read_err;
+        res->unlock_tries = tries;
+        if (blocked)
+            return TOKEN_E_PUK_BLOCKED;
+        return tries == 1 ? TOKEN_E_PUK_LAST_TRY : TOKEN_OK;
     }
-    err = cs->edge->pin_state(cs->t, &tries, &blocked);
-    if (err)
-        return err;
+    if (read_err)
+        return read_err;
     if (blocked)
         return TOKEN_E_PIN_BLOCKED;
     if (tries == 1 && !(req->flags & TOKEN_PIN_ALLOW_LAST_TRY))
@@ -986,40 +708,9 @@ static token_err guard_last_try(struct card_session *cs, const struct pin_reques
     return TOKEN_OK;
 }
 
-static token_err run_pin_op(struct card_session *cs, const struct pin_request *req, int *tries)
-{
-    switch (req->op) {
-    case OP_VERIFY:
-        return cs->edge->verify_pin(cs->t, req->a, tries);
-    case OP_CHANGE_PIN:
-        return cs->edge->change_pin(cs->t, req->a, req->b, tries);
-    case OP_UNBLOCK:
-        return cs->edge->unblock_pin(cs->t, req->a, req->b, tries);
-    case OP_CHANGE_PUK:
-        return cs->edge->change_puk(cs->t, req->a, req->b, tries);
-    case OP_PIN_INFO:
-        return TOKEN_OK;
-    }
-    return TOKEN_E_INVALID_ARG;
-}
-
-/* The token in the reader must still be the one the caller named. */
-static token_err check_same_token(struct card_session *cs, const char *id)
-{
-    struct edge_identity ident = {0};
-    size_t atr_len;
-    const uint8_t *atr = pcsc_card_atr(cs->card, &atr_len);
-    token_err err = cs->edge->identify(cs->t, atr, atr_len, &ident);
-
-    if (!err && strcmp(ident.id, id) != 0)
-        err = TOKEN_E_TOKEN_REMOVED;
-    edge_identity_clear(&ident);
-    return err;
-}
-
-/* What the card's answer to an unlock secret says of its counter: a right
- * one restores it to a limit the card may not tell, a wrong one counts it. */
-static void note_unlock_tries(token_err err, struct pin_result *res)
+/* What the token's answer to an unlock secret says of its counter: a right
+ * one restores it to a limit the token may not tell, a wrong one counts it. */
+void service_note_unlock_tries(token_err err, struct provider_pin_result *res)
 {
     if (err == TOKEN_OK)
         res->unlock_tries = -1;
@@ -1029,87 +720,37 @@ static void note_unlock_tries(token_err err, struct pin_result *res)
         res->unlock_tries = 0;
 }
 
-struct pin_work {
-    const char *id;
-    const struct pin_request *req;
-    struct pin_result *res;
-};
-
-/*
- * Inside one transaction: re-identify, guard, operate, then read the PIN
- * state the user sees next. Only work that presented a PIN or PUK logs out:
- * a read must not log out another program the user verified in (a browser's
- * PKCS#11 module signing, say).
- */
-static token_err pin_work(struct card_session *cs, void *arg)
-{
-    struct pin_work *w = arg;
-    bool presented = false;
-    token_err err, state_err;
-
-    err = check_same_token(cs, w->id);
-    if (!err)
-        err = guard_last_try(cs, w->req, w->res);
-    if (!err && w->req->op != OP_PIN_INFO) {
-        presented = true;
-        err = run_pin_op(cs, w->req, &w->res->tries_left);
-        w->res->accepted = !err;
-        if (secret_presented(w->req->op) == SECRET_UNLOCK)
-            note_unlock_tries(err, w->res);
-        if (!err && w->req->then)
-            err = w->req->then(cs, w->req->then_arg);
-    }
-    if (err == TOKEN_E_TOKEN_REMOVED || err == TOKEN_E_PCSC_UNAVAILABLE)
-        return err;
-    if (presented && cs->edge->logout(cs->t) != TOKEN_OK) {
-        cs->needs_reset = true;   /* a verified PIN must not outlive us */
-        return err;
-    }
-    state_err = cs->edge->pin_state(cs->t, &w->res->pin_tries, &w->res->pin_blocked);
-    return err ? err : state_err;
-}
-
-/* Runs work on the token's card; called with the token's lock held. */
-static token_err run_on_token(struct token_service *svc, struct token_lock *l, const char *reader,
-                              const struct card_edge *edge, card_work_fn work, void *arg)
-{
-    token_err err;
-
-    if (l->stuck) {
-        if (card_job_still_waiting(l->stuck))
-            return TOKEN_E_TOKEN_BUSY;   /* never queue a second attempt behind the first */
-        card_job_unref(l->stuck);
-        l->stuck = NULL;
-    }
-    err = card_job_run(reader, edge, card_wait_ms(svc), work, arg, NULL, &l->stuck);
-    if (err == TOKEN_E_TOKEN_NOT_FOUND || err == TOKEN_E_CARD_UNSUPPORTED ||
-        err == TOKEN_E_READER_NOT_FOUND)
-        err = TOKEN_E_TOKEN_REMOVED;   /* it was there when the caller asked */
-    return err;
-}
+/* ---- PIN operations ---- */
 
 /* Stores new PIN state in the cache and tells subscribers when it changed. */
-static void publish_pin_state(struct token_service *svc, const char *id, const struct pin_result *res)
+static void publish_pin_state(struct token_service *svc, const char *id,
+                              const struct provider_pin_result *res)
 {
     struct token_snapshot *fresh = NULL;
-    struct reader_entry *r;
+    struct cache_entry *e;
     struct token_pin_info pin;
     char *reader = NULL;
-    bool changed = false;
+    bool changed;
 
     pthread_mutex_lock(&svc->lock);
-    r = find_token(svc, id);
-    if (r) {
-        pin = r->snap->pin;
+    e = cache_find(svc, id);
+    if (e) {
+        pin = e->snap->pin;
         changed = pin.tries_left != res->pin_tries || pin.blocked != res->pin_blocked;
         pin.tries_left = res->pin_tries;
         pin.blocked = res->pin_blocked;
+        if (res->pin_tries_max >= 0)
+            pin.tries_max = res->pin_tries_max;
+        if (res->pin_default != TOKEN_PIN_DEFAULT_UNKNOWN) {
+            changed |= pin.is_default != res->pin_default;
+            pin.is_default = res->pin_default;
+        }
         if (changed)
-            fresh = snapshot_with_pin(r->snap, &pin);
+            fresh = snapshot_with_pin(e->snap, &pin);
         if (fresh) {
-            token_snapshot_unref(r->snap);
-            r->snap = fresh;
-            reader = strdup(r->name);
+            token_snapshot_unref(e->snap);
+            e->snap = fresh;
+            reader = e->snap->reader ? strdup(e->snap->reader) : NULL;
         }
     }
     pthread_mutex_unlock(&svc->lock);
@@ -1117,84 +758,52 @@ static void publish_pin_state(struct token_service *svc, const char *id, const s
         struct token_event ev = {.kind = TOKEN_EV_PIN_CHANGED, .reader = reader, .token_id = id,
                                  .tries_left = res->pin_tries, .blocked = res->pin_blocked};
 
-        svc_emit(svc, &ev);
+        service_emit(svc, &ev);
     }
     free(reader);
-}
-
-/* The reader (a copy) and the driver of token `id`, reading it first when the monitor could not. */
-static token_err locate_token(struct token_service *svc, const char *id, char **reader_out,
-                              const struct card_edge **edge_out)
-{
-    const struct card_edge *edge = NULL;
-    char *reader = NULL;
-    struct reader_entry *r;
-    token_err err;
-
-    pthread_mutex_lock(&svc->lock);
-    r = svc->pcsc_up ? find_token(svc, id) : NULL;
-    pthread_mutex_unlock(&svc->lock);
-    if (!r)
-        read_missing(svc);   /* the monitor's read may have failed: try once more */
-    pthread_mutex_lock(&svc->lock);
-    r = svc->pcsc_up ? find_token(svc, id) : NULL;
-    if (r) {
-        edge = r->edge;
-        reader = strdup(r->name);
-    }
-    err = !svc->pcsc_up ? TOKEN_E_PCSC_UNAVAILABLE
-          : !r          ? TOKEN_E_TOKEN_NOT_FOUND
-          : !reader     ? TOKEN_E_NO_MEMORY
-                        : TOKEN_OK;
-    pthread_mutex_unlock(&svc->lock);
-    *reader_out = reader;
-    *edge_out = edge;
-    return err;
 }
 
 static token_err token_pin_operation(struct token_service *svc, const char *id,
-                                     const struct pin_request *req, struct pin_result *res)
+                                     const struct provider_pin_request *req,
+                                     struct provider_pin_result *res)
 {
-    const struct card_edge *edge = NULL;
-    struct pin_work w = {id, req, res};
+    struct token_secret_policy pin_policy, unlock_policy;
+    struct token_provider *p = NULL;
     struct token_lock *l;
-    char *reader = NULL;
     token_err err;
 
-    res->tries_left = res->pin_tries = res->unlock_tries = -1;
+    res->tries_left = res->pin_tries = res->unlock_tries = res->pin_tries_max = -1;
     res->pin_blocked = false;
+    res->pin_default = TOKEN_PIN_DEFAULT_UNKNOWN;
     res->accepted = false;
-    err = locate_token(svc, id, &reader, &edge);
+    err = service_route(svc, id, &p);
     if (!err)
-        err = check_policies(edge, req);
+        err = p->ops->policies(p, id, &pin_policy, &unlock_policy);
+    if (!err)
+        err = check_policies(&pin_policy, &unlock_policy, req);
     if (err)
-        goto out;
+        return err;
 
-    l = token_lock_get(svc, id);
-    if (!l) {
-        err = TOKEN_E_NO_MEMORY;
-        goto out;
-    }
-    pthread_mutex_lock(&l->m);
-    if (req->op != OP_PIN_INFO)
+    l = service_lock_token(svc, id);
+    if (!l)
+        return TOKEN_E_NO_MEMORY;
+    if (service_presents_secret(req->op))
         pace_attempt(svc, l);
     res->unlock_tries = l->unlock_tries_seen;
-    err = run_on_token(svc, l, reader, edge, pin_work, &w);
-    if (secret_presented(req->op) == SECRET_UNLOCK && err != TOKEN_E_TOKEN_REMOVED)
+    err = p->ops->pin_op(p, id, req, res);
+    if (service_presents_unlock_secret(req->op) && err != TOKEN_E_TOKEN_REMOVED)
         l->unlock_tries_seen = res->unlock_tries;
-    pthread_mutex_unlock(&l->m);
+    service_unlock_token(l);
     if (res->pin_tries >= 0 || res->pin_blocked)
         publish_pin_state(svc, id, res);
-out:
-    free(reader);
     return err;
 }
 
 token_err token_service_pin_info(struct token_service *svc, const char *id,
                                  struct token_pin_info *out)
 {
-    struct pin_request req = {.op = OP_PIN_INFO};
-    struct pin_result res;
+    struct provider_pin_request req = {.op = PROVIDER_PIN_INFO};
+    struct provider_pin_result res;
     _cleanup_snapshot_ struct token_snapshot *snap = NULL;
     token_err err;
 
@@ -1212,23 +821,22 @@ token_err token_service_pin_info(struct token_service *svc, const char *id,
     return TOKEN_OK;
 }
 
-static token_err pin_call_then(struct token_service *svc, const char *id, enum pin_op op,
-                               const char *a, const char *b, unsigned flags, card_work_fn then,
-                               void *then_arg, int *tries_left)
+static token_err pin_call(struct token_service *svc, const char *id,
+                          const struct provider_pin_request *req, int *tries_left)
 {
-    struct pin_request req = {.op = op, .a = a, .b = b, .flags = flags, .then = then,
-                              .then_arg = then_arg};
-    struct pin_result res;
+    struct provider_pin_result res;
     token_err err;
+    bool two = req->op == PROVIDER_CHANGE_PIN || req->op == PROVIDER_UNBLOCK ||
+               req->op == PROVIDER_CHANGE_PUK;
 
-    if (!svc || !id || !a || ((op == OP_CHANGE_PIN || op == OP_UNBLOCK || op == OP_CHANGE_PUK) && !b))
+    if (!svc || !id || (req->op != PROVIDER_REMOTE_UNBLOCK && !req->a) || (two && !req->b))
         return TOKEN_E_INVALID_ARG;
-    err = token_pin_operation(svc, id, &req, &res);
+    err = token_pin_operation(svc, id, req, &res);
     if (tries_left) {
-        /* PIN errors and PIN successes speak of the PIN counter; PUK ones of the PUK's */
-        bool puk_op = op == OP_UNBLOCK || op == OP_CHANGE_PUK;
+        /* PIN errors and PIN successes speak of the PIN counter; unlock ones of the secret's */
+        bool unlock_op = service_presents_unlock_secret(req->op);
 
-        *tries_left = puk_op || !res.accepted ? res.tries_left : res.pin_tries;
+        *tries_left = unlock_op || !res.accepted ? res.tries_left : res.pin_tries;
         if (err == TOKEN_E_PIN_LAST_TRY || err == TOKEN_E_PUK_LAST_TRY)
             *tries_left = 1;
         if (err == TOKEN_E_PIN_BLOCKED || err == TOKEN_E_PUK_BLOCKED)
@@ -1237,149 +845,96 @@ static token_err pin_call_then(struct token_service *svc, const char *id, enum p
     return err;
 }
 
-static token_err pin_call(struct token_service *svc, const char *id, enum pin_op op,
-                          const char *a, const char *b, unsigned flags, int *tries_left)
-{
-    return pin_call_then(svc, id, op, a, b, flags, NULL, NULL, tries_left);
-}
-
 token_err token_service_verify_pin(struct token_service *svc, const char *id, const char *pin,
                                    unsigned flags, int *tries_left)
 {
-    return pin_call(svc, id, OP_VERIFY, pin, NULL, flags, tries_left);
+    struct provider_pin_request req = {.op = PROVIDER_VERIFY, .a = pin, .flags = flags};
+
+    return pin_call(svc, id, &req, tries_left);
+}
+
+token_err service_verify_pin_then(struct token_service *svc, const char *id, const char *pin,
+                                  unsigned flags, provider_then_fn then, void *arg,
+                                  int *tries_left)
+{
+    struct provider_pin_request req = {.op = PROVIDER_VERIFY, .a = pin, .flags = flags,
+                                       .then = then, .then_arg = arg};
+
+    return pin_call(svc, id, &req, tries_left);
 }
 
 token_err token_service_change_pin(struct token_service *svc, const char *id, const char *old_pin,
                                    const char *new_pin, unsigned flags, int *tries_left)
 {
-    return pin_call(svc, id, OP_CHANGE_PIN, old_pin, new_pin, flags, tries_left);
+    struct provider_pin_request req = {.op = PROVIDER_CHANGE_PIN, .a = old_pin, .b = new_pin,
+                                       .flags = flags};
+
+    return pin_call(svc, id, &req, tries_left);
 }
 
 token_err token_service_unblock_pin(struct token_service *svc, const char *id, const char *puk,
                                     const char *new_pin, int *puk_tries_left)
 {
-    return pin_call(svc, id, OP_UNBLOCK, puk, new_pin, 0, puk_tries_left);
+    struct provider_pin_request req = {.op = PROVIDER_UNBLOCK, .a = puk, .b = new_pin};
+
+    return pin_call(svc, id, &req, puk_tries_left);
 }
 
 token_err token_service_change_puk(struct token_service *svc, const char *id, const char *old_puk,
                                    const char *new_puk, int *puk_tries_left)
 {
-    return pin_call(svc, id, OP_CHANGE_PUK, old_puk, new_puk, 0, puk_tries_left);
+    struct provider_pin_request req = {.op = PROVIDER_CHANGE_PUK, .a = old_puk, .b = new_puk};
+
+    return pin_call(svc, id, &req, puk_tries_left);
 }
 
-/* ---- lent to the other modules of the service (service_internal.h) ---- */
-
-token_err service_token_job(struct token_service *svc, const char *id,
-                            bool (*edge_ok)(const struct card_edge *edge), card_work_fn work,
-                            void *arg, char **reader)
+token_err token_service_unblock_remote(struct token_service *svc, const char *id,
+                                       const uint8_t *answer, size_t len, int *puk_tries_left)
 {
-    const struct card_edge *edge = NULL;
-    struct token_lock *l = NULL;
-    token_err err = locate_token(svc, id, reader, &edge);
+    struct provider_pin_request req = {.op = PROVIDER_REMOTE_UNBLOCK, .blob = answer,
+                                       .blob_len = len};
 
-    if (!err && edge_ok && !edge_ok(edge))
-        err = TOKEN_E_NOT_SUPPORTED;
-    if (!err && !(l = token_lock_get(svc, id)))
-        err = TOKEN_E_NO_MEMORY;
+    return pin_call(svc, id, &req, puk_tries_left);
+}
+
+token_err token_service_unblock_challenge(struct token_service *svc, const char *id,
+                                          uint8_t *challenge, size_t len)
+{
+    struct token_provider *p = NULL;
+    struct token_lock *l;
+    token_err err;
+
+    if (!svc || !id || !challenge || !len)
+        return TOKEN_E_INVALID_ARG;
+    err = service_route(svc, id, &p);
     if (err)
         return err;
-    pthread_mutex_lock(&l->m);
-    err = run_on_token(svc, l, *reader, edge, work, arg);
-    pthread_mutex_unlock(&l->m);
+    if (!p->ops->unblock_challenge)
+        return TOKEN_E_NOT_SUPPORTED;
+    l = service_lock_token(svc, id);
+    if (!l)
+        return TOKEN_E_NO_MEMORY;
+    err = p->ops->unblock_challenge(p, id, challenge, len);
+    service_unlock_token(l);
     return err;
-}
-
-token_err service_verify_pin_then(struct token_service *svc, const char *id, const char *pin,
-                                  unsigned flags, card_work_fn work, void *arg, int *tries_left)
-{
-    return pin_call_then(svc, id, OP_VERIFY, pin, NULL, flags, work, arg, tries_left);
-}
-
-token_err service_same_token(struct card_session *cs, const char *id)
-{
-    return check_same_token(cs, id);
-}
-
-void service_certs_changed(struct token_service *svc, const char *reader, const char *id)
-{
-    token_snapshot_unref(refresh_reader(svc, reader));
-    svc_log(svc, LOG_NOTICE, id, "certificates on the token changed");
-    svc_emit_simple(svc, TOKEN_EV_CERTS_CHANGED, reader, id);
 }
 
 /* ---- re-scan on request (environment repair) ---- */
 
-/* Waits for the monitor's next full scan with pcscd up: it sets `ready` at
- * the end of each scan, and also when it finds pcscd gone — which a restart
- * in progress shows first — so that case is waited through. */
-static bool wait_next_scan(struct token_service *svc, unsigned wait_ms)
-{
-    struct timespec until;
-    bool up = false;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&svc->lock);
-    svc->ready = false;
-    for (;;) {
-        if (svc->ready && svc->pcsc_up) {
-            up = true;
-            break;
-        }
-        svc->ready = false;
-        if (pthread_cond_timedwait(&svc->ready_cond, &svc->lock, &until) == ETIMEDOUT)
-            break;
-    }
-    svc->ready = true;
-    pthread_mutex_unlock(&svc->lock);
-    return up;
-}
-
-/* Names of readers holding a card, recognised or not; forgets that a card
- * was unrecognised so it gets another chance. */
-static char **present_readers(struct token_service *svc, size_t *n)
-{
-    char **names;
-    size_t i;
-
-    *n = 0;
-    pthread_mutex_lock(&svc->lock);
-    names = calloc(svc->n_readers + 1, sizeof(*names));
-    for (i = 0; names && i < svc->n_readers; i++) {
-        struct reader_entry *r = &svc->readers[i];
-
-        if (!r->card_present)
-            continue;
-        r->unrecognised = false;
-        names[*n] = strdup(r->name);
-        if (names[*n])
-            (*n)++;
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return names;
-}
-
+/* PC/SC's answer is the call's: the repair is about pcscd. */
 token_err token_service_rescan(struct token_service *svc, unsigned wait_ms)
 {
-    size_t n, i;
-    char **names;
+    token_err err = TOKEN_OK, e;
+    size_t i;
 
     if (!svc)
         return TOKEN_E_INVALID_ARG;
-    if (!wait_next_scan(svc, wait_ms))
-        return TOKEN_E_PCSC_UNAVAILABLE;
-    names = present_readers(svc, &n);
-    if (!names)
-        return TOKEN_E_NO_MEMORY;
-    for (i = 0; i < n; i++) {
-        token_snapshot_unref(refresh_reader(svc, names[i]));
-        free(names[i]);
+    for (i = 0; i < svc->n_providers; i++) {
+        if (!svc->providers[i]->ops->rescan)
+            continue;
+        e = svc->providers[i]->ops->rescan(svc->providers[i], wait_ms);
+        if (svc->providers[i] == svc->pcsc)
+            err = e;
     }
-    free(names);
-    return TOKEN_OK;
+    return err;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/service_internal.h — what the service (service.c) lends the other
- * modules of the token service (keyslot.c), internal to token/: running card
- * work on one token the way every operation runs, the PIN guard, and telling
- * the cache and subscribers that the certificates changed.
+ * token/service_internal.h — what the PC/SC provider (pcsc_provider.c) lends
+ * the card edges' other operations (keyslot.c), internal to token/: running
+ * card work on one token the way every operation runs, and telling the cache
+ * and subscribers that the certificates changed. The PIN guard with work
+ * done while verified is the service's (provider.h).
  */
 #ifndef UKEYD_TOKEN_SERVICE_INTERNAL_H
 #define UKEYD_TOKEN_SERVICE_INTERNAL_H
@@ -11,26 +12,19 @@
 #include <stdbool.h>
 
 #include "token/cardjob.h"
+#include "token/provider.h"
 #include "token/token.h"
 
 /*
  * Runs `work` on token `id`'s card in one transaction, serialised with every
  * other operation on the token and under its deadline (an attempt given up
  * on never reaches the card). TOKEN_E_NOT_SUPPORTED when `edge_ok` says the
- * token's card edge cannot. *reader (free()) names the reader the token was
+ * token's card edge cannot, or the token is not a card. *reader (free()) names the reader the token was
  * in, also on error, NULL when it was not found.
  */
 token_err service_token_job(struct token_service *svc, const char *id,
                             bool (*edge_ok)(const struct card_edge *edge), card_work_fn work,
                             void *arg, char **reader);
-
-/*
- * token_service_verify_pin with `work` done while the PIN is verified, in
- * the same transaction: same policy check, pacing, last-try guard, tries
- * reporting, PIN-changed events and security-status reset.
- */
-token_err service_verify_pin_then(struct token_service *svc, const char *id, const char *pin,
-                                  unsigned flags, card_work_fn work, void *arg, int *tries_left);
 
 /* Inside a transaction: the token in the reader must still be `id`. */
 token_err service_same_token(struct card_session *cs, const char *id);

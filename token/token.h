@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * token/token.h — the token layer as the API layer sees it: one service that
- * knows the readers and tokens, keeps a cache of what the cards hold, runs the
- * monitor of PC/SC changes, and carries out PIN operations one at a time per
- * token, each inside a PC/SC transaction, resetting the card's security status
- * afterwards.
+ * knows the readers and tokens, keeps a cache of what the tokens hold, follows
+ * them coming and going, and carries out PIN operations one at a time per
+ * token, resetting the token's security status afterwards. Behind it sit the
+ * providers of tokens (token/provider.h): PC/SC with its card edges (PIV), and
+ * GM/T 0016 "SKF" vendor libraries, each in a helper process. A token says
+ * which interface it speaks (`edge`) and what it can do (`caps`); nothing
+ * here asks the caller to know which provider holds it.
  *
  * It knows nothing of HTTP or JSON. Everything it hands out is owned by the
  * caller (free with the matching *_free / *_unref) and safe to use from any
@@ -28,6 +31,12 @@
 struct token_service;
 struct token_certset;
 
+/* A vendor's SKF library the service loads (in a helper process of its own). */
+struct token_skf_library {
+    const char *path;         /* as dlopen takes it: absolute, or a bare name */
+    const char *profile;      /* a built-in profile's name (token/skf/profile.c); NULL: "standard" */
+};
+
 struct token_service_config {
     /* Minimum time between two PIN/PUK attempts on one token; 0 = none.
      * A request inside the window waits, up to pin_pacing_ms. */
@@ -39,12 +48,21 @@ struct token_service_config {
     void (*log)(void *userdata, int priority /* LOG_* of syslog.h */, const char *token_id,
                 const char *msg);
     void *log_userdata;
+    /* SKF libraries configured by the administrator; may be none. */
+    const struct token_skf_library *skf_libraries;
+    size_t n_skf_libraries;
+    /* Also look for the known vendors' libraries where their Linux packages
+     * install them (one per vendor, a configured one wins); what was found and
+     * loaded goes to the log. */
+    bool skf_discover;
+    /* The ukeyd-skf-host program; without it no SKF library is loaded. */
+    const char *skf_helper_path;
 };
 
 struct token_status {
     bool pcsc_available;
     size_t n_readers;
-    size_t n_tokens;          /* cards recognised by a card-edge driver */
+    size_t n_tokens;          /* tokens of every provider (PIV cards, SKF keys) */
 };
 
 struct token_reader {
@@ -55,28 +73,54 @@ struct token_reader {
     char *token_id;           /* NULL when no card or not recognised */
 };
 
+/* Whether the PIN is still the one the token left the factory with. */
+enum token_pin_default {
+    TOKEN_PIN_DEFAULT_UNKNOWN,   /* the token does not say (PIV) */
+    TOKEN_PIN_DEFAULT_NO,
+    TOKEN_PIN_DEFAULT_YES,       /* the user should be asked to change it */
+};
+
 struct token_pin_info {
     int tries_left;           /* -1 when the card does not say */
+    int tries_max;            /* -1 when the token does not say (PIV) */
     bool blocked;
+    enum token_pin_default is_default;
     size_t min_len, max_len;  /* the card edge's PIN policy */
     const char *charset;      /* static: "digits" or "ascii" — what the card edge accepts */
 };
 
 struct token_cert {
-    uint8_t slot;             /* PIV key reference, e.g. 0x9A */
-    const char *slot_name;    /* static: "9a" */
-    const char *slot_label;   /* static: "PIV Authentication", "Digital Signature", ... */
+    uint8_t slot;             /* PIV key reference, e.g. 0x9A; 0 for SKF */
+    const char *slot_name;    /* PIV static "9a"; SKF: the same as id */
+    const char *slot_label;   /* static: "PIV Authentication", "SKF signing", ... */
     uint8_t *der;
     size_t der_len;
     struct cert_summary *summary;  /* NULL when the DER did not parse */
+    /* URL-safe ([A-Za-z0-9._~-]) and stable across insertions: PIV the slot
+     * ("9a", so existing URLs stay), SKF "<container>.sign" / "<container>.enc"
+     * with every byte of the container's name outside [A-Za-z0-9._-] written
+     * "~xx" (lower-case hex), "~" itself too. */
+    const char *id;
+    /* private */
+    char *owned_id;           /* id when it is not static */
 };
+
+/* What a token can do, beyond reading and its PIN (token_snapshot.caps). */
+#define TOKEN_CAP_UNLOCK_PUK        0x01u  /* unblock with a PUK (PIV) */
+#define TOKEN_CAP_UNLOCK_ADMIN_PIN  0x02u  /* unblock with an admin PIN (SKF_UnblockPIN) */
+#define TOKEN_CAP_UNLOCK_REMOTE     0x04u  /* challenge-response unblock: the CA answers the
+                                              token's challenge (SKF vendor extension) */
+#define TOKEN_CAP_CERT_WRITE        0x08u  /* key generation and certificate writes (issue 9) */
 
 /* One token as last read; immutable once published, reference counted. */
 struct token_snapshot {
-    char *id;                 /* stable: "piv-<card GUID hex>" or "piv-sn-<serial>" */
-    char *reader;
-    const char *edge;         /* static: "PIV" */
-    char *model;              /* human name of the token model, e.g. "Virtual PIV token" */
+    char *id;                 /* stable: "piv-<card GUID hex>", "piv-sn-<serial>", "skf-<serial>" */
+    char *reader;             /* PC/SC reader; SKF: the device's name in its library */
+    const char *edge;         /* static: the interface it speaks, "PIV" or "SKF" */
+    unsigned caps;            /* TOKEN_CAP_* */
+    char *manufacturer;       /* NULL when the token does not say (PIV) */
+    char *model;              /* human name of the token model, e.g. "Virtual PIV token";
+                                 SKF: the label the device gives */
     char *serial;             /* NULL when the card has none */
     char *version;            /* card-edge application version, NULL when unknown */
     uint8_t atr[TOKEN_ATR_MAX];
@@ -156,10 +200,11 @@ token_err token_service_change_pin(struct token_service *svc, const char *id,
                                    const char *old_pin, const char *new_pin, unsigned flags,
                                    int *tries_left);
 /*
- * The unlock secret (PIV: the PUK; an SKF admin PIN or a PKCS#11 SO PIN when
- * those providers come) is guarded for every caller alike: its tries left
- * are read first, without spending one (PIV: GET METADATA of key reference
- * 81, YubiKey 5.3+; a card without it is judged by the count its last
+ * The unlock secret (PIV: the PUK; SKF: the admin PIN, SKF_UnblockPIN and
+ * SKF_ChangePIN of the admin PIN; a PKCS#11 SO PIN when that provider comes)
+ * is guarded for every caller alike: its tries left are read first, without
+ * spending one (PIV: GET METADATA of key reference 81, YubiKey 5.3+; SKF:
+ * SKF_GetPINInfo; a card without it is judged by the count its last
  * answer to the secret gave in this process, and goes ahead when there is
  * none), and an attempt that could spend its last try is refused with
  * TOKEN_E_PUK_LAST_TRY (`puk_tries_left` 1) before the card is asked: a
@@ -170,6 +215,20 @@ token_err token_service_unblock_pin(struct token_service *svc, const char *id,
                                     const char *puk, const char *new_pin, int *puk_tries_left);
 token_err token_service_change_puk(struct token_service *svc, const char *id,
                                    const char *old_puk, const char *new_puk, int *puk_tries_left);
+
+/*
+ * The challenge-response unblock (TOKEN_CAP_UNLOCK_REMOTE; otherwise
+ * TOKEN_E_NOT_SUPPORTED). The token's challenge (`len` random bytes, 1..16;
+ * it answers once) goes to the CA, who keeps the unlock secret; its answer
+ * goes back with token_service_unblock_remote, which sets the PIN the answer
+ * carries. A wrong answer costs the unlock secret a try, so the same guard
+ * as token_service_unblock_pin applies (TOKEN_E_PUK_LAST_TRY, never spent).
+ * The challenge costs no try.
+ */
+token_err token_service_unblock_challenge(struct token_service *svc, const char *id,
+                                          uint8_t *challenge, size_t len);
+token_err token_service_unblock_remote(struct token_service *svc, const char *id,
+                                       const uint8_t *answer, size_t len, int *puk_tries_left);
 
 /*
  * For the environment repair: waits up to `wait_ms` for the monitor's next

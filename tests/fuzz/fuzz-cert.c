@@ -31,7 +31,7 @@ static void check_summary(const struct cert_summary *s)
 
 static void check_render(const uint8_t *der, size_t len, struct cert_summary *s)
 {
-    struct token_cert c = { 0x9A, "9a", "PIV Authentication", (uint8_t *)der, len, s };
+    struct token_cert c = { 0x9A, "9a", "PIV Authentication", (uint8_t *)der, len, s, "9a", NULL };
     json_t *v = render_certificate(&c);
     char *text;
     size_t text_len = 0;

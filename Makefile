@@ -38,9 +38,10 @@ CFLAGS    += -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) -fno-common -D_GNU_SOURCE \
 LDFLAGS   += $(OPTFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread
 
+# token/ has the service at the top and a folder per provider (pcsc/, skf/).
 # token/skf/host-main.c is the SKF helper's main; the rest of token/skf/ is
 # the token layer's, shared by the daemon (host.c) and the helper (lib.c).
-TOKEN_SRC  := $(wildcard token/*.c) $(filter-out token/skf/host-main.c,$(wildcard token/skf/*.c))
+TOKEN_SRC  := $(filter-out token/skf/host-main.c,$(sort $(wildcard token/*.c token/*/*.c)))
 TOKEN_OBJ  := $(TOKEN_SRC:%.c=$(BUILD)/%.o)
 TOKEN_LIB  := $(BUILD)/libukeyd-token.a
 
@@ -212,10 +213,11 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o
 
 # A test of a token/ module links the token layer alone, so it builds and runs
 # whatever state the layers above are in; the others link every layer.
-# test-skf_wire tests token/skf/wire.c.
+# test-piv tests token/pcsc/piv.c; test-skf_wire tests token/skf/wire.c.
 .SECONDEXPANSION:
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o \
-        $$(if $$(wildcard token/$$*.c token/$$(subst _,/,$$*).c),,$(DAEMON_LIB) $(API_LIB)) $(TOKEN_LIB)
+        $$(if $$(wildcard token/$$*.c token/*/$$*.c token/$$(subst _,/,$$*).c),,$(DAEMON_LIB) $(API_LIB)) \
+        $(TOKEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

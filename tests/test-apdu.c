@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for token/apdu.c. A scripted card stands in for the transport: each
+ * Tests for token/pcsc/apdu.c. A scripted card stands in for the transport: each
  * step names the command it expects and the response it gives, so the framing
  * (GET RESPONSE, 6Cxx, command chaining) is checked byte for byte. The same
  * code runs against pcscd and the virtual token in test-service.
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tests/tap.h"
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 
 #define MAX_STEPS 400
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for token/atr.c: historical bytes and the model name users see. */
+/* Tests for token/pcsc/atr.c: historical bytes and the model name users see. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "tests/tap.h"
-#include "token/atr.h"
+#include "token/pcsc/atr.h"
 
 static void check_model(const uint8_t *atr, size_t len, const char *want, const char *name)
 {

@@ -4,7 +4,7 @@
  * have no place for data, and the log recorder sees lines below the log
  * level (support wants them) while the level still filters the log. */
 #include "api/v1/diag.h"
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 #include "tests/tap.h"
 
 #define VERIFY_P2_PIN   0x80

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for token/keyslot.c through the whole token layer and the real parts
+ * Tests for token/pcsc/keyslot.c through the whole token layer and the real parts
  * (private pcscd, vpcd, the two demo virtual tokens): a new key pair made on
  * the token, a request the token signs with the user's PIN, the certificate
  * written and read back, a staged key swapped into its slot — 9D keeping its
@@ -20,10 +20,10 @@
 
 #include "tests/rig.h"
 #include "tests/tap.h"
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 #include "token/cert.h"
 #include "token/csr.h"
-#include "token/pcsc.h"
+#include "token/pcsc/pcsc.h"
 #include "token/spki.h"
 #include "token/token.h"
 

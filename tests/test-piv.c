@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for token/piv.c against a table-driven card: the cases real tokens
+ * Tests for token/pcsc/piv.c against a table-driven card: the cases real tokens
  * produce but the virtual token does not (gzip-compressed certificates, retired
  * slots named by the key history, cards without a GUID or serial, broken
  * objects), and for the certificate-write commands every status word and
@@ -19,9 +19,9 @@
 #include <zlib.h>
 
 #include "tests/tap.h"
-#include "token/edge.h"
+#include "token/pcsc/edge.h"
 #include "token/spki.h"
-#include "token/tlv.h"
+#include "token/pcsc/tlv.h"
 
 #define INS_GA       0x87
 #define INS_GENERATE 0x47

@@ -17,8 +17,8 @@
 
 #include "tests/rig.h"
 #include "tests/tap.h"
-#include "token/apdu.h"
-#include "token/pcsc.h"
+#include "token/pcsc/apdu.h"
+#include "token/pcsc/pcsc.h"
 #include "token/token.h"
 
 #define PIN      "123456"

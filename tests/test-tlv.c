@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for token/tlv.c: BER-TLV as cards send it, and as nobody should. */
+/* Tests for token/pcsc/tlv.c: BER-TLV as cards send it, and as nobody should. */
 #include <stdint.h>
 #include <string.h>
 
 #include "tests/tap.h"
-#include "token/tlv.h"
+#include "token/pcsc/tlv.h"
 
 static void test_short_and_multibyte_tags(void)
 {

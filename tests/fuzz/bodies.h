@@ -18,7 +18,7 @@
 #include "api/v1/pinrule.h"
 #include "api/render/problem.h"
 #include "tests/fuzz/fuzz.h"
-#include "token/edge.h"
+#include "token/pcsc/edge.h"
 
 #define FUZZ_FIELDS_MAX 4
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-piv — card answers as the PIV driver (token/piv.c over token/apdu.c)
+ * fuzz-piv — card answers as the PIV driver (token/piv.c over token/pcsc/apdu.c)
  * sees them: a transport replays the input as the card's responses while
  * the driver does what the token service does with a new token (select,
  * identify from the ATR, read every certificate and summarize it, PIN

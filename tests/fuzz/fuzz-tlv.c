@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-tlv — BER-TLV as token/tlv.c reads it from card answers: every
+ * fuzz-tlv — BER-TLV as token/pcsc/tlv.c reads it from card answers: every
  * sibling, and the children of constructed ones, as the PIV driver descends
  * into 53 / 70 / 7E templates.
  *
@@ -9,7 +9,7 @@
  * the same tag and value; tlv_find finds what the walk found first.
  */
 #include "tests/fuzz/fuzz.h"
-#include "token/tlv.h"
+#include "token/pcsc/tlv.h"
 
 #define DEPTH_MAX          8
 #define CONSTRUCTED_BIT    0x20u    /* in the first tag byte */

@@ -23,7 +23,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(SANFLAGS) $(WARNFLAGS) -fno-common -D_GNU_SOU
 
 # FUZZ_EXCLUDE: sources to leave out, e.g. one that is half written.
 LIB_SRC    := $(filter-out daemon/main.c token/skf/host-main.c $(FUZZ_EXCLUDE),\
-                $(wildcard token/*.c) $(wildcard token/skf/*.c) $(wildcard api/*.c api/*/*.c) \
+                $(wildcard token/*.c token/*/*.c) $(wildcard api/*.c api/*/*.c) \
                 $(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 LIB        := $(FUZZ_BUILD)/libukeyd-fuzz.a

@@ -18,7 +18,7 @@
 
 #include "tests/fuzz/fuzz.h"
 #include "token/cert.h"
-#include "token/edge.h"
+#include "token/pcsc/edge.h"
 #include "token/spki.h"
 #include "token/token.h"
 

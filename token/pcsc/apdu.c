@@ -6,7 +6,7 @@
 
 #include <openssl/crypto.h>
 
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 #include "token/token.h"
 
 #define APDU_HEADER_LEN     4

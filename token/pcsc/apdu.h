@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/apdu.h — ISO 7816-4 command/response framing between a card-edge
+ * token/pcsc/apdu.h — ISO 7816-4 command/response framing between a card-edge
  * driver and a transport (PC/SC in the daemon, a scripted card in unit tests).
  *
  * apdu_transmit() sends one logical command and returns one logical response:
@@ -8,8 +8,8 @@
  * RESPONSE, and re-sends once with the length the card asks for on 6Cxx.
  * Status words the layer reacts to are named here, once.
  */
-#ifndef UKEYD_TOKEN_APDU_H
-#define UKEYD_TOKEN_APDU_H
+#ifndef UKEYD_TOKEN_PCSC_APDU_H
+#define UKEYD_TOKEN_PCSC_APDU_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "token/atr.h"
+#include "token/pcsc/atr.h"
 
 #define ATR_T0_INDEX          1
 #define ATR_HIST_COUNT_MASK   0x0F

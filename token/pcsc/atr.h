@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/atr.h — reading an Answer-To-Reset (ISO 7816-3) far enough to find
+ * token/pcsc/atr.h — reading an Answer-To-Reset (ISO 7816-3) far enough to find
  * its historical bytes, and naming the token model they identify.
  */
-#ifndef UKEYD_TOKEN_ATR_H
-#define UKEYD_TOKEN_ATR_H
+#ifndef UKEYD_TOKEN_PCSC_ATR_H
+#define UKEYD_TOKEN_PCSC_ATR_H
 
 #include <stddef.h>
 #include <stdint.h>

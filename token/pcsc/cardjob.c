@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* token/cardjob.c — card work on its own thread, with a deadline for the card (see cardjob.h). */
+/* token/pcsc/cardjob.c — card work on its own thread, with a deadline for the card (see cardjob.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include <openssl/crypto.h>
 
-#include "token/cardjob.h"
+#include "token/pcsc/cardjob.h"
 
 /*
  * Every job thread not yet joined, so that stopping can wait for each one: a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/cardjob.h — card work with a deadline (internal to token/).
+ * token/pcsc/cardjob.h — card work with a deadline (internal to token/).
  *
  * SCardBeginTransaction waits for as long as another process holds the card,
  * and pcsc-lite offers no way to give up. So each piece of card work runs on
@@ -12,13 +12,13 @@
  * a caller's back. Stopping joins every job thread (card_jobs_stop): no
  * deadline decides whether a job outlives what it was started for.
  */
-#ifndef UKEYD_TOKEN_CARDJOB_H
-#define UKEYD_TOKEN_CARDJOB_H
+#ifndef UKEYD_TOKEN_PCSC_CARDJOB_H
+#define UKEYD_TOKEN_PCSC_CARDJOB_H
 
 #include <stdbool.h>
 
-#include "token/edge.h"
-#include "token/pcsc.h"
+#include "token/pcsc/edge.h"
+#include "token/pcsc/pcsc.h"
 
 struct card_session {
     struct pcsc_ctx *ctx;

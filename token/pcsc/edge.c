@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* token/edge.c — what all card-edge drivers share: the registry, PIN policy, cleanup. */
+/* token/pcsc/edge.c — what all card-edge drivers share: the registry, PIN policy, cleanup. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "token/edge.h"
+#include "token/pcsc/edge.h"
 
 const struct card_edge *const card_edges[] = {
     &piv_edge,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/edge.h — the card-edge driver interface. A driver speaks one card
+ * token/pcsc/edge.h — the card-edge driver interface. A driver speaks one card
  * application (PIV today; OpenPGP card or a vendor's edge can sit beside it)
  * over an APDU transport. The service picks the first driver whose select()
  * succeeds and never sends an APDU itself.
@@ -8,13 +8,13 @@
  * Every operation runs inside a PC/SC transaction the caller holds, after
  * select(). Secrets passed in are wiped from the driver's own buffers.
  */
-#ifndef UKEYD_TOKEN_EDGE_H
-#define UKEYD_TOKEN_EDGE_H
+#ifndef UKEYD_TOKEN_PCSC_EDGE_H
+#define UKEYD_TOKEN_PCSC_EDGE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 #include "token/provider.h"
 #include "token/token.h"
 

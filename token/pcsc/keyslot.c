@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/keyslot.c — the token service's operations on key slots (token.h,
+ * token/pcsc/keyslot.c — the token service's operations on key slots (token.h,
  * "certificate writes"): key metadata, key generation, PKCS#10 requests the
  * card signs, certificate writes checked against the slot's key and read
  * back, and the swap of a staged key into its slot. Each runs in one
- * transaction like the PIN operations (service_internal.h); work that
+ * transaction like the PIN operations (provider_internal.h); work that
  * authenticated with the management key ends with the security status
  * reset, and a changed certificate object is read into the cache again.
  */
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "token/csr.h"
-#include "token/edge.h"
-#include "token/service_internal.h"
+#include "token/pcsc/edge.h"
+#include "token/pcsc/provider_internal.h"
 #include "token/spki.h"
 #include "token/token.h"
 

@@ -8,7 +8,7 @@
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
 
-#include "token/pcsc.h"
+#include "token/pcsc/pcsc.h"
 
 /* The pseudo-reader whose state changes when readers come and go. */
 #define PCSC_PNP_READER            "\\\\?PnP?\\Notification"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/pcsc.h — everything that talks to pcscd: contexts, readers, card
+ * token/pcsc/pcsc.h — everything that talks to pcscd: contexts, readers, card
  * connections and transactions, and the monitor thread that watches readers
  * and cards with SCardGetStatusChange.
  *
@@ -9,14 +9,14 @@
  * a pcscd restart costs them nothing; the monitor keeps one long-lived context
  * and re-establishes it when pcscd goes away and comes back.
  */
-#ifndef UKEYD_TOKEN_PCSC_H
-#define UKEYD_TOKEN_PCSC_H
+#ifndef UKEYD_TOKEN_PCSC_PCSC_H
+#define UKEYD_TOKEN_PCSC_PCSC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "token/apdu.h"
+#include "token/pcsc/apdu.h"
 #include "token/error.h"
 
 #define PCSC_ATR_MAX 33

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/piv.c — the PIV card edge (NIST SP 800-73-4, part 2): application
+ * token/pcsc/piv.c — the PIV card edge (NIST SP 800-73-4, part 2): application
  * selection, data objects (CHUID, key history, certificates), PIN and PUK
  * reference data, plus the serial and version that common tokens add.
  *
@@ -16,10 +16,10 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "token/atr.h"
-#include "token/edge.h"
+#include "token/pcsc/atr.h"
+#include "token/pcsc/edge.h"
 #include "token/spki.h"
-#include "token/tlv.h"
+#include "token/pcsc/tlv.h"
 
 static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
 

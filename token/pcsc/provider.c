@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/pcsc_provider.c — the PC/SC provider of tokens (token/provider.h):
+ * token/pcsc/provider.c — the PC/SC provider of tokens (token/provider.h):
  * cards in pcscd's readers, spoken to through the card-edge drivers (PIV).
  *
  * The monitor thread keeps one entry per reader; when a card arrives it is
@@ -9,7 +9,7 @@
  * change. Every operation on a card runs as a card job (cardjob.h) inside
  * one transaction that also re-checks which token is in the reader, and ends
  * by dropping the card's verified state. The operations on key slots
- * (keyslot.c) run the same way, through service_internal.h.
+ * (keyslot.c) run the same way, through provider_internal.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,11 +19,11 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "token/cardjob.h"
-#include "token/edge.h"
-#include "token/pcsc.h"
+#include "token/pcsc/cardjob.h"
+#include "token/pcsc/edge.h"
+#include "token/pcsc/pcsc.h"
 #include "token/provider.h"
-#include "token/service_internal.h"
+#include "token/pcsc/provider_internal.h"
 #include "token/token.h"
 
 #define SERVICE_READY_TIMEOUT_MS 3000
@@ -875,7 +875,7 @@ static const struct provider_ops pcsc_ops = {
     .rescan = pcsc_rescan,
 };
 
-/* ---- lent to keyslot.c (service_internal.h) ---- */
+/* ---- lent to keyslot.c (provider_internal.h) ---- */
 
 token_err service_token_job(struct token_service *svc, const char *id,
                             bool (*edge_ok)(const struct card_edge *edge), card_work_fn work,

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/service_internal.h — what the PC/SC provider (pcsc_provider.c) lends
+ * token/pcsc/provider_internal.h — what the PC/SC provider (provider.c) lends
  * the card edges' other operations (keyslot.c), internal to token/: running
  * card work on one token the way every operation runs, and telling the cache
  * and subscribers that the certificates changed. The PIN guard with work
  * done while verified is the service's (provider.h).
  */
-#ifndef UKEYD_TOKEN_SERVICE_INTERNAL_H
-#define UKEYD_TOKEN_SERVICE_INTERNAL_H
+#ifndef UKEYD_TOKEN_PCSC_PROVIDER_INTERNAL_H
+#define UKEYD_TOKEN_PCSC_PROVIDER_INTERNAL_H
 
 #include <stdbool.h>
 
-#include "token/cardjob.h"
+#include "token/pcsc/cardjob.h"
 #include "token/provider.h"
 #include "token/token.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "token/tlv.h"
+#include "token/pcsc/tlv.h"
 
 #define TLV_TAG_MULTIBYTE_MASK  0x1Fu   /* low five bits all set: more tag bytes follow */
 #define TLV_TAG_MORE_BIT        0x80u   /* in subsequent tag bytes: another byte follows */

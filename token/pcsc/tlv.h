@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token/tlv.h — BER-TLV as smart cards use it (ISO 7816-4 annex D): tags of
+ * token/pcsc/tlv.h — BER-TLV as smart cards use it (ISO 7816-4 annex D): tags of
  * up to three bytes, definite lengths of up to three bytes. Every length read
  * is checked against the bytes actually there; nothing here allocates.
  */
-#ifndef UKEYD_TOKEN_TLV_H
-#define UKEYD_TOKEN_TLV_H
+#ifndef UKEYD_TOKEN_PCSC_TLV_H
+#define UKEYD_TOKEN_PCSC_TLV_H
 
 #include <stddef.h>
 #include <stdint.h>

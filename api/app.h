@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/http/server.h — the HTTP server of the API as daemon/ drives it: started on
+ * api/app.h — the API layer as daemon/ drives it, its one door: started on
  * listening sockets the caller made (or systemd passed), reloaded with new
  * settings while connections stay open, stopped after the requests in flight
- * have finished.
+ * have finished. api/app.c is the wiring: the one place that builds,
+ * reloads and stops the subsystems (docs/architecture.md).
  */
-#ifndef UKEYD_API_SERVER_H
-#define UKEYD_API_SERVER_H
+#ifndef UKEYD_API_APP_H
+#define UKEYD_API_APP_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -15,8 +16,8 @@
 
 #include "api/env/environment.h"
 #include "api/render/lang.h"
-#include "api/unlock/unlock.h"
 #include "api/peer/peerpolicy.h"
+#include "api/unlock/unlock.h"
 #include "token/token.h"
 
 struct api_server;

@@ -27,7 +27,8 @@
 
 #include "api/base/json.h"
 #include "api/base/log.h"
-#include "api/http/server.h"
+#include "api/base/timeutil.h"
+#include "api/app.h"
 #include "daemon/config.h"
 #include "daemon/configview.h"
 #include "daemon/listen.h"
@@ -38,7 +39,6 @@
 
 #define LISTENERS_MAX     CONFIG_LISTEN_MAX
 #define STATUS_TEXT_MAX   128
-#define US_PER_MS         1000
 #define POLL_FOREVER      (-1)
 
 static const char *const default_listen[] = { "127.0.0.1:17990", "[::1]:17990" };

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/base/log.h"
+
 #include "api/base/json.h"
 
 #define RECORD_SUFFIX        ".json"
@@ -202,4 +204,90 @@ int journal_dir_each(struct journal_dir *d, journal_dir_fn fn, void *userdata)
     }
     closedir(dir);
     return rc;
+}
+
+/* --- what both journals do with their records ---------------------------- */
+
+#define RECORDS_GROWTH 8
+
+struct record_list {
+    const struct journal_reader *rd;
+    unsigned char *items;
+    size_t n, cap;
+};
+
+static void discard_all(const struct journal_reader *rd, unsigned char *items, size_t n)
+{
+    for (size_t i = 0; rd->discard && i < n; i++)
+        rd->discard(items + i * rd->item_size);
+    free(items);
+}
+
+static int append_item(struct record_list *l, const void *item)
+{
+    if (l->n == l->cap) {
+        unsigned char *bigger = reallocarray(l->items, l->cap + RECORDS_GROWTH, l->rd->item_size);
+
+        if (!bigger)
+            return -1;
+        l->items = bigger;
+        l->cap += RECORDS_GROWTH;
+    }
+    memcpy(l->items + l->n++ * l->rd->item_size, item, l->rd->item_size);
+    return 0;
+}
+
+static int collect_record(void *userdata, const char *id, json_t *v)
+{
+    struct record_list *l = userdata;
+    unsigned char *item = calloc(1, l->rd->item_size);
+    int rc = 0;
+
+    if (!item)
+        return -1;
+    if (!l->rd->parse(id, v, item)) {
+        if (l->rd->discard)
+            l->rd->discard(item);
+        log_msg(LOG_ERR, NULL, "%s: %.*s… is not a record this ukeyd reads; left alone",
+                l->rd->label, JOURNAL_ID_LOG_PREFIX, id);
+    } else if (append_item(l, item) < 0) {
+        if (l->rd->discard)
+            l->rd->discard(item);
+        rc = -1;
+    }
+    free(item);
+    return rc;
+}
+
+int journal_dir_list(struct journal_dir *d, const struct journal_reader *rd, void **items,
+                     size_t *n)
+{
+    struct record_list l = { .rd = rd };
+
+    *items = NULL;
+    *n = 0;
+    if (journal_dir_each(d, collect_record, &l) < 0) {
+        log_msg(LOG_ERR, NULL, "%s: cannot read its directory: %m", rd->label);
+        discard_all(rd, l.items, l.n);
+        return -1;
+    }
+    *items = l.items;
+    *n = l.n;
+    return 0;
+}
+
+int journal_name_index(const char *name, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (names[i] && strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+bool journal_copy_text(const char *s, char *out, size_t size)
+{
+    if (!s || strlen(s) >= size)
+        return false;
+    memcpy(out, s, strlen(s) + 1);
+    return true;
 }

@@ -37,4 +37,31 @@ json_t *journal_dir_read(struct journal_dir *d, const char *id);
 typedef int (*journal_dir_fn)(void *userdata, const char *id, json_t *record);
 int journal_dir_each(struct journal_dir *d, journal_dir_fn fn, void *userdata);
 
+/* --- what both journals do with their records ---------------------------- */
+
+/* Of an id (a capability), a log line shows this much. */
+#define JOURNAL_ID_LOG_PREFIX 8
+
+/* How a journal reads one record into its item: false when it is not a
+ * record this ukeyd reads. `discard` releases what an item holds (NULL:
+ * nothing to release). */
+struct journal_reader {
+    const char *label;                   /* for the log: "unlock journal" */
+    size_t item_size;
+    bool (*parse)(const char *id, json_t *record, void *item);
+    void (*discard)(void *item);
+};
+
+/* Every record of `d` that parses, in an array of items (free each with
+ * `discard`, then the array with free()); one that does not is logged and
+ * left alone. 0, or -1 (logged) when the directory cannot be read or memory
+ * runs out. */
+int journal_dir_list(struct journal_dir *d, const struct journal_reader *rd, void **items,
+                     size_t *n);
+
+/* The index of `name` among `count` names, or -1. */
+int journal_name_index(const char *name, const char *const *names, int count);
+/* Copies `s` into `out` (with its NUL) when it fits; false when NULL or too long. */
+bool journal_copy_text(const char *s, char *out, size_t size);
+
 #endif

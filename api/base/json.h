@@ -27,6 +27,6 @@ json_t *json_string_or_null(const char *s);
 /* The same where an empty string also means "none" (fixed-size fields). */
 json_t *json_text_or_null(const char *s);
 
-/* jansson's own json_auto_t (cleanup attribute) is used for scoped values. */
+/* Scoped JSON values: SCOPED_JSON (api/base/scoped.h). */
 
 #endif

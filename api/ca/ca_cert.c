@@ -15,6 +15,7 @@
 
 #include "api/base/b64.h"
 #include "api/ca/ca_http.h"
+#include "api/base/scoped.h"
 
 #define HEX_LOWER       "0123456789abcdef"
 #define HEX_UPPER       "0123456789ABCDEF"
@@ -26,12 +27,6 @@
 
 #define N_ITEMS(a) (sizeof (a) / sizeof (a)[0])
 
-static void decref(json_t **v)
-{
-    json_decref(*v);
-}
-
-#define SCOPED_JSON __attribute__((cleanup(decref))) json_t
 
 /* --- names ------------------------------------------------------------------ */
 
@@ -129,6 +124,10 @@ bool ca_cert_state_known(const char *name)
 
     return index_of_name(name, state_names, CA_ACTION__COUNT, &ignored);
 }
+
+static const struct ca_protocol cert_v1 = {
+    .prefix = CA_CERT_PREFIX, .service = "certificate service", .state_known = ca_cert_state_known,
+};
 
 bool ca_action_kind_of_name(const char *name, enum ca_action_kind *kind)
 {
@@ -331,7 +330,7 @@ ca_err ca_cert_query(const struct ca_client *c, const char *token_id,
 {
     SCOPED_JSON *body = json_pack("{s:s, s:o}", "tokenId", token_id, "certificates",
                                   presented_json(certs, n_certs));
-    struct ca_call call = { .prefix = CA_CERT_PREFIX, .what = "POST /actions/query",
+    struct ca_call call = { .protocol = &cert_v1, .what = "POST /actions/query",
                             .path = "/actions/query", .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -348,7 +347,7 @@ ca_err ca_cert_query(const struct ca_client *c, const char *token_id,
 ca_err ca_cert_get(const struct ca_client *c, const char *action_id, struct ca_action *out,
                    struct ca_refusal *why)
 {
-    struct ca_call call = { .prefix = CA_CERT_PREFIX, .what = "GET /actions/{id}" };
+    struct ca_call call = { .protocol = &cert_v1, .what = "GET /actions/{id}" };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
@@ -372,7 +371,7 @@ ca_err ca_cert_management_auth(const struct ca_client *c, const char *action_id,
 {
     char *challenge_b64 = NULL;
     SCOPED_JSON *body = NULL;
-    struct ca_call call = { .prefix = CA_CERT_PREFIX, .what = "POST /actions/{id}/management-auth",
+    struct ca_call call = { .protocol = &cert_v1, .what = "POST /actions/{id}/management-auth",
                             .post = true };
     SCOPED_JSON *root = NULL;
     uint8_t *answer = NULL;
@@ -412,7 +411,7 @@ ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uin
 {
     char *csr_b64 = NULL;
     SCOPED_JSON *body = NULL;
-    struct ca_call call = { .prefix = CA_CERT_PREFIX, .what = "POST /actions/{id}/issue",
+    struct ca_call call = { .protocol = &cert_v1, .what = "POST /actions/{id}/issue",
                             .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -437,7 +436,7 @@ ca_err ca_cert_confirm(const struct ca_client *c, const char *action_id, const c
                        struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", "serial", serial);
-    struct ca_call call = { .prefix = CA_CERT_PREFIX, .what = "POST /actions/{id}/confirm",
+    struct ca_call call = { .protocol = &cert_v1, .what = "POST /actions/{id}/confirm",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     const char *state;

@@ -129,4 +129,7 @@ ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uin
 ca_err ca_cert_confirm(const struct ca_client *c, const char *action_id, const char *serial,
                        struct ca_refusal *why);
 
+/* Whether `name` is a state of cert/v1 (a STATE_CONFLICT refusal may carry one). */
+bool ca_cert_state_known(const char *name);
+
 #endif

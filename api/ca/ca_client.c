@@ -21,8 +21,10 @@
 #include <strings.h>
 
 #include "api/ca/ca_http.h"
+#include "api/base/curl.h"
 #include "api/base/json.h"
 #include "api/base/log.h"
+#include "api/base/scoped.h"
 
 #define ANSWER_MAX           (32 * 1024)
 #define FULL_URL_MAX         (CA_URL_MAX + sizeof CA_UNLOCK_PREFIX + CA_CALL_PATH_MAX)
@@ -33,22 +35,18 @@
 #define HTTP_SUCCESS_MAX     299
 #define HTTP_CLIENT_ERROR_MIN 400
 #define HTTP_SERVER_ERROR_MIN 500
-#define ALLOWED_PROTOCOLS    "http,https"
 #define SECONDS_MAX          86400       /* the longest wait or life a service may name */
 #define ATTEMPTS_MAX         100
 #define REVIEW_REASON_MAX    512
-#define IPV4_LOOPBACK_NET    127
 #define UPPER_CASE           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #define LETTERS              "abcdefghijklmnopqrstuvwxyz" UPPER_CASE
 #define DIGITS               "0123456789"
-#define VERIFY_HOST_NAME     2L         /* libcurl: the certificate must name the host */
 
 struct ca_client {
     char *base_url;                      /* without a trailing '/' */
     char *ca_bundle;
     unsigned connect_timeout_ms;
     unsigned timeout_ms;
-    bool plain_loopback;                 /* http:// to this machine: never through a proxy */
 };
 
 /* --- names ---------------------------------------------------------------- */
@@ -124,6 +122,18 @@ static const char *const review_names[] = {
     [CA_REVIEW_REJECTED] = "rejected",
 };
 
+/* The state a STATE_CONFLICT of unlock/v1 may carry (ca_http.h). */
+static bool unlock_state_known(const char *name)
+{
+    enum ca_state ignored;
+
+    return state_of_name(name, &ignored);
+}
+
+static const struct ca_protocol unlock_v1 = {
+    .prefix = CA_UNLOCK_PREFIX, .service = "unlock service", .state_known = unlock_state_known,
+};
+
 const char *ca_review_name(enum ca_review review)
 {
     return (unsigned)review < sizeof review_names / sizeof review_names[0] ? review_names[review]
@@ -183,22 +193,6 @@ static bool link_valid(const char *s)
     return ok;
 }
 
-static bool host_is_loopback_literal(const char *host)
-{
-    struct in_addr v4;
-    struct in6_addr v6;
-    char bare[INET6_ADDRSTRLEN + 2];
-    size_t n = strlen(host);
-
-    if (inet_pton(AF_INET, host, &v4) == 1)
-        return ((const unsigned char *)&v4.s_addr)[0] == IPV4_LOOPBACK_NET;
-    if (n < 2 || n - 2 >= sizeof bare || host[0] != '[' || host[n - 1] != ']')
-        return false;
-    memcpy(bare, host + 1, n - 2);
-    bare[n - 2] = '\0';
-    return inet_pton(AF_INET6, bare, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 struct url_parts {
     char *scheme, *host, *user, *query, *fragment;
 };
@@ -244,7 +238,7 @@ bool ca_url_check(const char *url, char *why, size_t why_size)
     else if (p.query || p.fragment)
         problem = "must not carry a query or a fragment";
     else if (strcmp(p.scheme, "https") != 0 &&
-             !(strcmp(p.scheme, "http") == 0 && host_is_loopback_literal(p.host)))
+             !(strcmp(p.scheme, "http") == 0 && httpc_host_is_loopback(p.host)))
         problem = "must be an https:// URL (plain http:// only to a loopback address: "
                   "127.0.0.1 or [::1])";
     url_parts_free(&p);
@@ -257,12 +251,12 @@ bool ca_url_check(const char *url, char *why, size_t why_size)
 
 int ca_client_global_init(void)
 {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+    return httpc_global_init();
 }
 
 void ca_client_global_cleanup(void)
 {
-    curl_global_cleanup();
+    httpc_global_cleanup();
 }
 
 ca_err ca_client_new(const struct ca_client_config *cfg, struct ca_client **out)
@@ -284,7 +278,6 @@ ca_err ca_client_new(const struct ca_client_config *cfg, struct ca_client **out)
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     if (url_split(c->base_url, &p))
-        c->plain_loopback = strcmp(p.scheme, "http") == 0;
     url_parts_free(&p);
     c->connect_timeout_ms = cfg->connect_timeout_ms;
     c->timeout_ms = cfg->timeout_ms;
@@ -299,6 +292,13 @@ void ca_client_free(struct ca_client *c)
     free(c->base_url);
     free(c->ca_bundle);
     free(c);
+}
+
+struct ca_client_config ca_client_config_of(const struct ca_client *c)
+{
+    return (struct ca_client_config){ .base_url = c->base_url, .ca_bundle = c->ca_bundle,
+                                      .connect_timeout_ms = c->connect_timeout_ms,
+                                      .timeout_ms = c->timeout_ms };
 }
 
 const char *ca_client_base_url(const struct ca_client *c)
@@ -359,42 +359,18 @@ static void text_free(char **text)
         json_text_free(*text);
 }
 
-/* CURLOPT_PROTOCOLS_STR replaced the bit mask in libcurl 7.85, which deprecates
- * the mask; older distributions (UOS, Kylin) have only the mask. */
-static bool allow_http_only(CURL *h)
-{
-#if LIBCURL_VERSION_NUM >= CURL_VERSION_BITS(7, 85, 0)
-    return curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, ALLOWED_PROTOCOLS) == CURLE_OK;
-#else
-    return curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) ==
-           CURLE_OK;
-#endif
-}
-
-/* Options every exchange shares: bounded, verified, no redirects, no signals. */
+/* Options every exchange shares (api/base/curl.h), and a bound on the answer. */
 static bool set_common_options(CURL *h, const struct ca_client *c, const char *url,
                                struct answer *a, char *errbuf)
 {
-    bool ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK && allow_http_only(h) &&
-              curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms) ==
-                  CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, VERIFY_HOST_NAME) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_WRITEDATA, a) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+    const struct httpc_request rq = {
+        .url = url, .ca_bundle = c->ca_bundle, .connect_timeout_ms = c->connect_timeout_ms,
+        .timeout_ms = c->timeout_ms, .user_agent = USER_AGENT, .write = on_data,
+        .write_data = a, .errbuf = errbuf,
+    };
 
-    if (ok && c->ca_bundle)
-        ok = curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle) == CURLE_OK;
-    /* A service on this machine is never reached through a proxy from the environment. */
-    if (ok && c->plain_loopback)
-        ok = curl_easy_setopt(h, CURLOPT_PROXY, "") == CURLE_OK;
-    return ok;
+    return httpc_setup(h, &rq) &&
+           curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX) == CURLE_OK;
 }
 
 static bool set_body(CURL *h, const struct ca_call *call, const char *text,
@@ -418,7 +394,7 @@ static bool set_body(CURL *h, const struct ca_call *call, const char *text,
 /* For the log: which of the CA's services a line is about. */
 static const char *service_of(const struct ca_call *call)
 {
-    return strcmp(call->prefix, CA_CERT_PREFIX) == 0 ? "certificate service" : "unlock service";
+    return call->protocol->service;
 }
 
 static ca_err unavailable(const struct ca_call *call, const char *why)
@@ -436,12 +412,10 @@ static void copy_member(json_t *obj, const char *name, char *out, size_t size)
         snprintf(out, size, "%s", s);
 }
 
-static void read_refusal(json_t *problem, struct ca_refusal *why)
+static void read_refusal(const struct ca_call *call, json_t *problem, struct ca_refusal *why)
 {
     json_t *attempts = json_object_get(problem, "attemptsLeft");
     json_t *retry = json_object_get(problem, "retryAfter");
-    enum ca_state known;
-
     if (json_is_integer(attempts) && json_integer_value(attempts) >= 0 &&
         json_integer_value(attempts) <= ATTEMPTS_MAX)
         why->attempts_left = (int)json_integer_value(attempts);
@@ -449,7 +423,7 @@ static void read_refusal(json_t *problem, struct ca_refusal *why)
         json_integer_value(retry) <= SECONDS_MAX)
         why->retry_after_s = (unsigned)json_integer_value(retry);
     copy_member(problem, "state", why->state, sizeof why->state);
-    if (why->state[0] && !state_of_name(why->state, &known) && !ca_cert_state_known(why->state))
+    if (why->state[0] && !call->protocol->state_known(why->state))
         why->state[0] = '\0';
     copy_member(problem, "result", why->result, sizeof why->result);
     if (strcmp(why->result, "rotated") != 0 && strcmp(why->result, "unchanged") != 0)
@@ -476,7 +450,7 @@ static ca_err refusal_of(const struct ca_call *call, long status, json_t *proble
                  ca_chars_in(code, UPPER_CASE "_", CA_CODE_NAME_MAX) ? code : "");
         return unavailable(call, text);
     }
-    read_refusal(problem, why);
+    read_refusal(call, problem, why);
     log_msg(LOG_INFO, NULL, "%s: %s: %s", service_of(call), call->what, ca_err_name(err));
     return err;
 }
@@ -541,15 +515,15 @@ void ca_refusal_reset(struct ca_refusal *why)
 ca_err ca_exchange(const struct ca_client *c, const struct ca_call *call, json_t **out,
                    struct ca_refusal *why)
 {
-    __attribute__((cleanup(easy_free))) CURL *h = curl_easy_init();
-    __attribute__((cleanup(headers_free))) struct curl_slist *headers = NULL;
-    __attribute__((cleanup(text_free))) char *text = NULL;
+    SCOPED(easy_free) CURL *h = curl_easy_init();
+    SCOPED(headers_free) struct curl_slist *headers = NULL;
+    SCOPED(text_free) char *text = NULL;
     char url[FULL_URL_MAX], errbuf[CURL_ERROR_SIZE] = "";
     struct answer a = { 0 };
     ca_err err;
 
     *out = NULL;
-    snprintf(url, sizeof url, "%s%s%s", c->base_url, call->prefix, call->path);
+    snprintf(url, sizeof url, "%s%s%s", c->base_url, call->protocol->prefix, call->path);
     if (!h || (call->body && !(text = json_dumps(call->body, JSON_COMPACT))))
         return CA_E_NO_MEMORY;
     headers = curl_slist_append(NULL, "Accept: " MEDIA_JSON ", " MEDIA_PROBLEM);
@@ -725,12 +699,6 @@ void ca_puk_pair_wipe(struct ca_puk_pair *p)
 
 /* --- the calls --------------------------------------------------------------- */
 
-static void decref(json_t **v)
-{
-    json_decref(*v);
-}
-
-#define SCOPED_JSON __attribute__((cleanup(decref))) json_t
 
 ca_err ca_open_request(const struct ca_client *c, const char *token_id, const char *cert_serial,
                        const char *cert_issuer, unsigned within_ms, struct ca_request *out,
@@ -738,7 +706,7 @@ ca_err ca_open_request(const struct ca_client *c, const char *token_id, const ch
 {
     SCOPED_JSON *body = json_pack("{s:s, s:s, s:s}", "tokenId", token_id, "certSerial",
                                   cert_serial, "certIssuer", cert_issuer);
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /requests",
                             .path = "/requests", .body = body, .post = true,
                             .timeout_ms = within_ms };
     SCOPED_JSON *root = NULL;
@@ -754,7 +722,7 @@ ca_err ca_open_request(const struct ca_client *c, const char *token_id, const ch
 ca_err ca_get_request(const struct ca_client *c, const char *request_id, struct ca_request *out,
                       struct ca_refusal *why)
 {
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "GET /requests/{id}" };
+    struct ca_call call = { .protocol = &unlock_v1, .what = "GET /requests/{id}" };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
@@ -780,7 +748,7 @@ ca_err ca_send_sms(const struct ca_client *c, const char *request_id, const char
                    struct ca_sms_sent *out, struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", "phone", phone);
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/sms",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /requests/{id}/sms",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -804,7 +772,7 @@ ca_err ca_verify(const struct ca_client *c, const char *request_id, enum ca_code
                  const char *code, struct ca_request *out, struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", kind == CA_CODE_SMS ? "smsCode" : "unlockCode", code);
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/verify",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /requests/{id}/verify",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -822,7 +790,7 @@ ca_err ca_verify(const struct ca_client *c, const char *request_id, enum ca_code
 ca_err ca_authorize(const struct ca_client *c, const char *request_id, struct ca_puk_pair *out,
                     struct ca_refusal *why)
 {
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /requests/{id}/authorize",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /requests/{id}/authorize",
                             .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -841,7 +809,7 @@ ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
     SCOPED_JSON *body = json_pack("{s:s, s:b}", "result",
                                   result == CA_ROTATION_ROTATED ? "rotated" : "unchanged",
                                   "pinReset", pin_reset);
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/confirm",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /rotations/{id}/confirm",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
 
@@ -857,7 +825,7 @@ ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
 ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct ca_puk_pair *out,
                     struct ca_refusal *why)
 {
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/reconcile",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /rotations/{id}/reconcile",
                             .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
@@ -875,7 +843,7 @@ ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk
 {
     SCOPED_JSON *body = json_pack("{s:s}", "cardRefused",
                                   problem == CA_PUK_UNFIT ? "puk-unfit" : "puk-incorrect");
-    struct ca_call call = { .prefix = CA_UNLOCK_PREFIX, .what = "POST /rotations/{id}/report",
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /rotations/{id}/report",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
 

@@ -166,6 +166,9 @@ void ca_client_global_cleanup(void);
 /* Copies the configuration. CA_E_UNAVAILABLE when the URL does not pass ca_url_check. */
 ca_err ca_client_new(const struct ca_client_config *cfg, struct ca_client **out);
 void ca_client_free(struct ca_client *c);
+/* The configuration `c` was made with, its strings `c`'s own: what reaches
+ * another service (one a journal record names) the same way. */
+struct ca_client_config ca_client_config_of(const struct ca_client *c);
 const char *ca_client_base_url(const struct ca_client *c);
 
 /*

@@ -19,8 +19,16 @@
 #define CA_CERT_PREFIX      "/cert/v1"
 #define CA_CALL_PATH_MAX    (CA_ID_MAX + 64)
 
-struct ca_call {
+/* What the transport needs of a protocol, so that it knows none itself. */
+struct ca_protocol {
     const char *prefix;                  /* CA_UNLOCK_PREFIX or CA_CERT_PREFIX */
+    const char *service;                 /* for the log: "unlock service" */
+    /* Whether a STATE_CONFLICT refusal's state is one of this protocol's. */
+    bool (*state_known)(const char *name);
+};
+
+struct ca_call {
+    const struct ca_protocol *protocol;
     const char *what;                    /* for the log: the endpoint, never its ids */
     char path[CA_CALL_PATH_MAX];         /* after the prefix */
     json_t *body;                        /* POST body; NULL: a GET, or a POST without body */
@@ -37,7 +45,5 @@ ca_err ca_exchange(const struct ca_client *c, const struct ca_call *call, json_t
 ca_err ca_shape_error(const struct ca_call *call, json_error_t *jerr, const char *member);
 /* Whether `s` is 1..max characters, all from `set`. */
 bool ca_chars_in(const char *s, const char *set, size_t max);
-/* Whether `name` is a state of cert/v1 (a STATE_CONFLICT refusal may carry one). */
-bool ca_cert_state_known(const char *name);
 
 #endif

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "api/base/log.h"
+#include "api/base/scoped.h"
 
 #define SM2_DEFAULT_DISTID     "1234567812345678"   /* GM/T 0009-2012 default user id */
 #define CRASH_NAME_MAX         32
@@ -64,7 +65,20 @@ static int ca_failure(struct certwrite_error *e, ca_err err, const struct ca_ref
     return -1;
 }
 
-static int code_failure(struct certwrite_error *e, enum api_code code)
+const char *certwrite_code_name(enum certwrite_code code)
+{
+    static const char *const names[] = {
+        [CERTWRITE_INTERNAL] = "INTERNAL",
+        [CERTWRITE_CERT_INVALID] = "CERT_INVALID",
+        [CERTWRITE_TOKEN_WRITE_FAILED] = "TOKEN_WRITE_FAILED",
+        [CERTWRITE_ACTION_NOT_FOUND] = "CERT_ACTION_NOT_FOUND",
+        [CERTWRITE_ROOTS_NOT_CONFIGURED] = "CERT_ROOTS_NOT_CONFIGURED",
+    };
+
+    return (size_t)code < sizeof names / sizeof names[0] && names[code] ? names[code] : "?";
+}
+
+static int code_failure(struct certwrite_error *e, enum certwrite_code code)
 {
     *e = (struct certwrite_error){ .kind = CERTWRITE_ERR_CODE, .code = code };
     return -1;
@@ -144,7 +158,7 @@ static void x509_free(X509 **x)
     X509_free(*x);
 }
 
-#define SCOPED_X509 __attribute__((cleanup(x509_free))) X509
+#define SCOPED_X509 SCOPED(x509_free) X509
 
 static X509 *parse_der(const uint8_t *der, size_t len)
 {
@@ -180,16 +194,23 @@ static void chain_free(STACK_OF(X509) **chain)
     sk_X509_pop_free(*chain, X509_free);
 }
 
+/* Frees the verification context and drops what OpenSSL queued on the way. */
+static void store_ctx_free(X509_STORE_CTX **ctx)
+{
+    X509_STORE_CTX_free(*ctx);
+    ERR_clear_error();
+}
+
 /* The issued certificate's chain, verified against ca-roots at this time. */
 static bool chain_verifies(const struct certwrite *cw, X509 *leaf, const struct ca_issued *is,
                            const char *token_id)
 {
-    __attribute__((cleanup(chain_free))) STACK_OF(X509) *untrusted = sk_X509_new_null();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    bool ok = false;
+    SCOPED(chain_free) STACK_OF(X509) *untrusted = sk_X509_new_null();
+    SCOPED(store_ctx_free) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool ok;
 
     if (!untrusted || !ctx || !set_sm2_distid(leaf))
-        goto out;
+        return false;
     for (size_t i = 0; i < is->n_chain; i++) {
         X509 *x = parse_der(is->chain[i], is->chain_len[i]);
 
@@ -197,19 +218,16 @@ static bool chain_verifies(const struct certwrite *cw, X509 *leaf, const struct 
             X509_free(x);
             log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: chain member %zu does not parse",
                     i);
-            goto out;
+            return false;
         }
     }
     if (!X509_STORE_CTX_init(ctx, cw->roots, leaf, untrusted))
-        goto out;
+        return false;
     ok = X509_verify_cert(ctx) == 1;
     if (!ok)
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id),
                 "certificate: the issued certificate does not verify against ca-roots: %s",
                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-out:
-    X509_STORE_CTX_free(ctx);
-    ERR_clear_error();
     return ok;
 }
 
@@ -250,14 +268,14 @@ static int check_issued(const struct certwrite *cw, const struct ca_issued *is,
 
     if (!leaf || !serial_of(is->der, is->der_len, serial, serial_size)) {
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: the issued certificate does not parse");
-        return code_failure(e, API_CERT_INVALID);
+        return code_failure(e, CERTWRITE_CERT_INVALID);
     }
     if (!chain_verifies(cw, leaf, is, token_id))
-        return code_failure(e, API_CERT_INVALID);
+        return code_failure(e, CERTWRITE_CERT_INVALID);
     if (!same_public_key(spki, spki_len, leaf)) {
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id),
                 "certificate: the issued certificate's key is not the token's");
-        return code_failure(e, API_CERT_INVALID);
+        return code_failure(e, CERTWRITE_CERT_INVALID);
     }
     return 0;
 }
@@ -457,7 +475,7 @@ static int issue_and_install(struct certwrite *cw, const struct ca_client *c,
         is.der = NULL;
         rec->step = CERT_STEP_INSTALLING;
         if (cert_journal_write(cw->journal, rec) < 0)
-            rc = code_failure(e, API_INTERNAL);
+            rc = code_failure(e, CERTWRITE_INTERNAL);
     } else {
         drop_record(cw, rec);
     }
@@ -487,7 +505,7 @@ static void record_release(struct cert_record *rec)
     cert_record_clear(rec);
 }
 
-#define SCOPED_RECORD __attribute__((cleanup(record_release))) struct cert_record
+#define SCOPED_RECORD SCOPED(record_release) struct cert_record
 
 static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
                           const struct ca_action *a, struct certwrite_outcome *out,
@@ -518,7 +536,7 @@ static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
         rec.cert_len = is.der_len;
         is.der = NULL;
         if (cert_journal_write(cw->journal, &rec) < 0)
-            rc = code_failure(e, API_INTERNAL);
+            rc = code_failure(e, CERTWRITE_INTERNAL);
     }
     ca_issued_clear(&is);
     if (rc < 0)
@@ -546,7 +564,7 @@ static int carry_out_new(struct certwrite *cw, const struct token_snapshot *s,
 
     record_start(&rec, cw, s->id, a, CERT_STEP_GENERATING);
     if (cert_journal_write(cw->journal, &rec) < 0)
-        return code_failure(e, API_INTERNAL);
+        return code_failure(e, CERTWRITE_INTERNAL);
     err = token_service_generate_key(cw->svc, s->id, TOKEN_STAGING_SLOT, a->key_alg, &r,
                                      &rec.staged_spki, &rec.staged_spki_len);
     if (err != TOKEN_OK) {
@@ -567,7 +585,7 @@ static int carry_out_new(struct certwrite *cw, const struct token_snapshot *s,
     }
     rec.step = CERT_STEP_SIGNED;
     if (cert_journal_write(cw->journal, &rec) < 0)
-        return code_failure(e, API_INTERNAL);
+        return code_failure(e, CERTWRITE_INTERNAL);
     crash_point(cw, CERT_STEP_SIGNED, s->id);
     return issue_and_install(cw, cw->ca, &rec, out, e);
 }
@@ -597,7 +615,8 @@ static enum recovery_result result_of_card_error(const struct cert_record *rec,
     log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
             "certificate: recovery of action %s stopped at step %s (%s)", rec->action.number,
             cert_step_name(rec->step),
-            e->kind == CERTWRITE_ERR_TOKEN ? token_err_name(e->token) : api_code_name(e->code));
+            e->kind == CERTWRITE_ERR_TOKEN ? token_err_name(e->token)
+                                           : certwrite_code_name(e->code));
     return RECOVERY_DONE;
 }
 
@@ -719,8 +738,8 @@ static enum recovery_result recover_locked(struct certwrite *cw, const char *tok
     for (size_t i = 0; i < n; i++) {
         bool mine = number && strcmp(recs[i].action.number, number) == 0;
         struct certwrite_outcome o = { 0 };
-        struct certwrite_error e = { .kind = CERTWRITE_ERR_CODE, .code = API_TOKEN_WRITE_FAILED,
-                                     .tries_left = -1 };
+        struct certwrite_error e = { .kind = CERTWRITE_ERR_CODE,
+                                     .code = CERTWRITE_TOKEN_WRITE_FAILED, .tries_left = -1 };
         enum recovery_result r;
 
         if (token_id && strcmp(recs[i].token_id, token_id) != 0)
@@ -754,6 +773,11 @@ enum recovery_result certwrite_recover(struct certwrite *cw, const char *token_i
     return r;
 }
 
+enum recovery_result certwrite_recover_all(void *cw)
+{
+    return certwrite_recover(cw, NULL);
+}
+
 /* --- the token's actions ----------------------------------------------------------------- */
 
 static struct ca_presented_cert *presented_of(const struct token_snapshot *s, size_t *n)
@@ -782,7 +806,7 @@ static int query_actions(struct certwrite *cw, const struct token_snapshot *s,
     ca_err err;
 
     if (!certs)
-        return code_failure(e, API_INTERNAL);
+        return code_failure(e, CERTWRITE_INTERNAL);
     err = ca_cert_query(cw->ca, s->id, certs, n_certs, actions, n, &why);
     free(certs);
     if (err == CA_E_TOKEN_UNKNOWN) {
@@ -838,7 +862,7 @@ int certwrite_list(struct certwrite *cw, const struct token_snapshot *s,
     cert_records_free(recs, n_recs);
     OPENSSL_cleanse(actions, n_actions * sizeof *actions);
     free(actions);
-    return *items ? 0 : code_failure(e, API_INTERNAL);
+    return *items ? 0 : code_failure(e, CERTWRITE_INTERNAL);
 }
 
 static int find_action(struct certwrite *cw, const struct token_snapshot *s, const char *number,
@@ -858,7 +882,7 @@ static int find_action(struct certwrite *cw, const struct token_snapshot *s, con
     }
     OPENSSL_cleanse(actions, n * sizeof *actions);
     free(actions);
-    return found ? 0 : code_failure(e, API_CERT_ACTION_NOT_FOUND);
+    return found ? 0 : code_failure(e, CERTWRITE_ACTION_NOT_FOUND);
 }
 
 /* Whether the journal still says the slot should hold `number`'s new certificate. */
@@ -880,8 +904,8 @@ static bool slot_promised(struct certwrite *cw, const char *number)
 static int recover_first(struct certwrite *cw, const char *token_id, const char *number,
                          struct certwrite_outcome *out, struct certwrite_error *e)
 {
-    struct certwrite_error mine = { .kind = CERTWRITE_ERR_CODE, .code = API_TOKEN_WRITE_FAILED,
-                                    .tries_left = -1 };
+    struct certwrite_error mine = { .kind = CERTWRITE_ERR_CODE,
+                                    .code = CERTWRITE_TOKEN_WRITE_FAILED, .tries_left = -1 };
     bool settled = false;
 
     switch (recover_locked(cw, token_id, number, out, &settled, &mine)) {
@@ -903,7 +927,7 @@ static int recover_first(struct certwrite *cw, const char *token_id, const char 
     case RECOVERY_FAILED:
         break;
     }
-    return settled ? 1 : code_failure(e, API_INTERNAL);
+    return settled ? 1 : code_failure(e, CERTWRITE_INTERNAL);
 }
 
 static int carry_out_locked(struct certwrite *cw, const struct token_snapshot *s,
@@ -916,7 +940,7 @@ static int carry_out_locked(struct certwrite *cw, const struct token_snapshot *s
     if (rc != 0)
         return rc > 0 ? 0 : -1;
     if (!cw->roots)
-        return code_failure(e, API_CERT_ROOTS_NOT_CONFIGURED);
+        return code_failure(e, CERTWRITE_ROOTS_NOT_CONFIGURED);
     if (find_action(cw, s, number, &a, e) < 0)
         return -1;
     log_msg(LOG_NOTICE, TOKEN_FIELDS(s->id), "certificate: carrying out action %s (%s, %s key)",

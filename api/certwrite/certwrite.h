@@ -7,9 +7,10 @@
  * confirm — each card step journalled first, and the recovery of what an
  * interruption left.
  *
- * The unlock service (api/unlock/unlock.c) owns one, shares its CA client and runs
- * its recovery from the same worker (start-up, token inserted, pcscd back).
- * One lock serialises every card-and-journal step of certificate writes.
+ * The wiring (api/app.c) builds one on the CA client the unlock uses, and
+ * adds its recovery (certwrite_recover_all) to the one recovery worker
+ * (api/base/recovery.h: start-up, token inserted, pcscd back). One lock
+ * serialises every card-and-journal step of certificate writes.
  * An issued certificate is written only after its chain verified against
  * `ca-roots` and its public key proved to be the token's.
  */
@@ -20,8 +21,7 @@
 
 #include "api/ca/ca_cert.h"
 #include "api/certwrite/certwrite_journal.h"
-#include "api/render/problem.h"
-#include "api/unlock/unlock_rotation.h"
+#include "api/base/recovery.h"
 #include "token/token.h"
 
 /* Test hook steps (UKEYD_TEST_CRASH_AFTER, as the unlock's): "cert-" + step
@@ -46,6 +46,19 @@ bool certwrite_roots_ready(const struct certwrite *cw);
 
 /* Finishes the journal records of `token_id`, or of every token when NULL. */
 enum recovery_result certwrite_recover(struct certwrite *cw, const char *token_id);
+/* The recovery job (recovery_job_fn): every token's records; `cw` may be NULL. */
+enum recovery_result certwrite_recover_all(void *cw);
+
+/* Why a write stopped on ukeyd's side; mapped to the API once (api/v1/errmap.c). */
+enum certwrite_code {
+    CERTWRITE_INTERNAL,                  /* out of memory, a journal that cannot be written */
+    CERTWRITE_CERT_INVALID,              /* the issued certificate failed its checks */
+    CERTWRITE_TOKEN_WRITE_FAILED,        /* the card refused or lost a write step */
+    CERTWRITE_ACTION_NOT_FOUND,          /* no open action of that number */
+    CERTWRITE_ROOTS_NOT_CONFIGURED,      /* no ca-roots: nothing issued can be checked */
+};
+/* "TOKEN_WRITE_FAILED": the API code's name, for the log. */
+const char *certwrite_code_name(enum certwrite_code code);
 
 /* Why an operation stopped; exactly one of the parts applies. */
 enum certwrite_error_kind {
@@ -61,7 +74,7 @@ struct certwrite_error {
     int tries_left;
     ca_err ca;
     struct ca_refusal refusal;
-    enum api_code code;
+    enum certwrite_code code;
 };
 
 /* One action as the portal sees it: the CA's, less its actionId. */

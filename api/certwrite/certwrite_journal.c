@@ -26,7 +26,6 @@
 #include "api/base/log.h"
 
 #define RECORD_FORMAT   1
-#define RECORDS_GROWTH  8
 #define SPKI_MAX        1024
 
 struct cert_journal {
@@ -48,13 +47,10 @@ const char *cert_step_name(enum cert_step step)
 
 static bool step_of_name(const char *name, enum cert_step *out)
 {
-    for (int s = 0; s < CERT_STEP__COUNT; s++) {
-        if (strcmp(name, step_names[s]) == 0) {
-            *out = (enum cert_step)s;
-            return true;
-        }
-    }
-    return false;
+    int s = journal_name_index(name, step_names, CERT_STEP__COUNT);
+
+    *out = (enum cert_step)s;
+    return s >= 0;
 }
 
 void cert_record_clear(struct cert_record *rec)
@@ -163,14 +159,6 @@ int cert_journal_remove(struct cert_journal *j, const char *action_id)
 
 /* --- read ------------------------------------------------------------------------- */
 
-static bool copy_text(const char *s, char *out, size_t size)
-{
-    if (!s || strlen(s) >= size)
-        return false;
-    memcpy(out, s, strlen(s) + 1);
-    return true;
-}
-
 static bool read_b64(json_t *v, const char *name, size_t max, uint8_t **out, size_t *len)
 {
     const char *text = json_string_value(json_object_get(v, name));
@@ -192,7 +180,7 @@ static bool action_from_json(json_t *v, struct ca_action *a)
         token_key_alg_from_name(key_alg, &a->key_alg) != TOKEN_OK || !ca_mgmt_alg_of_name(mgmt, &a->mgmt_alg))
         return false;
     if (!json_is_null(old_serial) &&
-        !copy_text(json_string_value(old_serial), a->old_serial, sizeof a->old_serial))
+        !journal_copy_text(json_string_value(old_serial), a->old_serial, sizeof a->old_serial))
         return false;
     a->key_policy = strcmp(policy, "new") == 0 ? CA_KEY_NEW : CA_KEY_KEEP;
     a->state = CA_ACTION_APPROVED;
@@ -233,9 +221,10 @@ static bool record_from_json(json_t *v, struct cert_record *rec)
         json_unpack(v, "{s:i, s:s, s:s, s:s, s?s}", "format", &format, "step", &step, "tokenId",
                     &token, "caUrl", &url, "serial", &serial) ||
         format != RECORD_FORMAT || !step_of_name(step, &rec->step) ||
-        !copy_text(token, rec->token_id, sizeof rec->token_id) ||
-        !copy_text(url, rec->ca_url, sizeof rec->ca_url) || !action_from_json(v, &rec->action) ||
-        (serial && !copy_text(serial, rec->serial, sizeof rec->serial)))
+        !journal_copy_text(token, rec->token_id, sizeof rec->token_id) ||
+        !journal_copy_text(url, rec->ca_url, sizeof rec->ca_url) ||
+        !action_from_json(v, &rec->action) ||
+        (serial && !journal_copy_text(serial, rec->serial, sizeof rec->serial)))
         return false;
     if (!read_b64(v, "stagedKey", SPKI_MAX, &rec->staged_spki, &rec->staged_spki_len) ||
         !read_b64(v, "csr", CA_CSR_DER_MAX, &rec->csr, &rec->csr_len) ||
@@ -247,44 +236,23 @@ static bool record_from_json(json_t *v, struct cert_record *rec)
     return true;
 }
 
-struct record_list {
-    struct cert_record *recs;
-    size_t n, cap;
+/* A record is read only when its file is named after its action. */
+static bool parse_record(const char *id, json_t *v, void *item)
+{
+    struct cert_record *rec = item;
+
+    return record_from_json(v, rec) && strcmp(rec->action.id, id) == 0;
+}
+
+static void discard_record(void *item)
+{
+    cert_record_clear(item);
+}
+
+static const struct journal_reader reader = {
+    .label = "certificate journal", .item_size = sizeof(struct cert_record),
+    .parse = parse_record, .discard = discard_record,
 };
-
-static int append_record(struct record_list *l, struct cert_record *rec)
-{
-    if (l->n == l->cap) {
-        struct cert_record *bigger = reallocarray(l->recs, l->cap + RECORDS_GROWTH,
-                                                  sizeof *l->recs);
-
-        if (!bigger)
-            return -1;
-        l->recs = bigger;
-        l->cap += RECORDS_GROWTH;
-    }
-    l->recs[l->n++] = *rec;
-    return 0;
-}
-
-static int collect_record(void *userdata, const char *id, json_t *v)
-{
-    struct cert_record rec;
-
-    if (!record_from_json(v, &rec) || strcmp(rec.action.id, id) != 0) {
-        cert_record_clear(&rec);
-        /* The name is an action id, a capability: only its start is logged. */
-        log_msg(LOG_ERR, NULL,
-                "certificate journal: %.*s… is not a record this ukeyd reads; left alone",
-                CA_ID_LOG_PREFIX, id);
-        return 0;
-    }
-    if (append_record(userdata, &rec) < 0) {
-        cert_record_clear(&rec);
-        return -1;
-    }
-    return 0;
-}
 
 void cert_records_free(struct cert_record *recs, size_t n)
 {
@@ -295,18 +263,11 @@ void cert_records_free(struct cert_record *recs, size_t n)
 
 int cert_journal_list(struct cert_journal *j, struct cert_record **out, size_t *n)
 {
-    struct record_list l = { 0 };
+    void *items;
+    int rc = journal_dir_list(j->dir, &reader, &items, n);
 
-    *out = NULL;
-    *n = 0;
-    if (journal_dir_each(j->dir, collect_record, &l) < 0) {
-        log_msg(LOG_ERR, NULL, "certificate journal: cannot read its directory: %m");
-        cert_records_free(l.recs, l.n);
-        return -1;
-    }
-    *out = l.recs;
-    *n = l.n;
-    return 0;
+    *out = items;
+    return rc;
 }
 
 /* --- recovery rules ------------------------------------------------------------- */

@@ -13,10 +13,11 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
+#include "api/base/timeutil.h"
+
 #define TIMEZONE_FILE     "/etc/timezone"
 #define LOCALTIME_LINK    "/etc/localtime"
 #define ZONEINFO_MARK     "zoneinfo/"
-#define NS_PER_S          1e9
 #define DATE_RESOLUTION_S 1.0       /* an HTTP date counts whole seconds */
 #define ISO_LOCAL_MAX     32
 #define OFFSET_DIGITS     5         /* "+0800" as strftime's %z writes it */
@@ -25,7 +26,7 @@
 
 static double seconds_of(const struct timespec *t)
 {
-    return (double)t->tv_sec + (double)t->tv_nsec / NS_PER_S;
+    return (double)t->tv_sec + (double)t->tv_nsec / (double)NS_PER_SEC;
 }
 
 long env_clock_skew(time_t server_date, const struct timespec *sent,

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/base/curl.h"
 #include "api/env/env_clock.h"
+#include "api/base/timeutil.h"
 
 #define PROBE_BODY_MAX     4096      /* a health answer is a few dozen bytes */
-#define PROBE_PROTOCOLS    "http,https"
 #define PROBE_USER_AGENT   "ukeyd/" UKEYD_VERSION " (environment check)"
-#define US_PER_MS          1000
 #define HTTP_OK            200
 #define DECIMAL_BASE       10
 #define VERSION_CHARS      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-~"
@@ -44,12 +44,12 @@ static const char *const outcome_names[] = {
 
 int env_probe_global_init(void)
 {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+    return httpc_global_init();
 }
 
 void env_probe_global_cleanup(void)
 {
-    curl_global_cleanup();
+    httpc_global_cleanup();
 }
 
 /* Keeps the first PROBE_BODY_MAX bytes and drops the rest without failing:
@@ -98,20 +98,16 @@ static void health_url(const char *base_url, char *buf, size_t size)
     snprintf(buf, size, "%.*s%s", (int)len, base_url, ENV_HEALTH_PATH);
 }
 
-static void set_options(CURL *h, const struct env_probe *p, const char *ca_bundle,
+static bool set_options(CURL *h, const struct env_probe *p, const char *ca_bundle,
                         struct probe_body *body, char *error)
 {
-    curl_easy_setopt(h, CURLOPT_URL, p->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, PROBE_PROTOCOLS);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, PROBE_USER_AGENT);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-    if (ca_bundle)
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+    const struct httpc_request rq = {
+        .url = p->url, .ca_bundle = ca_bundle, .connect_timeout_ms = p->timeout_ms,
+        .timeout_ms = p->timeout_ms, .user_agent = PROBE_USER_AGENT, .write = keep_body,
+        .write_data = body, .errbuf = error,
+    };
+
+    return httpc_setup(h, &rq);
 }
 
 /* Milliseconds from the start to a stage, -1 when it was not reached. */
@@ -209,7 +205,12 @@ void env_probe_run(const char *base_url, const char *ca_bundle, unsigned timeout
         curl_easy_cleanup(h);
         return;
     }
-    set_options(h, out, ca_bundle, &body, error);
+    if (!set_options(h, out, ca_bundle, &body, error)) {
+        out->outcome = PROBE_ERROR;
+        snprintf(out->error, sizeof out->error, "%s", "libcurl refused an option");
+        curl_easy_cleanup(h);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &sent);
     code = curl_easy_perform(h);
     clock_gettime(CLOCK_REALTIME, &received);

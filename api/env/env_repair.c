@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env/env_repair.c — POST /v1/environment/repair: does what can safely be
- * done from here and says what it did, step by step; for what only an
- * administrator can do it gives the exact command.
+ * api/env/env_repair.c — the repair (POST /v1/environment/repair answers it,
+ * api/v1/environment_api.c): does what can safely be done from here and says
+ * what it did, step by step; for what only an administrator can do it gives
+ * the exact command.
  *
  * The steps, in order:
  *   restart-pcscd  only when pcscd is unreachable or its unit has failed:
@@ -16,6 +17,8 @@
  *   install-pcscd, sync-clock — commands for the administrator.
  * Nothing the request sends reaches any of this: the body must be empty or {}.
  */
+#include "api/env/environment.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +27,12 @@
 #include "api/env/env_run.h"
 #include "api/env/env_spawn.h"
 #include "api/env/env_systemd.h"
-#include "api/v1/handlers.h"
 #include "api/base/log.h"
+#include "api/base/timeutil.h"
 
 #define STEPS_MAX             8
 #define HOOK_TIMEOUT_MS       20000   /* a pcscd restart that takes longer has failed */
 #define RESCAN_WAIT_MS        5000    /* pcscd may take a moment to come back */
-#define MS_PER_S              1000
-#define NS_PER_MS             1000000L
 #define ARGV_TEXT_SEPARATOR   " "
 
 #define CMD_RESTART_PCSCD     "sudo systemctl restart pcscd.socket pcscd.service"
@@ -219,7 +220,8 @@ static bool pcscd_reachable(struct token_service *svc)
     return token_service_status(svc, &st) == TOKEN_OK && st.pcsc_available;
 }
 
-static void restart_step(struct request *r, const struct env_config *cfg, struct steps *list)
+static void restart_step(struct environment *env, const struct env_config *cfg,
+                         const char *request_id, struct steps *list)
 {
     struct step *s = step_add(list, "restart-pcscd");
     struct env_systemd sd;
@@ -230,14 +232,14 @@ static void restart_step(struct request *r, const struct env_config *cfg, struct
     env_systemd_query(cfg->timeout_ms, &sd);
     unit_failed = sd.queried && env_systemd_pcscd_failed(&sd);
     json_object_set_new(s->details, "systemd", json_boolean(sd.systemd));
-    if (pcscd_reachable(environment_tokens(request_environment(r))) && !unit_failed) {
+    if (pcscd_reachable(environment_tokens(env)) && !unit_failed) {
         step_say(s, STEP_SKIPPED, ENV_REPAIR_PCSCD_RUNNING, NULL);
         return;
     }
     if (sd.systemd && restart_with_systemd(s, cfg))
         return;
     if (cfg->restart_argv) {
-        restart_with_hook(s, cfg->restart_argv, r->id);
+        restart_with_hook(s, cfg->restart_argv, request_id);
         return;
     }
     step_say(s, STEP_MANUAL, ENV_REPAIR_PCSCD_MANUAL, CMD_RESTART_PCSCD);
@@ -328,37 +330,18 @@ static json_t *repair_body(const struct steps *list, json_t *report, enum api_la
                      steps, "environment", report);
 }
 
-static long ms_since(const struct timespec *t0)
+json_t *environment_repair(struct environment *env, const struct env_config *cfg,
+                           enum api_lang lang, const char *request_id)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t0->tv_sec) * MS_PER_S + (now.tv_nsec - t0->tv_nsec) / NS_PER_MS;
-}
-
-/* The body may be empty or {}: a repair takes no input at all. */
-static bool body_is_empty(struct request *r)
-{
-    json_t *body;
-
-    if (r->body_len == 0)
-        return true;
-    body = request_body_fields(r, NULL, 0);
-    json_decref(body);
-    return body != NULL;
-}
-
-static void run_repair(struct request *r, const struct env_config *cfg)
-{
-    struct environment *env = request_environment(r);
     struct steps list = { .n = 0 };
     struct env_report rep = { 0 };
     struct timespec t0;
     time_t checked_at;
+    json_t *body = NULL;
     int rc;
 
     environment_repair_lock(env);
-    restart_step(r, cfg, &list);
+    restart_step(env, cfg, request_id, &list);
     rescan_step(environment_tokens(env), &list);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     checked_at = time(NULL);
@@ -366,29 +349,12 @@ static void run_repair(struct request *r, const struct env_config *cfg)
     if (rc == 0)
         manual_steps(&rep, &list);
     environment_repair_unlock(env);
-    if (rc < 0) {
-        steps_free(&list);
-        respond_code(r, API_INTERNAL);
-        return;
+    if (rc == 0) {
+        body = repair_body(&list, env_report_body(&rep, lang, checked_at, ms_since(&t0),
+                                                  cfg->timeout_ms),
+                           lang);
+        env_report_free(&rep);
     }
-    respond_json(r, MHD_HTTP_OK,
-                 repair_body(&list, env_report_body(&rep, r->lang, checked_at, ms_since(&t0),
-                                                    cfg->timeout_ms),
-                             r->lang));
-    env_report_free(&rep);
     steps_free(&list);
-}
-
-void handle_environment_repair(struct request *r)
-{
-    struct env_config cfg;
-
-    if (!body_is_empty(r))
-        return;
-    if (env_config_take(r, &cfg) < 0) {
-        respond_code(r, API_INTERNAL);
-        return;
-    }
-    run_repair(r, &cfg);
-    env_config_free(&cfg);
+    return body;
 }

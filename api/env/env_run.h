@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env/env_run.h — inside the environment feature: a snapshot of its
- * settings, the concurrent collection of one report (shared by the check and
- * the repair), and the report's response body.
+ * api/env/env_run.h — inside the environment feature: the concurrent
+ * collection of one report (shared by the check and the repair), and the
+ * report's body.
  */
 #ifndef UKEYD_API_ENV_RUN_H
 #define UKEYD_API_ENV_RUN_H
@@ -13,25 +13,7 @@
 
 #include "api/env/env_check.h"
 #include "api/env/environment.h"
-#include "api/http/request.h"
 
-/* The settings as one request uses them, owned. */
-struct env_config {
-    char *ca_service_url;
-    char *ca_bundle;
-    char *drivers_dir;
-    char **restart_argv;                 /* NULL-terminated, NULL when none */
-    unsigned timeout_ms;
-    char **origins;                      /* the allow-list, for the browser check */
-    size_t n_origins;
-};
-
-/* Takes a snapshot of the environment's settings and the request's server's
- * allow-list. Returns 0, or -1 when out of memory. */
-int env_config_take(struct request *r, struct env_config *out);
-void env_config_free(struct env_config *c);
-
-struct environment *request_environment(const struct request *r);
 struct token_service *environment_tokens(const struct environment *env);
 /* Serialises repairs: at most one restarts pcscd at a time. */
 void environment_repair_lock(struct environment *env);

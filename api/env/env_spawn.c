@@ -18,22 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/base/timeutil.h"
+
 #define FIRST_EXTRA_FD  3
 #define WAIT_STEP_MS    20
-#define MS_PER_S        1000
-#define NS_PER_MS       1000000L
-
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t0->tv_sec) * MS_PER_S + (now.tv_nsec - t0->tv_nsec) / NS_PER_MS;
-}
 
 static void sleep_ms(long ms)
 {
-    struct timespec t = { .tv_sec = ms / MS_PER_S, .tv_nsec = (ms % MS_PER_S) * NS_PER_MS };
+    struct timespec t = { .tv_sec = ms / MS_PER_SEC, .tv_nsec = (ms % MS_PER_SEC) * NS_PER_MS };
 
     nanosleep(&t, NULL);
 }

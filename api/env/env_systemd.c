@@ -14,6 +14,9 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
+#include "api/base/timeutil.h"
+#include "api/base/scoped.h"
+
 #define SYSTEMD_DEST       "org.freedesktop.systemd1"
 #define SYSTEMD_PATH       "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER    "org.freedesktop.systemd1.Manager"
@@ -21,14 +24,13 @@
 #define UNIT_NOT_FOUND     "not-found"
 #define UNIT_FAILED        "failed"
 #define RESTART_MODE       "replace"
-#define US_PER_MS          1000ULL
 
 static void bus_unrefp(sd_bus **bus)
 {
     sd_bus_flush_close_unref(*bus);
 }
 
-#define SCOPED_BUS __attribute__((cleanup(bus_unrefp))) sd_bus
+#define SCOPED_BUS SCOPED(bus_unrefp) sd_bus
 
 static int open_bus(unsigned timeout_ms, sd_bus **out)
 {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/env/environment.c — GET /v1/environment: the environment report, built
- * within a fixed time even when the CA service or pcscd hangs.
+ * api/env/environment.c — the environment report (GET /v1/environment's
+ * body, api/v1/environment_api.c), built within a fixed time even when the
+ * CA service or pcscd hangs.
  *
  * The slow looks — the CA service probe (libcurl), systemd (sd-bus) and the
  * token service — each run on a detached thread of their own, sharing one
@@ -30,16 +31,13 @@
 #include "api/env/env_probe.h"
 #include "api/env/env_run.h"
 #include "api/env/env_systemd.h"
-#include "api/v1/handlers.h"
 #include "api/base/log.h"
+#include "api/base/timeutil.h"
 
 /* Time kept back from the deadline: the threads' own bounds are a little
  * looser than they say, and the answer still has to be written. */
 #define WORKER_MARGIN_MS   300
 #define WAIT_MARGIN_MS     150
-#define MS_PER_S           1000
-#define NS_PER_MS          1000000L
-#define NS_PER_S           1000000000L
 #define ISO_UTC_MAX        21
 
 struct environment {
@@ -146,42 +144,24 @@ int environment_configure(struct environment *env, const struct environment_sett
     return 0;
 }
 
-/* The allow-list as the request's server has it now. */
-static int copy_origins(struct request *r, struct env_config *out)
+int env_config_take(struct environment *env, struct env_config *out)
 {
-    struct api_context *ctx = r->ctx;
-    const struct origin_list *list;
-    int rc = 0;
-
-    pthread_rwlock_rdlock(&ctx->settings_lock);
-    list = ctx->origins;
-    if (list && list->n && !(out->origins = calloc(list->n, sizeof *out->origins)))
-        rc = -1;
-    for (size_t i = 0; rc == 0 && list && i < list->n; i++, out->n_origins++)
-        if (!(out->origins[i] = strdup(list->origins[i])))
-            rc = -1;
-    pthread_rwlock_unlock(&ctx->settings_lock);
-    return rc;
-}
-
-int env_config_take(struct request *r, struct env_config *out)
-{
-    struct environment *env = request_environment(r);
     int rc;
 
     pthread_mutex_lock(&env->lock);
     rc = config_copy(out, &env->settings);
     pthread_mutex_unlock(&env->lock);
-    if (rc == 0 && copy_origins(r, out) < 0) {
-        env_config_free(out);
-        rc = -1;
-    }
     return rc;
 }
 
-struct environment *request_environment(const struct request *r)
+int env_config_add_origins(struct env_config *c, const char *const *origins, size_t n)
 {
-    return r->ctx->environment;
+    if (n && !(c->origins = calloc(n, sizeof *c->origins)))
+        return -1;
+    for (size_t i = 0; i < n; i++, c->n_origins++)
+        if (!(c->origins[i] = strdup(origins[i])))
+            return -1;
+    return 0;
 }
 
 struct token_service *environment_tokens(const struct environment *env)
@@ -404,17 +384,6 @@ static int start_worker(struct env_job *job, void *(*fn)(void *))
     return rc;
 }
 
-static void deadline_after(struct timespec *t, unsigned ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, t);
-    t->tv_sec += ms / MS_PER_S;
-    t->tv_nsec += (long)(ms % MS_PER_S) * NS_PER_MS;
-    if (t->tv_nsec >= NS_PER_S) {
-        t->tv_sec++;
-        t->tv_nsec -= NS_PER_S;
-    }
-}
-
 /* Waits until every worker is done or the deadline passes; copies the flags
  * of the results that may be read. */
 static void wait_workers(struct env_job *job, const struct timespec *deadline,
@@ -477,7 +446,7 @@ int env_collect(struct environment *env, const struct env_config *cfg, struct en
     memset(out, 0, sizeof *out);
     if (!job)
         return -1;
-    deadline_after(&deadline, cfg->timeout_ms - WAIT_MARGIN_MS);
+    deadline = deadline_after_ms(cfg->timeout_ms - WAIT_MARGIN_MS);
     if (cfg->ca_service_url)
         start_worker(job, probe_worker);
     start_worker(job, systemd_worker);
@@ -515,34 +484,16 @@ json_t *env_report_body(const struct env_report *rep, enum api_lang lang, time_t
     return body;
 }
 
-/* --- GET /v1/environment ------------------------------------------------- */
-
-static long ms_since(const struct timespec *t0)
+json_t *environment_check(struct environment *env, const struct env_config *cfg,
+                          enum api_lang lang, const struct timespec *started)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t0->tv_sec) * MS_PER_S + (now.tv_nsec - t0->tv_nsec) / NS_PER_MS;
-}
-
-void handle_environment(struct request *r)
-{
-    struct env_config cfg;
     struct env_report rep;
     time_t checked_at = time(NULL);
+    json_t *body;
 
-    if (env_config_take(r, &cfg) < 0) {
-        respond_code(r, API_INTERNAL);
-        return;
-    }
-    if (env_collect(request_environment(r), &cfg, &rep) < 0) {
-        env_config_free(&cfg);
-        respond_code(r, API_INTERNAL);
-        return;
-    }
-    respond_json(r, MHD_HTTP_OK,
-                 env_report_body(&rep, r->lang, checked_at, ms_since(&r->started),
-                                 cfg.timeout_ms));
+    if (env_collect(env, cfg, &rep) < 0)
+        return NULL;
+    body = env_report_body(&rep, lang, checked_at, ms_since(started), cfg->timeout_ms);
     env_report_free(&rep);
-    env_config_free(&cfg);
+    return body;
 }

@@ -13,11 +13,10 @@
 #include <time.h>
 
 #include "api/base/log.h"
+#include "api/base/timeutil.h"
 
 /* How often the sweeper looks: a deadline is kept to within this. */
 #define SWEEP_INTERVAL_MS 250
-#define MS_PER_SEC        1000
-#define NS_PER_MS         1000000L
 #define NO_DEADLINE       0
 
 struct uid_count {

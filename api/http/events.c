@@ -26,9 +26,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "api/v1/handlers.h"
+#include "api/http/request.h"
 #include "api/base/json.h"
 #include "api/base/log.h"
+#include "api/base/timeutil.h"
 
 #define EVENTS_RING_SIZE        128
 #define EVENT_TEXT_MAX          1024
@@ -150,26 +151,20 @@ static void on_token_event(const struct token_event *ev, void *userdata)
         log_msg(LOG_WARNING, NULL, "event %d dropped: out of memory", (int)ev->kind);
 }
 
-static void deadline_after(struct timespec *t, unsigned seconds)
-{
-    clock_gettime(CLOCK_MONOTONIC, t);
-    t->tv_sec += seconds;
-}
-
 static void *heartbeat_main(void *arg)
 {
     struct events_hub *hub = arg;
     struct timespec deadline;
 
     pthread_mutex_lock(&hub->lock);
-    deadline_after(&deadline, hub->heartbeat_s);
+    deadline = deadline_after_ms(hub->heartbeat_s * MS_PER_SEC);
     while (!hub->stopping) {
         if (pthread_cond_timedwait(&hub->wake, &hub->lock, &deadline) == 0)
             continue;
         for (struct stream *s = hub->streams; s; s = s->next_stream)
             s->heartbeat_due = true;
         resume_streams(hub);
-        deadline_after(&deadline, hub->heartbeat_s);
+        deadline = deadline_after_ms(hub->heartbeat_s * MS_PER_SEC);
     }
     pthread_mutex_unlock(&hub->lock);
     return NULL;
@@ -410,7 +405,7 @@ static struct stream *stream_open(struct events_hub *hub, struct MHD_Connection 
     return s;
 }
 
-void handle_events(struct request *r)
+void events_stream(struct request *r)
 {
     struct events_hub *hub = r->ctx->hub;
     bool full;

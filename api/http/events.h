@@ -15,6 +15,11 @@
 #include "token/token.h"
 
 struct events_hub;
+struct request;
+
+/* GET /v1/events: answers with a stream of the hub of the request's server
+ * (Last-Event-ID honoured), or TOO_MANY_STREAMS. */
+void events_stream(struct request *r);
 
 /* NULL when out of memory or when the heartbeat thread cannot start. */
 struct events_hub *events_hub_new(struct token_service *svc, unsigned max_streams,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peer/peer.c — identifying and judging the peer of each connection, and
- * refusing its requests when it is not allowed.
+ * api/http/peer.c — the front's side of the peer check: identifying the peer
+ * of each connection (api/peer/sockdiag.h) and judging it by the policy
+ * (api/peer/peerpolicy.h) when it opens, and refusing its requests when it
+ * is not allowed.
  *
  * The verdict is taken once, when the connection opens, and holds for the
  * connection's life: an event stream opened by the user at the desk keeps
@@ -9,7 +11,7 @@
  * connection whose peer cannot be identified is refused like a stranger,
  * never let through.
  */
-#include "api/peer/peer.h"
+#include "api/http/peer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,10 +22,8 @@
 #include "api/http/admission.h"
 #include "api/base/log.h"
 #include "api/peer/peerpolicy.h"
-#include "api/v1/routes.h"
 #include "api/peer/sockdiag.h"
 
-#define FETCH_METADATA_PREFIX "Sec-Fetch-"
 
 static const struct peer nobody = { .why = "connection not recorded" };
 
@@ -198,31 +198,6 @@ const struct peer *peer_of_request(const struct request *r)
     return info && info->socket_context ? info->socket_context : &nobody;
 }
 
-static enum MHD_Result find_fetch_metadata(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
-{
-    bool *found = cls;
-
-    (void)kind;
-    (void)value;
-    if (strncasecmp(key, FETCH_METADATA_PREFIX, strlen(FETCH_METADATA_PREFIX)) == 0) {
-        *found = true;
-        return MHD_NO;
-    }
-    return MHD_YES;
-}
-
-/* No browser can reach a Unix socket; a request that looks like a browser's
- * came through something that forwards one, and support does not need it. */
-static bool sent_by_browser(const struct request *r)
-{
-    bool found = request_header(r, MHD_HTTP_HEADER_ORIGIN) != NULL;
-
-    if (!found)
-        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, find_fetch_metadata, &found);
-    return found;
-}
-
 /* The portal's page may read why it was refused (nothing but the problem
  * body, which names no one), so that it can tell the user instead of
  * spinning; a preflight still gets no Allow-Methods, so it grants nothing. */
@@ -247,7 +222,7 @@ bool peer_refuse_request(struct request *r)
         respond_problem_header(r, &refusal, "Connection", "close");
         return true;
     }
-    if (p->transport == PEER_SUPPORT && sent_by_browser(r)) {
+    if (p->transport == PEER_SUPPORT && request_from_browser(r)) {
         respond_code(r, API_ORIGIN_FORBIDDEN);
         return true;
     }
@@ -272,5 +247,10 @@ const struct guard_hosts *peer_hosts(const struct request *r)
 
 const struct route *peer_routes(const struct request *r, size_t *n)
 {
-    return peer_of_request(r)->transport == PEER_SUPPORT ? api_routes(n) : api_routes_web(n);
+    const struct route_table *t = peer_of_request(r)->transport == PEER_SUPPORT
+                                      ? &r->ctx->routes_support
+                                      : &r->ctx->routes_web;
+
+    *n = t->n;
+    return t->routes;
 }

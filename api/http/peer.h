@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/peer/peer.h — the account on the other end of each connection: found once
+ * api/http/peer.h — the account on the other end of each connection: found once
  * when the connection opens (netlink socket diagnostics on the TCP port,
  * SO_PEERCRED on the support socket), judged by the peer policy or the
  * support rule, and kept in libmicrohttpd's socket context until it closes.
@@ -9,7 +9,7 @@
  * refused account past its couple of connections is closed before it holds
  * a slot. Every request is checked against the verdict before any guard or
  * handler runs. The transport also decides which Host names and which
- * routes a request gets.
+ * routes (the tables the wiring hands in) a request gets.
  */
 #ifndef UKEYD_API_PEER_H
 #define UKEYD_API_PEER_H

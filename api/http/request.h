@@ -30,20 +30,32 @@
 
 struct events_hub;
 struct unlock_service;
+struct certwrite;
+struct recovery_worker;
 struct peer_policy;
 struct environment;
 struct admission;
 
+/* A route table as the wiring hands it to the front (api/v1/routes.h). */
+struct route_table {
+    const struct route *routes;
+    size_t n;
+};
+
 /* State shared by every request of one server. */
 struct api_context {
     struct token_service *svc;
+    struct route_table routes_web;     /* the browser-facing port's */
+    struct route_table routes_support; /* the support socket's: all of them */
     struct events_hub *hub;
     struct unlock_service *unlock;     /* the remote unlock (api/unlock/unlock.h) */
+    struct certwrite *certwrite;       /* certificate writes, NULL when off (api/certwrite/) */
+    struct recovery_worker *recovery;  /* finishes both journals (api/base/recovery.h) */
     struct environment *environment;   /* the environment check (api/env/environment.h) */
     struct admission *admission;       /* per-UID caps, request deadlines (api/http/admission.h) */
     struct timespec started;           /* CLOCK_MONOTONIC */
     struct guard_hosts hosts;          /* fixed once listening */
-    struct guard_hosts support_hosts;  /* the support socket's: any Host (api/peer/peer.h) */
+    struct guard_hosts support_hosts;  /* the support socket's: any Host (api/http/peer.h) */
     bool support_group_exists;         /* fixed at start, like support_gid */
     gid_t support_gid;
     unsigned instance_tag;             /* random: tells this run's request ids apart */
@@ -104,6 +116,11 @@ struct token_service *request_tokens(const struct request *r);
 
 /* A request header, or NULL. */
 const char *request_header(const struct request *r, const char *name);
+
+/* Whether a browser sent it: an Origin header or fetch metadata (Sec-Fetch-*),
+ * which curl and scripts never send. No browser can reach the support
+ * socket, so one seen there came through something that forwards it. */
+bool request_from_browser(const struct request *r);
 
 /*
  * The JSON body of a POST, checked field by field (body_parse, api/http/body.h:

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/base/json.h"
 #include "api/base/log.h"
@@ -17,6 +18,7 @@
 #define MEDIA_JSON        "application/json"
 #define MEDIA_PROBLEM     "application/problem+json"
 #define HEADER_REQUEST_ID "X-Request-Id"
+#define FETCH_METADATA_PREFIX "Sec-Fetch-"
 
 static void add_common_headers(struct request *r, struct MHD_Response *resp)
 {
@@ -169,6 +171,30 @@ struct token_service *request_tokens(const struct request *r)
 const char *request_header(const struct request *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result find_fetch_metadata(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    bool *found = cls;
+
+    (void)kind;
+    (void)value;
+    if (strncasecmp(key, FETCH_METADATA_PREFIX, strlen(FETCH_METADATA_PREFIX)) == 0) {
+        *found = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+
+bool request_from_browser(const struct request *r)
+{
+    bool found = request_header(r, MHD_HTTP_HEADER_ORIGIN) != NULL;
+
+    if (!found)
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, find_fetch_metadata, &found);
+    return found;
 }
 
 void respond_bad_field(struct request *r, const char *field, enum problem_reason why)

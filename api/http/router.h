@@ -18,7 +18,7 @@ typedef void (*route_handler)(struct request *req);
 enum route_flags {
     ROUTE_JSON_BODY = 1u << 0,   /* POST with a JSON body: content type and size guards */
     ROUTE_STREAM = 1u << 1,      /* long-lived response (Server-Sent Events) */
-    ROUTE_SUPPORT_ONLY = 1u << 2, /* served on the support socket only (api/peer/peer.h) */
+    ROUTE_SUPPORT_ONLY = 1u << 2, /* served on the support socket only (api/http/peer.h) */
     ROUTE_WAITS = 1u << 3,       /* may wait for a card: api/http/offload.h */
     ROUTE_WAITS_CA = 1u << 4,    /* may wait for the CA service: a pool of its own */
 };

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api/http/server.c — libmicrohttpd daemons (one per listening socket: it takes
- * one socket each), the life of a request through them, and the server's
- * start, reload and stop.
+ * one socket each), the life of a request through them, and the front's
+ * start, settings and stop. What the handlers use (the token service, the
+ * event hub, the workflows, the route tables) is built by the wiring
+ * (api/app.c) and handed in through the context (api/http/request.h).
  *
- * A request goes: peer (api/peer/peer.h: who is on the other end, judged when
+ * A request goes: peer (api/http/peer.h: who is on the other end, judged when
  * the connection opened) → Host guard → Origin guard → fetch-metadata guard
  * → router (404, 405 + Allow, OPTIONS and CORS preflight) → for JSON routes the
  * Content-Type and size guards and the body → the handler. Nothing before
@@ -35,17 +37,13 @@
 #include <unistd.h>
 
 #include "api/http/admission.h"
-#include "api/v1/diag.h"
-#include "api/env/environment.h"
-#include "api/http/events.h"
 #include "api/http/gate.h"
 #include "api/base/json.h"
 #include "api/base/log.h"
 #include "api/http/offload.h"
-#include "api/peer/peer.h"
-#include "api/render/rendercache.h"
+#include "api/http/peer.h"
 #include "api/http/request.h"
-#include "api/v1/routes.h"
+#include "api/base/timeutil.h"
 
 /*
  * Each connection's buffer holds the raw request, PIN included, and
@@ -62,11 +60,8 @@
 #define PREFLIGHT_HEADERS      "Content-Type, Accept-Language, Last-Event-ID"
 #define HEADER_ALLOW           "Allow"
 #define HEADER_ALLOW_PRIVATE_NETWORK "Access-Control-Allow-Private-Network"
-#define FETCH_METADATA_PREFIX  "Sec-Fetch-"
 #define SHUTDOWN_GRACE_MS      5000
 #define SHUTDOWN_POLL_MS       20
-#define MS_PER_SEC             1000
-#define NS_PER_MS              1000000L
 #define LOG_MESSAGE_MAX        512
 /* A request read in full within this of the connection's accept: curl and
  * browsers send theirs in one go, a drip of bytes holding a slot does not. */
@@ -77,13 +72,13 @@
 #define HEADER_CONNECTION      "Connection"
 #define CONNECTION_CLOSE       "close"
 
-struct api_server {
+struct http_server {
     struct api_context ctx;
     struct MHD_Daemon *daemons[MAX_LISTENERS];
     struct peer_listener listeners[MAX_LISTENERS];   /* their accept policies' */
     size_t n_daemons;
     struct MHD_Daemon *support;        /* on the support socket, NULL without one */
-    struct api_limits limits;
+    struct http_limits limits;
     struct offload *offload;           /* where handlers that wait for a card run */
     struct offload *ca_offload;        /* where handlers that wait for the CA run */
     atomic_uint in_flight;             /* requests past their headers, not yet completed */
@@ -91,17 +86,9 @@ struct api_server {
 
 /* --- request life ------------------------------------------------------ */
 
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - since->tv_sec) * MS_PER_SEC + (now.tv_nsec - since->tv_nsec) / NS_PER_MS;
-}
-
 static void *on_request_begins(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct api_server *server = cls;
+    struct http_server *server = cls;
     struct request *r = calloc(1, sizeof *r);
 
     (void)uri;   /* may carry a query string: never logged, the path is */
@@ -163,14 +150,14 @@ static void log_request(const struct request *r, enum MHD_RequestTerminationCode
     }
     log_msg(LOG_INFO, &f, "%s %s %u%s%s %ldms uid=%d%s%s", r->method, r->path ? r->path : "?",
             r->status, r->code != API_OK ? " " : "", r->code != API_OK ? api_code_name(r->code) : "",
-            elapsed_ms(&r->started), peer_uid_or_unknown(peer_of_request(r)), how ? " " : "",
+            ms_since(&r->started), peer_uid_or_unknown(peer_of_request(r)), how ? " " : "",
             how ? how : "");
 }
 
 static void on_request_ends(void *cls, struct MHD_Connection *conn, void **con_cls,
                             enum MHD_RequestTerminationCode toe)
 {
-    struct api_server *server = cls;
+    struct http_server *server = cls;
     struct request *r = *con_cls;
 
     (void)conn;
@@ -186,31 +173,6 @@ static void on_request_ends(void *cls, struct MHD_Connection *conn, void **con_c
 
 /* --- what the request says about its sender ---------------------------- */
 
-static enum MHD_Result find_fetch_metadata(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
-{
-    bool *found = cls;
-
-    (void)kind;
-    (void)value;
-    if (strncasecmp(key, FETCH_METADATA_PREFIX, strlen(FETCH_METADATA_PREFIX)) == 0) {
-        *found = true;
-        return MHD_NO;   /* stop iterating */
-    }
-    return MHD_YES;
-}
-
-/* A browser sends Origin or fetch metadata; curl and scripts send neither,
- * and people read what they get: indent it for them. */
-static bool sender_is_a_person(struct request *r)
-{
-    bool browser = r->origin != NULL;
-
-    if (!browser)
-        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, find_fetch_metadata, &browser);
-    return !browser;
-}
-
 static bool read_sender(struct request *r)
 {
     const char *origin = request_header(r, MHD_HTTP_HEADER_ORIGIN);
@@ -223,7 +185,9 @@ static bool read_sender(struct request *r)
     fallback = ctx->language;
     pthread_rwlock_unlock(&ctx->settings_lock);
     r->lang = lang_negotiate(request_header(r, MHD_HTTP_HEADER_ACCEPT_LANGUAGE), fallback);
-    r->pretty = sender_is_a_person(r);
+    /* curl and scripts send neither Origin nor fetch metadata, and people
+     * read what they get: indent it for them. */
+    r->pretty = !request_from_browser(r);
     return true;
 }
 
@@ -335,7 +299,7 @@ static bool pass_gate(struct request *r)
  * that passes is answered when it is complete (finish_request), which keeps
  * the connection alive for the next one.
  */
-static enum MHD_Result begin_request(struct api_server *server, struct request *r,
+static enum MHD_Result begin_request(struct http_server *server, struct request *r,
                                      const char *url, const char *method)
 {
     r->seen = true;
@@ -372,12 +336,12 @@ static void take_body(struct request *r, const char *data, size_t size)
 
 /* A handler waiting for the CA service, which may hang for its whole timeout,
  * never holds a thread that card reads need. */
-static struct offload *route_pool(struct api_server *server, const struct route *route)
+static struct offload *route_pool(struct http_server *server, const struct route *route)
 {
     return route->flags & ROUTE_WAITS_CA ? server->ca_offload : server->offload;
 }
 
-static void finish_request(struct api_server *server, struct request *r)
+static void finish_request(struct http_server *server, struct request *r)
 {
     if (r->options)
         answer_options(r);
@@ -477,7 +441,7 @@ static int learn_listener(struct guard_hosts *hosts, int fd)
 #define MHD_EPOLL_OTHER_EVENTS   8
 #define CONNECTIONS_PER_THREAD_MAX (MHD_EPOLL_BATCH - MHD_EPOLL_OTHER_EVENTS)
 
-static unsigned pool_threads(const struct api_limits *limits)
+static unsigned pool_threads(const struct http_limits *limits)
 {
     unsigned need = (limits->max_connections + CONNECTIONS_PER_THREAD_MAX - 1) /
                     CONNECTIONS_PER_THREAD_MAX;
@@ -487,8 +451,8 @@ static unsigned pool_threads(const struct api_limits *limits)
 
 /* `accept_policy` NULL: every connection is accepted (the support socket,
  * whose peer is judged from its credentials once connected). */
-static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
-                                       const struct api_limits *limits,
+static struct MHD_Daemon *start_daemon(struct http_server *server, int fd,
+                                       const struct http_limits *limits,
                                        MHD_NotifyConnectionCallback on_connection,
                                        struct peer_listener *accept_policy)
 {
@@ -513,16 +477,16 @@ static struct MHD_Daemon *start_daemon(struct api_server *server, int fd,
     return d;
 }
 
-static int settings_apply(struct api_context *ctx, const struct api_settings *settings)
+int http_server_apply(struct http_server *server, const struct http_settings *settings)
 {
+    struct api_context *ctx = &server->ctx;
     struct origin_list *fresh = origin_list_new(settings->origins, settings->n_origins);
-    struct peer_policy *policy = peer_policy_new(&settings->peer, &peer_probes_system);
+    struct peer_policy *policy = peer_policy_new(settings->peer, &peer_probes_system);
     struct origin_list *old;
     struct peer_policy *old_policy;
     json_t *old_view;
 
-    if (!fresh || !policy ||
-        environment_configure(ctx->environment, &settings->environment) < 0) {
+    if (!fresh || !policy) {
         origin_list_free(fresh);
         peer_policy_free(policy);
         return -1;
@@ -543,8 +507,10 @@ static int settings_apply(struct api_context *ctx, const struct api_settings *se
     return 0;
 }
 
-static void server_free(struct api_server *server)
+void http_server_free(struct http_server *server)
 {
+    if (!server)
+        return;
     /* Before the daemons: their jobs end by resuming their connections. */
     offload_free(server->offload);
     offload_free(server->ca_offload);
@@ -554,11 +520,6 @@ static void server_free(struct api_server *server)
         MHD_stop_daemon(server->support);
     /* After the daemons: every connection has left it. */
     admission_free(server->ctx.admission);
-    /* After the daemons: no handler uses it any more. */
-    unlock_service_free(server->ctx.unlock);
-    /* Waits for environment checks still running on their own threads. */
-    environment_free(server->ctx.environment);
-    events_hub_free(server->ctx.hub);
     origin_list_free(server->ctx.origins);
     peer_policy_free(server->ctx.peer_policy);
     json_decref(server->ctx.config_view);
@@ -566,19 +527,15 @@ static void server_free(struct api_server *server)
     free(server);
 }
 
-/* The remote unlock; without a configuration it is off and says so. */
-static int start_unlock(struct api_server *server, const struct api_limits *limits)
+int http_server_listen(struct http_server *server, const int *fds, size_t n_fds)
 {
-    static const struct unlock_config off = { .session_idle_s = UNLOCK_DEFAULT_SESSION_IDLE_S };
+    const struct http_limits *limits = &server->limits;
 
-    server->limits.unlock = NULL;   /* the caller's, valid during the start only */
-    return unlock_service_new(server->ctx.svc, limits->unlock ? limits->unlock : &off,
-                              &server->ctx.unlock);
-}
-
-static int server_listen(struct api_server *server, const int *fds, size_t n_fds,
-                         const struct api_limits *limits)
-{
+    if (n_fds == 0 || n_fds > MAX_LISTENERS) {
+        log_msg(LOG_ERR, NULL, "between 1 and %d listening sockets are needed, not %zu",
+                MAX_LISTENERS, n_fds);
+        return -1;
+    }
     for (size_t i = 0; i < n_fds; i++) {
         if (learn_listener(&server->ctx.hosts, fds[i]) < 0) {
             log_msg(LOG_ERR, NULL, "listening socket %d: cannot tell its address: %m", fds[i]);
@@ -604,9 +561,7 @@ static int server_listen(struct api_server *server, const int *fds, size_t n_fds
     return 0;
 }
 
-int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
-                     const struct api_limits *limits, const struct api_settings *settings,
-                     struct api_server **out)
+struct http_server *http_server_new(struct token_service *svc, const struct http_limits *limits)
 {
     const struct admission_limits admission_limits = {
         .per_uid_max = limits->max_connections_per_user,
@@ -616,47 +571,34 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
                                    : HEADER_DEADLINE_S) * MS_PER_SEC,
         .idle_ms = limits->connection_timeout_s * MS_PER_SEC,
     };
-    struct api_server *server;
+    struct http_server *server = calloc(1, sizeof *server);
 
-    *out = NULL;
-    if (n_fds == 0 || n_fds > MAX_LISTENERS) {
-        log_msg(LOG_ERR, NULL, "between 1 and %d listening sockets are needed, not %zu",
-                MAX_LISTENERS, n_fds);
-        return -1;
-    }
-    if (!json_wipe_installed()) {
-        /* Installing it now could free blocks jansson took from malloc. */
-        log_msg(LOG_ERR, NULL, "json_wipe_install() must run before the server starts");
-        return -1;
-    }
-    server = calloc(1, sizeof *server);
     if (!server || pthread_rwlock_init(&server->ctx.settings_lock, NULL)) {
         free(server);
-        return -1;
+        return NULL;
     }
     server->ctx.svc = svc;
     server->limits = *limits;
-    server->ctx.environment = environment_new(svc);
     clock_gettime(CLOCK_MONOTONIC, &server->ctx.started);
     if (getrandom(&server->ctx.instance_tag, sizeof server->ctx.instance_tag, 0) < 0)
         server->ctx.instance_tag = (unsigned)getpid();
     guard_hosts_init(&server->ctx.hosts);
-    diag_start();   /* before the settings, whose peer policy line support wants to see */
-    if (!server->ctx.environment || settings_apply(&server->ctx, settings) < 0 ||
-        !(server->ctx.hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
-        !(server->offload = offload_new(limits->threads)) ||
+    if (!(server->offload = offload_new(limits->threads)) ||
         !(server->ca_offload = offload_new(limits->threads)) ||
-        !(server->ctx.admission = admission_new(&admission_limits)) ||
-        start_unlock(server, limits) < 0 || server_listen(server, fds, n_fds, limits) < 0) {
-        server_free(server);
-        return -1;
+        !(server->ctx.admission = admission_new(&admission_limits))) {
+        http_server_free(server);
+        return NULL;
     }
-    *out = server;
-    return 0;
+    return server;
 }
 
-int api_server_add_support(struct api_server *server, int fd, bool group_exists,
-                           gid_t support_gid)
+struct api_context *http_server_context(struct http_server *server)
+{
+    return &server->ctx;
+}
+
+int http_server_add_support(struct http_server *server, int fd, bool group_exists,
+                            gid_t support_gid)
 {
     server->ctx.support_group_exists = group_exists;
     server->ctx.support_gid = support_gid;
@@ -668,11 +610,6 @@ int api_server_add_support(struct api_server *server, int fd, bool group_exists,
         return -1;
     }
     return 0;
-}
-
-int api_server_reload(struct api_server *server, const struct api_settings *settings)
-{
-    return settings_apply(&server->ctx, settings);
 }
 
 static void sleep_ms(long ms)
@@ -690,20 +627,21 @@ static void stop_accepting(struct MHD_Daemon *d)
         close(fd);
 }
 
-void api_server_stop(struct api_server *server)
+void http_server_quiesce(struct http_server *server)
 {
-    long waited = 0;
-
-    if (!server)
-        return;
     for (size_t i = 0; i < server->n_daemons; i++)
         stop_accepting(server->daemons[i]);
     if (server->support)
         stop_accepting(server->support);
-    events_hub_close_streams(server->ctx.hub);
+}
+
+void http_server_drain(struct http_server *server)
+{
+    long waited = 0;
+
     /* Handlers still running finish anyway (stopping joins their threads);
      * the wait lets their answers reach the clients before the connections
-     * close. Streams end by themselves now that the hub is closing. */
+     * close. */
     while (atomic_load(&server->in_flight) > 0 && waited < SHUTDOWN_GRACE_MS) {
         sleep_ms(SHUTDOWN_POLL_MS);
         waited += SHUTDOWN_POLL_MS;
@@ -711,6 +649,4 @@ void api_server_stop(struct api_server *server)
     if (atomic_load(&server->in_flight) > 0)
         log_msg(LOG_WARNING, NULL, "stopping with %u requests still open",
                 atomic_load(&server->in_flight));
-    server_free(server);
-    rendercache_clear();   /* its snapshot references go before the token service does */
 }

@@ -21,13 +21,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "api/base/timeutil.h"
+
 /* One inet_diag_msg and no attributes are asked for; room to spare. */
 #define SOCKDIAG_REPLY_MAX   4096
 /* The kernel answers an exact lookup before sendto returns; the timeout
  * only bounds a thread's wait should that ever change. */
 #define SOCKDIAG_TIMEOUT_MS  1000
-#define MS_PER_SEC           1000
-#define US_PER_MS            1000
 #define SOCKDIAG_SEQ         1
 #define IPV6_WORDS           4
 

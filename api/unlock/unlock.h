@@ -1,23 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api/unlock/unlock.h — the remote unlock service inside ukeyd: the CA client, the
- * sessions, the rotation journal, and a recovery worker that finishes
- * interrupted rotations at start-up, when a token comes back and, with
- * back-off, while the CA service is unreachable. It also hosts the
- * certificate writes (api/certwrite/certwrite.h), which share its CA client and whose
- * journal the same worker recovers.
+ * api/unlock/unlock.h — the remote unlock service inside ukeyd: the sessions,
+ * the PUK rotation and its journal, on the CA client the wiring hands it.
+ * Its recovery (unlock_recover_all) is one job of the recovery worker
+ * (api/base/recovery.h), which finishes interrupted rotations at start-up,
+ * when a token comes back and, with back-off, while the CA service is
+ * unreachable.
  *
- * The HTTP server owns one (api/http/server.c); the handlers of api/v1/unlock_api.c
- * use it. Without a `ca-service-url`, or when the state directory cannot be
- * used, the service still exists and says it is off (logged once).
+ * The wiring (api/app.c) owns one; the handlers of api/v1/unlock_api.c use
+ * it. Without a CA client, or when the state directory cannot be used, the
+ * service still exists and says it is off (logged once).
  */
 #ifndef UKEYD_API_UNLOCK_H
 #define UKEYD_API_UNLOCK_H
 
 #include <stdbool.h>
 
+#include "api/base/recovery.h"
 #include "api/ca/ca_client.h"
-#include "api/certwrite/certwrite.h"
 #include "api/unlock/unlock_rotation.h"
 #include "api/unlock/unlock_session.h"
 #include "token/token.h"
@@ -39,18 +39,26 @@ struct unlock_config {
 
 struct unlock_service;
 
+/* What the wiring shares with the service; all of it outlives the service. */
+struct unlock_deps {
+    const struct ca_client *ca;          /* NULL: the unlock is off (the wiring said why) */
+    struct recovery_worker *recovery;    /* woken when a record is left for it */
+    const char *crash_after;             /* the test hook's step (UNLOCK_CRASH_ENV), or NULL */
+};
+
 /* Strings are copied. 0, or -1 when out of memory. */
 int unlock_service_new(struct token_service *svc, const struct unlock_config *cfg,
-                       struct unlock_service **out);
-/* Stops the recovery worker (after the rotation in hand) and frees. */
+                       const struct unlock_deps *deps, struct unlock_service **out);
+/* After the recovery worker has stopped. */
 void unlock_service_free(struct unlock_service *u);
+
+/* The recovery job (recovery_job_fn): finishes every token's journal records. */
+enum recovery_result unlock_recover_all(void *u);
 
 /* For the handlers. */
 bool unlock_enabled(const struct unlock_service *u);
 const struct ca_client *unlock_ca(const struct unlock_service *u);
 struct session_table *unlock_sessions(struct unlock_service *u);
-/* The certificate writes; NULL when there is no CA service or state directory. */
-struct certwrite *unlock_certwrite(struct unlock_service *u);
 
 /* A journal record was left for the service (it was away): have the worker
  * retry now, then with back-off, instead of at the next token event. */

@@ -17,7 +17,6 @@
 
 #define JOURNAL_SUBDIR       "unlock"
 #define RECORD_FORMAT        1
-#define RECORDS_GROWTH       8
 
 struct journal {
     struct journal_dir *dir;
@@ -38,13 +37,10 @@ const char *journal_step_name(enum journal_step step)
 
 static bool step_of_name(const char *name, enum journal_step *out)
 {
-    for (int s = 0; s < JOURNAL_STEP__COUNT; s++) {
-        if (strcmp(name, step_names[s]) == 0) {
-            *out = (enum journal_step)s;
-            return true;
-        }
-    }
-    return false;
+    int s = journal_name_index(name, step_names, JOURNAL_STEP__COUNT);
+
+    *out = (enum journal_step)s;
+    return s >= 0;
 }
 
 int journal_open(const char *state_dir, struct journal **out, char *why, size_t why_size)
@@ -127,14 +123,6 @@ int journal_remove(struct journal *j, const char *rotation_id)
     return 0;
 }
 
-static bool copy_text(const char *s, char *out, size_t size)
-{
-    if (!s || strlen(s) >= size)
-        return false;
-    memcpy(out, s, strlen(s) + 1);
-    return true;
-}
-
 static bool record_from_json(json_t *v, struct journal_record *rec)
 {
     const char *step, *token, *url, *request, *rotation, *result = NULL, *refused = NULL;
@@ -148,10 +136,11 @@ static bool record_from_json(json_t *v, struct journal_record *rec)
                     &blocked, "result", &result, "pinReset", &pin_reset, "cardRefused",
                     &refused, "pukTriesLeft", &puk_tries) ||
         format != RECORD_FORMAT || !step_of_name(step, &rec->step) ||
-        !copy_text(token, rec->token_id, sizeof rec->token_id) ||
-        !copy_text(url, rec->ca_url, sizeof rec->ca_url) || !ca_id_valid(request) ||
-        !ca_id_valid(rotation) || !copy_text(request, rec->request_id, sizeof rec->request_id) ||
-        !copy_text(rotation, rec->rotation_id, sizeof rec->rotation_id))
+        !journal_copy_text(token, rec->token_id, sizeof rec->token_id) ||
+        !journal_copy_text(url, rec->ca_url, sizeof rec->ca_url) || !ca_id_valid(request) ||
+        !ca_id_valid(rotation) ||
+        !journal_copy_text(request, rec->request_id, sizeof rec->request_id) ||
+        !journal_copy_text(rotation, rec->rotation_id, sizeof rec->rotation_id))
         return false;
     if ((rec->step == JOURNAL_CONFIRMED && !result) ||
         (rec->step == JOURNAL_PUK_REFUSED && !refused))
@@ -166,51 +155,22 @@ static bool record_from_json(json_t *v, struct journal_record *rec)
     return true;
 }
 
-struct record_list {
-    struct journal_record *recs;
-    size_t n, cap;
+static bool parse_record(const char *id, json_t *v, void *item)
+{
+    (void)id;
+    return record_from_json(v, item);
+}
+
+static const struct journal_reader reader = {
+    .label = "unlock journal", .item_size = sizeof(struct journal_record),
+    .parse = parse_record,
 };
-
-static int append_record(struct record_list *l, const struct journal_record *rec)
-{
-    if (l->n == l->cap) {
-        struct journal_record *bigger = reallocarray(l->recs, l->cap + RECORDS_GROWTH,
-                                                     sizeof *l->recs);
-
-        if (!bigger)
-            return -1;
-        l->recs = bigger;
-        l->cap += RECORDS_GROWTH;
-    }
-    l->recs[l->n++] = *rec;
-    return 0;
-}
-
-static int collect_record(void *userdata, const char *id, json_t *v)
-{
-    struct journal_record rec;
-
-    if (!record_from_json(v, &rec)) {
-        /* The name is a rotation id, a capability: only its start is logged. */
-        log_msg(LOG_ERR, NULL, "unlock journal: %.*s… is not a record this ukeyd reads; left alone",
-                CA_ID_LOG_PREFIX, id);
-        return 0;
-    }
-    return append_record(userdata, &rec);
-}
 
 int journal_list(struct journal *j, struct journal_record **out, size_t *n)
 {
-    struct record_list l = { 0 };
+    void *items;
+    int rc = journal_dir_list(j->dir, &reader, &items, n);
 
-    *out = NULL;
-    *n = 0;
-    if (journal_dir_each(j->dir, collect_record, &l) < 0) {
-        log_msg(LOG_ERR, NULL, "unlock journal: cannot read its directory: %m");
-        free(l.recs);
-        return -1;
-    }
-    *out = l.recs;
-    *n = l.n;
-    return 0;
+    *out = items;
+    return rc;
 }

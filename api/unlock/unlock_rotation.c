@@ -25,8 +25,9 @@
 #include <openssl/crypto.h>
 
 #include "api/base/log.h"
+#include "api/base/scoped.h"
 
-#define SCOPED_PAIR __attribute__((cleanup(ca_puk_pair_wipe))) struct ca_puk_pair
+#define SCOPED_PAIR SCOPED(ca_puk_pair_wipe) struct ca_puk_pair
 
 /* Which PUK a recovery tries first; the other costs at most one wasted try. */
 enum puk_guess {

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "api/base/recovery.h"
 #include "api/ca/ca_client.h"
 #include "api/unlock/unlock_journal.h"
 #include "token/token.h"
@@ -43,13 +44,6 @@ struct unlock_error {
     int tries_left;
     ca_err ca;
     struct ca_refusal refusal;
-};
-
-enum recovery_result {
-    RECOVERY_DONE,                       /* nothing (more) pending */
-    RECOVERY_TOKEN_ABSENT,               /* a record waits for its token to come back */
-    RECOVERY_SERVICE_DOWN,               /* a record waits for the CA service */
-    RECOVERY_FAILED,                     /* the journal could not be read or written */
 };
 
 /* Finishes the journal records of `token_id`, or of every token present when NULL. */

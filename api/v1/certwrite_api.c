@@ -20,14 +20,14 @@
 #include "api/base/log.h"
 #include "api/v1/pinrule.h"
 #include "api/render/render.h"
-#include "api/unlock/unlock.h"
+#include "api/base/scoped.h"
 
 #define N_FIELDS(a) (sizeof (a) / sizeof (a)[0])
 
 /* The certificate writes, or NULL when they are off (answered). */
 static struct certwrite *certwrite_of(struct request *r)
 {
-    struct certwrite *cw = unlock_certwrite(r->ctx->unlock);
+    struct certwrite *cw = r->ctx->certwrite;
 
     if (!cw)
         respond_code(r, API_CERT_SERVICE_UNAVAILABLE);
@@ -57,7 +57,7 @@ static void respond_certwrite_error(struct request *r, const struct certwrite_er
     case CERTWRITE_ERR_CODE:
         break;
     }
-    respond_code(r, e->code);
+    respond_code(r, errmap_certwrite(e->code));
 }
 
 /* --- GET /v1/tokens/{id}/cert-actions ------------------------------------------------- */
@@ -132,7 +132,7 @@ void handle_cert_action_carry_out(struct request *r)
         { "pin", BODY_STRING, false, &pin, NULL },
         { "confirmLastTry", BODY_BOOL, false, NULL, &confirm },
     };
-    json_auto_t *body = request_body_fields(r, fields, N_FIELDS(fields));
+    SCOPED_JSON *body = request_body_fields(r, fields, N_FIELDS(fields));
     const char *number = request_param(r, "number");
     SCOPED_SNAPSHOT *s = NULL;
     struct certwrite_outcome out;
@@ -151,12 +151,12 @@ void handle_cert_action_carry_out(struct request *r)
                             confirm ? TOKEN_PIN_ALLOW_LAST_TRY : 0, &out, &e) < 0) {
         /* The journal keeps what the service must still answer or hear. */
         if (e.kind == CERTWRITE_ERR_CA && e.ca == CA_E_UNAVAILABLE)
-            unlock_retry_soon(r->ctx->unlock);
+            recovery_worker_wake(r->ctx->recovery);
         respond_certwrite_error(r, &e);
         return;
     }
     if (!out.confirmed)
-        unlock_retry_soon(r->ctx->unlock);
+        recovery_worker_wake(r->ctx->recovery);
     log_msg(LOG_NOTICE, &(struct log_fields){ .token_id = s->id, .request_id = r->id },
             "certificate: action %s carried out (%s)", number,
             out.confirmed ? "done" : "written, confirmation pending");

@@ -16,15 +16,14 @@
 #include <time.h>
 
 #include "api/v1/handlers.h"
-#include "api/peer/peer.h"
+#include "api/http/peer.h"
 #include "api/render/render.h"
 #include "api/base/json.h"
+#include "api/base/timeutil.h"
 
 #define DIAG_MESSAGE_MAX  512
 #define DIAG_FIELD_MAX    96
 #define DIAG_TIME_MAX     32
-#define MS_PER_SEC        1000
-#define NS_PER_MS         1000000L
 #define HEX_BYTE_MAX      3
 #define HEX_WORD_MAX      5
 

@@ -162,3 +162,20 @@ enum api_code errmap_ca_cert(ca_err err)
     }
     return API_CERT_SERVICE_UNAVAILABLE;
 }
+
+enum api_code errmap_certwrite(enum certwrite_code code)
+{
+    switch (code) {
+    case CERTWRITE_INTERNAL:
+        return API_INTERNAL;
+    case CERTWRITE_CERT_INVALID:
+        return API_CERT_INVALID;
+    case CERTWRITE_TOKEN_WRITE_FAILED:
+        return API_TOKEN_WRITE_FAILED;
+    case CERTWRITE_ACTION_NOT_FOUND:
+        return API_CERT_ACTION_NOT_FOUND;
+    case CERTWRITE_ROOTS_NOT_CONFIGURED:
+        return API_CERT_ROOTS_NOT_CONFIGURED;
+    }
+    return API_INTERNAL;
+}

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "api/http/request.h"
+#include "api/base/scoped.h"
 #include "token/token.h"
 
 /* A token-layer failure; `tries_left` is used for PIN and PUK errors. */
@@ -19,7 +20,7 @@ void respond_token_error(struct request *r, token_err err, int tries_left);
 /* The snapshot of the route's {id}; NULL when it answered with the error. */
 struct token_snapshot *request_token(struct request *r);
 void snapshot_release(struct token_snapshot **s);
-#define SCOPED_SNAPSHOT __attribute__((cleanup(snapshot_release))) struct token_snapshot
+#define SCOPED_SNAPSHOT SCOPED(snapshot_release) struct token_snapshot
 
 /* Whether `pin` (the body's `field`; NULL: none given, nothing to check)
  * meets the token's policy; answers PIN_POLICY when not. A refusal here
@@ -38,8 +39,8 @@ void handle_certificate_der(struct request *r);
 void handle_pin(struct request *r);
 void handle_pin_verify(struct request *r);
 void handle_pin_change(struct request *r);
-void handle_events(struct request *r);
-/* The environment check and repair: api/env/environment.c, api/env/env_repair.c. */
+/* GET /v1/events is the HTTP front's own stream: events_stream (api/http/events.h). */
+/* The environment check and repair: api/v1/environment_api.c. */
 void handle_environment(struct request *r);
 void handle_environment_repair(struct request *r);
 /* The remote unlock: api/v1/unlock_api.c. */

@@ -12,6 +12,7 @@
 #include "api/base/json.h"
 #include "api/v1/pinrule.h"
 #include "api/render/render.h"
+#include "api/base/scoped.h"
 
 void handle_pin(struct request *r)
 {
@@ -50,7 +51,7 @@ void handle_pin_verify(struct request *r)
         { "pin", BODY_STRING, true, &pin, NULL },
         { "confirmLastTry", BODY_BOOL, false, NULL, &confirm },
     };
-    json_auto_t *body = request_body_fields(r, fields, sizeof fields / sizeof fields[0]);
+    SCOPED_JSON *body = request_body_fields(r, fields, sizeof fields / sizeof fields[0]);
     SCOPED_SNAPSHOT *s = NULL;
     int tries = -1;
     token_err err;
@@ -70,7 +71,7 @@ void handle_pin_change(struct request *r)
         { "newPin", BODY_STRING, true, &new_pin, NULL },
         { "confirmLastTry", BODY_BOOL, false, NULL, &confirm },
     };
-    json_auto_t *body = request_body_fields(r, fields, sizeof fields / sizeof fields[0]);
+    SCOPED_JSON *body = request_body_fields(r, fields, sizeof fields / sizeof fields[0]);
     SCOPED_SNAPSHOT *s = NULL;
     int tries = -1;
     token_err err;

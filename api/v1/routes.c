@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include "api/http/events.h"
 #include "api/v1/handlers.h"
 
 static const struct route routes[] = {
@@ -20,7 +21,7 @@ static const struct route routes[] = {
     { "GET", "/v1/tokens/{id}/pin", handle_pin, ROUTE_WAITS },
     { "POST", "/v1/tokens/{id}/pin/verify", handle_pin_verify, ROUTE_JSON_BODY | ROUTE_WAITS },
     { "POST", "/v1/tokens/{id}/pin/change", handle_pin_change, ROUTE_JSON_BODY | ROUTE_WAITS },
-    { "GET", "/v1/events", handle_events, ROUTE_STREAM },
+    { "GET", "/v1/events", events_stream, ROUTE_STREAM },
     { "GET", "/v1/environment", handle_environment, ROUTE_WAITS },
     { "POST", "/v1/environment/repair", handle_environment_repair, ROUTE_JSON_BODY | ROUTE_WAITS },
     { "POST", "/v1/tokens/{id}/unlock", handle_unlock_open, ROUTE_JSON_BODY | ROUTE_WAITS_CA },

@@ -5,7 +5,7 @@
  * not an error); the reader list cannot.
  */
 #include "api/v1/handlers.h"
-#include "api/peer/peer.h"
+#include "api/http/peer.h"
 #include "api/render/render.h"
 
 static unsigned long uptime_seconds(const struct api_context *ctx)

@@ -19,6 +19,8 @@
 #include "api/base/log.h"
 #include "api/v1/pinrule.h"
 #include "api/unlock/unlock.h"
+#include "api/base/timeutil.h"
+#include "api/base/scoped.h"
 
 #define PHONE_DIGITS_MIN   5
 #define PHONE_DIGITS_MAX   20
@@ -30,12 +32,12 @@
  * at a spinner, and a start is cheap to try again. */
 #define UNLOCK_START_BOUND_MS 5000
 #define UNLOCK_START_MIN_MS   1        /* curl takes 0 as "no bound" */
-#define MS_PER_SEC            1000
-#define NS_PER_MS             1000000L
 
 #define N_FIELDS(a) (sizeof (a) / sizeof (a)[0])
 
-//* The service may name a member it refused; only ours are named back. */
+/* --- answers ------------------------------------------------------------------- */
+
+/* The service may name a member it refused; only ours are named back. */
 static const char *our_field(const char *field)
 {
     static const char *const ours[] = { "phone", "smsCode", "unlockCode" };
@@ -150,14 +152,14 @@ static void clear_session(struct unlock_session *s)
     OPENSSL_cleanse(s, sizeof *s);
 }
 
-#define SCOPED_SESSION __attribute__((cleanup(clear_session))) struct unlock_session
+#define SCOPED_SESSION SCOPED(clear_session) struct unlock_session
 
 static void clear_request(struct ca_request *q)
 {
     ca_request_clear(q);
 }
 
-#define SCOPED_CA_REQUEST __attribute__((cleanup(clear_request))) struct ca_request
+#define SCOPED_CA_REQUEST SCOPED(clear_request) struct ca_request
 
 /* --- POST /v1/tokens/{id}/unlock --------------------------------------------------- */
 
@@ -187,7 +189,7 @@ static const struct token_cert *identifying_cert(const struct token_snapshot *s)
 
 void handle_unlock_open(struct request *r)
 {
-    json_auto_t *body = request_body_fields(r, NULL, 0);
+    SCOPED_JSON *body = request_body_fields(r, NULL, 0);
     SCOPED_SNAPSHOT *s = NULL;
     SCOPED_SESSION sess = { 0 };
     SCOPED_CA_REQUEST q = { 0 };
@@ -247,7 +249,7 @@ void handle_unlock_sms(struct request *r)
     const struct body_field fields[] = {
         { "phone", BODY_STRING, true, &phone, NULL },
     };
-    json_auto_t *body = request_body_fields(r, fields, N_FIELDS(fields));
+    SCOPED_JSON *body = request_body_fields(r, fields, N_FIELDS(fields));
     SCOPED_SESSION sess = { 0 };
     struct unlock_service *u;
     struct ca_sms_sent sent;
@@ -303,7 +305,7 @@ void handle_unlock_verify(struct request *r)
         { "smsCode", BODY_STRING, false, &sms, NULL },
         { "unlockCode", BODY_STRING, false, &unlock, NULL },
     };
-    json_auto_t *body = request_body_fields(r, fields, N_FIELDS(fields));
+    SCOPED_JSON *body = request_body_fields(r, fields, N_FIELDS(fields));
     SCOPED_SESSION sess = { 0 };
     SCOPED_CA_REQUEST q = { 0 };
     enum ca_code_kind kind = CA_CODE_SMS;
@@ -373,7 +375,7 @@ void handle_unlock_complete(struct request *r)
         { "newPin", BODY_STRING, true, &new_pin, NULL },
         { "confirmNewPin", BODY_STRING, false, &confirm, NULL },
     };
-    json_auto_t *body = request_body_fields(r, fields, N_FIELDS(fields));
+    SCOPED_JSON *body = request_body_fields(r, fields, N_FIELDS(fields));
     SCOPED_SESSION sess = { 0 };
     SCOPED_SNAPSHOT *s = NULL;
     struct unlock_service *u;

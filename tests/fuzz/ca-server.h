@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/ca/ca_cert.h"
 #include "api/ca/ca_client.h"
 #include "api/ca/ca_http.h"
 #include "tests/fuzz/fuzz.h"
@@ -151,7 +152,7 @@ static void check_refusal(ca_err err, const struct ca_refusal *why)
     FUZZ_ASSERT(why->attempts_left >= -1 && why->attempts_left <= ATTEMPTS_MAX);
     for (s = 0; s < CA_STATE__COUNT && !known; s++)
         known = strcmp(why->state, ca_state_name(s)) == 0;
-    /* One table maps both protocols' refusals: a cert/v1 state is known too. */
+    /* Each protocol keeps only its own states; either is known here. */
     known = known || ca_cert_state_known(why->state);
     FUZZ_ASSERT(known);
     FUZZ_ASSERT(!why->result[0] || strcmp(why->result, "rotated") == 0 ||

@@ -154,15 +154,9 @@ static void stop_workflows(struct api_server *a)
 
 static int apply_settings(struct api_server *a, const struct api_settings *settings)
 {
-    const struct http_settings front = {
-        .origins = settings->origins, .n_origins = settings->n_origins,
-        .language = settings->language, .peer = &settings->peer,
-        .config_view = settings->config_view,
-    };
-
     if (environment_configure(a->environment, &settings->environment) < 0)
         return -1;
-    return http_server_apply(a->http, &front);
+    return http_server_apply(a->http, &settings->front);
 }
 
 static void app_free(struct api_server *a)
@@ -194,12 +188,6 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
                      const struct api_limits *limits, const struct api_settings *settings,
                      struct api_server **out)
 {
-    const struct http_limits front = {
-        .max_connections = limits->max_connections,
-        .max_connections_per_user = limits->max_connections_per_user,
-        .connection_timeout_s = limits->connection_timeout_s,
-        .threads = limits->threads,
-    };
     struct api_server *a;
 
     *out = NULL;
@@ -212,7 +200,7 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
         return -1;
     a->svc = svc;
     diag_start();   /* before the settings, whose peer policy line support wants to see */
-    if (!(a->http = http_server_new(svc, &front)) || !(a->environment = environment_new(svc)) ||
+    if (!(a->http = http_server_new(svc, &limits->front)) || !(a->environment = environment_new(svc)) ||
         apply_settings(a, settings) < 0 ||
         !(a->hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
         start_workflows(a, limits->unlock) < 0) {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "api/env/environment.h"
+#include "api/http/server.h"
 #include "api/render/lang.h"
 #include "api/peer/peerpolicy.h"
 #include "api/unlock/unlock.h"
@@ -24,24 +25,16 @@ struct api_server;
 
 /* Fixed for the life of a server. */
 struct api_limits {
-    unsigned max_connections;      /* per listening socket */
-    unsigned max_connections_per_user; /* TCP connections one UID holds, all sockets together */
+    struct http_limits front;      /* connections, threads (api/http/server.h) */
     unsigned max_streams;          /* concurrent GET /v1/events, all sockets together */
-    unsigned connection_timeout_s; /* idle time before a connection is closed */
-    unsigned threads;              /* worker threads per listening socket */
     unsigned heartbeat_s;          /* SSE heartbeat comment interval */
-    const struct unlock_config *unlock; /* the remote unlock (api/unlock/unlock.h); read at start only */
+    const struct unlock_config *unlock; /* the remote unlock (api/unlock/unlock.h); start only */
 };
 
 /* What SIGHUP can change. Strings are copied. */
 struct api_settings {
-    const char *const *origins;
-    size_t n_origins;
-    enum api_lang language;        /* when Accept-Language names neither language */
+    struct http_settings front;    /* origins, language, peer policy, configuration view */
     struct environment_settings environment;  /* GET /v1/environment and its repair */
-    struct peer_policy_config peer; /* who may connect; names are resolved at each load */
-    json_t *config_view;           /* the effective configuration for support diagnostics,
-                                    * or NULL; the server takes its own reference */
 };
 
 /* Listening sockets must be bound to loopback addresses (the caller checks)

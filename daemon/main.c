@@ -195,16 +195,16 @@ static int read_config(const struct options *o, struct config *cfg)
     return 0;
 }
 
-/* The caller drops s->config_view (json_decref) once the server has it. */
+/* The caller drops s->front.config_view (json_decref) once the server has it. */
 static void settings_of(const struct config *cfg, struct api_settings *s)
 {
-    s->origins = (const char *const *)cfg->origins;
-    s->n_origins = cfg->n_origins;
-    s->language = cfg->language;
-    s->peer = (struct peer_policy_config){ .mode = cfg->peer_mode,
-                                           .users = (const char *const *)cfg->peer_users,
-                                           .n_users = cfg->n_peer_users };
-    s->config_view = config_view(cfg);
+    s->front.origins = (const char *const *)cfg->origins;
+    s->front.n_origins = cfg->n_origins;
+    s->front.language = cfg->language;
+    s->front.peer = (struct peer_policy_config){ .mode = cfg->peer_mode,
+                                                 .users = (const char *const *)cfg->peer_users,
+                                                 .n_users = cfg->n_peer_users };
+    s->front.config_view = config_view(cfg);
     s->environment = (struct environment_settings){
         .ca_service_url = cfg->ca_service_url,
         .ca_bundle = cfg->ca_bundle,
@@ -406,11 +406,11 @@ static int start_services(struct daemon_state *d)
     struct token_service_config tcfg = { .pin_pacing_ms = d->cfg.pin_pacing_ms, .log = token_log };
     struct unlock_config unlock;
     struct api_limits limits = {
-        .max_connections = d->cfg.max_connections,
-        .max_connections_per_user = d->cfg.max_connections_per_user,
+        .front = { .max_connections = d->cfg.max_connections,
+                   .max_connections_per_user = d->cfg.max_connections_per_user,
+                   .connection_timeout_s = d->cfg.connection_timeout_s,
+                   .threads = d->cfg.worker_threads },
         .max_streams = d->cfg.max_sse_clients,
-        .connection_timeout_s = d->cfg.connection_timeout_s,
-        .threads = d->cfg.worker_threads,
         .heartbeat_s = d->cfg.sse_heartbeat_s,
         .unlock = &unlock,
     };
@@ -426,7 +426,7 @@ static int start_services(struct daemon_state *d)
     unlock_config_of(&d->cfg, &unlock);
     settings_of(&d->cfg, &settings);
     rc = api_server_start(d->svc, d->fds, d->n_fds, &limits, &settings, &d->server);
-    json_decref(settings.config_view);
+    json_decref(settings.front.config_view);
     if (rc == 0 && d->support.fd >= 0)
         rc = api_server_add_support(d->server, d->support.fd, d->support.group_exists,
                                     d->support.gid);
@@ -460,7 +460,7 @@ static void reload(struct daemon_state *d)
     } else {
         settings_of(&fresh, &settings);
         rc = api_server_reload(d->server, &settings);
-        json_decref(settings.config_view);
+        json_decref(settings.front.config_view);
         if (rc < 0) {
             log_msg(LOG_ERR, NULL, "reload failed: out of memory");
             config_free(&fresh);

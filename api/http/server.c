@@ -481,7 +481,7 @@ int http_server_apply(struct http_server *server, const struct http_settings *se
 {
     struct api_context *ctx = &server->ctx;
     struct origin_list *fresh = origin_list_new(settings->origins, settings->n_origins);
-    struct peer_policy *policy = peer_policy_new(settings->peer, &peer_probes_system);
+    struct peer_policy *policy = peer_policy_new(&settings->peer, &peer_probes_system);
     struct origin_list *old;
     struct peer_policy *old_policy;
     json_t *old_view;

@@ -34,8 +34,9 @@ struct http_settings {
     const char *const *origins;
     size_t n_origins;
     enum api_lang language;        /* when Accept-Language names neither language */
-    const struct peer_policy_config *peer; /* who may connect; names resolved at each load */
-    json_t *config_view;           /* for support diagnostics, or NULL; a reference is taken */
+    struct peer_policy_config peer; /* who may connect; names are resolved at each load */
+    json_t *config_view;           /* the effective configuration for support diagnostics,
+                                    * or NULL; the server takes its own reference */
 };
 
 /* NULL when out of memory. The context's workflows and route tables are the

@@ -134,6 +134,10 @@ $(DAEMON_LIB): $(DAEMON_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# Where the daemon runs the SKF helper from unless skf-helper says otherwise:
+# where `make install` puts it (LIBEXECDIR is set with the install paths below).
+$(BUILD)/daemon/main.o: CFLAGS += -DUKEYD_SKF_HELPER='"$(LIBEXECDIR)/ukeyd/ukeyd-skf-host"'
+
 $(UKEYD): $(BUILD)/daemon/main.o $(DAEMON_LIB) $(API_LIB) $(TOKEN_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -257,10 +261,11 @@ demo:
 
 .PHONY: daemon install uninstall
 
-daemon: $(UKEYD)
+daemon: $(UKEYD) $(SKF_HOST)
 
 PREFIX         ?= /usr/local
 SBINDIR        ?= $(PREFIX)/sbin
+LIBEXECDIR     ?= $(PREFIX)/libexec
 SYSCONFDIR     ?= /etc
 DATADIR        ?= $(PREFIX)/share
 MANDIR         ?= $(DATADIR)/man
@@ -285,11 +290,13 @@ INSTALL_EXAMPLES := web-demo/portal/ukeyd-client.js
 
 # The unit in systemd/ names /usr/sbin/ukeyd (what the .deb installs); another
 # SBINDIR is written into the installed copy.
-install: $(UKEYD)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+install: $(UKEYD) $(SKF_HOST)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/ukeyd \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(POLKITRULESDIR) $(DESTDIR)$(SYSCONFDIR)/ukeyd \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(UKEYD) $(DESTDIR)$(SBINDIR)/ukeyd
+	install -m 0755 $(SKF_HOST) $(DESTDIR)$(LIBEXECDIR)/ukeyd/ukeyd-skf-host
 	sed 's|/usr/sbin/ukeyd|$(SBINDIR)/ukeyd|g' systemd/ukeyd.service >$(BUILD)/ukeyd.service
 	install -m 0644 $(BUILD)/ukeyd.service systemd/ukeyd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 systemd/ukeyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ukeyd.conf
@@ -315,7 +322,7 @@ install: $(UKEYD)
 # Leaves the configuration when it differs from the default: it is the
 # administrator's. The ukeyd user and /var/lib/ukeyd are left too.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/ukeyd \
+	rm -f $(DESTDIR)$(SBINDIR)/ukeyd $(DESTDIR)$(LIBEXECDIR)/ukeyd/ukeyd-skf-host \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/ukeyd.service $(DESTDIR)$(SYSTEMDUNITDIR)/ukeyd.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/ukeyd.conf $(DESTDIR)$(TMPFILESDIR)/ukeyd.conf \
 	    $(DESTDIR)$(POLKITRULESDIR)/ukeyd.rules \
@@ -323,6 +330,7 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS))) \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(INSTALL_EXAMPLES)))
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(LIBEXECDIR)/ukeyd 2>/dev/null || true
 	@if cmp -s docs/ukeyd.conf.example $(DESTDIR)$(UKEYD_CONF); then \
 	    echo "rm -f $(DESTDIR)$(UKEYD_CONF)"; rm -f $(DESTDIR)$(UKEYD_CONF); \
 	    rmdir $(DESTDIR)$(SYSCONFDIR)/ukeyd 2>/dev/null || true; \

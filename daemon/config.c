@@ -29,6 +29,7 @@
 #include "api/base/log.h"
 #include "api/unlock/unlock.h"
 #include "daemon/listen.h"
+#include "token/token.h"
 
 #define CONFIG_SECTION        "ukeyd"
 #define LINE_MAX_TEXT         200          /* inih's INI_MAX_LINE */
@@ -92,6 +93,7 @@ void config_defaults(struct config *c)
     c->unlock_session_timeout_s = UNLOCK_DEFAULT_SESSION_IDLE_S;
     c->log_level = LOG_INFO;
     c->environment_timeout_ms = ENVIRONMENT_TIMEOUT_MS_DEFAULT;
+    c->skf_discover = true;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -340,6 +342,64 @@ static int set_pcsc_drivers_dir(struct parse_state *st, const char *value)
     return st->cfg->pcsc_drivers_dir ? 1 : fail(st, "pcsc-drivers-dir", "out of memory");
 }
 
+/* `PATH [PROFILE]`: PATH as dlopen takes it, absolute or a bare file name
+ * the dynamic linker looks up; whether it loads is --check-config's to say,
+ * as a library that fails costs its own keys only. */
+static int add_skf_library(struct parse_state *st, const char *value)
+{
+    static const char key[] = "skf-library";
+    struct config *c = st->cfg;
+    char copy[LINE_MAX_TEXT + 1];
+    char *save = NULL, *path, *profile;
+
+    snprintf(copy, sizeof copy, "%s", value);
+    path = strtok_r(copy, " \t", &save);
+    profile = path ? strtok_r(NULL, " \t", &save) : NULL;
+    if (!path)
+        return fail(st, key, "needs the library's path");
+    if (profile && strtok_r(NULL, " \t", &save))
+        return fail(st, key, "\"%s\" is not PATH [PROFILE]", value);
+    if (path[0] != '/' && strchr(path, '/'))
+        return fail(st, key, "\"%s\" must be an absolute path or a bare file name", path);
+    if (profile && !token_skf_profile_exists(profile))
+        return fail(st, key, "\"%s\" is not a known profile (see docs/configuration.md)",
+                    profile);
+    for (size_t i = 0; i < c->n_skf_libraries; i++)
+        if (strcmp(c->skf_libraries[i].path, path) == 0)
+            return fail(st, key, "\"%s\" is named twice", path);
+    if (c->n_skf_libraries >= CONFIG_SKF_LIBRARIES_MAX)
+        return fail(st, key, "more than %d libraries", CONFIG_SKF_LIBRARIES_MAX);
+    if (!(c->skf_libraries[c->n_skf_libraries].path = strdup(path)))
+        return fail(st, key, "out of memory");
+    if (profile && !(c->skf_libraries[c->n_skf_libraries].profile = strdup(profile))) {
+        free(c->skf_libraries[c->n_skf_libraries].path);
+        c->skf_libraries[c->n_skf_libraries].path = NULL;
+        return fail(st, key, "out of memory");
+    }
+    c->n_skf_libraries++;
+    return 1;
+}
+
+static int set_skf_discover(struct parse_state *st, const char *value)
+{
+    if (strcmp(value, "yes") == 0)
+        st->cfg->skf_discover = true;
+    else if (strcmp(value, "no") == 0)
+        st->cfg->skf_discover = false;
+    else
+        return fail(st, "skf-discover", "\"%s\" is not yes or no", value);
+    return 1;
+}
+
+static int set_skf_helper(struct parse_state *st, const char *value)
+{
+    if (value[0] != '/')
+        return fail(st, "skf-helper", "\"%s\" must be an absolute path", value);
+    free(st->cfg->skf_helper);
+    st->cfg->skf_helper = strdup(value);
+    return st->cfg->skf_helper ? 1 : fail(st, "skf-helper", "out of memory");
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
@@ -378,6 +438,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_restart_command(st, value);
     if (strcmp(name, "pcsc-drivers-dir") == 0)
         return set_pcsc_drivers_dir(st, value);
+    if (strcmp(name, "skf-library") == 0)
+        return add_skf_library(st, value);
+    if (strcmp(name, "skf-discover") == 0)
+        return set_skf_discover(st, value);
+    if (strcmp(name, "skf-helper") == 0)
+        return set_skf_helper(st, value);
     return fail(st, name, "unknown key (see docs/configuration.md)");
 }
 
@@ -455,6 +521,31 @@ static int copy_environment_strings(struct config *fresh, const struct config *c
     return 0;
 }
 
+/* The SKF keys' part of copy_strings, in two halves like the environment's. */
+static void forget_skf_strings(struct config *fresh)
+{
+    memset(fresh->skf_libraries, 0, sizeof fresh->skf_libraries);
+    fresh->n_skf_libraries = 0;
+    fresh->skf_helper = NULL;
+}
+
+static int copy_skf_strings(struct config *fresh, const struct config *c)
+{
+    for (size_t i = 0; i < c->n_skf_libraries; i++, fresh->n_skf_libraries++) {
+        const struct config_skf_library *from = &c->skf_libraries[i];
+        struct config_skf_library *to = &fresh->skf_libraries[i];
+
+        if (!(to->path = strdup(from->path)) ||
+            (from->profile && !(to->profile = strdup(from->profile)))) {
+            fresh->n_skf_libraries++;   /* the half-copied entry is freed with the rest */
+            return -1;
+        }
+    }
+    if (c->skf_helper && !(fresh->skf_helper = strdup(c->skf_helper)))
+        return -1;
+    return 0;
+}
+
 /* Gives `fresh` (a shallow copy of c) its own strings, so a failed load
  * leaves c whole; on failure the copies made so far are fresh's to free. */
 static int copy_strings(struct config *fresh, const struct config *c)
@@ -464,6 +555,7 @@ static int copy_strings(struct config *fresh, const struct config *c)
     fresh->n_origins = fresh->n_listen = 0;
     fresh->ca_service_url = fresh->ca_bundle = fresh->ca_roots = fresh->state_directory = NULL;
     forget_environment_strings(fresh);
+    forget_skf_strings(fresh);
     /* First: it also drops the shared peer pointers before anything can fail. */
     if (copy_peer_strings(fresh, c) < 0)
         return -1;
@@ -480,6 +572,8 @@ static int copy_strings(struct config *fresh, const struct config *c)
     if (c->ca_roots && !(fresh->ca_roots = strdup(c->ca_roots)))
         return -1;
     if (c->state_directory && !(fresh->state_directory = strdup(c->state_directory)))
+        return -1;
+    if (copy_skf_strings(fresh, c) < 0)
         return -1;
     return copy_environment_strings(fresh, c);
 }
@@ -540,4 +634,12 @@ void config_free(struct config *c)
     free(c->pcsc_drivers_dir);
     c->pcsc_drivers_dir = NULL;
     clear_restart_command(c);
+    for (size_t i = 0; i < c->n_skf_libraries; i++) {
+        free(c->skf_libraries[i].path);
+        free(c->skf_libraries[i].profile);
+    }
+    memset(c->skf_libraries, 0, sizeof c->skf_libraries);
+    c->n_skf_libraries = 0;
+    free(c->skf_helper);
+    c->skf_helper = NULL;
 }

@@ -7,6 +7,7 @@
 #ifndef UKEYD_DAEMON_CONFIG_H
 #define UKEYD_DAEMON_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/render/lang.h"
@@ -21,6 +22,17 @@
 #define CONFIG_ARGV_MAX       16      /* words of pcscd-restart-command */
 #define CONFIG_DEFAULT_SUPPORT_SOCKET "/run/ukeyd/support.sock"
 #define CONFIG_DEFAULT_SUPPORT_GROUP  "ukeyd-support"
+#define CONFIG_SKF_LIBRARIES_MAX 16    /* skf-library lines (the provider's limit) */
+/* Where make install puts the SKF helper (Makefile: LIBEXECDIR). */
+#ifndef UKEYD_SKF_HELPER
+#define UKEYD_SKF_HELPER "/usr/libexec/ukeyd/ukeyd-skf-host"
+#endif
+
+/* One skf-library line: a vendor's SKF library and its profile. */
+struct config_skf_library {
+    char *path;
+    char *profile;                     /* NULL: "standard" */
+};
 
 struct config {
     char *origins[CONFIG_ORIGINS_MAX];
@@ -52,6 +64,10 @@ struct config {
     size_t n_peer_users;
     char *support_socket;              /* NULL: the default; "" after "none": no socket */
     char *support_group;               /* NULL: the default */
+    struct config_skf_library skf_libraries[CONFIG_SKF_LIBRARIES_MAX];
+    size_t n_skf_libraries;
+    bool skf_discover;                 /* also the known vendors' libraries */
+    char *skf_helper;                  /* NULL: UKEYD_SKF_HELPER */
 };
 
 void config_defaults(struct config *c);

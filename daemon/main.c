@@ -249,6 +249,20 @@ static bool unlock_config_changed(const struct config *old, const struct config 
            a.session_idle_s != b.session_idle_s;
 }
 
+/* Whether a reload changed which SKF libraries the token service loaded. */
+static bool skf_config_changed(const struct config *old, const struct config *fresh)
+{
+    if (old->n_skf_libraries != fresh->n_skf_libraries ||
+        old->skf_discover != fresh->skf_discover ||
+        strings_differ(old->skf_helper, fresh->skf_helper))
+        return true;
+    for (size_t i = 0; i < old->n_skf_libraries; i++)
+        if (strings_differ(old->skf_libraries[i].path, fresh->skf_libraries[i].path) ||
+            strings_differ(old->skf_libraries[i].profile, fresh->skf_libraries[i].profile))
+            return true;
+    return false;
+}
+
 static void warn_restart_needed(const struct config *old, const struct config *fresh)
 {
     if (old->pin_pacing_ms != fresh->pin_pacing_ms || old->max_connections != fresh->max_connections ||
@@ -264,6 +278,10 @@ static void warn_restart_needed(const struct config *old, const struct config *f
         log_msg(LOG_WARNING, NULL,
                 "remote unlock and certificate-write settings changed in the file take effect "
                 "at the next restart");
+    if (skf_config_changed(old, fresh))
+        log_msg(LOG_WARNING, NULL,
+                "skf-library, skf-discover and skf-helper changed in the file take effect at "
+                "the next restart");
     if (strings_differ(old->support_socket, fresh->support_socket) ||
         strings_differ(old->support_group, fresh->support_group))
         log_msg(LOG_WARNING, NULL,
@@ -300,6 +318,59 @@ static void token_log(void *userdata, int priority, const char *token_id, const 
 {
     (void)userdata;
     log_msg(priority, &(struct log_fields){ .token_id = token_id }, "token: %s", msg);
+}
+
+/* The SKF side of the token service's configuration; `libs` holds as many
+ * entries as cfg->skf_libraries. Discovery alone, without the helper program
+ * (a build tree, a package without it), is dropped with a note: there is
+ * nothing to find it with, and no administrator asked for it. */
+static void skf_config_of(const struct config *cfg, struct token_skf_library *libs,
+                          struct token_service_config *t, bool quiet)
+{
+    const char *helper = cfg->skf_helper ? cfg->skf_helper : UKEYD_SKF_HELPER;
+
+    for (size_t i = 0; i < cfg->n_skf_libraries; i++)
+        libs[i] = (struct token_skf_library){ .path = cfg->skf_libraries[i].path,
+                                              .profile = cfg->skf_libraries[i].profile };
+    t->skf_libraries = libs;
+    t->n_skf_libraries = cfg->n_skf_libraries;
+    t->skf_helper_path = helper;
+    t->skf_discover = cfg->skf_discover;
+    if (t->skf_discover && !cfg->n_skf_libraries && access(helper, X_OK) != 0) {
+        if (!quiet)
+            log_msg(LOG_INFO, NULL, "SKF discovery off: no helper program at %s", helper);
+        t->skf_discover = false;
+    }
+}
+
+static void print_skf_line(void *userdata, bool loaded, const char *line)
+{
+    (void)userdata;
+    printf("%s%s\n", loaded ? "" : "warning: ", line);
+}
+
+/* --check-config: the file, then each SKF library loaded once in its helper.
+ * A library that does not load is a warning, not a bad configuration: the
+ * daemon starts without it and serves every other token. */
+static int check_config(const struct config *cfg)
+{
+    struct token_skf_library libs[CONFIG_SKF_LIBRARIES_MAX];
+    struct token_service_config t = {0};
+    size_t failed;
+
+    printf("configuration OK: %zu allowed origin%s\n", cfg->n_origins,
+           cfg->n_origins == 1 ? "" : "s");
+    skf_config_of(cfg, libs, &t, true);
+    if (!t.n_skf_libraries && !t.skf_discover) {
+        printf("SKF libraries: none configured%s\n",
+               cfg->skf_discover ? " (discovery off: no helper program at the default path)" : "");
+        return EXIT_SUCCESS;
+    }
+    failed = token_skf_check(&t, print_skf_line, NULL);
+    if (failed)
+        printf("warning: %zu configured SKF librar%s not loaded; ukeyd serves every other token\n",
+               failed, failed == 1 ? "y is" : "ies are");
+    return EXIT_SUCCESS;
 }
 
 /* --- listening sockets ------------------------------------------------- */
@@ -404,6 +475,7 @@ static int block_signals(struct daemon_state *d)
 static int start_services(struct daemon_state *d)
 {
     struct token_service_config tcfg = { .pin_pacing_ms = d->cfg.pin_pacing_ms, .log = token_log };
+    struct token_skf_library skf_libs[CONFIG_SKF_LIBRARIES_MAX];
     struct unlock_config unlock;
     struct api_limits limits = {
         .front = { .max_connections = d->cfg.max_connections,
@@ -415,9 +487,11 @@ static int start_services(struct daemon_state *d)
         .unlock = &unlock,
     };
     struct api_settings settings;
-    token_err err = token_service_new(&tcfg, &d->svc);
+    token_err err;
     int rc;
 
+    skf_config_of(&d->cfg, skf_libs, &tcfg, false);
+    err = token_service_new(&tcfg, &d->svc);
     if (err != TOKEN_OK) {
         log_msg(LOG_ERR, NULL, "cannot start the token service: %s", token_err_name(err));
         return -1;
@@ -573,10 +647,9 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     log_set_level(d.cfg.log_level);
     if (d.opt.check_config) {
-        printf("configuration OK: %zu allowed origin%s\n", d.cfg.n_origins,
-               d.cfg.n_origins == 1 ? "" : "s");
+        rc = check_config(&d.cfg);
         config_free(&d.cfg);
-        return EXIT_SUCCESS;
+        return rc;
     }
     rc = run(&d);
     close_listeners(&d);

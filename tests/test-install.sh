@@ -40,6 +40,7 @@ files_in() { (cd "$1" && find . -type f -printf '%m %P\n' | sed 's/^\([0-7]\{3\}
 expected_usr() {
     {
         echo "0755 usr/sbin/ukeyd"
+        echo "0755 usr/libexec/ukeyd/ukeyd-skf-host"
         echo "0644 usr/lib/systemd/system/ukeyd.service"
         echo "0644 usr/lib/systemd/system/ukeyd.socket"
         echo "0644 usr/lib/sysusers.d/ukeyd.conf"
@@ -55,6 +56,7 @@ expected_usr() {
 expected_local() {
     {
         echo "0755 usr/local/sbin/ukeyd"
+        echo "0755 usr/local/libexec/ukeyd/ukeyd-skf-host"
         echo "0644 usr/local/lib/systemd/system/ukeyd.service"
         echo "0644 usr/local/lib/systemd/system/ukeyd.socket"
         echo "0644 etc/sysusers.d/ukeyd.conf"

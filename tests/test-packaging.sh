@@ -148,7 +148,7 @@ check "the package is installed" \
     eval 'dpkg-query -W -f="\${db:Status-Status}" "$PKG" | grep -qx installed'
 dpkg -L "$PKG" >"$work/files"
 unit_dir=$(dirname "$(grep '/ukeyd.service$' "$work/files")")
-for f in /usr/sbin/ukeyd "$unit_dir/ukeyd.service" "$unit_dir/ukeyd.socket" \
+for f in /usr/sbin/ukeyd /usr/libexec/ukeyd/ukeyd-skf-host "$unit_dir/ukeyd.service" "$unit_dir/ukeyd.socket" \
          /usr/share/polkit-1/rules.d/ukeyd.rules /usr/lib/sysusers.d/ukeyd.conf \
          /usr/lib/tmpfiles.d/ukeyd.conf /etc/ukeyd/ukeyd.conf \
          /usr/share/man/man8/ukeyd.8.gz /usr/share/man/man5/ukeyd.conf.5.gz \

@@ -13,7 +13,7 @@
 # - the system calls, socket families, memory protections and files ukeyd
 #   uses in a real session against the PC/SC rig (recorded by strace) are
 #   all allowed by the unit's SystemCallFilter=, RestrictAddressFamilies=,
-#   MemoryDenyWriteExecute=, ProtectHome=, PrivateDevices=, ProcSubset= and
+#   MemoryDenyWriteExecute=, ProtectHome=, DeviceAllow=, ProcSubset= and
 #   ProtectSystem=, so the sandbox will not break the daemon;
 # - the polkit rule, run in a copy of polkitd's rule runner under Node.js,
 #   grants the ukeyd user exactly pcscd access and the restart of
@@ -71,7 +71,8 @@ CapabilityBoundingSet=
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
-PrivateDevices=yes
+PrivateDevices=no
+DevicePolicy=closed
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -106,6 +107,11 @@ test_hardening_settings() {
     check "system calls: @system-service without @privileged and @resources (chown back in)" \
         test "$(unit_values "$service" SystemCallFilter | tr '\n' '|')" = \
             '@system-service|~@privileged @resources|chown|'
+    check "devices: only the USB key classes (hidraw, usb_device, sg), each with its reason" \
+        test "$(unit_values "$service" DeviceAllow | tr '\n' '|')" = \
+            'char-hidraw rw|char-usb_device rw|char-sg rw|'
+    check "…each allowance under a comment" \
+        test "$(grep -B1 '^DeviceAllow=' "$service" | grep -c '^#')" -eq 3
     check "a watchdog interval is set" grep -qE '^WatchdogSec=[1-9]' "$service"
     check "no capabilities, none ambient" test -z "$(unit_value "$service" AmbientCapabilities)"
     check "not DynamicUser (polkit needs a stable user name)" bash -c "! grep -q '^DynamicUser=yes' '$service'"
@@ -363,8 +369,8 @@ readonly WRITE_CALLS='mkdir|mkdirat|unlink|unlinkat|rename|renameat|renameat2|ch
 # - /proc/sys/vm/overcommit_memory: glibc's malloc, which then assumes the
 #   kernel's default.
 readonly PROC_TOLERATED='/proc/sys/vm/overcommit_memory'
-# What PrivateDevices= leaves in /dev.
-readonly DEV_ALLOWED='^/dev/(null|zero|full|random|urandom|tty|ptmx|pts/.*|shm/.*|log|stdin|stdout|stderr|fd/.*)$'
+# What DevicePolicy=closed and DeviceAllow= let ukeyd (and its SKF helpers) open in /dev.
+readonly DEV_ALLOWED='^/dev/(null|zero|full|random|urandom|tty|ptmx|pts/.*|shm/.*|log|stdin|stdout|stderr|fd/.*|hidraw[0-9]+|bus/usb(/.*)?|sg[0-9]+)$'
 
 test_file_sandbox() {
     local paths writes bad
@@ -375,7 +381,7 @@ test_file_sandbox() {
     bad=$(grep -E '^/(home|root|run/user)(/|$)' <<<"$paths" | tr '\n' ' ')
     check "no home directory touched (ProtectHome=)${bad:+ (touched: $bad)}" test -z "$bad"
     bad=$(grep -E '^/dev/' <<<"$paths" | grep -vE "$DEV_ALLOWED" | tr '\n' ' ')
-    check "only the pseudo-devices PrivateDevices= keeps${bad:+ (also: $bad)}" test -z "$bad"
+    check "only the pseudo-devices and USB key nodes the unit allows${bad:+ (also: $bad)}" test -z "$bad"
     bad=$(grep -E '^/proc/' <<<"$paths" | grep -vE '^/proc/(self|thread-self|[0-9]+)(/|$)' |
           grep -vxF "$PROC_TOLERATED" | tr '\n' ' ')
     check "no /proc file outside the process's own (ProcSubset=pid)${bad:+ (read: $bad)}" test -z "$bad"

@@ -48,7 +48,9 @@ struct token_service_config {
     void (*log)(void *userdata, int priority /* LOG_* of syslog.h */, const char *token_id,
                 const char *msg);
     void *log_userdata;
-    /* SKF libraries configured by the administrator; may be none. */
+    /* SKF libraries configured by the administrator; may be none. These
+     * three are read by token_service_new only (the caller may free them
+     * once it returns). */
     const struct token_skf_library *skf_libraries;
     size_t n_skf_libraries;
     /* Also look for the known vendors' libraries where their Linux packages
@@ -58,6 +60,24 @@ struct token_service_config {
     /* The ukeyd-skf-host program; without it no SKF library is loaded. */
     const char *skf_helper_path;
 };
+
+/* Whether `name` is one of the built-in SKF vendor profiles (a configuration
+ * names one beside a library's path). */
+bool token_skf_profile_exists(const char *name);
+
+/*
+ * For `ukeyd --check-config`: loads each SKF library the service would load
+ * with `cfg` (the configured ones, then with skf_discover the known vendors'
+ * found at their packages' paths) in a helper process of its own, as the
+ * service would, and stops it again. One line per library goes to `report`:
+ * loaded, with the optional functions it has; or why not (missing, does not
+ * load, lacks a required function). Touches no token. Returns how many
+ * configured libraries did not load (a discovered path that is not there is
+ * no failure).
+ */
+typedef void (*token_skf_report_fn)(void *userdata, bool loaded, const char *line);
+size_t token_skf_check(const struct token_service_config *cfg, token_skf_report_fn report,
+                       void *userdata);
 
 struct token_status {
     bool pcsc_available;

@@ -200,8 +200,8 @@ int api_server_start(struct token_service *svc, const int *fds, size_t n_fds,
         return -1;
     a->svc = svc;
     diag_start();   /* before the settings, whose peer policy line support wants to see */
-    if (!(a->http = http_server_new(svc, &limits->front)) || !(a->environment = environment_new(svc)) ||
-        apply_settings(a, settings) < 0 ||
+    if (!(a->http = http_server_new(svc, &limits->front)) ||
+        !(a->environment = environment_new(svc)) || apply_settings(a, settings) < 0 ||
         !(a->hub = events_hub_new(svc, limits->max_streams, limits->heartbeat_s)) ||
         start_workflows(a, limits->unlock) < 0) {
         app_free(a);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/base/json.h"
 #include "api/base/log.h"
 #include "api/unlock/unlock.h"
 
@@ -27,19 +28,6 @@ void config_redact_url(const char *url, char *out, size_t size)
     const char *rest = at ? at + 1 : host;
 
     snprintf(out, size, "%.*s%.*s", (int)keep_scheme, url, (int)strcspn(rest, "?#"), rest);
-}
-
-static json_t *string_list(char *const *items, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a && i < n; i++) {
-        if (json_array_append_new(a, json_string(items[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
 }
 
 static json_t *redacted_url(const char *url)
@@ -74,13 +62,13 @@ static json_t *unlock_and_environment(const struct config *c)
                      (json_int_t)c->unlock_session_timeout_s, "environment-timeout-ms",
                      (json_int_t)c->environment_timeout_ms, "pcsc-drivers-dir",
                      string_or(c->pcsc_drivers_dir, NULL), "pcscd-restart-command",
-                     string_list(c->pcscd_restart_argv, c->n_pcscd_restart_argv));
+                     json_string_array(c->pcscd_restart_argv, c->n_pcscd_restart_argv));
 }
 
 static json_t *peer_and_support(const struct config *c)
 {
     return json_pack("{s:s, s:o, s:o, s:o}", "peer-policy", peer_mode_name(c->peer_mode),
-                     "peer-users", string_list(c->peer_users, c->n_peer_users),
+                     "peer-users", json_string_array(c->peer_users, c->n_peer_users),
                      "support-socket", support_socket(c), "support-group",
                      string_or(c->support_group, CONFIG_DEFAULT_SUPPORT_GROUP));
 }
@@ -89,7 +77,8 @@ json_t *config_view(const struct config *c)
 {
     json_t *view = json_pack(
         "{s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o}", "origins",
-        string_list(c->origins, c->n_origins), "listen", string_list(c->listen, c->n_listen),
+        json_string_array(c->origins, c->n_origins), "listen",
+        json_string_array(c->listen, c->n_listen),
         "language", lang_tag(c->language), "pin-pacing-ms", (json_int_t)c->pin_pacing_ms,
         "max-connections", (json_int_t)c->max_connections, "max-connections-per-user",
         (json_int_t)c->max_connections_per_user, "max-sse-clients",

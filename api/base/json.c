@@ -108,3 +108,16 @@ json_t *json_text_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();
 }
+
+json_t *json_string_array(char *const *items, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++) {
+        if (json_array_append_new(a, json_string(items[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}

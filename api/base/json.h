@@ -27,6 +27,9 @@ json_t *json_string_or_null(const char *s);
 /* The same where an empty string also means "none" (fixed-size fields). */
 json_t *json_text_or_null(const char *s);
 
+/* An array of the `n` strings; NULL when out of memory. */
+json_t *json_string_array(char *const *items, size_t n);
+
 /* Scoped JSON values: SCOPED_JSON (api/base/scoped.h). */
 
 #endif

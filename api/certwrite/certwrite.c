@@ -231,20 +231,6 @@ static bool chain_verifies(const struct certwrite *cw, X509 *leaf, const struct 
     return ok;
 }
 
-/* Whether `spki` (DER SubjectPublicKeyInfo) is the public key of `x`: the
- * key and its parameters (a curve), not just the same point bytes. */
-static bool same_public_key(const uint8_t *spki, size_t len, X509 *x)
-{
-    const unsigned char *p = spki;
-    EVP_PKEY *want = d2i_PUBKEY(NULL, &p, (long)len);
-    EVP_PKEY *have = X509_get0_pubkey(x);
-    bool same = want && have && p == spki + len && EVP_PKEY_eq(want, have) == 1;
-
-    EVP_PKEY_free(want);
-    ERR_clear_error();
-    return same;
-}
-
 /* The serial as GET …/certificates shows it (token/cert.h's form). */
 static bool serial_of(const uint8_t *der, size_t len, char *out, size_t size)
 {
@@ -265,6 +251,7 @@ static int check_issued(const struct certwrite *cw, const struct ca_issued *is,
                         char *serial, size_t serial_size, struct certwrite_error *e)
 {
     SCOPED_X509 *leaf = parse_der(is->der, is->der_len);
+    bool same;
 
     if (!leaf || !serial_of(is->der, is->der_len, serial, serial_size)) {
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: the issued certificate does not parse");
@@ -272,7 +259,9 @@ static int check_issued(const struct certwrite *cw, const struct ca_issued *is,
     }
     if (!chain_verifies(cw, leaf, is, token_id))
         return code_failure(e, CERTWRITE_CERT_INVALID);
-    if (!same_public_key(spki, spki_len, leaf)) {
+    /* The key and its parameters (a curve), not just the same point bytes:
+     * token/cert.c's one comparison. */
+    if (cert_key_matches_spki(is->der, is->der_len, spki, spki_len, &same) != TOKEN_OK || !same) {
         log_msg(LOG_ERR, TOKEN_FIELDS(token_id),
                 "certificate: the issued certificate's key is not the token's");
         return code_failure(e, CERTWRITE_CERT_INVALID);
@@ -291,16 +280,6 @@ static uint8_t *copy_der(unsigned char *der, int n, size_t *out_len)
     }
     OPENSSL_free(der);
     return copy;
-}
-
-/* The DER SubjectPublicKeyInfo of a certificate (caller frees), or NULL. */
-static uint8_t *spki_of_cert(const uint8_t *der, size_t len, size_t *out_len)
-{
-    SCOPED_X509 *x = parse_der(der, len);
-    unsigned char *spki = NULL;
-    int n = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki) : -1;
-
-    return copy_der(spki, n, out_len);
 }
 
 /* The DER subject of a certificate (caller frees), or NULL. */
@@ -333,8 +312,8 @@ static token_err slot_key(struct certwrite *cw, const struct token_snapshot *s, 
     c = cert_in_slot(s, slot);
     if (!c)
         return TOKEN_E_NOT_SUPPORTED;
-    *spki = spki_of_cert(c->der, c->der_len, len);
-    return *spki ? TOKEN_OK : TOKEN_E_MALFORMED;
+    return cert_public_key(c->der, c->der_len, spki, len) == TOKEN_OK ? TOKEN_OK
+                                                                      : TOKEN_E_MALFORMED;
 }
 
 /* --- confirmation ----------------------------------------------------------------- */

@@ -82,7 +82,7 @@ struct request {
     bool seen;                         /* the access handler has run once */
     bool options;                      /* OPTIONS on a known path: Allow / CORS preflight */
     bool answered;
-    bool offloaded;                    /* the handler runs on the offload pool (api/http/offload.h) */
+    bool offloaded;                    /* its handler runs on an offload pool (http/offload.h) */
     struct MHD_Response *deferred;     /* its answer, queued when the connection resumes */
     enum MHD_Result queued;            /* what MHD_queue_response said */
     unsigned status;

@@ -32,19 +32,6 @@ static json_t *hex_string(const uint8_t *bytes, size_t len)
     return json_string(text);
 }
 
-static json_t *string_array(char *const *items, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a && i < n; i++) {
-        if (json_array_append_new(a, json_string(items[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
 json_t *render_status(const struct token_status *st, unsigned long uptime_s)
 {
     return json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "version", UKEYD_VERSION, "api", "v1",
@@ -135,8 +122,8 @@ static json_t *render_summary(const struct token_cert *c, const struct cert_summ
                      "keyBits", s->key_bits > 0 ? json_integer(s->key_bits) : json_null(),
                      "curve", json_string_or_null(s->curve),
                      "signatureAlgorithm", json_string_or_null(s->signature_algorithm),
-                     "keyUsage", string_array(s->key_usage, s->n_key_usage),
-                     "extendedKeyUsage", string_array(s->ext_key_usage, s->n_ext_key_usage),
+                     "keyUsage", json_string_array(s->key_usage, s->n_key_usage),
+                     "extendedKeyUsage", json_string_array(s->ext_key_usage, s->n_ext_key_usage),
                      "fingerprints", "sha256", s->sha256_hex, "sm3", s->sm3_hex);
 }
 
@@ -172,9 +159,10 @@ json_t *render_token(const struct token_snapshot *s)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id, "reader",
                      s->reader ? s->reader : "", "edge", s->edge ? s->edge : "", "model",
-                     json_string_or_null(s->model), "serial", json_string_or_null(s->serial), "version",
-                     json_string_or_null(s->version), "atr", hex_string(s->atr, s->atr_len), "pin",
-                     render_pin(&s->pin), "certificates", certificate_array(s));
+                     json_string_or_null(s->model), "serial", json_string_or_null(s->serial),
+                     "version", json_string_or_null(s->version), "atr",
+                     hex_string(s->atr, s->atr_len), "pin", render_pin(&s->pin), "certificates",
+                     certificate_array(s));
 }
 
 json_t *render_tokens(struct token_snapshot *const *list, size_t n)

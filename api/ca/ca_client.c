@@ -72,7 +72,35 @@ static const char *const err_names[CA_E__COUNT] = {
     [CA_E_ROTATION_CLOSED] = "ROTATION_CLOSED",
     [CA_E_ACTION_UNKNOWN] = "ACTION_UNKNOWN",
     [CA_E_PUK_RECORD_MISMATCH] = "PUK_RECORD_MISMATCH",
+    [CA_E_MECHANISM_UNSUPPORTED] = "MECHANISM_UNSUPPORTED",
 };
+
+static const char *const mechanism_names[CA_MECH__COUNT] = {
+    [CA_MECH_PUK] = "puk",
+    [CA_MECH_ADMIN_PIN] = "admin-pin",
+    [CA_MECH_REMOTE] = "remote-challenge",
+};
+
+/* The members that carry each mechanism's pair of secrets; none for the remote one. */
+static const char *const secret_members[CA_MECH__COUNT][2] = {
+    [CA_MECH_PUK] = { "puk", "nextPuk" },
+    [CA_MECH_ADMIN_PIN] = { "adminPin", "nextAdminPin" },
+};
+
+const char *ca_mechanism_name(enum ca_mechanism m)
+{
+    return (unsigned)m < CA_MECH__COUNT ? mechanism_names[m] : NULL;
+}
+
+static bool mechanism_of_name(const char *name, enum ca_mechanism *out)
+{
+    for (int m = 0; m < CA_MECH__COUNT; m++)
+        if (strcmp(name, mechanism_names[m]) == 0) {
+            *out = (enum ca_mechanism)m;
+            return true;
+        }
+    return false;
+}
 
 const char *ca_err_name(ca_err err)
 {
@@ -671,25 +699,44 @@ void ca_request_clear(struct ca_request *r)
     *r = (struct ca_request){ 0 };
 }
 
-static ca_err read_pair(const struct ca_call *call, json_t *root, const char *expect_rotation,
-                        struct ca_puk_pair *out)
+/* The pair of secrets a mechanism hands out, checked; nothing for the remote one. */
+static ca_err read_secrets(const struct ca_call *call, json_t *root, struct ca_puk_pair *out)
 {
-    const char *rotation, *puk, *next;
+    const char *const *names = secret_members[out->mechanism];
+    const char *puk, *next;
+
+    if (out->mechanism == CA_MECH_REMOTE)
+        return CA_OK;
+    puk = json_string_value(json_object_get(root, names[0]));
+    next = json_string_value(json_object_get(root, names[1]));
+    if (!puk || !next || !puk_valid(puk) || !puk_valid(next) || strcmp(puk, next) == 0)
+        return ca_shape_error(call, NULL, names[0]);
+    snprintf(out->puk, sizeof out->puk, "%s", puk);
+    snprintf(out->next_puk, sizeof out->next_puk, "%s", next);
+    return CA_OK;
+}
+
+/* `allowed`: the mechanisms the answer may name (CA_MECH_BIT()s). Without
+ * one the answer is a PUK pair, as before mechanisms were named. */
+static ca_err read_pair(const struct ca_call *call, json_t *root, const char *expect_rotation,
+                        unsigned allowed, struct ca_puk_pair *out)
+{
+    const char *rotation, *mechanism = NULL;
     int resumed = 0;
     json_error_t jerr;
 
-    if (json_unpack_ex(root, &jerr, 0, "{s:s, s:s, s:s, s?b}", "rotationId", &rotation, "puk",
-                       &puk, "nextPuk", &next, "resumed", &resumed))
+    if (json_unpack_ex(root, &jerr, 0, "{s:s, s?s, s?b}", "rotationId", &rotation, "mechanism",
+                       &mechanism, "resumed", &resumed))
         return ca_shape_error(call, &jerr, NULL);
     if (!ca_id_valid(rotation) || (expect_rotation && strcmp(rotation, expect_rotation) != 0))
         return ca_shape_error(call, NULL, "rotationId");
-    if (!puk_valid(puk) || !puk_valid(next) || strcmp(puk, next) == 0)
-        return ca_shape_error(call, NULL, "puk/nextPuk");
+    out->mechanism = CA_MECH_PUK;
+    if ((mechanism && !mechanism_of_name(mechanism, &out->mechanism)) ||
+        !(allowed & CA_MECH_BIT(out->mechanism)))
+        return ca_shape_error(call, NULL, "mechanism");
     snprintf(out->rotation_id, sizeof out->rotation_id, "%s", rotation);
-    snprintf(out->puk, sizeof out->puk, "%s", puk);
-    snprintf(out->next_puk, sizeof out->next_puk, "%s", next);
     out->resumed = resumed;
-    return CA_OK;
+    return read_secrets(call, root, out);
 }
 
 void ca_puk_pair_wipe(struct ca_puk_pair *p)
@@ -700,9 +747,22 @@ void ca_puk_pair_wipe(struct ca_puk_pair *p)
 /* --- the calls --------------------------------------------------------------- */
 
 
+/* {"interface": …, "mechanisms": […]} into `body`; false when out of memory. */
+static bool add_offer(json_t *body, const struct ca_offer *offer)
+{
+    json_t *list = json_array();
+
+    for (int m = 0; list && m < CA_MECH__COUNT; m++)
+        if ((offer->mechanisms & CA_MECH_BIT(m)) &&
+            json_array_append_new(list, json_string(mechanism_names[m])))
+            break;
+    return list && json_object_set_new(body, "mechanisms", list) == 0 &&
+           json_object_set_new(body, "interface", json_string(offer->interface)) == 0;
+}
+
 ca_err ca_open_request(const struct ca_client *c, const char *token_id, const char *cert_serial,
-                       const char *cert_issuer, unsigned within_ms, struct ca_request *out,
-                       struct ca_refusal *why)
+                       const char *cert_issuer, const struct ca_offer *offer, unsigned within_ms,
+                       struct ca_request *out, struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s, s:s, s:s}", "tokenId", token_id, "certSerial",
                                   cert_serial, "certIssuer", cert_issuer);
@@ -713,7 +773,7 @@ ca_err ca_open_request(const struct ca_client *c, const char *token_id, const ch
     ca_err err;
 
     ca_refusal_reset(why);
-    if (!body)
+    if (!body || !add_offer(body, offer))
         return CA_E_NO_MEMORY;
     err = ca_exchange(c, &call, &root, why);
     return err ? err : read_request(&call, root, out);
@@ -787,20 +847,24 @@ ca_err ca_verify(const struct ca_client *c, const char *request_id, enum ca_code
     return err ? err : read_request(&call, root, out);
 }
 
-ca_err ca_authorize(const struct ca_client *c, const char *request_id, struct ca_puk_pair *out,
+ca_err ca_authorize(const struct ca_client *c, const char *request_id,
+                    const struct ca_offer *offer, struct ca_puk_pair *out,
                     struct ca_refusal *why)
 {
+    SCOPED_JSON *body = json_object();
     struct ca_call call = { .protocol = &unlock_v1, .what = "POST /requests/{id}/authorize",
-                            .post = true };
+                            .body = body, .post = true };
     SCOPED_JSON *root = NULL;
     ca_err err;
 
     ca_refusal_reset(why);
+    if (!body || !add_offer(body, offer))
+        return CA_E_NO_MEMORY;
     if (!ca_id_valid(request_id))
         return CA_E_REQUEST_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/requests/%s/authorize", request_id);
     err = ca_exchange(c, &call, &root, why);
-    return err ? err : read_pair(&call, root, NULL, out);
+    return err ? err : read_pair(&call, root, NULL, offer->mechanisms, out);
 }
 
 ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
@@ -835,14 +899,18 @@ ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct c
         return CA_E_ROTATION_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/rotations/%s/reconcile", rotation_id);
     err = ca_exchange(c, &call, &root, why);
-    return err ? err : read_pair(&call, root, rotation_id, out);
+    return err ? err : read_pair(&call, root, rotation_id, ~0u, out);
 }
 
 ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk_problem problem,
                  int puk_tries_left, struct ca_refusal *why)
 {
-    SCOPED_JSON *body = json_pack("{s:s}", "cardRefused",
-                                  problem == CA_PUK_UNFIT ? "puk-unfit" : "puk-incorrect");
+    static const char *const problems[] = {
+        [CA_PUK_INCORRECT] = "puk-incorrect",
+        [CA_PUK_UNFIT] = "puk-unfit",
+        [CA_ANSWER_INCORRECT] = "answer-incorrect",
+    };
+    SCOPED_JSON *body = json_pack("{s:s}", "cardRefused", problems[problem]);
     struct ca_call call = { .protocol = &unlock_v1, .what = "POST /rotations/{id}/report",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;
@@ -855,4 +923,59 @@ ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk
         return CA_E_ROTATION_UNKNOWN;
     snprintf(call.path, sizeof call.path, "/rotations/%s/report", rotation_id);
     return ca_exchange(c, &call, &root, why);
+}
+
+static void hex_free(char **hex)
+{
+    OPENSSL_clear_free(*hex, strlen(*hex ? *hex : ""));
+}
+
+/* Upper-case hex without separators (OpenSSL's), or NULL. */
+static char *hex_of(const uint8_t *buf, size_t len)
+{
+    size_t size = 2 * len + 1;
+    char *hex = OPENSSL_malloc(size);
+
+    if (hex && !OPENSSL_buf2hexstr_ex(hex, size, NULL, buf, len, '\0')) {
+        OPENSSL_free(hex);
+        hex = NULL;
+    }
+    return hex;
+}
+
+/* The remote-unblock answer's length: 16·n + 4 bytes, n = 1 or 2. */
+static bool answer_len_valid(size_t len)
+{
+    enum { SM4_BLOCK = 16, MAC_LEN = 4 };
+
+    return len > MAC_LEN && len <= CA_ANSWER_MAX && (len - MAC_LEN) % SM4_BLOCK == 0;
+}
+
+ca_err ca_answer(const struct ca_client *c, const char *rotation_id, const uint8_t *challenge,
+                 size_t challenge_len, const char *pin, uint8_t *answer, size_t *answer_len,
+                 struct ca_refusal *why)
+{
+    SCOPED(hex_free) char *hex = hex_of(challenge, challenge_len);
+    SCOPED_JSON *body = hex ? json_pack("{s:s, s:s}", "challenge", hex, "pin", pin) : NULL;
+    struct ca_call call = { .protocol = &unlock_v1, .what = "POST /rotations/{id}/answer",
+                            .body = body, .post = true };
+    SCOPED_JSON *root = NULL;
+    const char *given;
+    ca_err err;
+
+    ca_refusal_reset(why);
+    if (!body)
+        return CA_E_NO_MEMORY;
+    if (!ca_id_valid(rotation_id))
+        return CA_E_ROTATION_UNKNOWN;
+    snprintf(call.path, sizeof call.path, "/rotations/%s/answer", rotation_id);
+    if ((err = ca_exchange(c, &call, &root, why)) != CA_OK)
+        return err;
+    given = json_string_value(json_object_get(root, "answer"));
+    if (!given || strlen(given) > 2 * CA_ANSWER_MAX ||
+        !ca_chars_in(given, DIGITS "ABCDEF", 2 * CA_ANSWER_MAX) ||
+        !OPENSSL_hexstr2buf_ex(answer, CA_ANSWER_MAX, answer_len, given, '\0') ||
+        !answer_len_valid(*answer_len))
+        return ca_shape_error(&call, NULL, "answer");
+    return CA_OK;
 }

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CA_ID_MAX            64    /* requestId, rotationId: URL-safe characters only */
 #define CA_ID_LOG_PREFIX     8     /* of those ids (capabilities), a log line shows this much */
@@ -55,6 +56,7 @@ typedef enum ca_err {
     CA_E_ROTATION_CLOSED,      /* `result` */
     CA_E_ACTION_UNKNOWN,       /* cert/v1 (api/ca/ca_cert.h): no such action */
     CA_E_PUK_RECORD_MISMATCH,  /* a card refused this token's PUK on record: no more pairs */
+    CA_E_MECHANISM_UNSUPPORTED, /* the CA can unlock the token by none of the mechanisms offered */
     CA_E__COUNT
 } ca_err;
 
@@ -112,9 +114,40 @@ struct ca_request {
 
 void ca_request_clear(struct ca_request *r);
 
-/* authorize and reconcile: wipe with ca_puk_pair_wipe as soon as it is used. */
+/*
+ * How the token's PIN is unblocked, which the CA chooses from what the
+ * token offers: the unlock secret handed out and rotated (PIV's PUK, an SKF
+ * admin PIN), or the SKF vendor challenge-response, where the secret (the
+ * admin PIN) stays at the CA and only its answers to the token travel.
+ */
+enum ca_mechanism {
+    CA_MECH_PUK,               /* "puk" */
+    CA_MECH_ADMIN_PIN,         /* "admin-pin" */
+    CA_MECH_REMOTE,            /* "remote-challenge" */
+    CA_MECH__COUNT
+};
+
+#define CA_MECH_BIT(m)       (1u << (m))
+#define CA_CHALLENGE_MAX     16    /* the token's challenge: 1..16 bytes */
+#define CA_ANSWER_MAX        36    /* the remote-unblock answer: 16·n + 4 bytes, n = 1 or 2 */
+
+/* "puk", "admin-pin", "remote-challenge"; NULL out of range. */
+const char *ca_mechanism_name(enum ca_mechanism m);
+
+/* What ukeyd tells the CA about the token when it opens and authorises. */
+struct ca_offer {
+    const char *interface;               /* "PIV", "SKF" */
+    unsigned mechanisms;                 /* CA_MECH_BIT()s, at least one */
+};
+
+/*
+ * authorize and reconcile: wipe with ca_puk_pair_wipe as soon as it is used.
+ * `puk` and `next_puk` are the unlock secret of the mechanism (PIV's PUK, or
+ * the SKF admin PIN), both empty for CA_MECH_REMOTE.
+ */
 struct ca_puk_pair {
     char rotation_id[CA_ID_MAX + 1];
+    enum ca_mechanism mechanism;
     char puk[CA_PUK_MAX + 1];
     char next_puk[CA_PUK_MAX + 1];
     bool resumed;
@@ -141,6 +174,7 @@ enum ca_rotation_result {
 enum ca_puk_problem {
     CA_PUK_INCORRECT,          /* "puk-incorrect": the card said wrong PUK */
     CA_PUK_UNFIT,              /* "puk-unfit": it cannot be this card's PUK (length, characters) */
+    CA_ANSWER_INCORRECT,       /* "answer-incorrect": the token refused the CA's remote-unblock answer */
 };
 
 struct ca_client_config {
@@ -178,20 +212,30 @@ const char *ca_client_base_url(const struct ca_client *c);
 /* Opening a request answers within `within_ms` (0: ca-timeout), the
  * connection included: the person waits on it with nothing to show. */
 ca_err ca_open_request(const struct ca_client *c, const char *token_id, const char *cert_serial,
-                       const char *cert_issuer, unsigned within_ms, struct ca_request *out,
-                       struct ca_refusal *why);
+                       const char *cert_issuer, const struct ca_offer *offer, unsigned within_ms,
+                       struct ca_request *out, struct ca_refusal *why);
 ca_err ca_get_request(const struct ca_client *c, const char *request_id, struct ca_request *out,
                       struct ca_refusal *why);
 ca_err ca_send_sms(const struct ca_client *c, const char *request_id, const char *phone,
                    struct ca_sms_sent *out, struct ca_refusal *why);
 ca_err ca_verify(const struct ca_client *c, const char *request_id, enum ca_code_kind kind,
                  const char *code, struct ca_request *out, struct ca_refusal *why);
-ca_err ca_authorize(const struct ca_client *c, const char *request_id, struct ca_puk_pair *out,
+/* The answer's mechanism is one the offer named (else CA_E_UNAVAILABLE). */
+ca_err ca_authorize(const struct ca_client *c, const char *request_id,
+                    const struct ca_offer *offer, struct ca_puk_pair *out,
                     struct ca_refusal *why);
 ca_err ca_confirm(const struct ca_client *c, const char *rotation_id,
                   enum ca_rotation_result result, bool pin_reset, struct ca_refusal *why);
 ca_err ca_reconcile(const struct ca_client *c, const char *rotation_id, struct ca_puk_pair *out,
                     struct ca_refusal *why);
+/*
+ * A remote-challenge rotation: the CA's answer to the token's `challenge`
+ * that sets the user PIN to `pin` (ukeyd's temporary one). `answer` holds
+ * CA_ANSWER_MAX bytes; *answer_len is set. Wipe it after use.
+ */
+ca_err ca_answer(const struct ca_client *c, const char *rotation_id, const uint8_t *challenge,
+                 size_t challenge_len, const char *pin, uint8_t *answer, size_t *answer_len,
+                 struct ca_refusal *why);
 /* Tells the service that the card refused the rotation's PUK; settles nothing.
  * `puk_tries_left` -1 when the card did not say. */
 ca_err ca_report(const struct ca_client *c, const char *rotation_id, enum ca_puk_problem problem,

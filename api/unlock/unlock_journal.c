@@ -17,6 +17,7 @@
 
 #define JOURNAL_SUBDIR       "unlock"
 #define RECORD_FORMAT        1
+#define N_PROBLEMS           ((int)(sizeof problem_names / sizeof problem_names[0]))
 
 struct journal {
     struct journal_dir *dir;
@@ -28,6 +29,7 @@ static const char *const step_names[JOURNAL_STEP__COUNT] = {
     [JOURNAL_PUK_CHANGED] = "puk-changed",
     [JOURNAL_CONFIRMED] = "confirmed",
     [JOURNAL_PUK_REFUSED] = "puk-refused",
+    [JOURNAL_PIN_TEMPORARY] = "pin-temporary",
 };
 
 const char *journal_step_name(enum journal_step step)
@@ -68,15 +70,39 @@ void journal_close(struct journal *j)
     free(j);
 }
 
+static const char *const problem_names[] = {
+    [CA_PUK_INCORRECT] = "puk-incorrect",
+    [CA_PUK_UNFIT] = "puk-unfit",
+    [CA_ANSWER_INCORRECT] = "answer-incorrect",
+};
+
 static const char *puk_problem_name(enum ca_puk_problem p)
 {
-    return p == CA_PUK_UNFIT ? "puk-unfit" : "puk-incorrect";
+    return problem_names[p];
+}
+
+static enum ca_puk_problem puk_problem_of(const char *name)
+{
+    int p = name ? journal_name_index(name, problem_names, N_PROBLEMS) : -1;
+
+    return p < 0 ? CA_PUK_INCORRECT : (enum ca_puk_problem)p;
+}
+
+static bool mechanism_of(const char *name, enum ca_mechanism *out)
+{
+    for (int m = 0; m < CA_MECH__COUNT; m++)
+        if (name && strcmp(name, ca_mechanism_name((enum ca_mechanism)m)) == 0) {
+            *out = (enum ca_mechanism)m;
+            return true;
+        }
+    return false;
 }
 
 static json_t *record_to_json(const struct journal_record *rec)
 {
-    json_t *v = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "format", RECORD_FORMAT,
-                          "step", journal_step_name(rec->step), "tokenId", rec->token_id,
+    json_t *v = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "format",
+                          RECORD_FORMAT, "step", journal_step_name(rec->step), "mechanism",
+                          ca_mechanism_name(rec->mechanism), "tokenId", rec->token_id,
                           "caUrl", rec->ca_url, "requestId", rec->request_id, "rotationId",
                           rec->rotation_id, "resumed", rec->resumed, "pinBlockedBefore",
                           rec->pin_blocked_before);
@@ -126,16 +152,19 @@ int journal_remove(struct journal *j, const char *rotation_id)
 static bool record_from_json(json_t *v, struct journal_record *rec)
 {
     const char *step, *token, *url, *request, *rotation, *result = NULL, *refused = NULL;
+    const char *mechanism = NULL;
     int format = 0, resumed = 0, blocked = 0, pin_reset = 0, puk_tries = -1;
 
     *rec = (struct journal_record){ 0 };
     if (!v ||
-        json_unpack(v, "{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s?s, s?b, s?s, s?i}", "format",
-                    &format, "step", &step, "tokenId", &token, "caUrl", &url, "requestId",
-                    &request, "rotationId", &rotation, "resumed", &resumed, "pinBlockedBefore",
-                    &blocked, "result", &result, "pinReset", &pin_reset, "cardRefused",
-                    &refused, "pukTriesLeft", &puk_tries) ||
+        json_unpack(v, "{s:i, s:s, s?s, s:s, s:s, s:s, s:s, s:b, s:b, s?s, s?b, s?s, s?i}",
+                    "format", &format, "step", &step, "mechanism", &mechanism, "tokenId",
+                    &token, "caUrl", &url, "requestId", &request, "rotationId", &rotation,
+                    "resumed", &resumed, "pinBlockedBefore", &blocked, "result", &result,
+                    "pinReset", &pin_reset, "cardRefused", &refused, "pukTriesLeft",
+                    &puk_tries) ||
         format != RECORD_FORMAT || !step_of_name(step, &rec->step) ||
+        (mechanism && !mechanism_of(mechanism, &rec->mechanism)) ||
         !journal_copy_text(token, rec->token_id, sizeof rec->token_id) ||
         !journal_copy_text(url, rec->ca_url, sizeof rec->ca_url) || !ca_id_valid(request) ||
         !ca_id_valid(rotation) ||
@@ -145,8 +174,7 @@ static bool record_from_json(json_t *v, struct journal_record *rec)
     if ((rec->step == JOURNAL_CONFIRMED && !result) ||
         (rec->step == JOURNAL_PUK_REFUSED && !refused))
         return false;
-    rec->refused = refused && strcmp(refused, puk_problem_name(CA_PUK_UNFIT)) == 0
-                   ? CA_PUK_UNFIT : CA_PUK_INCORRECT;
+    rec->refused = puk_problem_of(refused);
     rec->puk_tries_left = puk_tries;
     rec->resumed = resumed;
     rec->pin_blocked_before = blocked;

@@ -6,9 +6,10 @@
  * STATE_DIRECTORY/unlock/, replaced atomically and made durable (fsync of the
  * file and of the directory) before the step it names is taken.
  *
- * A record names the step and the ids needed to finish it (token, CA URL,
- * request and rotation ids) and two facts about the card; it never holds a
- * PIN, a PUK or a code.
+ * A record names the step, the unlock mechanism and the ids needed to
+ * finish it (token, CA URL, request and rotation ids) and two facts about
+ * the card; it never holds a PIN, a PUK, an admin PIN, a temporary PIN or a
+ * code.
  */
 #ifndef UKEYD_API_UNLOCK_JOURNAL_H
 #define UKEYD_API_UNLOCK_JOURNAL_H
@@ -28,14 +29,17 @@ enum journal_step {
     JOURNAL_PUK_CHANGED,     /* CHANGE REFERENCE DATA of the PUK is being (or was) sent */
     JOURNAL_CONFIRMED,       /* the confirmation below is being (or was) sent */
     JOURNAL_PUK_REFUSED,     /* the card refused the pair's PUK; the report is being (or was) sent */
+    JOURNAL_PIN_TEMPORARY,   /* remote-challenge: the CA's answer setting a temporary PIN is
+                                being (or was) sent, and the change to the user's PIN after it */
     JOURNAL_STEP__COUNT
 };
 
-/* "authorized", "pin-reset", "puk-changed", "confirmed", "puk-refused". */
+/* "authorized", "pin-reset", "puk-changed", "confirmed", "puk-refused", "pin-temporary". */
 const char *journal_step_name(enum journal_step step);
 
 struct journal_record {
     enum journal_step step;
+    enum ca_mechanism mechanism; /* "puk" in records written before mechanisms were named */
     char token_id[JOURNAL_TOKEN_ID_MAX + 1];
     char ca_url[CA_URL_MAX + 1];
     char request_id[CA_ID_MAX + 1];

@@ -14,6 +14,16 @@
  * PUK attempt spend the card's last try.
  *
  * PUKs live in one ca_puk_pair on the stack, wiped on every way out.
+ *
+ * The same steps serve an SKF token's admin PIN (SKF_UnblockPIN, then
+ * SKF_ChangePIN of the admin PIN): the token layer maps them. The SKF
+ * challenge-response ("remote-challenge") changes no secret: the token's
+ * challenge goes to the CA with a random temporary PIN made here, the CA's
+ * answer sets that PIN, and it is changed at once to the user's, which never
+ * leaves the machine. The temporary PIN lives only in memory: a crash
+ * before it was changed leaves the request authorised for the user to
+ * complete again (a fresh answer costs the token nothing), so there is
+ * nothing to recover that a journalled secret could help with.
  */
 #include "api/unlock/unlock_rotation.h"
 
@@ -23,11 +33,20 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "api/base/log.h"
 #include "api/base/scoped.h"
 
 #define SCOPED_PAIR SCOPED(ca_puk_pair_wipe) struct ca_puk_pair
+
+/* The temporary PIN's length (within the token's policy), and the token's
+ * challenge: 8 bytes, as the vendor's published sample draws it. */
+#define TEMP_PIN_LEN         12
+#define TEMP_PIN_MAX         16
+#define REMOTE_CHALLENGE_LEN 8
+#define DIGIT_BYTE_LIMIT     250        /* bytes below it are digits without modulo bias */
+#define DECIMAL              10
 
 /* Which PUK a recovery tries first; the other costs at most one wasted try. */
 enum puk_guess {
@@ -187,9 +206,10 @@ static enum recovery_result deliver_report(const struct rotation_env *env,
     if (err != CA_OK && err != CA_E_ROTATION_CLOSED && err != CA_E_ROTATION_UNKNOWN)
         return RECOVERY_SERVICE_DOWN;
     log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
-            "unlock: the CA was told its PUK of rotation %.*s… is wrong (%s)", CA_ID_LOG_PREFIX,
-            rec->rotation_id, err == CA_OK ? "recorded" : ca_err_name(err));
-    if (!rec->resumed)
+            "unlock: the CA was told its unlock secret of rotation %.*s… is wrong (%s)",
+            CA_ID_LOG_PREFIX, rec->rotation_id, err == CA_OK ? "recorded" : ca_err_name(err));
+    /* A remote-challenge rotation has no second secret the token might hold. */
+    if (!rec->resumed || rec->mechanism == CA_MECH_REMOTE)
         return settle(env, c, rec, false, false);
     return leave_pending(env, rec, "the card may hold nextPuk, which was not tried");
 }
@@ -311,12 +331,40 @@ static bool token_present(const struct rotation_env *env, const char *token_id)
     return true;
 }
 
+/*
+ * A remote-challenge rotation cut short: the CA's admin PIN is what it was,
+ * and the token holds the old PIN, the temporary one (which nobody knows any
+ * more), or the user's. "unchanged" with no PIN set keeps the request
+ * authorised and its fee unspent, so the user completes again and a fresh
+ * answer sets the PIN; the card needs nothing from the recovery.
+ */
+static enum recovery_result recover_remote(const struct rotation_env *env,
+                                           const struct ca_client *c, struct journal_record *rec)
+{
+    switch (rec->step) {
+    case JOURNAL_CONFIRMED:
+        return deliver_confirmation(env, c, rec);
+    case JOURNAL_PUK_REFUSED:
+        return deliver_report(env, c, rec);
+    case JOURNAL_PIN_TEMPORARY:
+        log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
+                "unlock: interrupted after the CA's answer; the request stays authorised and "
+                "the user completes the unlock again");
+        break;
+    default:
+        break;
+    }
+    return settle(env, c, rec, false, false);
+}
+
 static enum recovery_result recover_with(const struct rotation_env *env,
                                          const struct ca_client *c, struct journal_record *rec)
 {
     log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
-            "unlock: recovering rotation %.*s… from step %s", CA_ID_LOG_PREFIX, rec->rotation_id,
-            journal_step_name(rec->step));
+            "unlock: recovering rotation %.*s… (%s) from step %s", CA_ID_LOG_PREFIX,
+            rec->rotation_id, ca_mechanism_name(rec->mechanism), journal_step_name(rec->step));
+    if (rec->mechanism == CA_MECH_REMOTE)
+        return recover_remote(env, c, rec);
     switch (rec->step) {
     case JOURNAL_CONFIRMED:
         return deliver_confirmation(env, c, rec);
@@ -330,6 +378,7 @@ static enum recovery_result recover_with(const struct rotation_env *env,
         return finish_rotation(env, c, rec);
     case JOURNAL_PUK_REFUSED:
         return deliver_report(env, c, rec);
+    case JOURNAL_PIN_TEMPORARY:
     case JOURNAL_STEP__COUNT:
         break;
     }
@@ -344,7 +393,9 @@ static enum recovery_result recover_record(const struct rotation_env *env,
     const struct ca_client *c = env->ca;
     enum recovery_result r;
 
-    if (rec->step != JOURNAL_CONFIRMED && !token_present(env, rec->token_id))
+    /* a remote-challenge recovery asks the token nothing */
+    if (rec->step != JOURNAL_CONFIRMED && rec->mechanism != CA_MECH_REMOTE &&
+        !token_present(env, rec->token_id))
         return RECOVERY_TOKEN_ABSENT;
     /* The rotation lives at the service that started it, even after a change of configuration. */
     if (strcmp(rec->ca_url, ca_client_base_url(env->ca)) != 0) {
@@ -409,12 +460,13 @@ static void read_pin_tries(const struct rotation_env *env, const char *token_id,
         *pin_tries = after.tries_left;
 }
 
-/* Step 5 and 6: the card is done; confirm, and say how many PIN tries it has. */
+/* Step 5 and 6: the card is done; confirm, and say how many PIN tries it has.
+ * `rotated`: the card took nextPuk (a remote-challenge rotation rotates nothing). */
 static int confirm_rotation(const struct rotation_env *env, struct journal_record *rec,
-                            int *pin_tries, bool *left_pending)
+                            bool rotated, int *pin_tries, bool *left_pending)
 {
-    if (record_confirmation(env, rec, true, true) < 0) {
-        *left_pending = true;          /* the puk-changed record stays: recovery confirms */
+    if (record_confirmation(env, rec, rotated, true) < 0) {
+        *left_pending = true;          /* the step's record stays: recovery confirms */
     } else {
         crash_point(env, JOURNAL_CONFIRMED, rec->token_id);
         if (deliver_confirmation(env, env->ca, rec) != RECOVERY_DONE)
@@ -488,7 +540,9 @@ static int puk_mismatch(const struct rotation_env *env, struct journal_record *r
             "the CA's record of this token is wrong", CA_ID_LOG_PREFIX, rec->rotation_id,
             token_err_name(err), puk_tries);
     rec->step = JOURNAL_PUK_REFUSED;
-    rec->refused = err == TOKEN_E_PUK_POLICY ? CA_PUK_UNFIT : CA_PUK_INCORRECT;
+    rec->refused = rec->mechanism == CA_MECH_REMOTE ? CA_ANSWER_INCORRECT
+                   : err == TOKEN_E_PUK_POLICY      ? CA_PUK_UNFIT
+                                                    : CA_PUK_INCORRECT;
     rec->puk_tries_left = puk_tries;
     if (journal_write(env->journal, rec) < 0) {
         *left_pending = true;
@@ -526,9 +580,160 @@ static int reset_and_rotate(const struct rotation_env *env, struct journal_recor
     if (rotated < 0)
         return -1;
     if (rotated == 0)
-        return confirm_rotation(env, rec, pin_tries, left_pending);
+        return confirm_rotation(env, rec, true, pin_tries, left_pending);
     read_pin_tries(env, rec->token_id, pin_tries);
     return 0;
+}
+
+/* --- the challenge-response (remote-challenge) ------------------------------------ */
+
+/* Digits from the CSPRNG, as long as the token's PIN policy lets TEMP_PIN_LEN be. */
+static bool make_temporary_pin(const struct token_pin_info *policy, char out[TEMP_PIN_MAX + 1])
+{
+    size_t len = TEMP_PIN_LEN;
+
+    if (len < policy->min_len)
+        len = policy->min_len;
+    if (policy->max_len && len > policy->max_len)
+        len = policy->max_len;
+    if (len > TEMP_PIN_MAX)
+        return false;
+    for (size_t i = 0; i < len;) {
+        unsigned char b;
+
+        if (RAND_bytes(&b, 1) != 1)
+            return false;
+        if (b < DIGIT_BYTE_LIMIT)
+            out[i++] = (char)('0' + b % DECIMAL);
+    }
+    out[len] = '\0';
+    return true;
+}
+
+static void wipe_temporary_pin(char (*pin)[TEMP_PIN_MAX + 1])
+{
+    OPENSSL_cleanse(*pin, sizeof *pin);
+}
+
+struct remote_answer {
+    uint8_t bytes[CA_ANSWER_MAX];
+    size_t len;
+};
+
+static void wipe_answer(struct remote_answer *a)
+{
+    OPENSSL_cleanse(a, sizeof *a);
+}
+
+/* Nothing changed that the CA must know of: "unchanged", the PIN not set,
+ * so the request stays authorised for another `complete`. */
+static void give_up_remote(const struct rotation_env *env, struct journal_record *rec,
+                           bool *left_pending)
+{
+    if (settle(env, env->ca, rec, false, false) != RECOVERY_DONE)
+        *left_pending = true;
+}
+
+/* The token's fresh challenge, and the CA's answer to it that sets `temp`. */
+static int fetch_answer(const struct rotation_env *env, struct journal_record *rec,
+                        const char *temp, struct remote_answer *answer, struct unlock_error *e,
+                        bool *left_pending)
+{
+    uint8_t challenge[REMOTE_CHALLENGE_LEN];
+    token_err terr = token_service_unblock_challenge(env->svc, rec->token_id, challenge,
+                                                     sizeof challenge);
+    ca_err cerr;
+
+    if (terr != TOKEN_OK) {
+        give_up_remote(env, rec, left_pending);
+        return token_failure(e, terr, -1);
+    }
+    cerr = ca_answer(env->ca, rec->rotation_id, challenge, sizeof challenge, temp, answer->bytes,
+                     &answer->len, &e->refusal);
+    if (cerr != CA_OK) {
+        give_up_remote(env, rec, left_pending);
+        return ca_failure(e, cerr);
+    }
+    return 0;
+}
+
+/*
+ * The CA's answer goes to the token (a wrong one costs an admin-PIN try, so
+ * the token layer's guard keeps the last), then the temporary PIN it set is
+ * changed to the user's new one, and the CA is told.
+ */
+static int remote_unblock(const struct rotation_env *env, struct journal_record *rec,
+                          const struct token_pin_info *policy, const char *new_pin,
+                          int *pin_tries, struct unlock_error *e, bool *left_pending)
+{
+    SCOPED(wipe_temporary_pin) char temp[TEMP_PIN_MAX + 1] = "";
+    SCOPED(wipe_answer) struct remote_answer answer = { .len = 0 };
+    int admin_tries = -1, tries = -1;
+    token_err err;
+
+    if (!make_temporary_pin(policy, temp)) {
+        give_up_remote(env, rec, left_pending);
+        return token_failure(e, TOKEN_E_INTERNAL, -1);
+    }
+    if (fetch_answer(env, rec, temp, &answer, e, left_pending) < 0)
+        return -1;
+    rec->step = JOURNAL_PIN_TEMPORARY;
+    if (journal_write(env->journal, rec) < 0) {
+        *left_pending = true;
+        return journal_failure(e);
+    }
+    err = token_service_unblock_remote(env->svc, rec->token_id, answer.bytes, answer.len,
+                                       &admin_tries);
+    if (record_mismatch(err))
+        return puk_mismatch(env, rec, err, admin_tries, e, left_pending);
+    if (err != TOKEN_OK) {
+        log_msg(LOG_WARNING, TOKEN_FIELDS(rec->token_id), "unlock: remote unblock failed: %s",
+                token_err_name(err));
+        give_up_remote(env, rec, left_pending);
+        return token_failure(e, err, admin_tries);
+    }
+    crash_point(env, JOURNAL_PIN_TEMPORARY, rec->token_id);
+    err = token_service_change_pin(env->svc, rec->token_id, temp, new_pin, 0, &tries);
+    if (err != TOKEN_OK) {
+        log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id),
+                "unlock: the temporary PIN could not be changed (%s); the request stays "
+                "authorised", token_err_name(err));
+        give_up_remote(env, rec, left_pending);
+        return token_failure(e, err, tries);
+    }
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
+            "unlock: PIN set by the CA's answer (rotation %.*s…)", CA_ID_LOG_PREFIX,
+            rec->rotation_id);
+    return confirm_rotation(env, rec, false, pin_tries, left_pending);
+}
+
+/* --- complete: the start ----------------------------------------------------------- */
+
+struct ca_offer rotation_offer_of(const struct token_snapshot *s)
+{
+    struct ca_offer offer = { .interface = s->edge, .mechanisms = 0 };
+
+    if (s->caps & TOKEN_CAP_UNLOCK_PUK)
+        offer.mechanisms |= CA_MECH_BIT(CA_MECH_PUK);
+    if (s->caps & TOKEN_CAP_UNLOCK_ADMIN_PIN)
+        offer.mechanisms |= CA_MECH_BIT(CA_MECH_ADMIN_PIN);
+    if (s->caps & TOKEN_CAP_UNLOCK_REMOTE)
+        offer.mechanisms |= CA_MECH_BIT(CA_MECH_REMOTE);
+    return offer;
+}
+
+/* The token's offer as it is now; 0, or -1 with `e`. */
+static int offer_now(const struct rotation_env *env, const char *token_id, struct ca_offer *out,
+                     struct unlock_error *e)
+{
+    struct token_snapshot *s = NULL;
+    token_err err = token_service_get(env->svc, token_id, &s);
+
+    if (err != TOKEN_OK)
+        return token_failure(e, err, -1);
+    *out = rotation_offer_of(s);
+    token_snapshot_unref(s);   /* `edge` is static */
+    return out->mechanisms ? 0 : token_failure(e, TOKEN_E_NOT_SUPPORTED, -1);
 }
 
 int rotation_complete(const struct rotation_env *env, const char *token_id,
@@ -538,6 +743,7 @@ int rotation_complete(const struct rotation_env *env, const char *token_id,
     SCOPED_PAIR pair = { 0 };
     struct token_pin_info before;
     struct journal_record rec;
+    struct ca_offer offer;
     token_err terr;
     ca_err cerr;
 
@@ -549,10 +755,13 @@ int rotation_complete(const struct rotation_env *env, const char *token_id,
     terr = token_service_pin_info(env->svc, token_id, &before);
     if (terr != TOKEN_OK)
         return token_failure(e, terr, -1);
-    cerr = ca_authorize(env->ca, request_id, &pair, &e->refusal);
+    if (offer_now(env, token_id, &offer, e) < 0)
+        return -1;
+    cerr = ca_authorize(env->ca, request_id, &offer, &pair, &e->refusal);
     if (cerr != CA_OK)
         return ca_failure(e, cerr);
-    rec = (struct journal_record){ .step = JOURNAL_AUTHORIZED, .resumed = pair.resumed,
+    rec = (struct journal_record){ .step = JOURNAL_AUTHORIZED, .mechanism = pair.mechanism,
+                                   .resumed = pair.resumed,
                                    .pin_blocked_before = before.blocked };
     snprintf(rec.token_id, sizeof rec.token_id, "%s", token_id);
     snprintf(rec.ca_url, sizeof rec.ca_url, "%s", ca_client_base_url(env->ca));
@@ -561,5 +770,7 @@ int rotation_complete(const struct rotation_env *env, const char *token_id,
     if (journal_write(env->journal, &rec) < 0)
         return journal_failure(e);
     crash_point(env, JOURNAL_AUTHORIZED, token_id);
+    if (pair.mechanism == CA_MECH_REMOTE)
+        return remote_unblock(env, &rec, &before, new_pin, pin_tries, e, left_pending);
     return reset_and_rotate(env, &rec, &pair, new_pin, pin_tries, e, left_pending);
 }

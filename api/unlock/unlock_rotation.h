@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api/unlock/unlock_rotation.h — the part of the remote unlock that touches the
- * card: `complete` (authorize, reset the PIN with the CA's PUK, rotate the
- * PUK, confirm), each step journalled first, and the recovery of journal
- * records an interruption left behind (docs/unlock-protocol.md).
+ * card: `complete` (authorize; then either reset the PIN with the CA's
+ * unlock secret, PIV's PUK or an SKF admin PIN, and rotate that secret, or
+ * relay the token's challenge and the CA's answer, which sets a temporary
+ * PIN that is changed at once to the user's; confirm), each step journalled
+ * first, and the recovery of journal records an interruption left behind
+ * (docs/unlock-protocol.md).
  *
  * Callers serialise these calls (the unlock service's rotation lock): one
  * rotation at a time, so the journal and the card always agree on what is
@@ -45,6 +48,9 @@ struct unlock_error {
     ca_err ca;
     struct ca_refusal refusal;
 };
+
+/* What the token offers the CA: its interface and unlock mechanisms (none: mechanisms 0). */
+struct ca_offer rotation_offer_of(const struct token_snapshot *s);
 
 /* Finishes the journal records of `token_id`, or of every token present when NULL. */
 enum recovery_result rotation_recover(const struct rotation_env *env, const char *token_id);

@@ -114,6 +114,9 @@ enum api_code errmap_ca(ca_err err)
         return API_UNLOCK_STATE_CONFLICT;
     case CA_E_PUK_RECORD_MISMATCH:
         return API_UNLOCK_RECORD_MISMATCH;
+    /* The CA cannot unlock this kind of token. */
+    case CA_E_MECHANISM_UNSUPPORTED:
+        return API_OPERATION_NOT_SUPPORTED;
     /* Rotations are ukeyd's business with the service; the portal never causes these. */
     case CA_E_UNAVAILABLE:
     case CA_E_ROTATION_UNKNOWN:
@@ -158,6 +161,7 @@ enum api_code errmap_ca_cert(ca_err err)
     case CA_E_ROTATION_CONFLICT:
     case CA_E_ROTATION_CLOSED:
     case CA_E_PUK_RECORD_MISMATCH:
+    case CA_E_MECHANISM_UNSUPPORTED:
         return API_CERT_SERVICE_UNAVAILABLE;
     }
     return API_CERT_SERVICE_UNAVAILABLE;

@@ -195,6 +195,7 @@ void handle_unlock_open(struct request *r)
     SCOPED_CA_REQUEST q = { 0 };
     struct unlock_service *u;
     const struct token_cert *cert;
+    struct ca_offer offer;
     struct ca_refusal why;
     ca_err err;
 
@@ -206,8 +207,9 @@ void handle_unlock_open(struct request *r)
     }
     /* A new attempt: first finish what an interruption left on this token. */
     unlock_recover_token(u, s->id);
+    offer = rotation_offer_of(s);
     err = ca_open_request(unlock_ca(u), s->id, cert->summary->serial_hex,
-                          cert->summary->issuer.display, start_time_left_ms(r), &q, &why);
+                          cert->summary->issuer.display, &offer, start_time_left_ms(r), &q, &why);
     if (err != CA_OK) {
         respond_ca_error(r, err, &why);
         return;

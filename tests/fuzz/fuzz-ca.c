@@ -52,8 +52,16 @@ static void check_pair(const struct ca_puk_pair *p, bool same_rotation)
     FUZZ_ASSERT(ca_id_valid(p->rotation_id));
     FUZZ_ASSERT(!same_rotation || strcmp(p->rotation_id, ROTATION_ID) == 0);
     FUZZ_ASSERT(printable(p->puk, PUK_MAX) && printable(p->next_puk, PUK_MAX));
-    FUZZ_ASSERT(strcmp(p->puk, p->next_puk) != 0);
+    FUZZ_ASSERT(p->mechanism == CA_MECH_REMOTE ? !p->puk[0] && !p->next_puk[0]
+                                               : strcmp(p->puk, p->next_puk) != 0);
 }
+
+/* An SKF token offering both its mechanisms, and PIV's beside: every answer shape is reached. */
+static const struct ca_offer every_mechanism = {
+    .interface = "SKF",
+    .mechanisms = CA_MECH_BIT(CA_MECH_PUK) | CA_MECH_BIT(CA_MECH_ADMIN_PIN) |
+                  CA_MECH_BIT(CA_MECH_REMOTE),
+};
 
 static ca_err run_call(struct ca_client *c, enum call call, struct ca_refusal *why)
 {
@@ -64,8 +72,8 @@ static ca_err run_call(struct ca_client *c, enum call call, struct ca_refusal *w
 
     switch (call) {
     case CALL_OPEN:
-        err = ca_open_request(c, "piv-068cc87c16b10c9d677a827d878476d8", "0A1B", "CN=CA", 0,
-                              &req, why);
+        err = ca_open_request(c, "piv-068cc87c16b10c9d677a827d878476d8", "0A1B", "CN=CA",
+                              &every_mechanism, 0, &req, why);
         break;
     case CALL_GET:
         err = ca_get_request(c, REQUEST_ID, &req, why);
@@ -80,7 +88,7 @@ static ca_err run_call(struct ca_client *c, enum call call, struct ca_refusal *w
         break;
     case CALL_AUTHORIZE:
     case CALL_RECONCILE:
-        err = call == CALL_AUTHORIZE ? ca_authorize(c, REQUEST_ID, &pair, why)
+        err = call == CALL_AUTHORIZE ? ca_authorize(c, REQUEST_ID, &every_mechanism, &pair, why)
                                      : ca_reconcile(c, ROTATION_ID, &pair, why);
         if (err == CA_OK)
             check_pair(&pair, call == CALL_RECONCILE);

@@ -14,9 +14,11 @@
 #include "rotation.h"
 #include "sms.h"
 #include "text.h"
+#include "unblock.h"
 
 #define LOCATION_MAX 128
 #define PUK_TRIES_MAX 15
+#define CHALLENGE_HEX_MAX (2 * UNBLOCK_CHALLENGE_MAX + 1)
 
 /* A string member no longer than max - 1; NULL (and *p set) when it is not. */
 static const char *member_string(json_t *body, const char *name, size_t max,
@@ -65,11 +67,13 @@ void api_open(struct http_req *r)
     const char *token_id, *serial, *issuer;
     struct unlock_request req;
     char location[LOCATION_MAX];
+    unsigned offered = 0;
 
     if (body && (token_id = member_string(body, "tokenId", CA_TOKEN_ID_MAX, &p)) &&
         (serial = member_string(body, "certSerial", CA_SERIAL_MAX, &p)) &&
-        (issuer = member_string(body, "certIssuer", CA_ISSUER_MAX, &p)))
-        p = request_open(r->ca, token_id, serial, issuer, &req);
+        (issuer = member_string(body, "certIssuer", CA_ISSUER_MAX, &p)) &&
+        (p = mechanism_offer(body, &offered)).code == CA_OK)
+        p = request_open(r->ca, token_id, serial, issuer, offered, &req);
     if (p.code != CA_OK) {
         reply_problem(r, &p);
         return;
@@ -161,15 +165,34 @@ static void reply_result(struct http_req *r, const struct ca_problem *p, json_t 
         reply_json(r, HTTP_OK, out);
 }
 
+/* An optional body: the token's offer again (a client from before
+ * mechanisms were named sends none, and the request's choice stands). */
+static unsigned authorize_offer(struct http_req *r, struct ca_problem *p)
+{
+    json_auto_t *body = NULL;
+    unsigned offered = 0;
+
+    if (!r->body_len)
+        return 0;
+    if ((body = req_json_object(r, p)) && json_object_get(body, "mechanisms"))
+        *p = mechanism_offer(body, &offered);
+    return offered;
+}
+
 void api_authorize(struct http_req *r)
 {
     struct unlock_request req;
-    struct ca_problem p;
+    struct ca_problem p = ca_ok();
+    unsigned offered = authorize_offer(r, &p);
     json_t *out = NULL;
 
+    if (p.code != CA_OK) {
+        reply_problem(r, &p);
+        return;
+    }
     if (!load_request(r, &req))
         return;
-    p = rotation_authorize(r->ca, &req, &out);
+    p = rotation_authorize(r->ca, &req, offered, &out);
     reply_result(r, &p, out);
 }
 
@@ -213,7 +236,7 @@ void api_report(struct http_req *r)
 {
     struct ca_problem p = ca_ok();
     json_auto_t *body = req_json_object(r, &p);
-    const char *problem = body ? member_string(body, "cardRefused", sizeof "puk-incorrect", &p)
+    const char *problem = body ? member_string(body, "cardRefused", sizeof "answer-incorrect", &p)
                                : NULL;
     int tries = body ? puk_tries_member(body, &p) : -1;
     json_t *out = NULL;
@@ -228,5 +251,21 @@ void api_reconcile(struct http_req *r)
     json_t *out = NULL;
     struct ca_problem p = rotation_reconcile(r->ca, r->captures[0], &out);
 
+    reply_result(r, &p, out);
+}
+
+/* {challenge: hex, pin}: the CA's answer for a remote-challenge rotation. */
+void api_answer(struct http_req *r)
+{
+    struct ca_problem p = ca_ok();
+    json_auto_t *body = req_json_object(r, &p);
+    const char *challenge = body ? member_string(body, "challenge", CHALLENGE_HEX_MAX, &p) : NULL;
+    const char *pin = challenge ? member_string(body, "pin", UNBLOCK_PIN_MAX + 1, &p) : NULL;
+    json_t *out = NULL;
+
+    if (pin && !text_is_digits(pin, UNBLOCK_PIN_MIN, UNBLOCK_PIN_MAX))
+        p = ca_bad_field("pin");
+    if (p.code == CA_OK)
+        p = rotation_answer(r->ca, r->captures[0], challenge, pin, &out);
     reply_result(r, &p, out);
 }

@@ -30,6 +30,8 @@
 
 #define CA_CODE_DIGITS       6           /* SMS and unlock codes */
 #define CA_PUK_DIGITS        8           /* PIV PUK: 8 digits */
+#define CA_ADMIN_PIN_DIGITS  12          /* a fresh SKF admin PIN (the token takes 6 to 16) */
+#define CA_SECRET_MAX        16          /* the longest unlock secret on record (PUK, admin PIN) */
 #define CA_CODE_ATTEMPTS     5           /* wrong tries before a code is burnt */
 
 #define CA_SMS_PER_WINDOW    5           /* SMS per token per window */

@@ -33,8 +33,13 @@ static const char *const schema =
     "  id               TEXT PRIMARY KEY,"        /* 'piv-<CHUID GUID hex>' */
     "  owner            TEXT NOT NULL,"
     "  phone            TEXT NOT NULL,"           /* digits, as registered */
-    "  puk              TEXT NOT NULL,"           /* the PUK the card holds */
-    "  pending_puk      TEXT,"                    /* handed out, not yet confirmed */
+    /* The token's unlock secret: a PIV card's PUK, or an SKF key's admin PIN
+     * (interface 'SKF'), which the remote-challenge mechanism never hands out. */
+    "  puk              TEXT NOT NULL,"
+    "  pending_puk      TEXT,"                    /* handed out, not yet confirmed; a
+                                                     remote-challenge rotation: puk itself */
+    "  interface        TEXT NOT NULL DEFAULT 'PIV',"   /* PIV | SKF */
+    "  unlock_mechanism TEXT,"                    /* NULL: the service's preference */
     "  pending_rotation TEXT UNIQUE,"
     "  fee_cents        INTEGER NOT NULL DEFAULT 0,"   /* 0: unlocks are free */
     "  currency         TEXT NOT NULL DEFAULT 'CNY',"
@@ -69,7 +74,8 @@ static const char *const schema =
     "  expires_at    INTEGER NOT NULL,"
     "  order_id      TEXT REFERENCES orders(id),"
     "  review_ticket TEXT NOT NULL UNIQUE,"       /* the browser's handle, never the id */
-    "  rotation_id   TEXT);"
+    "  rotation_id   TEXT,"
+    "  mechanism     TEXT NOT NULL DEFAULT 'puk');"   /* chosen from the client's offer */
     "CREATE INDEX IF NOT EXISTS requests_by_rotation ON requests(rotation_id);"
     "CREATE TABLE IF NOT EXISTS sms_codes ("
     "  id             INTEGER PRIMARY KEY,"
@@ -122,6 +128,7 @@ static const char *const schema =
     "  id         TEXT PRIMARY KEY,"
     "  token_id   TEXT NOT NULL REFERENCES tokens(id),"
     "  state      TEXT NOT NULL,"                 /* pending | rotated | unchanged */
+    "  mechanism  TEXT NOT NULL DEFAULT 'puk',"   /* puk | admin-pin | remote-challenge */
     "  created_at INTEGER NOT NULL,"
     "  settled_at INTEGER);"
     /* A client's card refused the PUK on record (unlock/v1 report). While one

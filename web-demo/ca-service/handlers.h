@@ -20,6 +20,7 @@ void api_authorize(struct http_req *r);
 void api_confirm(struct http_req *r);
 void api_reconcile(struct http_req *r);
 void api_report(struct http_req *r);
+void api_answer(struct http_req *r);
 
 /* the certificate protocol, spoken by ukeyd */
 void api_cert_query(struct http_req *r);

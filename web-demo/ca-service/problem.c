@@ -72,6 +72,9 @@ static const struct code_info codes[CA_CODE__COUNT] = {
                                "The PUK rotation was confirmed with the other result" },
     [CA_PUK_RECORD_MISMATCH] = { "PUK_RECORD_MISMATCH", HTTP_CONFLICT,
                                  "A token refused the PUK on record: support must check it" },
+    [CA_MECHANISM_UNSUPPORTED] = { "MECHANISM_UNSUPPORTED", HTTP_CONFLICT,
+                                   "This service can unlock the token by none of the "
+                                   "mechanisms offered" },
     [CA_ORDER_UNKNOWN] = { "ORDER_UNKNOWN", HTTP_NOT_FOUND, "No such order" },
     [CA_REVIEW_UNKNOWN] = { "REVIEW_UNKNOWN", HTTP_NOT_FOUND, "No such review" },
     [CA_ACTION_UNKNOWN] = { "ACTION_UNKNOWN", HTTP_NOT_FOUND, "No such certificate action" },

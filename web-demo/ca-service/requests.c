@@ -57,9 +57,11 @@ static enum ca_code insert_request(struct ca *ca, struct unlock_request *r, cons
         !secret_random_id("rvt-", r->review_ticket, sizeof r->review_ticket))
         return CA_INTERNAL;
     return db_exec(ca->db, "INSERT INTO requests (id, token_id, cert_serial, state, created_at, "
-                           "expires_at, order_id, review_ticket) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   "ssss" "tt" "ss", r->id, r->token_id, serial, req_state_name(r->state), now,
-                   r->expires_at, r->order_id[0] ? r->order_id : NULL, r->review_ticket) == 1
+                           "expires_at, order_id, review_ticket, mechanism) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "ssss" "tt" "sss", r->id, r->token_id, serial, req_state_name(r->state), now,
+                   r->expires_at, r->order_id[0] ? r->order_id : NULL, r->review_ticket,
+                   mechanism_name(r->mechanism)) == 1
                ? CA_OK : CA_INTERNAL;
 }
 
@@ -81,10 +83,12 @@ static enum ca_code choose_start(sqlite3 *db, const struct token_rec *t, struct 
 }
 
 struct ca_problem request_open(struct ca *ca, const char *token_id, const char *serial,
-                               const char *issuer, struct unlock_request *out)
+                               const char *issuer, unsigned offered,
+                               struct unlock_request *out)
 {
     DB_TX tx = { 0 };
     struct token_rec t;
+    struct ca_problem p;
     enum ca_code code;
 
     memset(out, 0, sizeof *out);
@@ -92,6 +96,9 @@ struct ca_problem request_open(struct ca *ca, const char *token_id, const char *
         return ca_fail(CA_INTERNAL);
     if ((code = token_find(ca->db, token_id, serial, issuer, &t)) != CA_OK)
         return ca_fail(code);
+    /* before anyone pays: a token this service cannot unlock gets no request */
+    if ((p = mechanism_choose(ca->db, t.id, offered, &out->mechanism)).code != CA_OK)
+        return p;
     snprintf(out->token_id, sizeof out->token_id, "%s", t.id);
     if ((code = choose_start(ca->db, &t, out)) != CA_OK ||
         (code = insert_request(ca, out, serial)) != CA_OK)
@@ -112,6 +119,8 @@ static void read_request(sqlite3_stmt *st, struct unlock_request *r)
     db_text(st, 4, r->order_id, sizeof r->order_id);
     db_text(st, 5, r->review_ticket, sizeof r->review_ticket);
     db_text(st, 6, r->rotation_id, sizeof r->rotation_id);
+    if (!mechanism_of_name((const char *)sqlite3_column_text(st, 7), &r->mechanism))
+        r->mechanism = MECH_PUK;
 }
 
 /* Expiry is applied when a request is read: no timer thread needed. */
@@ -139,7 +148,8 @@ static struct ca_problem load_where(struct ca *ca, const char *sql, const char *
 }
 
 #define REQUEST_COLUMNS \
-    "SELECT id, token_id, state, expires_at, order_id, review_ticket, rotation_id FROM requests "
+    "SELECT id, token_id, state, expires_at, order_id, review_ticket, rotation_id, mechanism " \
+    "FROM requests "
 
 struct ca_problem request_load(struct ca *ca, const char *id, struct unlock_request *out)
 {
@@ -150,6 +160,16 @@ struct ca_problem request_load_by_ticket(struct ca *ca, const char *ticket,
                                          struct unlock_request *out)
 {
     return load_where(ca, REQUEST_COLUMNS "WHERE review_ticket = ?", ticket, out);
+}
+
+struct ca_problem request_reoffer(struct ca *ca, struct unlock_request *r, unsigned offered)
+{
+    struct ca_problem p = mechanism_choose(ca->db, r->token_id, offered, &r->mechanism);
+
+    if (p.code != CA_OK)
+        return p;
+    return db_exec(ca->db, "UPDATE requests SET mechanism = ? WHERE id = ?", "ss",
+                   mechanism_name(r->mechanism), r->id) == 1 ? ca_ok() : ca_fail(CA_INTERNAL);
 }
 
 struct ca_problem request_state_conflict(const struct unlock_request *r)
@@ -230,9 +250,10 @@ json_t *request_view(struct ca *ca, const struct unlock_request *r)
         return NULL;
     text_mask_phone(t.phone, masked, sizeof masked);
     text_format_time(r->expires_at, expires, sizeof expires);
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:[ss], s:o, s:o, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:[ss], s:o, s:o, s:s}",
                      "requestId", r->id, "tokenId", r->token_id,
                      "state", req_state_name(r->state),
+                     "mechanism", mechanism_name(r->mechanism),
                      "fee", fee_view(ca, r, &t),
                      "paymentUrl", url_or_null(ca->public_url, "/pay/", r->order_id),
                      "maskedPhone", masked,

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "ca.h"
+#include "mechanism.h"
 #include "problem.h"
 
 enum req_state {
@@ -41,13 +42,19 @@ struct unlock_request {
     char order_id[CA_ID_MAX];           /* "" when the unlock is free */
     char review_ticket[CA_ID_MAX];
     char rotation_id[CA_ID_MAX];        /* "" until authorised */
+    enum mechanism mechanism;           /* chosen from the client's offer */
 };
 
 const char *req_state_name(enum req_state s);
 
-/* Opens a request for the token holding the certificate (serial, issuer). */
+/* Opens a request for the token holding the certificate (serial, issuer),
+ * with the mechanism chosen from `offered` (MECH_BIT()s; see mechanism.h). */
 struct ca_problem request_open(struct ca *ca, const char *token_id, const char *serial,
-                               const char *issuer, struct unlock_request *out);
+                               const char *issuer, unsigned offered,
+                               struct unlock_request *out);
+
+/* A new offer at authorize: the mechanism is chosen again, and recorded. */
+struct ca_problem request_reoffer(struct ca *ca, struct unlock_request *r, unsigned offered);
 
 /* Loads a request by id or by review ticket; a request past its time comes
  * back (and is stored) as expired. REQUEST_UNKNOWN when there is none. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web-demo/ca-service/rotation.h — the PUK records and their rotation, the
- * part of the service that must never strand a token.
+ * web-demo/ca-service/rotation.h — the unlock secrets on record (a PIV
+ * token's PUK, an SKF token's admin PIN) and their rotation, the part of the
+ * service that must never strand a token; and the answers to SKF tokens'
+ * remote-unblock challenges, made from the admin PIN that never leaves it.
  *
  * A token's record holds the PUK its card has and, while a rotation is
  * pending, the fresh PUK handed out with it. Until the client confirms, both
@@ -20,8 +22,13 @@
 #include "problem.h"
 #include "requests.h"
 
-/* {rotationId, puk, nextPuk, resumed}: the request must be authorised. */
-struct ca_problem rotation_authorize(struct ca *ca, const struct unlock_request *r,
+/*
+ * {rotationId, mechanism, resumed} and the mechanism's secrets ({puk,
+ * nextPuk}, {adminPin, nextAdminPin}, none for remote-challenge): the
+ * request must be authorised. `offered` (MECH_BIT()s), when not 0, is the
+ * client's offer again, and the mechanism is chosen anew from it.
+ */
+struct ca_problem rotation_authorize(struct ca *ca, struct unlock_request *r, unsigned offered,
                                      json_t **out);
 
 /*
@@ -33,7 +40,7 @@ struct ca_problem rotation_authorize(struct ca *ca, const struct unlock_request 
 struct ca_problem rotation_confirm(struct ca *ca, const char *rotation_id, const char *result,
                                    bool pin_reset, json_t **out);
 
-/* {rotationId, puk, nextPuk} of a pending rotation. */
+/* {rotationId, mechanism, and its secrets} of a pending rotation. */
 struct ca_problem rotation_reconcile(struct ca *ca, const char *rotation_id, json_t **out);
 
 /*
@@ -44,5 +51,14 @@ struct ca_problem rotation_reconcile(struct ca *ca, const char *rotation_id, jso
  */
 struct ca_problem rotation_report(struct ca *ca, const char *rotation_id, const char *problem,
                                   int puk_tries_left, json_t **out);
+
+/*
+ * A pending remote-challenge rotation: {rotationId, answer} where answer is
+ * the hex of the answer to the token's challenge (hex, 1 to 16 bytes) that
+ * sets the token's user PIN to `pin` (6 to 16 characters), made with the
+ * admin PIN on record (unblock.h). The admin PIN never leaves the service.
+ */
+struct ca_problem rotation_answer(struct ca *ca, const char *rotation_id, const char *challenge_hex,
+                                  const char *pin, json_t **out);
 
 #endif

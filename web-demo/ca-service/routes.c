@@ -26,6 +26,7 @@ static const struct route table[] = {
     { "POST", "/unlock/v1/rotations/{}/confirm", api_confirm, ROUTE_PROTOCOL },
     { "POST", "/unlock/v1/rotations/{}/reconcile", api_reconcile, ROUTE_PROTOCOL },
     { "POST", "/unlock/v1/rotations/{}/report", api_report, ROUTE_PROTOCOL },
+    { "POST", "/unlock/v1/rotations/{}/answer", api_answer, ROUTE_PROTOCOL },
 
     { "POST", "/cert/v1/actions/query", api_cert_query, ROUTE_PROTOCOL },
     { "GET",  "/cert/v1/actions/{}", api_cert_get, ROUTE_PROTOCOL },

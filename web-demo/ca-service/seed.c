@@ -14,12 +14,14 @@
 #include "db.h"
 #include "issuing.h"
 #include "log.h"
+#include "mechanism.h"
 #include "mgmt.h"
 #include "secret.h"
 #include "text.h"
 #include "tokens.h"
 
 #define PUK_MIN_DIGITS     6           /* PIV allows 6 to 8 */
+#define ADMIN_PIN_MIN_DIGITS 6         /* GM/T 0016 keys take 6 to 16 */
 #define DEFAULT_CURRENCY   "CNY"
 #define CERT_DER_MAX       (16 * 1024)
 
@@ -155,30 +157,49 @@ bad:
     return false;
 }
 
+/* A PIV token's PUK, or an SKF token's admin PIN, with an optional
+ * mechanism its unlocks must use (else the service chooses). */
+static bool unlock_fields_valid(struct token_seed *t, const char *admin_pin)
+{
+    enum mechanism m;
+
+    if (t->unlock_mechanism && !mechanism_of_name(t->unlock_mechanism, &m))
+        return false;
+    if (admin_pin) {
+        t->puk = admin_pin;
+        t->interface = "SKF";
+        return text_is_digits(admin_pin, ADMIN_PIN_MIN_DIGITS, CA_SECRET_MAX);
+    }
+    t->interface = "PIV";
+    return text_is_digits(t->puk, PUK_MIN_DIGITS, CA_PUK_DIGITS);
+}
+
 static bool token_fields_valid(const struct token_seed *t)
 {
     return bounded(t->id, CA_TOKEN_ID_MAX) && bounded(t->owner, CA_OWNER_MAX) &&
-           text_is_digits(t->phone, CA_PHONE_MIN_DIGITS, CA_PHONE_MAX_DIGITS) &&
-           text_is_digits(t->puk, PUK_MIN_DIGITS, CA_PUK_DIGITS);
+           text_is_digits(t->phone, CA_PHONE_MIN_DIGITS, CA_PHONE_MAX_DIGITS);
 }
 
 /* One token: 1 added, 0 on record already, -1 refused. */
 static int seed_token(sqlite3 *db, json_t *tok, size_t index)
 {
     struct token_seed t = { 0 };
+    const char *admin_pin = NULL;
     json_t *fee = NULL, *certs = NULL, *mgmt_key = NULL, *cert_fees = NULL;
     json_error_t err;
     char where[sizeof "token 18446744073709551615"];
     int added;
 
     snprintf(where, sizeof where, "token %zu", index);
-    if (json_unpack_ex(tok, &err, 0, "{s:s, s:s, s:s, s:s, s?o, s:o, s?o, s?o}", "tokenId",
-                       &t.id, "owner", &t.owner, "phone", &t.phone, "puk", &t.puk, "fee", &fee,
-                       "certificates", &certs, "managementKey", &mgmt_key, "certFees",
+    if (json_unpack_ex(tok, &err, 0, "{s:s, s:s, s:s, s?s, s?s, s?s, s?o, s:o, s?o, s?o}",
+                       "tokenId", &t.id, "owner", &t.owner, "phone", &t.phone, "puk", &t.puk,
+                       "adminPin", &admin_pin, "unlockMechanism", &t.unlock_mechanism, "fee",
+                       &fee, "certificates", &certs, "managementKey", &mgmt_key, "certFees",
                        &cert_fees) ||
-        !token_fields_valid(&t)) {
-        ca_log("seed: %s: needs tokenId, owner, phone (digits), puk (6-8 digits), "
-               "certificates", where);
+        !token_fields_valid(&t) || !t.puk == !admin_pin || !unlock_fields_valid(&t, admin_pin)) {
+        ca_log("seed: %s: needs tokenId, owner, phone (digits), certificates, and either puk "
+               "(PIV, 6-8 digits) or adminPin (SKF, 6-16 digits); unlockMechanism, if given, "
+               "puk, admin-pin or remote-challenge", where);
         return -1;
     }
     if (!seed_fee(fee, &t, where) || (added = token_add(db, &t)) < 0 ||

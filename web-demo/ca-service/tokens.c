@@ -55,9 +55,10 @@ enum ca_code token_find(sqlite3 *db, const char *id, const char *serial, const c
 
 int token_add(sqlite3 *db, const struct token_seed *t)
 {
-    return db_exec(db, "INSERT OR IGNORE INTO tokens (id, owner, phone, puk, fee_cents, currency) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", "ssssls",
-                   t->id, t->owner, t->phone, t->puk, t->fee_cents, t->currency);
+    return db_exec(db, "INSERT OR IGNORE INTO tokens (id, owner, phone, puk, fee_cents, currency, "
+                       "interface, unlock_mechanism) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssssls" "ss",
+                   t->id, t->owner, t->phone, t->puk, t->fee_cents, t->currency, t->interface,
+                   t->unlock_mechanism);
 }
 
 bool token_add_certificate(sqlite3 *db, const char *id, const char *serial, const char *issuer)

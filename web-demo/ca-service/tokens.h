@@ -36,7 +36,10 @@ enum ca_code token_find(sqlite3 *db, const char *id, const char *serial, const c
 
 /* A token as the seed describes it; strings are validated by the caller. */
 struct token_seed {
-    const char *id, *owner, *phone, *puk, *currency;
+    const char *id, *owner, *phone, *currency;
+    const char *puk;                    /* the unlock secret: PIV PUK or SKF admin PIN */
+    const char *interface;              /* "PIV" or "SKF" */
+    const char *unlock_mechanism;       /* a mechanism's name, or NULL: the service's choice */
     long fee_cents;
 };
 

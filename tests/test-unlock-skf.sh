@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/test-unlock-skf.sh — the remote unlock of an SKF token end to end:
+# ukeyd with the virtual SKF library (a copy of the demo SKF token, through
+# the real helper process) against the reference CA service ukey-ca, seeded
+# with the token's admin PIN, driven with curl the way a portal would. Both
+# mechanisms the CA may choose: the challenge-response ("remote-challenge":
+# the CA answers the token's challenge for a temporary PIN that ukeyd
+# changes at once to the user's, and the admin PIN stays at the CA) and the
+# admin PIN ("admin-pin": handed out once, then rotated on the token and at
+# the CA). Each through the SMS path and the review path (one charged), each
+# interrupted by SIGKILL of ukeyd between its steps and recovered; a wrong
+# admin-PIN record costs one admin try and is reported. The new PIN must
+# verify every time. Ends by searching every log and the journal for PINs,
+# admin PINs and codes.
+#
+# TAP on stdout. Everything is bounded in time (curl --max-time, bounded
+# waits); every process it starts is stopped by PID.
+set -u
+
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/ca.sh
+. "$(dirname "$0")/lib/ca.sh"
+
+ukeyd=$build/ukeyd
+helper=$build/ukeyd-skf-host
+vskf=$build/vskf/vskf
+libvskf=$build/vskf/libvskf.so
+demo_skf=$build/demo-skf
+
+readonly WRONG_PIN=987650
+readonly NEW_PINS=(24681357 13572468 11223344 55667788 99887766 31415926 86420864 20252026)
+readonly WRONG_ADMIN_PIN=11112222
+readonly PHONE=13700001000
+readonly CURL_MAX_S=15
+readonly CA_CONNECT_TIMEOUT_S=1
+readonly CA_TIMEOUT_S=5
+readonly PACING_MS=50
+readonly BLOCK_TRIES_MAX=20
+readonly RECOVERY_WAIT_TENTHS=300
+readonly KILLED_BY_SIGKILL=137
+readonly FEE_CENTS=3000
+readonly NAMEOPT="RFC2253,-esc_msb,sep_comma_plus_space"
+
+need_tools curl jq ss openssl sqlite3
+for bin in "$ukeyd" "$helper" "$vskf" "$libvskf" "$build/ukey-ca"; do
+    [ -e "$bin" ] || skip_all "no $bin (build first)"
+done
+[ -r "$demo_skf/skf.env" ] || skip_all "no demo SKF token in $demo_skf"
+
+make_work unlock-skf
+state=$work/state
+cleanup() {
+    lib_cleanup
+    remove_work
+}
+trap cleanup EXIT
+
+# --- the token, the CA service ----------------------------------------------------
+
+cp -a "$demo_skf" "$work/skf"
+# shellcheck disable=SC1091
+. "$work/skf/skf.env"
+export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
+"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" || bail "vskf plug failed"
+tok=skf-$DEMO_SKF_SERIAL
+ADMIN_PIN=$DEMO_SKF_ADMIN_PIN
+SECRETS=("$DEMO_SKF_USER_PIN" "$ADMIN_PIN" "$WRONG_PIN" "$WRONG_ADMIN_PIN" "${NEW_PINS[@]}")
+mkdir -p "$state"
+
+cert_json() {   # PEM -> {"serial", "issuer"} as the CA keeps them
+    local serial issuer
+    serial=$(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//')
+    issuer=$(openssl x509 -in "$1" -noout -issuer -nameopt "$NAMEOPT" | sed 's/^issuer=//')
+    jq -cn --arg s "$serial" --arg i "$issuer" '{serial: $s, issuer: $i}'
+}
+jq -n --arg t "$tok" --arg a "$ADMIN_PIN" --arg p "$PHONE" \
+    --argjson s "$(cert_json "$work/skf/$DEMO_SKF_SIGN_CERT")" \
+    --argjson e "$(cert_json "$work/skf/$DEMO_SKF_ENC_CERT")" \
+    '{tokens: [{tokenId: $t, owner: "演示专用", phone: $p, adminPin: $a, certificates: [$s, $e]}]}' \
+    >"$work/ca-seed.json"
+start_ukey_ca "$work/ca-seed.json" --sms-resend-seconds 1 ||
+    { diag_file "$work/ukey-ca.log"; bail "ukey-ca did not start"; }
+
+ca_sql() { sqlite3 "$work/ca.db" "$@"; }
+ca_admin_pin() { ca_sql "SELECT puk FROM tokens WHERE id = '$tok'"; }
+note_ca_secrets() {
+    local p
+    while read -r p; do
+        [ -n "$p" ] && SECRETS+=("$p")
+    done < <(ca_sql "SELECT puk FROM tokens UNION SELECT pending_puk FROM tokens \
+                     WHERE pending_puk IS NOT NULL")
+}
+use_mechanism() { ca_sql "UPDATE tokens SET unlock_mechanism = '$1' WHERE id = '$tok'"; }
+
+# --- ukeyd -------------------------------------------------------------------------
+
+cat >"$work/ukeyd.conf" <<EOF
+# written by tests/test-unlock-skf.sh
+[ukeyd]
+log-level = debug
+pin-pacing-ms = $PACING_MS
+peer-policy = any-local
+support-socket = none
+state-directory = $state
+ca-connect-timeout = $CA_CONNECT_TIMEOUT_S
+ca-timeout = $CA_TIMEOUT_S
+ca-service-url = $CA
+skf-library = $libvskf
+skf-discover = no
+skf-helper = $helper
+EOF
+
+start_daemon() {   # [ENV=VALUE...]
+    start_ukeyd "$work/ukeyd.log" env "$@" "$ukeyd" --config "$work/ukeyd.conf" &&
+        wait_for_skf_token
+}
+wait_for_skf_token() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        req GET "/v1/tokens/$tok"
+        [ "$code" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+restart_daemon() {   # [ENV=VALUE...]
+    if [ -n "$daemon_pid" ]; then
+        stop_ukeyd
+        check "ukeyd stops cleanly (exit 0, no sanitizer report)" test "$stop_rc" = 0
+    fi
+    start_daemon "$@"
+}
+
+# --- the user's steps -----------------------------------------------------------------
+
+latest_code() { ca_get "/demo/api/outbox?phone=$1" | jq -r '.messages[0].code'; }
+jq_true() { jq -e "$@" >/dev/null 2>&1; }
+
+block_pin() {
+    local i
+    for ((i = 0; i < BLOCK_TRIES_MAX; i++)); do
+        post_json "/v1/tokens/$tok/pin/verify" "{\"pin\":\"$WRONG_PIN\",\"confirmLastTry\":true}"
+        [ "$(field .code)" = PIN_BLOCKED ] && return 0
+    done
+    return 1
+}
+open_session() { post_json "/v1/tokens/$tok/unlock" '{}'; sid=$(field .sessionId); }
+pay_if_due() {
+    local url
+    req GET "/v1/unlock/$sid"
+    [ "$(field .state)" = awaiting-payment ] || return 0
+    url=$(field .paymentUrl)
+    ca_post "/demo/api/orders/${url##*/}/pay" '{"invoice":{"title":"示例有限公司"}}' >/dev/null
+}
+prove_by_sms() {
+    post_json "/v1/unlock/$sid/sms" "{\"phone\":\"$PHONE\"}"
+    sms_code=$(latest_code "$PHONE")
+    SECRETS+=("$sms_code")
+    post_json "/v1/unlock/$sid/verify" "{\"smsCode\":\"$sms_code\"}"
+}
+prove_by_review() {
+    local review
+    req GET "/v1/unlock/$sid"
+    curl -s --max-time "$CURL_MAX_S" -o /dev/null -H 'Accept: application/json' \
+        -F kind=id-copy -F "file=@$work/id-copy.png;type=image/png" "$(field .reviewUrl)/materials"
+    review=$(ca_get /demo/api/reviews |
+        jq -r --arg t "$tok" '[.reviews[] | select(.tokenId == $t and .state == "pending")][0].reviewId')
+    unlock_code=$(ca_post "/demo/api/reviews/$review/approve" | jq -r .unlockCode)
+    SECRETS+=("$unlock_code")
+    post_json "/v1/unlock/$sid/verify" "{\"unlockCode\":\"$unlock_code\"}"
+}
+prove() {   # sms | review
+    pay_if_due
+    if [ "$1" = sms ]; then prove_by_sms; else prove_by_review; fi
+}
+complete() { post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"$1\",\"confirmNewPin\":\"$1\"}"; }
+pin_verifies() {
+    post_json "/v1/tokens/$tok/pin/verify" "{\"pin\":\"$1\"}"
+    [ "$code" = 200 ]
+}
+journal_records() { find "$state/unlock" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
+wait_for_empty_journal() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        [ "$(journal_records)" -eq 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+admin_tries() {   # the admin PIN's tries left, as the token's own tool shows them
+    "$vskf" show "$VSKF_DIR" "$DEMO_SKF_DEVICE" | sed -n 's|^ *admin-pin-tries: \([0-9]*\)/.*|\1|p'
+}
+last_rotation() { ca_sql "SELECT mechanism || ' ' || state FROM rotations ORDER BY created_at DESC, rowid DESC LIMIT 1"; }
+
+# One whole unlock: blocked PIN, session, identity, complete with NEW-PIN.
+unlock_once() {   # LABEL MECHANISM sms|review NEW-PIN
+    local label=$1 mech=$2 how=$3 pin=$4 before_admin
+    use_mechanism "$mech"
+    check "[$label] the PIN is blocked first" block_pin
+    open_session
+    expect_json "[$label] a session opens" 201 '.sessionId != null'
+    prove "$how"
+    expect_json "[$label] identity proven ($how)" 200 '.state == "authorized"'
+    before_admin=$(ca_admin_pin)
+    complete "$pin"
+    expect_json "[$label] complete succeeds" 200 '.completed == true and .triesLeft > 0'
+    check "[$label] the new PIN verifies" pin_verifies "$pin"
+    check "[$label] no journal record is left" test "$(journal_records)" -eq 0
+    check "[$label] the CA settled a $mech rotation" test "$(last_rotation)" = "$mech $([ "$mech" = admin-pin ] && echo rotated || echo unchanged)"
+    if [ "$mech" = admin-pin ]; then
+        check "[$label] the admin PIN was rotated at the CA" test "$(ca_admin_pin)" != "$before_admin"
+    else
+        check "[$label] the admin PIN stayed at the CA, unchanged" test "$(ca_admin_pin)" = "$before_admin"
+    fi
+    note_ca_secrets
+}
+
+# SIGKILL after STEP, restart, recovery, then the token still unlocks.
+crash_after() {   # MECHANISM STEP PIN-BEFORE-CRASH PIN-AFTER
+    local mech=$1 step=$2 crash_pin=$3 later_pin=$4 label="$1 crash after $2" rc record
+    restart_daemon UKEYD_TEST_CRASH_AFTER="$step" || { ok 1 "[$label] ukeyd starts"; return; }
+    use_mechanism "$mech"
+    block_pin
+    open_session
+    prove review
+    expect_json "[$label] identity proven" 200 '.state == "authorized"'
+    complete "$crash_pin"
+    check "[$label] complete gets no answer: ukeyd died" test "$code" = 000
+    wait "$daemon_pid" 2>/dev/null
+    rc=$?
+    daemon_pid=
+    check "[$label] ukeyd was killed by SIGKILL (exit $rc)" test "$rc" -eq "$KILLED_BY_SIGKILL"
+    record=$(find "$state/unlock" -maxdepth 1 -name '*.json' | head -n 1)
+    check "[$label] one journal record names the step and the mechanism" \
+        jq_true --arg s "$step" --arg m "$mech" '.step == $s and .mechanism == $m' "$record"
+    note_ca_secrets
+    local secret leaked=0
+    for secret in "${SECRETS[@]}"; do grep -qF -- "$secret" "$record" && leaked=1; done
+    check "[$label] the record holds no PIN, admin PIN or code" test "$leaked" -eq 0
+    start_daemon || { ok 1 "[$label] ukeyd restarts"; return; }
+    check "[$label] the restarted ukeyd finishes the record by itself" wait_for_empty_journal
+    check "[$label] no rotation is left pending at the CA" \
+        test "$(ca_sql "SELECT count(*) FROM rotations WHERE state = 'pending'")" = 0
+    case "$mech/$step" in
+    remote-challenge/confirmed | admin-pin/pin-reset | admin-pin/puk-changed)
+        check "[$label] the PIN set before the crash verifies" pin_verifies "$crash_pin" ;;
+    esac
+    unlock_once "$label, later" "$mech" review "$later_pin"
+}
+
+# The CA's admin-PIN record is wrong: one admin try (a refused PIN unblock,
+# or a refused answer to the challenge), a report, UNLOCK_RECORD_MISMATCH.
+wrong_record() {   # MECHANISM
+    local mech=$1 label="wrong admin PIN on record, $1" right tries_before
+    use_mechanism "$mech"
+    right=$(ca_admin_pin)
+    ca_sql "UPDATE tokens SET puk = '$WRONG_ADMIN_PIN' WHERE id = '$tok'"
+    block_pin
+    open_session
+    prove review
+    tries_before=$(admin_tries)
+    complete "${NEW_PINS[7]}"
+    expect_json "[$label] complete answers UNLOCK_RECORD_MISMATCH" 409 \
+        "$(problem UNLOCK_RECORD_MISMATCH)"
+    check "[$label] it cost one admin try" test "$(admin_tries)" -eq $((tries_before - 1))
+    check "[$label] the CA recorded the report" \
+        test "$(ca_sql "SELECT count(*) FROM puk_reports WHERE resolved_at IS NULL")" = 1
+    check "[$label] no journal record is left" test "$(journal_records)" -eq 0
+    open_session
+    prove review
+    complete "${NEW_PINS[7]}"
+    expect_json "[$label] no second try while the record is disputed" 409 \
+        "$(problem UNLOCK_RECORD_MISMATCH)"
+    check "[$label] …and no admin try spent" test "$(admin_tries)" -eq $((tries_before - 1))
+    ca_sql "UPDATE tokens SET puk = '$right' WHERE id = '$tok'"
+    unlock_once "$label, record corrected" "$mech" review "${NEW_PINS[7]}"
+    check "[$label] the right answer restored the admin tries" \
+        test "$(admin_tries)" -eq "$tries_before"
+}
+
+test_no_secrets_logged() {
+    local secret f leaked=0
+    for f in "$work/ukeyd.log" "$work/ukey-ca.log"; do
+        for secret in "${SECRETS[@]}"; do
+            if grep -qF -- "$secret" "$f"; then
+                leaked=1
+                diag "a secret is in $(basename "$f")"
+            fi
+        done
+    done
+    check "no PIN, admin PIN or code in any log" test "$leaked" -eq 0
+}
+
+# --- run ------------------------------------------------------------------------------
+
+{ printf '\x89PNG\r\n\x1a\n'; head -c 3000 /dev/urandom; } >"$work/id-copy.png"
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with the SKF library"; }
+req GET "/v1/tokens/$tok"
+expect_json "the SKF token offers both unlock mechanisms" 200 '.edge == "SKF"'
+note_ca_secrets
+
+unlock_once "remote-challenge, SMS" remote-challenge sms "${NEW_PINS[0]}"
+unlock_once "admin-pin, SMS" admin-pin sms "${NEW_PINS[1]}"
+ca_sql "UPDATE tokens SET fee_cents = $FEE_CENTS WHERE id = '$tok'"
+unlock_once "remote-challenge, review, paid" remote-challenge review "${NEW_PINS[2]}"
+unlock_once "admin-pin, review, paid" admin-pin review "${NEW_PINS[3]}"
+ca_sql "UPDATE tokens SET fee_cents = 0 WHERE id = '$tok'"
+
+crash_after remote-challenge authorized "${NEW_PINS[4]}" "${NEW_PINS[5]}"
+crash_after remote-challenge pin-temporary "${NEW_PINS[6]}" "${NEW_PINS[0]}"
+crash_after remote-challenge confirmed "${NEW_PINS[1]}" "${NEW_PINS[2]}"
+crash_after admin-pin authorized "${NEW_PINS[3]}" "${NEW_PINS[4]}"
+crash_after admin-pin pin-reset "${NEW_PINS[5]}" "${NEW_PINS[6]}"
+crash_after admin-pin puk-changed "${NEW_PINS[0]}" "${NEW_PINS[1]}"
+crash_after admin-pin confirmed "${NEW_PINS[2]}" "${NEW_PINS[3]}"
+wrong_record remote-challenge
+wrong_record admin-pin
+
+if [ -n "$daemon_pid" ]; then
+    stop_ukeyd
+    check "ukeyd stops cleanly at the end (exit 0, no sanitizer report)" test "$stop_rc" = 0
+fi
+test_no_secrets_logged
+if [ "$failed" -ne 0 ]; then
+    diag "ukeyd log (tail):"
+    tail -n 40 "$work/ukeyd.log" | sed 's/^/#   /'
+fi
+done_testing

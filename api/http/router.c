@@ -33,16 +33,20 @@ static bool next_segment(const char **cursor, struct segment *seg)
     return true;
 }
 
+/* URL-safe without escaping (RFC 3986 unreserved): token ids, PIV slots, and
+ * SKF certificate ids ("<container>.sign", other bytes written "~xx"). */
 static bool param_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+           c == '-' || c == '_' || c == '.' || c == '~';
 }
 
 static bool param_value_ok(const char *v, size_t len)
 {
     if (len == 0 || len > ROUTE_PARAM_LEN_MAX)
         return false;
+    if (v[0] == '.' && (len == 1 || (len == 2 && v[1] == '.')))
+        return false;            /* a dot segment: a path, never a name */
     for (size_t i = 0; i < len; i++)
         if (!param_char_ok(v[i]))
             return false;

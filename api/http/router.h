@@ -4,8 +4,11 @@
  * routes whose patterns name parameters: "/v1/tokens/{id}/certificates/{slot}.pem".
  *
  * A parameter takes one whole path segment (less a literal suffix such as
- * ".pem") made of letters, digits, '-' and '_' only, so "..", "%00" and the
- * like never reach a handler. The router knows nothing of what handlers do.
+ * ".pem") made of RFC 3986's unreserved characters only (letters, digits,
+ * '-', '_', '.', '~'), and never a dot segment, so ".", "..", "%00" and the
+ * like never reach a handler. The first route that fits wins: a pattern with
+ * a suffix goes before the same pattern without, as a parameter may hold
+ * dots itself. The router knows nothing of what handlers do.
  */
 #ifndef UKEYD_API_ROUTER_H
 #define UKEYD_API_ROUTER_H
@@ -32,7 +35,9 @@ struct route {
 
 #define ROUTE_PARAMS_MAX     4
 #define ROUTE_PARAM_NAME_MAX 16
-#define ROUTE_PARAM_LEN_MAX  64
+/* The longest value: an SKF certificate id, a container name of up to 256
+ * bytes each written "~xx", and ".sign" (token_cert.id in token/token.h). */
+#define ROUTE_PARAM_LEN_MAX  800
 #define ROUTE_ALLOW_MAX      64
 
 struct route_param {

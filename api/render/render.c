@@ -61,12 +61,55 @@ json_t *render_readers(const struct token_reader *readers, size_t n)
     return list ? json_pack("{s:o}", "readers", list) : NULL;
 }
 
+/* true, false, or null when the token does not say (PIV) */
+static json_t *pin_is_default(enum token_pin_default d)
+{
+    return d == TOKEN_PIN_DEFAULT_UNKNOWN ? json_null() : json_boolean(d == TOKEN_PIN_DEFAULT_YES);
+}
+
+static json_t *count_or_null(int n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
 json_t *render_pin(const struct token_pin_info *pin)
 {
-    return json_pack("{s:o, s:b, s:I, s:I, s:s}", "triesLeft",
-                     pin->tries_left >= 0 ? json_integer(pin->tries_left) : json_null(),
-                     "blocked", pin->blocked, "minLength", (json_int_t)pin->min_len, "maxLength",
+    return json_pack("{s:o, s:o, s:b, s:o, s:I, s:I, s:s}", "triesLeft",
+                     count_or_null(pin->tries_left), "triesMax", count_or_null(pin->tries_max),
+                     "blocked", pin->blocked, "isDefault", pin_is_default(pin->is_default),
+                     "minLength", (json_int_t)pin->min_len, "maxLength",
                      (json_int_t)pin->max_len, "charset", pin->charset ? pin->charset : "");
+}
+
+/* The unlock mechanisms a token offers, by the names the API gives them. */
+static const struct {
+    unsigned cap;
+    const char *name;
+} unlock_names[] = {
+    { TOKEN_CAP_UNLOCK_PUK, "puk" },
+    { TOKEN_CAP_UNLOCK_ADMIN_PIN, "admin-pin" },
+    { TOKEN_CAP_UNLOCK_REMOTE, "remote-unblock" },
+};
+
+static json_t *render_capabilities(unsigned caps)
+{
+    json_t *unlock = json_array();
+
+    for (size_t i = 0; unlock && i < sizeof unlock_names / sizeof unlock_names[0]; i++) {
+        if ((caps & unlock_names[i].cap) &&
+            json_array_append_new(unlock, json_string(unlock_names[i].name))) {
+            json_decref(unlock);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o, s:b}", "unlock", unlock, "certificateWrites",
+                     (caps & TOKEN_CAP_CERT_WRITE) != 0);
+}
+
+/* The certificate's id in URLs: PIV the slot ("9a"), SKF "<container>.sign". */
+static const char *cert_id(const struct token_cert *c)
+{
+    return c->id ? c->id : c->slot_name;
 }
 
 static json_t *render_name_attrs(const struct cert_name *name)
@@ -110,9 +153,9 @@ static const char *key_type_name(enum cert_key_type t)
 /* The decoded part; json_pack's "s:o" takes the references it is given. */
 static json_t *render_summary(const struct token_cert *c, const struct cert_summary *s)
 {
-    return json_pack("{s:s, s:s, s:b, s:o, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, "
-                     "s:o, s:o, s:{s:s, s:s}}",
-                     "slot", c->slot_name, "label", c->slot_label, "decoded", 1,
+    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, "
+                     "s:o, s:o, s:o, s:{s:s, s:s}}",
+                     "id", cert_id(c), "slot", c->slot_name, "label", c->slot_label, "decoded", 1,
                      "subject", render_name(&s->subject), "issuer", render_name(&s->issuer),
                      "serial", s->serial_hex ? s->serial_hex : "",
                      "notBefore", s->not_before_iso, "notAfter", s->not_after_iso,
@@ -133,8 +176,8 @@ json_t *render_certificate(const struct token_cert *c)
         return render_summary(c, c->summary);
     /* The card holds bytes that are not a certificate we can read: say so,
      * and let the .der route hand them out for a closer look. */
-    return json_pack("{s:s, s:s, s:b}", "slot", c->slot_name, "label", c->slot_label, "decoded",
-                     0);
+    return json_pack("{s:s, s:s, s:s, s:b}", "id", cert_id(c), "slot", c->slot_name, "label",
+                     c->slot_label, "decoded", 0);
 }
 
 static json_t *certificate_array(const struct token_snapshot *s)
@@ -157,8 +200,10 @@ json_t *render_certificates(const struct token_snapshot *s)
 
 json_t *render_token(const struct token_snapshot *s)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id, "reader",
-                     s->reader ? s->reader : "", "edge", s->edge ? s->edge : "", "model",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
+                     "reader", s->reader ? s->reader : "", "edge", s->edge ? s->edge : "",
+                     "manufacturer", json_string_or_null(s->manufacturer), "capabilities",
+                     render_capabilities(s->caps), "model",
                      json_string_or_null(s->model), "serial", json_string_or_null(s->serial),
                      "version", json_string_or_null(s->version), "atr",
                      hex_string(s->atr, s->atr_len), "pin", render_pin(&s->pin), "certificates",
@@ -178,10 +223,16 @@ json_t *render_tokens(struct token_snapshot *const *list, size_t n)
     return a ? json_pack("{s:o}", "tokens", a) : NULL;
 }
 
+/* An id as the token gave it; a PIV slot also in capitals ("9A"), as URLs
+ * always allowed. An SKF id is exact: container names are case-sensitive. */
 const struct token_cert *render_find_cert(const struct token_snapshot *s, const char *slot)
 {
-    for (size_t i = 0; i < s->n_certs; i++)
-        if (s->certs[i].slot_name && strcasecmp(s->certs[i].slot_name, slot) == 0)
-            return &s->certs[i];
+    for (size_t i = 0; i < s->n_certs; i++) {
+        const struct token_cert *c = &s->certs[i];
+
+        if (strcmp(cert_id(c), slot) == 0 ||
+            (c->slot && c->slot_name && strcasecmp(c->slot_name, slot) == 0))
+            return c;
+    }
     return NULL;
 }

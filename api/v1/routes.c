@@ -15,9 +15,10 @@ static const struct route routes[] = {
     { "GET", "/v1/tokens", handle_tokens, 0 },
     { "GET", "/v1/tokens/{id}", handle_token, 0 },
     { "GET", "/v1/tokens/{id}/certificates", handle_certificates, 0 },
-    { "GET", "/v1/tokens/{id}/certificates/{slot}", handle_certificate, 0 },
+    /* .pem and .der before the bare id, which may hold dots itself ("DEMO.sign") */
     { "GET", "/v1/tokens/{id}/certificates/{slot}.pem", handle_certificate_pem, 0 },
     { "GET", "/v1/tokens/{id}/certificates/{slot}.der", handle_certificate_der, 0 },
+    { "GET", "/v1/tokens/{id}/certificates/{slot}", handle_certificate, 0 },
     { "GET", "/v1/tokens/{id}/pin", handle_pin, ROUTE_WAITS },
     { "POST", "/v1/tokens/{id}/pin/verify", handle_pin_verify, ROUTE_JSON_BODY | ROUTE_WAITS },
     { "POST", "/v1/tokens/{id}/pin/change", handle_pin_change, ROUTE_JSON_BODY | ROUTE_WAITS },

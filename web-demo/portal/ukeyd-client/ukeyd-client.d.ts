@@ -117,7 +117,11 @@ export interface ReaderList {
 /** GET /v1/tokens/{id}/pin, and a token's `pin`. Reading it costs no try. */
 export interface PinState {
   triesLeft: number | null;
+  /** The tries a fresh PIN has; null when the token does not say (PIV). */
+  triesMax: number | null;
   blocked: boolean;
+  /** Still the factory PIN: ask the user to change it. Null when the token does not say (PIV). */
+  isDefault: boolean | null;
   minLength: number;
   maxLength: number;
   charset: "digits" | "ascii";
@@ -136,8 +140,11 @@ export interface Name {
   attributes: NameAttribute[];
 }
 
-/** A certificate as decoded by ukeyd; only slot, label and decoded when decoded is false. */
+/** A certificate as decoded by ukeyd; only id, slot, label and decoded when decoded is false. */
 export interface Certificate {
+  /** Its id in the certificate URLs: the PIV slot ("9a"), or an SKF key's "<container>.sign" / "<container>.enc". */
+  id: string;
+  /** The PIV slot; for an SKF key the same as id. */
   slot: string;
   label: string;
   decoded: boolean;
@@ -164,12 +171,26 @@ export interface CertificateList {
   certificates: Certificate[];
 }
 
+/** How a blocked or forgotten PIN can be reset on a token. */
+export type UnlockMechanism = "puk" | "admin-pin" | "remote-unblock";
+
+/** What a token can do beyond reading and its PIN. */
+export interface Capabilities {
+  unlock: UnlockMechanism[];
+  /** Whether certificate actions (change, renewal, reinstall) can write to it. */
+  certificateWrites: boolean;
+}
+
 /** GET /v1/tokens/{id} */
 export interface Token {
   id: string;
+  /** The PC/SC reader; for an SKF key, the device's name in its vendor's library. */
   reader: string;
-  /** The card edge, e.g. "PIV". */
-  edge: string;
+  /** The interface the token speaks: "PIV" (a PIV card through pcscd) or "SKF" (a GM/T 0016 key through its vendor's library). */
+  edge: "PIV" | "SKF";
+  /** As an SKF key says it; null for PIV. */
+  manufacturer: string | null;
+  capabilities: Capabilities;
   model: string | null;
   serial: string | null;
   version: string | null;
@@ -451,8 +472,9 @@ export declare class UkeydClient {
   tokens(): Promise<TokenList>;
   token(id: string): Promise<Token>;
   certificates(id: string): Promise<CertificateList>;
-  certificate(id: string, slot: string): Promise<Certificate>;
-  certificateFile(id: string, slot: string, format?: "pem" | "der"): Promise<Blob>;
+  /** certId: the certificate's id as listed ("9a", "DEMO_SM2.sign"). */
+  certificate(id: string, certId: string): Promise<Certificate>;
+  certificateFile(id: string, certId: string, format?: "pem" | "der"): Promise<Blob>;
   pinState(id: string): Promise<PinState>;
 
   verifyPin(id: string, pin: string, options?: LastTryOption): Promise<PinVerifyResult>;

@@ -21,6 +21,7 @@ import {
   type Problem,
   type Status,
   type Token,
+  type UnlockMechanism,
   type UnlockSession,
 } from "ukeyd-client";
 
@@ -43,8 +44,12 @@ export async function start(show: (text: string) => void): Promise<Token[]> {
     const pin: PinState = token.pin;
     const tries: number | null = pin.triesLeft;
     show(`${token.reader}: ${tries ?? "?"} tries, ${token.certificates.length} certificate(s)`);
+    if (pin.isDefault === true) show("请先修改出厂默认 PIN 码");
+    const unlock: UnlockMechanism[] = token.capabilities.unlock;
+    if (token.edge === "SKF") show(`${token.manufacturer ?? ""} ${pin.triesMax ?? "?"} ${unlock.join(",")}`);
     for (const cert of token.certificates) {
-      if (cert.decoded) show(`${cert.slot} ${cert.subject?.commonName ?? ""} ${cert.daysLeft ?? ""}`);
+      if (cert.decoded) show(`${cert.id} ${cert.subject?.commonName ?? ""} ${cert.daysLeft ?? ""}`);
+      await ukeyd.certificateFile(token.id, cert.id, "der");
     }
   }
   return tokens;
@@ -125,7 +130,12 @@ export async function misuses() {
   const status = await ukeyd.status();
   // @ts-expect-error: no such member
   status.versionName;
+  const { tokens } = await ukeyd.tokens();
+  // @ts-expect-error: unlock mechanisms are puk, admin-pin or remote-unblock
+  const mechanism: UnlockMechanism = "sms";
+  // @ts-expect-error: the interface is PIV or SKF
+  const isPkcs11 = tokens[0].edge === "PKCS11";
   // @ts-expect-error: installed is a string, as /v1/status says it
   const installed: number = new UpdateRequiredError("0.1.0", "0.2.0").installed;
-  return [unknown, event, installed];
+  return [unknown, event, installed, mechanism, isPkcs11];
 }

@@ -104,6 +104,12 @@ tokens_line=$(printed_curl run1 '/v1/tokens$')
 out=$(eval "$tokens_line --max-time 5")
 check "the printed tokens curl line shows 演示专用 and Zhang Wei 张伟" \
     bash -c 'grep -q 演示专用 <<<"$1" && grep -q "Zhang Wei 张伟" <<<"$1"' _ "$out"
+check "…and the SKF key beside the PIV tokens: 演示专用's signing and encryption certificates" \
+    test "$(jq -c '[.tokens[] | select(.edge == "SKF") | .certificates[] | [.label, .subject.commonName]]' <<<"$out")" = \
+        '[["SKF signing","演示专用"],["SKF encryption","演示专用"]]'
+check "…its factory PIN flagged for the portal's nudge" \
+    test "$(jq '[.tokens[] | select(.edge == "SKF") | .pin.isDefault] == [true]' <<<"$out")" = true
+check "the banner names the SKF key" grep -q 'SKF key (a GM/T 0016 library, not PC/SC): skf-' "$work/run1.out"
 pin_line=$(printed_curl run1 '/pin$')
 out=$(eval "$pin_line --max-time 5")
 check "the printed PIN curl line names the SM2 token" test "$(jq -r .triesLeft <<<"$out")" = 3

@@ -387,11 +387,34 @@ function row(label, value, extra = {}) {
   return el("div", { class: "row", ...extra }, el("dt", {}, label), el("dd", {}, value));
 }
 
+// A certificate's id in ukeyd's URLs: the PIV slot ("9a"), or an SKF key's
+// "<container>.sign" / "<container>.enc" (older ukeyd: the slot alone).
+function certId(cert) {
+  return cert.id ?? cert.slot;
+}
+
+// SKF keys hold a signing and an encryption certificate per container.
+const SKF_LABELS = { "SKF signing": "cert.label.sign", "SKF encryption": "cert.label.enc" };
+function certLabel(cert) {
+  return SKF_LABELS[cert.label] ? t(SKF_LABELS[cert.label]) : cert.label;
+}
+
+// Ids may hold dots ("DEMO_SM2.sign"), which a CSS selector would misread.
+function certMessage(token, cert) {
+  return document.getElementById(`cert-msg-${token.id}-${certId(cert)}`);
+}
+
+// Key generation and certificate writes: what the token says it can do
+// (older ukeyd does not say: PIV, which can).
+function canWriteCerts(token) {
+  return token.capabilities?.certificateWrites ?? true;
+}
+
 async function download(token, cert, format, button) {
-  await withBusy(button, $(`#cert-msg-${token.id}-${cert.slot}`), async () => {
-    const blob = await api.certificateFile(token.id, cert.slot, format);
+  await withBusy(button, certMessage(token, cert), async () => {
+    const blob = await api.certificateFile(token.id, certId(cert), format);
     const url = URL.createObjectURL(blob);
-    const a = el("a", { href: url, download: `${token.serial || token.id}-${cert.slot}.${format}` });
+    const a = el("a", { href: url, download: `${token.serial || token.id}-${certId(cert)}.${format}` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -400,9 +423,10 @@ async function download(token, cert, format, button) {
 }
 
 function certCard(token, cert) {
-  const card = el("article", { class: "cert", dataset: { slot: cert.slot, token: token.id } });
+  const card = el("article", { class: "cert", dataset: { slot: cert.slot, cert: certId(cert), token: token.id } });
+  const skf = token.edge === "SKF";
   if (!cert.decoded) {
-    card.append(el("h3", {}, `${t("cert.slot")} ${cert.slot} · ${cert.label}`),
+    card.append(el("h3", {}, `${t(skf ? "cert.container" : "cert.slot")} ${certId(cert)} · ${certLabel(cert)}`),
       el("p", { class: "muted" }, t("cert.undecoded")));
     return card;
   }
@@ -419,6 +443,7 @@ function certCard(token, cert) {
   const owner = cert.subject?.commonName ?? cert.subject?.display ?? "—";
   card.append(...[
     el("h3", {}, el("span", { class: "owner" }, owner),
+      skf ? el("span", { class: "badge kind" }, certLabel(cert)) : null,
       usageText(cert) ? el("span", { class: "badge" }, usageText(cert)) : null),
     el("dl", {},
       row(t("cert.owner"), owner, { class: "row owner-row" }),
@@ -429,7 +454,7 @@ function certCard(token, cert) {
       row(t("cert.sigAlg"), cert.signatureAlgorithm ?? "—"),
       row(t("cert.issuer"), cert.issuer?.commonName ?? cert.issuer?.display ?? "—"),
       row(t("token.medium"), `${token.model ?? token.edge ?? "—"} · ${token.reader}`, { class: "row medium-row" }),
-      row(t("cert.slot"), `${cert.slot} (${cert.label})`)),
+      row(t(skf ? "cert.container" : "cert.slot"), `${certId(cert)} (${certLabel(cert)})`)),
     warning,
     el("div", { class: "actions" },
       el("span", { class: "muted" }, t("cert.download")),
@@ -437,11 +462,11 @@ function certCard(token, cert) {
         onclick: (e) => download(token, cert, "pem", e.currentTarget) }, ".pem"),
       el("button", { type: "button", class: "dl", "data-format": "der",
         onclick: (e) => download(token, cert, "der", e.currentTarget) }, ".der")),
-    el("div", { class: "actions certop-links" },
+    canWriteCerts(token) ? el("div", { class: "actions certop-links" },
       el("span", { class: "muted" }, t("certop.links")),
       ["change", "renewal", "reinstall"].map((kind) => el("button", { type: "button", class: "dl certop-link",
-        "data-kind": kind, onclick: () => certPages.openFor(kind, token.id, cert.slot) }, t(`certop.kind.${kind}`)))),
-    el("div", { class: "result", id: `cert-msg-${token.id}-${cert.slot}` })].filter(Boolean));
+        "data-kind": kind, onclick: () => certPages.openFor(kind, token.id, cert.slot) }, t(`certop.kind.${kind}`)))) : null,
+    el("div", { class: "result", id: `cert-msg-${token.id}-${certId(cert)}` })].filter(Boolean));
   return card;
 }
 
@@ -453,7 +478,14 @@ function pinSummary(token) {
   }
   const cls = pin.triesLeft <= 1 ? "pin last" : "pin";
   return el("span", { class: cls, "data-tries": pin.triesLeft },
-    t("token.triesLeft", { n: pin.triesLeft }));
+    typeof pin.triesMax === "number" ? t("token.triesLeftOf", { n: pin.triesLeft, max: pin.triesMax })
+      : t("token.triesLeft", { n: pin.triesLeft }));
+}
+
+// A PIN still the factory's: the user should change it before anything else.
+function defaultPinNudge(token) {
+  return token?.pin?.isDefault === true && !token.pin.blocked
+    ? warnBox(t("pin.defaultWarning")) : null;
 }
 
 function renderCerts() {
@@ -473,12 +505,13 @@ function renderCerts() {
       el("dl", { class: "inline" },
         row(t("token.reader"), token.reader),
         row(t("token.serial"), token.serial ?? "—"),
-        row(t("token.pin"), pinSummary(token)))),
+        row(t("token.pin"), pinSummary(token))),
+      defaultPinNudge(token)),
     token.certificates?.length
       ? el("div", { class: "certs" }, token.certificates.map((c) => certCard(token, c)))
       : el("div", { class: "no-cert" }, el("p", { class: "muted" }, t("certs.noCert")),
-        el("button", { type: "button", class: "primary certop-link", "data-kind": "issue",
-          onclick: () => certPages.openFor("issue", token.id) }, t("certop.kind.issue"))))));
+        canWriteCerts(token) ? el("button", { type: "button", class: "primary certop-link", "data-kind": "issue",
+          onclick: () => certPages.openFor("issue", token.id) }, t("certop.kind.issue")) : null))));
 }
 
 // --- the token picker and PIN state (verify, change, unlock) -----------------------
@@ -519,6 +552,7 @@ function renderPickers() {
     }
     const parts = [pinSummary(token)];
     if (!token.pin?.blocked && token.pin?.triesLeft === 1) parts.push(warnBox(t("lastTry.warning")));
+    if (defaultPinNudge(token)) parts.push(defaultPinNudge(token));
     box.replaceChildren(...parts);
     box.dataset.tries = token.pin?.triesLeft ?? "";
     box.dataset.blocked = token.pin?.blocked ? "true" : "false";

@@ -325,9 +325,15 @@ test_dripped_request_closed() {
 
 # raw_as WHO REQUEST: REQUEST (a printf format) sent as it is; every byte of
 # the answers in $body; false when ukeyd has not closed within RAW_WAIT_S.
+# One write, as a pipelining client sends: bash's printf writes a line at a
+# time, so a request pipelined behind could reach ukeyd after it had answered
+# and closed, and the write meeting the closed socket killed the client
+# (SIGPIPE) before it read the answer. dd gathers the request first; the
+# ignored SIGPIPE keeps the reader alive whatever ukeyd does to its writes.
 raw_as() {
-    body=$(run_as "$1" bash -c 'exec {fd}<>"/dev/tcp/127.0.0.1/$1" || exit 1
-        printf "$2" >&"$fd"
+    body=$(run_as "$1" bash -c 'trap "" PIPE
+        exec {fd}<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "$2" | dd bs=64k iflag=fullblock status=none >&"$fd"
         timeout "$3" cat <&"$fd"' _ "$port" "$2" "$RAW_WAIT_S")
 }
 

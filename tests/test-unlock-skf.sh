@@ -136,7 +136,6 @@ restart_daemon() {   # [ENV=VALUE...]
 
 # --- the user's steps -----------------------------------------------------------------
 
-latest_code() { ca_get "/demo/api/outbox?phone=$1" | jq -r '.messages[0].code'; }
 jq_true() { jq -e "$@" >/dev/null 2>&1; }
 
 block_pin() {
@@ -155,12 +154,6 @@ pay_if_due() {
     url=$(field .paymentUrl)
     ca_post "/demo/api/orders/${url##*/}/pay" '{"invoice":{"title":"示例有限公司"}}' >/dev/null
 }
-prove_by_sms() {
-    post_json "/v1/unlock/$sid/sms" "{\"phone\":\"$PHONE\"}"
-    sms_code=$(latest_code "$PHONE")
-    SECRETS+=("$sms_code")
-    post_json "/v1/unlock/$sid/verify" "{\"smsCode\":\"$sms_code\"}"
-}
 prove_by_review() {
     local review
     req GET "/v1/unlock/$sid"
@@ -174,7 +167,7 @@ prove_by_review() {
 }
 prove() {   # sms | review
     pay_if_due
-    if [ "$1" = sms ]; then prove_by_sms; else prove_by_review; fi
+    if [ "$1" = sms ]; then prove_by_sms "$PHONE"; else prove_by_review; fi
 }
 complete() { post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"$1\",\"confirmNewPin\":\"$1\"}"; }
 pin_verifies() {

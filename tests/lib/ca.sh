@@ -45,3 +45,25 @@ stop_ukey_ca() {
 # The CA service's own demo API (never through ukeyd).
 ca_get() { curl -s --max-time "${CURL_MAX_S:-10}" "$CA$1"; }
 ca_post() { curl -s --max-time "${CURL_MAX_S:-10}" -H 'Content-Type: application/json' -d "${2:-{\}}" "$CA$1"; }
+
+# The newest SMS code the demo outbox holds for PHONE.
+latest_code() { ca_get "/demo/api/outbox?phone=$1" | jq -r '.messages[0].code'; }
+
+# Through ukeyd: has the CA send unlock session $sid an SMS to PHONE. When
+# its resend window for the token is still open (an earlier step sent one
+# moments ago), waits the retryAfter it names, once.
+send_unlock_sms() {   # PHONE
+    post_json "/v1/unlock/$sid/sms" "{\"phone\":\"$1\"}"
+    [ "$code" = 429 ] || return 0
+    sleep "$(field '.retryAfter // 1')"
+    post_json "/v1/unlock/$sid/sms" "{\"phone\":\"$1\"}"
+}
+
+# Proves session $sid's identity with the SMS code sent to PHONE; the code
+# joins SECRETS (what no log may hold).
+prove_by_sms() {   # PHONE
+    send_unlock_sms "$1"
+    sms_code=$(latest_code "$1")
+    SECRETS+=("$sms_code")
+    post_json "/v1/unlock/$sid/verify" "{\"smsCode\":\"$sms_code\"}"
+}

@@ -94,6 +94,21 @@ cp -r "$build/demo" "$work/demo-pristine"
         --serial 10000003 --cert "9a:$work/soon.pem" --key "9a:$work/soon-key.pem"
 } >"$work/soon.log" 2>&1 || { sed 's/^/# /' "$work/soon.log"; bail "could not make the expiring token"; }
 
+# The demo SKF key (演示专用's, a GM/T 0016 library's token), as make demo
+# sets it up: a copy of BUILD/demo-skf in the virtual SKF library's
+# directory, which ukeyd's helper finds through VSKF_DIR. It starts pulled
+# out, so the walks that count the PIV tokens count only them; the SKF walk
+# plugs it in beside them. Only when this build has the SKF provider.
+skf_ready=0
+if [ -x "$build/ukeyd-skf-host" ] && [ -r "$build/vskf/libvskf.so" ] && [ -x "$build/vskf/vskf" ] &&
+        [ -r "$build/demo-skf/skf.env" ]; then
+    cp -r "$build/demo-skf" "$work/skf"
+    # shellcheck disable=SC1091
+    . "$work/skf/skf.env"
+    export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
+    skf_ready=1
+fi
+
 start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/soon.state" ||
     bail "the PC/SC rig did not start"
 "$rig" remove "$work/rig" 2 >>"$work/rig-start.log" 2>&1 || bail "the rig could not pull token 2"
@@ -151,6 +166,15 @@ for kv in "peer-policy=any-local" "state-directory=$work/ukeyd-state" \
         echo "${kv%%=*} = ${kv#*=}" >>"$work/ukeyd.conf"
     fi
 done
+if [ "$skf_ready" = 1 ] && knows_key skf-helper "$build/ukeyd-skf-host"; then
+    cat >>"$work/ukeyd.conf" <<EOF
+skf-library = $build/vskf/libvskf.so
+skf-helper = $build/ukeyd-skf-host
+skf-discover = no
+EOF
+else
+    skf_ready=0
+fi
 "$build/ukeyd" --config "$work/ukeyd.conf" \
     --listen "127.0.0.1:$ukeyd_port" >>"$work/ukeyd.log" 2>&1 &
 ukeyd_pid=$!
@@ -167,7 +191,7 @@ if knows_key peer-policy users; then
     refusing_ca_pid=$started_pid
     refusing_ca_url=$(ca_url_of refusing-ca)
     [ -n "$refusing_ca_url" ] || { sed 's/^/# /' "$work/ukey-refusing-ca.log"; bail "the third ukey-ca did not start"; }
-    sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' -e '/^ca-roots/d' \
+    sed -e '/^peer-policy/d' -e '/^support-socket/d' -e '/^state-directory/d' -e '/^ca-roots/d' -e '/^skf-/d' \
         -e "s|^origins = .*|origins = $refusing_ca_url|" "$work/ukeyd.conf" >"$work/refusing.conf"
     printf 'peer-policy = users\npeer-users = nobody\nsupport-socket = none\n' >>"$work/refusing.conf"
     "$build/ukeyd" --config "$work/refusing.conf" --listen "127.0.0.1:$refusing_port" \
@@ -186,6 +210,9 @@ export RIG="$rig" RIG_DIR SHOT_DIR="$shots" DEMO_DIR="$work/demo" CHROMIUM
 export BROWSER_PROFILE_DIR="$work/profiles"
 export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"
 export PRISTINE_DIR="$work/demo-pristine" CA_ISSUES=${ca_issuers:+1}
+if [ "$skf_ready" = 1 ]; then
+    export VSKF="$build/vskf/vskf" SKF_DEVICE="$DEMO_SKF_DEVICE" SKF_PIN="$DEMO_SKF_USER_PIN"
+fi
 # The certificate walks (cert.test.mjs) run after the others, in a node of
 # their own (node --test would sort the files): they change the tokens'
 # certificates, which the first walks compare with the demo's. One TAP
@@ -207,7 +234,7 @@ awk '
     { print }
     END { print "1.." n }' "$work/walks-portal.tap" "$work/walks-cert.tap"
 # Nothing secret in the daemon's log, whatever happened.
-if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999|Wrong777' "$work/ukeyd.log"; then
+if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999|Wrong777|Sk836215|Wrong888' "$work/ukeyd.log"; then
     echo "not ok - a PIN appears in ukeyd's log"
     rc=1
 fi

@@ -8,6 +8,10 @@
 //   token 1 (Virtual PCD 00 01): RSA + EC, Zhang Wei 张伟, free unlock, phone 13900002000
 //   token 2 (Virtual PCD B 00 00): a certificate expiring in 10 days; pulled out
 //                                  but for the walk that looks at it
+//   the demo SKF key (vskf, when the build has the SKF provider): 演示专用's
+//                                  signing and encryption SM2 certificates,
+//                                  factory-default PIN; pulled out but for
+//                                  the last walk
 //
 // The tests run in order and share the tokens' state (PINs change as they
 // go). Each one saves a screenshot into $SHOT_DIR, passed or failed.
@@ -18,9 +22,11 @@
 
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown,
   eventually, launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, visible, waitStatus,
@@ -40,6 +46,12 @@ const NEW_PIN_PAID = "Rw283746";      // token 0 after the paid unlock
 const NEW_PIN_REVIEW = "Tq605182";    // token 1 after the review unlock
 const PHONE = ["13700001000", "13900002000"];
 
+// The demo SKF key, when tests/test-portal.sh configured it (else unset).
+const VSKF = process.env.VSKF;
+const SKF_PIN = process.env.SKF_PIN;
+const NEW_PIN_SKF = "Sk836215";
+const WRONG_PIN_SKF = "Wrong888";
+
 const EVENT_WAIT_MS = 5000;           // the status line after a plug or unplug
 const TEST_TIMEOUT_MS = 90000;
 
@@ -54,6 +66,11 @@ async function pinState(n) {
   const r = await ukeyd("GET", `/v1/tokens/${tokenId[n]}/pin`);
   assert.equal(r.status, 200, `GET …/pin: ${r.text}`);
   return r.json;
+}
+
+// vskf(COMMAND): the virtual SKF library's plug or unplug of the demo key.
+async function vskf(cmd) {
+  await promisify(execFile)(VSKF, [cmd, need("VSKF_DIR"), need("SKF_DEVICE")], { timeout: 20000 });
 }
 
 async function latestSms(phone) {
@@ -464,4 +481,106 @@ walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) =
   await shot("peer-refused");
   await page.goto(PORTAL_URL);
   await waitStatus("电子钥匙 已连接（2 个）");
+});
+
+walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change, unplug and plug", async (t) => {
+  if (!VSKF) {
+    t.skip("this build has no SKF provider");
+    return;
+  }
+  await openTab("certs");
+  await vskf("plug");
+  let plugged = true;
+  try {
+    await waitStatus("电子钥匙 已连接（3 个）", WAIT_MS * 2);
+    const tk = (await ukeyd("GET", "/v1/tokens")).json.tokens.find((x) => x.edge === "SKF");
+    assert.ok(tk, "ukeyd lists the SKF key");
+    const section = page.locator(`section.token[data-token="${tk.id}"]`);
+    await section.waitFor();
+    for (const n of [0, 1]) await visible(`section.token[data-token="${tokenId[n]}"]`);
+
+    // Its header: the model, never the library's raw names; tries left of
+    // the maximum; the default PIN nudge (make-demo-skf sets --default-pin).
+    assert.equal(tk.pin.isDefault, true, "the demo key's PIN is the factory's");
+    const head = await section.locator("header").textContent();
+    assert.ok(head.includes(tk.model), `the model ${tk.model} names the key`);
+    assert.match(head, new RegExp(`剩余尝试次数：${tk.pin.triesMax} 次（共 ${tk.pin.triesMax} 次）`));
+    assert.match(head, /出厂默认值/, "the default-PIN nudge");
+    assert.ok(head.includes(`设备名称${tk.reader}`) && !head.includes("读卡器"), "a device, not a reader");
+
+    // Its signing and encryption certificates: SM2, 演示专用 intact.
+    assert.equal(tk.certificates.length, 2);
+    assert.equal(await section.locator("article.cert").count(), 2);
+    const kinds = [];
+    for (const c of tk.certificates) {
+      const card = section.locator(`article.cert[data-cert="${c.id}"]`);
+      const words = await card.textContent();
+      assert.equal(await card.locator("h3 .owner").textContent(), "演示专用", "the owner heads the card");
+      assert.ok(words.includes("演示科技有限公司"), "the organisation, intact");
+      assert.ok(words.includes(c.serial), `serial ${c.serial}`);
+      assert.match(c.keyAlgorithm, /SM2/);
+      assert.ok(words.includes(c.keyAlgorithm), `type ${c.keyAlgorithm}`);
+      const title = await card.locator("h3").textContent();
+      assert.equal(title.match(/签名证书|加密证书/g)?.length, 1, `its kind said once: ${title}`);
+      kinds.push(await card.locator("h3 .badge.kind").textContent());
+    }
+    assert.deepEqual(kinds.sort(), ["加密证书", "签名证书"].sort(), "signing and encryption told apart");
+    await shot("skf-beside-piv");
+
+    // Verify: a wrong PIN costs one try and says so, the right one verifies.
+    const max = tk.pin.triesMax;
+    await openTab("verify");
+    await page.locator("#panel-verify .token-select").selectOption(tk.id);
+    assert.match(await text("#panel-verify .pin-state"), /出厂默认值/);
+    await page.locator("#verify-pin").fill(WRONG_PIN_SKF);
+    await page.locator("#verify-submit").click();
+    const err = await errorShown("#verify-result");
+    assert.equal(err.code, "PIN_INCORRECT");
+    assert.match(err.words, new RegExp(String(max - 1)), "the message gives the tries left");
+    await eventually(`tries left ${max - 1} shown`, async () =>
+      new RegExp(`剩余尝试次数：${max - 1} 次`).test(await text("#panel-verify .pin-state")));
+    await shot("skf-wrong-pin");
+    await page.locator("#verify-pin").fill(SKF_PIN);
+    await page.locator("#verify-submit").click();
+    await visible("#verify-result .msg.ok");
+    assert.match(await text("#verify-result"), /密码正确/);
+    await eventually(`tries back to ${max}`, async () =>
+      new RegExp(`剩余尝试次数：${max} 次`).test(await text("#panel-verify .pin-state")));
+
+    // Change: the new PIN verifies on the key, and the nudge goes.
+    await openTab("change");
+    await page.locator("#panel-change .token-select").selectOption(tk.id);
+    await page.locator("#change-old").fill(SKF_PIN);
+    await page.locator("#change-new").fill(NEW_PIN_SKF);
+    await page.locator("#change-again").fill(NEW_PIN_SKF);
+    await page.locator("#change-submit").click();
+    await visible("#change-result .msg.ok");
+    assert.match(await text("#change-result"), /密码已修改/);
+    const verified = await ukeyd("POST", `/v1/tokens/${tk.id}/pin/verify`, { pin: NEW_PIN_SKF });
+    assert.equal(verified.json?.verified, true, `the new PIN verifies on the key: ${verified.text}`);
+    assert.equal((await ukeyd("GET", `/v1/tokens/${tk.id}/pin`)).json.isDefault, false);
+    await eventually("the default-PIN nudge goes",
+      async () => !/出厂默认值/.test(await text("#panel-change .pin-state")));
+    await shot("skf-pin-changed");
+
+    // Unplug and plug: it goes and comes back, live.
+    await openTab("certs");
+    await page.evaluate(() => { window.notReloaded = true; });
+    await vskf("unplug");
+    await waitStatus("电子钥匙 已连接（2 个）", WAIT_MS * 2);
+    assert.equal(await section.count(), 0, "the SKF key's section is gone");
+    await visible(`section.token[data-token="${tokenId[0]}"]`);
+    await vskf("plug");
+    await waitStatus("电子钥匙 已连接（3 个）", WAIT_MS * 2);
+    await section.waitFor();
+    assert.equal(await section.locator("article.cert").count(), 2, "its certificates are back");
+    assert.doesNotMatch(await section.locator("header").textContent(), /出厂默认值/, "the changed PIN is still known");
+    assert.equal(await page.evaluate(() => window.notReloaded), true, "followed without a reload");
+    // The certificate walks after this one count the PIV tokens alone.
+    await vskf("unplug");
+    plugged = false;
+    await waitStatus("电子钥匙 已连接（2 个）", WAIT_MS * 2);
+  } finally {
+    if (plugged) await vskf("unplug").catch((e) => console.log(`# could not unplug the SKF key: ${e.message}`));
+  }
 });

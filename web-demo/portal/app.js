@@ -441,10 +441,14 @@ function certCard(token, cert) {
     }
   }
   const owner = cert.subject?.commonName ?? cert.subject?.display ?? "—";
+  // An SKF key's signing or encryption certificate says so already: its key
+  // usage badge only when it tells something more.
+  const kind = skf ? certLabel(cert) : null;
+  const usage = usageText(cert);
   card.append(...[
     el("h3", {}, el("span", { class: "owner" }, owner),
-      skf ? el("span", { class: "badge kind" }, certLabel(cert)) : null,
-      usageText(cert) ? el("span", { class: "badge" }, usageText(cert)) : null),
+      kind ? el("span", { class: "badge kind" }, kind) : null,
+      usage && usage !== kind ? el("span", { class: "badge" }, usage) : null),
     el("dl", {},
       row(t("cert.owner"), owner, { class: "row owner-row" }),
       row(t("cert.org"), attr("O", cert.subject) ?? "—"),
@@ -503,7 +507,8 @@ function renderCerts() {
     el("header", {},
       el("h2", {}, token.model ?? token.edge),
       el("dl", { class: "inline" },
-        row(t("token.reader"), token.reader),
+        // An SKF key sits in no reader: its library names the device.
+        row(t(token.edge === "SKF" ? "token.device" : "token.reader"), token.reader),
         row(t("token.serial"), token.serial ?? "—"),
         row(t("token.pin"), pinSummary(token))),
       defaultPinNudge(token)),

@@ -211,9 +211,10 @@ $(BUILD)/rig/%: $(BUILD)/tests/rig/%.o $(TOKEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o
+# skf-bench drives token/skf/ (the helper's supervisor and the library in process).
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(TOKEN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
 # A test of a token/ module links the token layer alone, so it builds and runs
 # whatever state the layers above are in; the others link every layer.

@@ -145,10 +145,12 @@ static void check_params(const struct gate_verdict *v)
     for (size_t i = 0; i < v->match.n_params; i++) {
         const char *value = v->match.params[i].value;
 
-        /* router.h: parameters are letters, digits, '-' and '_' only. */
+        /* router.h: parameters are letters, digits, '-', '_', '.' and '~'
+         * only (URL-safe), and never "." or ".." (no path step). */
         FUZZ_ASSERT(value[0] && strspn(value, "abcdefghijklmnopqrstuvwxyz"
-                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~") ==
                                     strlen(value));
+        FUZZ_ASSERT(strcmp(value, ".") != 0 && strcmp(value, "..") != 0);
     }
 }
 

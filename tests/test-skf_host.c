@@ -6,7 +6,8 @@
  * or talks nonsense on command. What a user would notice: certificates and
  * tries read, PINs checked and changed, a remote unblock, plug and unplug
  * followed; and a library that crashes or hangs costs one call a clean error,
- * never the daemon, and the next call works. No zombie is left behind.
+ * never the daemon, and the next call works. No zombie is left behind. The
+ * library cannot open a network socket, while the local ones it needs work.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -447,6 +449,28 @@ static void test_faults(struct skf_host *h)
     TAP_EQ_STR(skf_err_name(op_container_type(h)), "OK", "and the next call works");
 }
 
+/* The helper's seccomp filter: tests/skf-faulty's `network` command tries
+ * AF_INET, AF_INET6 and netlink routing sockets, then AF_UNIX ones and a
+ * uevent socket, and answers NOT_SUPPORTED only when every network socket
+ * failed with EACCES and every local one opened. */
+static void test_no_network(struct skf_host *h)
+{
+    pid_t before = skf_host_pid(h);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    /* so that a refusal below is the helper's filter, not this machine's */
+    if (!tap_ok(fd >= 0, "this test itself may open an AF_INET socket"))
+        tap_diag("socket: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    command("SKF_GetContainerType network\n");
+    TAP_EQ_STR(skf_err_name(op_container_type(h)), "NOT_SUPPORTED",
+               "the library in the helper cannot open a network socket, and AF_UNIX works "
+               "(NOT_LOGGED_IN: a network socket opened; LIBRARY_FAIL: a local one refused)");
+    tap_ok(skf_host_pid(h) == before, "the helper that refused it serves on");
+    TAP_EQ_STR(skf_err_name(op_container_type(h)), "OK", "and the next call works");
+}
+
 static void test_events(const char *what)
 {
     forget_events();
@@ -681,6 +705,7 @@ int main(void)
             test_remote_unblock(h);
             test_events("SKF_WaitForDevEvent");
             test_faults(h);
+            test_no_network(h);
             test_event_thread_crash(h);
             skf_host_stop(h);
         } else {

@@ -18,6 +18,16 @@
  *   wire      write a frame of an unknown protocol version on the helper's
  *             request channel (fd 3), then forward: garbage from the helper
  *   instant   (SKF_WaitForDevEvent) return SAR_NOT_EVENTERR at once
+ *   network   (the forwarding functions) try what a library phoning home
+ *             would: sockets of AF_INET, AF_INET6 and AF_NETLINK routing,
+ *             then the local ones a library needs: AF_UNIX (pcscd), an
+ *             AF_UNIX socketpair and AF_NETLINK uevents (hotplug). Returns
+ *             instead of forwarding: R_NET_DENIED (SAR_NOTSUPPORTYETERR,
+ *             NOT_SUPPORTED to the supervisor) when every network socket
+ *             failed with EACCES and every local one opened; R_NET_OPENED
+ *             (SAR_SECURITY_INVALID, NOT_LOGGED_IN) when a network socket
+ *             opened or failed for another reason; R_LOCAL_REFUSED (SAR_FAIL,
+ *             LIBRARY_FAIL) when a local one failed. stderr says which.
  *
  * A fault fires once (the control file is emptied before it acts) unless
  * `always` follows. Built three ways (see the Makefile): whole; without the
@@ -29,6 +39,7 @@
  * the target uses arrive as the caller sent them.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CONTROL_ENV          "SKF_FAULTY_CONTROL"
@@ -49,11 +62,14 @@
 #define R_NONSENSE           0xDEADBEEFu
 #define SIZE_NONSENSE        0x7FFFFFF0u
 #define TRIES_NONSENSE       99u
+#define R_NET_DENIED         0x0A000003u    /* SAR_NOTSUPPORTYETERR */
+#define R_NET_OPENED         0x0B000033u    /* SAR_SECURITY_INVALID */
+#define R_LOCAL_REFUSED      R_FAIL
 
 typedef uint32_t rv_t;
 typedef uint64_t arg_t;
 
-enum mode { M_NONE, M_ABORT, M_SEGV, M_EXIT, M_HANG, M_NONSENSE, M_WIRE, M_INSTANT };
+enum mode { M_NONE, M_ABORT, M_SEGV, M_EXIT, M_HANG, M_NONSENSE, M_WIRE, M_INSTANT, M_NETWORK };
 
 static const struct {
     const char *name;
@@ -61,6 +77,7 @@ static const struct {
 } modes[] = {
     { "abort", M_ABORT }, { "segv", M_SEGV }, { "exit", M_EXIT }, { "hang", M_HANG },
     { "nonsense", M_NONSENSE }, { "wire", M_WIRE }, { "instant", M_INSTANT },
+    { "network", M_NETWORK },
 };
 
 static void *target;
@@ -124,6 +141,61 @@ static void write_wire_garbage(void)
         perror("skf-faulty: write");
 }
 
+static const struct {
+    const char *name;
+    int family, type, protocol;
+} network_sockets[] = {
+    { "AF_INET", AF_INET, SOCK_STREAM, 0 },
+    { "AF_INET6", AF_INET6, SOCK_DGRAM, 0 },
+    { "AF_NETLINK routing", AF_NETLINK, SOCK_RAW, NETLINK_ROUTE },
+}, local_sockets[] = {
+    { "AF_UNIX", AF_UNIX, SOCK_STREAM, 0 },
+    { "AF_NETLINK uevents", AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT },
+};
+
+/* 0 if the socket opened (and is closed again), else errno */
+static int try_socket(int family, int type, int protocol)
+{
+    int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
+
+static rv_t probe_network(void)
+{
+    rv_t rv = R_NET_DENIED;
+    int pair[2];
+
+    for (size_t i = 0; i < sizeof network_sockets / sizeof network_sockets[0]; i++) {
+        int err = try_socket(network_sockets[i].family, network_sockets[i].type, network_sockets[i].protocol);
+
+        if (err != EACCES) {
+            fprintf(stderr, "skf-faulty: %s socket: %s\n", network_sockets[i].name,
+                    err ? strerror(err) : "opened");
+            rv = R_NET_OPENED;
+        }
+    }
+    for (size_t i = 0; i < sizeof local_sockets / sizeof local_sockets[0]; i++) {
+        int err = try_socket(local_sockets[i].family, local_sockets[i].type, local_sockets[i].protocol);
+
+        if (err) {
+            fprintf(stderr, "skf-faulty: %s socket refused: %s\n", local_sockets[i].name, strerror(err));
+            rv = rv == R_NET_DENIED ? R_LOCAL_REFUSED : rv;
+        }
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        fprintf(stderr, "skf-faulty: AF_UNIX socketpair refused: %s\n", strerror(errno));
+        rv = rv == R_NET_DENIED ? R_LOCAL_REFUSED : rv;
+    } else {
+        close(pair[0]);
+        close(pair[1]);
+    }
+    return rv;
+}
+
 /* Acts on the crashing and hanging modes; returns the others. */
 static enum mode fault_point(const char *fn)
 {
@@ -156,14 +228,18 @@ static void put_u32(void *slot, uint32_t v)
 
 #define TARGET(name, type) ((type)target_fn(name))
 
-/* A forwarding function whose nonsense is an unknown SAR code. */
+/* A forwarding function whose nonsense is an unknown SAR code, and which
+ * probes the network on command. */
 #define FORWARD(fname, params, args, types) \
     rv_t fname params; \
     rv_t fname params \
     { \
         rv_t (*fn) types = TARGET(#fname, rv_t (*) types); \
-        if (fault_point(#fname) == M_NONSENSE) \
+        enum mode m = fault_point(#fname); \
+        if (m == M_NONSENSE) \
             return R_NONSENSE; \
+        if (m == M_NETWORK) \
+            return probe_network(); \
         return fn ? fn args : R_FAIL; \
     }
 

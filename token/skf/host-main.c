@@ -12,9 +12,17 @@
  * time; an event thread waits in SKF_WaitForDevEvent (or polls SKF_EnumDev)
  * and writes events on their own channel. PINs arrive in frames: the frame
  * buffers and every copy are wiped after use, and nothing here logs one.
+ * Before the library is loaded the helper gives up what it never needs: new
+ * privileges, core files, stray descriptors and the network (a seccomp
+ * filter, below).
  */
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>     /* __NR_socket, __NR_socketpair */
 #include <time.h>
 #include <unistd.h>
 
@@ -536,6 +545,101 @@ static int check_library(const char *path)
     return 0;
 }
 
+/* --- no network: a seccomp filter ------------------------------------------------------ */
+
+/* The filter's architecture: the one this program is built for, and only
+ * where socket() and socketpair() are syscalls of their own (no socketcall
+ * multiplexer, whose arguments sit in memory a filter cannot read) and the
+ * first argument's low half comes first (little-endian). */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define FILTER_ARCH          AUDIT_ARCH_X86_64
+#elif defined(__aarch64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FILTER_ARCH          AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64 && defined(AUDIT_ARCH_RISCV64)
+#define FILTER_ARCH          AUDIT_ARCH_RISCV64
+#endif
+
+#ifdef FILTER_ARCH
+/* x32 syscalls reach an x86_64 process with the same arch and this bit in
+ * the number: a second door to socket() the filter closes. */
+#ifdef __x86_64__
+#define X32_SYSCALL_BIT      0x40000000u
+#endif
+
+#define DATA_ARCH            offsetof(struct seccomp_data, arch)
+#define DATA_NR              offsetof(struct seccomp_data, nr)
+#define DATA_ARG0_LOW        offsetof(struct seccomp_data, args[0])   /* little-endian */
+#define DATA_ARG2_LOW        offsetof(struct seccomp_data, args[2])
+
+#define ALLOW                SECCOMP_RET_ALLOW
+#define DENY_NETWORK         (SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA))
+#define DENY_AS_ABSENT       (SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA))
+
+#define LOAD(off)            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define RETURN(action)       BPF_STMT(BPF_RET | BPF_K, (action))
+/* skip the next `n` instructions when the loaded word equals k */
+#define SKIP_IF_EQ(k, n)     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (n), 0)
+#define SKIP_UNLESS_EQ(k, n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), 0, (n))
+#define SKIP_UNLESS_GE(k, n) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (k), 0, (n))
+
+/* socket() and socketpair() only for AF_UNIX (pcscd's socket, a library's own
+ * pipes) and for the kernel's device announcements (AF_NETLINK with
+ * NETLINK_KOBJECT_UEVENT: libusb and libudev watch for hotplug with it, and
+ * libusb will not start without it); every other family fails with EACCES.
+ * Syscalls of a foreign ABI (int 0x80 on x86_64, x32) and io_uring_setup
+ * fail with ENOSYS, as if absent: a 64-bit library has no use for them, and
+ * they would pass the filter by (io_uring opens sockets without socket()).
+ * Every other syscall is allowed: libraries ioctl hidraw, usbfs and sg. */
+static const struct sock_filter no_network[] = {
+    LOAD(DATA_ARCH),
+    SKIP_IF_EQ(FILTER_ARCH, 1),
+    RETURN(DENY_AS_ABSENT),
+    LOAD(DATA_NR),
+#ifdef X32_SYSCALL_BIT
+    SKIP_UNLESS_GE(X32_SYSCALL_BIT, 1),
+    RETURN(DENY_AS_ABSENT),
+#endif
+#ifdef __NR_io_uring_setup
+    SKIP_UNLESS_EQ(__NR_io_uring_setup, 1),
+    RETURN(DENY_AS_ABSENT),
+#endif
+    SKIP_IF_EQ(__NR_socket, 2),
+    SKIP_IF_EQ(__NR_socketpair, 1),
+    RETURN(ALLOW),
+    LOAD(DATA_ARG0_LOW),
+    SKIP_IF_EQ(AF_UNIX, 4),
+    SKIP_UNLESS_EQ(AF_NETLINK, 2),
+    LOAD(DATA_ARG2_LOW),
+    SKIP_IF_EQ(NETLINK_KOBJECT_UEVENT, 1),
+    RETURN(DENY_NETWORK),
+    RETURN(ALLOW),
+};
+
+/* prctl, not seccomp(2): ukeyd.service's SystemCallFilter=@system-service
+ * leaves out the seccomp syscall but keeps prctl. prctl filters only the
+ * calling thread, which is enough: the helper has no other thread yet, and
+ * every thread it starts later inherits the filter. NO_NEW_PRIVS (set
+ * before) is what lets an unprivileged process install one. */
+static void deny_network(void)
+{
+    struct sock_fprog prog = {
+        .len = sizeof no_network / sizeof no_network[0],
+        .filter = (struct sock_filter *)no_network,
+    };
+
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        fprintf(stderr, "ukeyd-skf-host: no network filter (seccomp: %s); the library keeps the network\n",
+                strerror(errno));
+}
+#else
+/* An architecture the filter does not know: the helper still serves (a
+ * vendor library is no less needed there), and says what it lacks. */
+static void deny_network(void)
+{
+    fprintf(stderr, "ukeyd-skf-host: no network filter for this architecture; the library keeps the network\n");
+}
+#endif
+
 /* What a process holding PINs and a closed library should not have. */
 static void drop_privileges(void)
 {
@@ -544,6 +648,7 @@ static void drop_privileges(void)
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     setrlimit(RLIMIT_CORE, &no_core);     /* no core file with a PIN in it */
     close_range(FIRST_EXTRA_FD, ~0U, 0);
+    deny_network();
 }
 
 static bool is_socket(int fd)

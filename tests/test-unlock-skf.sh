@@ -10,8 +10,11 @@
 # changes at once to the user's, and the admin PIN stays at the CA) and the
 # admin PIN ("admin-pin": handed out once, then rotated on the token and at
 # the CA). Each through the SMS path and the review path (one charged), each
-# interrupted by SIGKILL of ukeyd between its steps and recovered; a wrong
-# admin-PIN record costs one admin try and is reported. The new PIN must
+# interrupted by SIGKILL of ukeyd between its steps and recovered; each
+# stopped (the hook's SIGSTOP) at its most delicate steps while the token is
+# pulled, the helper killed or the CA made unreachable, then recovered with
+# no admin try lost, and unlocked again; a wrong admin-PIN record costs one
+# admin try and is reported. The new PIN must
 # verify every time. Ends by searching every log and the journal for PINs,
 # admin PINs and codes.
 #
@@ -40,6 +43,9 @@ readonly CA_TIMEOUT_S=5
 readonly PACING_MS=50
 readonly BLOCK_TRIES_MAX=20
 readonly RECOVERY_WAIT_TENTHS=300
+readonly STOP_WAIT_TENTHS=300
+readonly OUTAGE_RECOVERY_WAIT_TENTHS=900   # the recovery's backoff after failed tries
+readonly INTERRUPTED_CURL_MAX_S=60   # a CA made unreachable costs ukeyd its timeouts
 readonly KILLED_BY_SIGKILL=137
 readonly FEE_CENTS=3000
 readonly NAMEOPT="RFC2253,-esc_msb,sep_comma_plus_space"
@@ -244,6 +250,96 @@ crash_after() {   # MECHANISM STEP PIN-BEFORE-CRASH PIN-AFTER
     unlock_once "$label, later" "$mech" review "$later_pin"
 }
 
+# --- interruptions other than a crash ------------------------------------------------
+
+daemon_stopped() { [ "$(awk '{print $3}' "/proc/$daemon_pid/stat" 2>/dev/null)" = T ]; }
+wait_until() {   # TENTHS COMMAND...: until COMMAND succeeds, at most TENTHS tenths of a second
+    local tenths=$1 i
+    shift
+    for ((i = 0; i < tenths; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# The SKF helper of THIS test's ukeyd: its child, never one of another test's.
+our_helper() { pgrep -P "$daemon_pid" -f ukeyd-skf-host | head -n 1; }
+kill_our_helper() {
+    local pid
+    pid=$(our_helper)
+    [ -n "$pid" ] && kill -KILL "$pid"
+}
+pending_rotations() { ca_sql "SELECT count(*) FROM rotations WHERE state = 'pending'"; }
+journal_empty() { [ "$(journal_records)" -eq 0 ]; }
+
+# What INTERRUPTION does while ukeyd is stopped at a step, and undoes later.
+interrupt() {   # pull | helper | ca
+    case "$1" in
+    pull) "$vskf" unplug "$VSKF_DIR" "$DEMO_SKF_DEVICE" ;;
+    helper) kill_our_helper ;;
+    ca) kill -STOP "$ca_pid" ;;
+    esac
+}
+undo_interruption() {   # pull | helper | ca
+    case "$1" in
+    pull) "$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" ;;
+    helper) true ;;       # ukeyd starts a new helper by itself
+    ca) kill -CONT "$ca_pid" ;;
+    esac
+}
+
+# ukeyd stops (SIGSTOP, the test hook) right after STEP of `complete`; the
+# token is pulled, its helper killed or the CA made unreachable; ukeyd goes
+# on. `complete` must answer (an error or a success), no admin try may be
+# lost, and once the cause is gone the journal empties by itself, nothing is
+# left pending at the CA, and a later unlock works.
+interrupted_at() {   # MECHANISM STEP pull|helper|ca PIN PIN-AFTER
+    local mech=$1 step=$2 how=$3 pin=$4 later_pin=$5 label="$1 $3 after $2" tries_before curl_pid answer
+    restart_daemon UKEYD_TEST_CRASH_AFTER="stop:$step" || { ok 1 "[$label] ukeyd starts"; return; }
+    use_mechanism "$mech"
+    block_pin
+    open_session
+    prove review
+    expect_json "[$label] identity proven" 200 '.state == "authorized"'
+    tries_before=$(admin_tries)
+    rm -f "$work/complete.code"
+    (
+        post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"$pin\",\"confirmNewPin\":\"$pin\"}" \
+            --max-time "$INTERRUPTED_CURL_MAX_S"
+        echo "$code" >"$work/complete.code"
+    ) &
+    curl_pid=$!
+    helper_pids+=("$curl_pid")
+    if ! check "[$label] ukeyd stops at the step" wait_until "$STOP_WAIT_TENTHS" daemon_stopped; then
+        kill -CONT "$daemon_pid" 2>/dev/null
+        wait "$curl_pid"
+        return
+    fi
+    [ "$how" = helper ] && check "[$label] our helper is found" test -n "$(our_helper)"
+    interrupt "$how"
+    kill -CONT "$daemon_pid"
+    wait "$curl_pid"
+    code=$(cat "$work/complete.code" 2>/dev/null)
+    answer=$code
+    check "[$label] complete answers (HTTP $answer)" test "$answer" != 000
+    [ "$answer" = 200 ] || expect_json "[$label] …with a problem, not a success" "$code" '.code != null'
+    undo_interruption "$how"
+    check "[$label] the token is back" wait_for_skf_token
+    check "[$label] the journal empties by itself" \
+        wait_until "$OUTAGE_RECOVERY_WAIT_TENTHS" journal_empty
+    check "[$label] no rotation is left pending at the CA" test "$(pending_rotations)" = 0
+    # A recovery may waste one admin try on the likelier PIN and restore it with the other:
+    # counted only once the journal is empty.
+    check "[$label] no admin try was lost" test "$(admin_tries)" -ge "$tries_before"
+    note_ca_secrets
+    # A PIN the card took before the interruption stays; else it is still blocked.
+    if [ "$answer" = 200 ] || [ "$mech/$step" = admin-pin/pin-reset ]; then
+        check "[$label] the PIN set verifies" pin_verifies "$pin"
+    fi
+    restart_daemon || { ok 1 "[$label] ukeyd restarts"; return; }
+    unlock_once "$label, later" "$mech" review "$later_pin"
+}
+
 # The CA's admin-PIN record is wrong: one admin try (a refused PIN unblock,
 # or a refused answer to the challenge), a report, UNLOCK_RECORD_MISMATCH.
 wrong_record() {   # MECHANISM
@@ -309,6 +405,14 @@ crash_after admin-pin authorized "${NEW_PINS[3]}" "${NEW_PINS[4]}"
 crash_after admin-pin pin-reset "${NEW_PINS[5]}" "${NEW_PINS[6]}"
 crash_after admin-pin puk-changed "${NEW_PINS[0]}" "${NEW_PINS[1]}"
 crash_after admin-pin confirmed "${NEW_PINS[2]}" "${NEW_PINS[3]}"
+interrupted_at remote-challenge authorized pull "${NEW_PINS[4]}" "${NEW_PINS[5]}"
+interrupted_at remote-challenge pin-temporary pull "${NEW_PINS[6]}" "${NEW_PINS[0]}"
+interrupted_at admin-pin authorized pull "${NEW_PINS[1]}" "${NEW_PINS[2]}"
+interrupted_at admin-pin pin-reset pull "${NEW_PINS[3]}" "${NEW_PINS[4]}"
+interrupted_at remote-challenge pin-temporary helper "${NEW_PINS[5]}" "${NEW_PINS[6]}"
+interrupted_at admin-pin pin-reset helper "${NEW_PINS[0]}" "${NEW_PINS[1]}"
+interrupted_at remote-challenge authorized ca "${NEW_PINS[2]}" "${NEW_PINS[3]}"
+interrupted_at admin-pin pin-reset ca "${NEW_PINS[4]}" "${NEW_PINS[5]}"
 wrong_record remote-challenge
 wrong_record admin-pin
 

@@ -64,15 +64,22 @@ enum puk_state {
 /* The log fields of a line about one token. */
 #define TOKEN_FIELDS(id) (&(struct log_fields){ .token_id = (id) })
 
-/* The test hook (docs/unlock-protocol.md): die where a crash would hurt most. */
+/* The test hook (docs/unlock-protocol.md): die where a crash would hurt most,
+ * or, with the UNLOCK_STOP_PREFIX, stop there (SIGSTOP) so that a test pulls
+ * the token, kills the helper or takes the CA down before it continues. */
 static void crash_point(const struct rotation_env *env, enum journal_step step,
                         const char *token_id)
 {
-    if (!env->crash_after || strcmp(env->crash_after, journal_step_name(step)) != 0)
+    const char *want = env->crash_after;
+    bool stop = want && strncmp(want, UNLOCK_STOP_PREFIX, strlen(UNLOCK_STOP_PREFIX)) == 0;
+
+    if (stop)
+        want += strlen(UNLOCK_STOP_PREFIX);
+    if (!want || strcmp(want, journal_step_name(step)) != 0)
         return;
-    log_msg(LOG_WARNING, TOKEN_FIELDS(token_id), "test hook " UNLOCK_CRASH_ENV ": SIGKILL after %s",
-            journal_step_name(step));
-    raise(SIGKILL);
+    log_msg(LOG_WARNING, TOKEN_FIELDS(token_id), "test hook " UNLOCK_CRASH_ENV ": %s after %s",
+            stop ? "SIGSTOP" : "SIGKILL", journal_step_name(step));
+    raise(stop ? SIGSTOP : SIGKILL);
 }
 
 /* The card or its policy refused the secrets: the card is as it was. */

@@ -24,6 +24,8 @@
 
 /* Test hook: the journal points where UKEYD_TEST_CRASH_AFTER may kill ukeyd. */
 #define UNLOCK_CRASH_ENV "UKEYD_TEST_CRASH_AFTER"
+/* ...with this before the step's name: stop (SIGSTOP) there instead. */
+#define UNLOCK_STOP_PREFIX "stop:"
 
 struct rotation_env {
     struct token_service *svc;

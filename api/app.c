@@ -52,8 +52,8 @@ static int read_crash_hook(struct api_server *a)
         return 0;
     if (!(a->crash_after = strdup(crash)))
         return -1;
-    log_msg(LOG_WARNING, NULL, "test hook " UNLOCK_CRASH_ENV "=%s is set: ukeyd kills itself "
-            "at that unlock step (never set it outside tests)", a->crash_after);
+    log_msg(LOG_WARNING, NULL, "test hook " UNLOCK_CRASH_ENV "=%s is set: ukeyd kills (or, "
+            "with stop:, stops) itself at that unlock step (never set it outside tests)", a->crash_after);
     return 0;
 }
 

@@ -46,7 +46,9 @@ ca_port=$(pick_port) || skip_all "no free port"
 [ "$ukeyd_port" != "$ca_port" ] || skip_all "no two free ports"
 
 # start_demo NAME [ENV=VALUE...]: runs run-demo in the background, output in
-# $work/NAME.out; waits for its banner. Sets $demo_pid.
+# $work/NAME.out; waits for its whole banner (run-demo prints it in pieces,
+# so its first line says nothing of the rest: wait for the last). Sets
+# $demo_pid.
 start_demo() {
     local name=$1 i
     shift
@@ -55,7 +57,7 @@ start_demo() {
     demo_pid=$!
     demo_pids+=("$demo_pid")
     for ((i = 0; i < START_WAIT_TENTHS; i++)); do
-        grep -q 'ukeyd demo is running' "$work/$name.out" && return 0
+        grep -q '^ Stop: press Ctrl-C' "$work/$name.out" && return 0
         kill -0 "$demo_pid" 2>/dev/null || break
         sleep 0.1
     done

@@ -312,9 +312,11 @@ static skf_err spawn_process(struct skf_host *h, struct instance *run)
     if (call[1] < 0 || ev[1] < 0 || posix_spawn_file_actions_init(&fa) != 0)
         goto out;
     rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    /* a library printing on stdout lands in the log, not in a protocol */
+    /* Vendor libraries print debug output (APDUs, PINs among them) on
+     * stdout: it goes nowhere, never into the journal nor a protocol. The
+     * helper's own lines go to stderr, which stays ukeyd's. */
     if (rc == 0)
-        rc = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+        rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, call[1], HELPER_CALL_FD);
     if (rc == 0)

@@ -682,10 +682,10 @@ static bool wait_pass(struct skf_library *l, unsigned ms, bool full)
 
 /* ---- starting and stopping libraries ---- */
 
-static void library_free(struct skf_library *l)
+/* A worker reads other libraries' devices (claim_token): every worker must
+ * have ended before any library is freed. */
+static void library_stop_worker(struct skf_library *l)
 {
-    struct skf_device *d, *next;
-
     if (!l)
         return;
     pthread_mutex_lock(&l->m);
@@ -694,6 +694,16 @@ static void library_free(struct skf_library *l)
     pthread_mutex_unlock(&l->m);
     if (l->worker_started)
         pthread_join(l->worker, NULL);
+    l->worker_started = false;
+}
+
+static void library_free(struct skf_library *l)
+{
+    struct skf_device *d, *next;
+
+    if (!l)
+        return;
+    library_stop_worker(l);
     skf_host_stop(l->host);   /* joins its event thread: no event after this */
     for (d = l->devices; d; d = next) {
         next = d->next;
@@ -833,6 +843,8 @@ static void skf_provider_free(struct token_provider *p)
     while (pv->ops_in_flight)
         pthread_cond_wait(&pv->ops_c, &pv->ops_m);
     pthread_mutex_unlock(&pv->ops_m);
+    for (size_t i = 0; i < pv->n_libs; i++)
+        library_stop_worker(pv->libs[i]);
     for (size_t i = 0; i < pv->n_libs; i++)
         library_free(pv->libs[i]);
     pthread_cond_destroy(&pv->ops_c);
@@ -1052,7 +1064,10 @@ static token_err skf_pin_op(struct token_provider *p, const char *id,
         res->pin_tries_max = tries_from_skf(pi.tries_max);
         res->pin_blocked = pi.tries_left == 0;
         res->pin_default = pi.default_pin ? TOKEN_PIN_DEFAULT_YES : TOKEN_PIN_DEFAULT_NO;
-    } else if (!err && l) {
+    } else if (!err && l && !res->accepted) {
+        /* Once the token has taken a PIN, that is the answer: a failed look
+         * at its state afterwards must not turn a done change into an error
+         * the user would retry with the old PIN. */
         err = token_err_from_skf(e);
     }
     op_done(pv, dev, app);

@@ -636,7 +636,7 @@ check "ukey-ca stops cleanly on SIGTERM (exit 0, no leaks under ASan)" [ $? -eq 
 leaked=""
 for s in "$PUK" "${SECRETS[@]}" "$FREE_PHONE" "$PAID_PHONE" "$LIMIT_PHONE" "$REVIEW_PHONE" \
          "$FREE_RID" "$ROT1"; do
-    [ -n "$s" ] && [ "$s" != null ] && grep -qF -- "$s" "$log" && leaked="$leaked $s"
+    [ -n "$s" ] && [ "$s" != null ] && holds_secret "$s" "$log" && leaked="$leaked $s"
 done
 check "the log holds no PUK, code, full phone number or full id" [ -z "$leaked" ]
 [ -n "$leaked" ] && diag "in the log:$leaked"

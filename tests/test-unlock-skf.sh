@@ -237,7 +237,7 @@ crash_after() {   # MECHANISM STEP PIN-BEFORE-CRASH PIN-AFTER
         jq_true --arg s "$step" --arg m "$mech" '.step == $s and .mechanism == $m' "$record"
     note_ca_secrets
     local secret leaked=0
-    for secret in "${SECRETS[@]}"; do grep -qF -- "$secret" "$record" && leaked=1; done
+    for secret in "${SECRETS[@]}"; do holds_secret "$secret" "$record" && leaked=1; done
     check "[$label] the record holds no PIN, admin PIN or code" test "$leaked" -eq 0
     start_daemon || { ok 1 "[$label] ukeyd restarts"; return; }
     check "[$label] the restarted ukeyd finishes the record by itself" wait_for_empty_journal
@@ -374,7 +374,7 @@ test_no_secrets_logged() {
     local secret f leaked=0
     for f in "$work/ukeyd.log" "$work/ukey-ca.log"; do
         for secret in "${SECRETS[@]}"; do
-            if grep -qF -- "$secret" "$f"; then
+            if holds_secret "$secret" "$f"; then
                 leaked=1
                 diag "a secret is in $(basename "$f")"
             fi

@@ -73,6 +73,29 @@ static json_t *peer_and_support(const struct config *c)
                      string_or(c->support_group, CONFIG_DEFAULT_SUPPORT_GROUP));
 }
 
+/* Each skf-library line as {path, profile}; a line without a profile shows
+ * null, which the provider reads as the standard's values. */
+static json_t *skf_library_lines(const struct config *c)
+{
+    json_t *lines = json_array();
+
+    for (size_t i = 0; lines && i < c->n_skf_libraries; i++)
+        if (json_array_append_new(lines, json_pack("{s:s, s:o}", "path", c->skf_libraries[i].path,
+                                                   "profile",
+                                                   string_or(c->skf_libraries[i].profile,
+                                                             NULL))) < 0) {
+            json_decref(lines);
+            return NULL;
+        }
+    return lines;
+}
+
+static json_t *skf_keys(const struct config *c)
+{
+    return json_pack("{s:o, s:b, s:o}", "skf-library", skf_library_lines(c), "skf-discover",
+                     c->skf_discover, "skf-helper", string_or(c->skf_helper, UKEYD_SKF_HELPER));
+}
+
 json_t *config_view(const struct config *c)
 {
     json_t *view = json_pack(
@@ -89,7 +112,8 @@ json_t *config_view(const struct config *c)
         string_or(c->ca_bundle, NULL));
 
     if (view && (json_object_update_new(view, unlock_and_environment(c)) < 0 ||
-                 json_object_update_new(view, peer_and_support(c)) < 0)) {
+                 json_object_update_new(view, peer_and_support(c)) < 0 ||
+                 json_object_update_new(view, skf_keys(c)) < 0)) {
         json_decref(view);
         return NULL;
     }

@@ -3,7 +3,7 @@
  * peer-users, support-socket, support-group: values, lists, errors naming
  * line and key) and daemon/configview.c, the configuration as support sees
  * it: every key under its file name, defaults filled in, URLs without
- * credentials. */
+ * credentials, the SKF library lines. */
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -96,6 +96,23 @@ static void test_redact(void)
     }
 }
 
+/* The SKF keys as support sees them: every library line, in order. */
+static void test_view_skf(json_t *v)
+{
+    json_t *lines = json_object_get(v, "skf-library");
+
+    TAP_EQ_INT(json_array_size(lines), 2, "view: every skf-library line");
+    TAP_EQ_STR(json_string_value(json_object_get(json_array_get(lines, 0), "path")),
+               "/opt/gm3000/libgm3000.so", "view: a library's path");
+    TAP_EQ_STR(json_string_value(json_object_get(json_array_get(lines, 0), "profile")),
+               "longmai-gm3000", "view: its profile");
+    tap_ok(json_is_null(json_object_get(json_array_get(lines, 1), "profile")),
+           "view: a line without a profile shows null (the standard's values)");
+    tap_ok(json_is_false(json_object_get(v, "skf-discover")), "view: skf-discover");
+    TAP_EQ_STR(json_string_value(json_object_get(v, "skf-helper")), UKEYD_SKF_HELPER,
+               "view: the built-in helper's path filled in");
+}
+
 static void test_view(void)
 {
     struct config c;
@@ -104,7 +121,10 @@ static void test_view(void)
     char *text;
 
     TAP_EQ_INT(load("origins = https://portal.example.cn\npeer-policy = any-local\n"
-                    "peer-users = alice\n", &c, error, sizeof error), 0, "a file to view loads");
+                    "peer-users = alice\nskf-library = /opt/gm3000/libgm3000.so longmai-gm3000\n"
+                    "skf-library = /usr/lib/libvendor.so\nskf-discover = no\n",
+                    &c, error, sizeof error),
+               0, "a file to view loads");
     /* Set here, not in the file: the file's own rules may refuse such a URL. */
     c.ca_service_url = strdup("https://op:s3cret@ca.example.cn/v1?token=s3cret");
     v = config_view(&c);
@@ -121,6 +141,7 @@ static void test_view(void)
                "view: numbers under their file names");
     TAP_EQ_STR(json_string_value(json_object_get(v, "ca-service-url")),
                "https://ca.example.cn/v1", "view: the URL without credentials or query");
+    test_view_skf(v);
     text = json_dumps(v, 0);
     tap_ok(text && !strstr(text, "s3cret"), "view: no secret anywhere");
     free(text);

@@ -174,13 +174,52 @@ test_reads() {
     expect "GET …/pin" 200 '"triesLeft": 3' '"blocked": false' '"minLength": ' '"charset": '
 }
 
+# The value of header NAME in $work/hdr, without the CR.
+hdr_value() { tr -d '\r' <"$work/hdr" | sed -n "s/^$1: //Ip" | head -n 1; }
+
+# What follows the blank line after the headers of a raw HEAD request, read
+# until the daemon closes the connection: a body sent where none belongs.
+head_raw_after_headers() {   # PATH
+    local fd
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'HEAD %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' \
+        "$1" "$port" >&$fd
+    timeout "$CURL_MAX_S" cat <&$fd | tr -d '\r' | sed '1,/^$/d'
+    exec {fd}<&-
+}
+
+# Health checks use HEAD (curl -I): the GET answer's status and headers,
+# Content-Length the size of the GET body, and no body.
+test_head() {
+    local path get_code get_len get_type
+    for path in /v1/status "/v1/tokens/$tok0/certificates/9a.pem" /v1/nothing; do
+        req GET "$path"
+        get_code=$code get_len=$(stat -c %s "$work/body") get_type=$(hdr_value Content-Type)
+        code=$(curl -s -I --max-time "$CURL_MAX_S" -o /dev/null -D "$work/hdr" \
+            -w '%{http_code}' "$base$path")
+        check "curl -I $path: the GET status ($get_code)" test "$code" = "$get_code"
+        check "…Content-Length of the GET body ($get_len)" \
+            test "$(hdr_value Content-Length)" = "$get_len"
+        check "…the GET Content-Type" test "$(hdr_value Content-Type)" = "$get_type"
+        check "…and no body after the headers" test -z "$(head_raw_after_headers "$path")"
+    done
+    code=$(curl -s -I --max-time "$CURL_MAX_S" -o /dev/null -D "$work/hdr" -w '%{http_code}' \
+        "$base/v1/events")
+    check "curl -I /v1/events: 200 with the stream's type" \
+        test "$code" = 200 -a "$(hdr_value Content-Type)" = 'text/event-stream; charset=utf-8'
+    code=$(curl -s -I --max-time "$CURL_MAX_S" -o /dev/null -D "$work/hdr" -w '%{http_code}' \
+        "$base/v1/tokens/$tok0/pin/verify")
+    check "HEAD on a POST route: 405, Allow without HEAD" \
+        test "$code" = 405 -a "$(hdr_value Allow)" = 'POST, OPTIONS'
+}
+
 test_errors_and_guards() {
     req GET /v1/nothing
     expect "unknown route: 404 NOT_FOUND" 404 '"code": "NOT_FOUND"'
     check "problem+json content type" hdr_has 'Content-Type: application/problem+json'
     req DELETE /v1/tokens
     expect "wrong method: 405" 405 '"code": "METHOD_NOT_ALLOWED"'
-    check "405 carries Allow: GET, OPTIONS" hdr_has 'Allow: GET, OPTIONS'
+    check "405 carries Allow: GET, HEAD, OPTIONS" hdr_has 'Allow: GET, HEAD, OPTIONS'
     req POST /v1/status
     expect "POST on a GET route: 405" 405
     req GET "/v1/tokens/$tok0/pin/verify"
@@ -552,6 +591,7 @@ fi
 ok 0 "ukeyd starts against the rig on port $port"
 test_reads
 test_errors_and_guards
+test_head
 test_cors
 test_pin
 test_events

@@ -86,7 +86,7 @@ int main(void)
                "unknown path: 404");
     TAP_EQ_INT(gate("DELETE", "/v1/tokens", host, NULL, NULL, NULL, &v),
                API_METHOD_NOT_ALLOWED, "wrong method: 405");
-    TAP_EQ_STR(v.match.allow, "GET, OPTIONS", "…with the Allow list");
+    TAP_EQ_STR(v.match.allow, "GET, HEAD, OPTIONS", "…with the Allow list");
     TAP_EQ_INT(gate("OPTIONS", TOKEN_PATH "/pin/verify", host, PORTAL, NULL, NULL, &v), API_OK,
                "OPTIONS on a known path passes as a preflight");
     tap_ok(v.options, "…marked as such, with no body guards");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests api/http/router.c: matching, parameters, suffixes, 404 and 405 with Allow. */
+/* Tests api/http/router.c: matching, parameters, suffixes, HEAD, 404 and 405 with Allow. */
 #include <string.h>
 
 #include "api/http/router.h"
@@ -103,17 +103,42 @@ static void test_wrong_method(void)
 
     TAP_EQ_INT(router_match(table, N, "POST", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
                "POST on a GET route");
-    TAP_EQ_STR(m.allow, "GET, OPTIONS", "Allow for a GET route");
+    TAP_EQ_STR(m.allow, "GET, HEAD, OPTIONS", "Allow for a GET route names HEAD");
     TAP_EQ_INT(router_match(table, N, "GET", "/v1/tokens/x/pin/verify", &m),
                ROUTE_METHOD_NOT_ALLOWED, "GET on a POST route");
     TAP_EQ_STR(m.allow, "POST, OPTIONS", "Allow for a POST route");
     TAP_EQ_INT(router_match(table, N, "DELETE", "/v1/things", &m), ROUTE_METHOD_NOT_ALLOWED,
                "DELETE on a path with two methods");
-    TAP_EQ_STR(m.allow, "POST, GET, OPTIONS", "Allow lists every method once");
+    TAP_EQ_STR(m.allow, "POST, GET, HEAD, OPTIONS", "Allow lists every method once");
     TAP_EQ_INT(router_match(table, N, "OPTIONS", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
                "OPTIONS is for the server to answer");
     TAP_EQ_INT(router_match(table, N, "get", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
                "methods are case-sensitive");
+}
+
+/* Health checks send HEAD: it must reach the GET handler (which answers as
+ * for GET; the server leaves the body out), and never a POST route. */
+static void test_head(void)
+{
+    struct route_match m;
+
+    TAP_EQ_INT(router_match(table, N, "HEAD", "/v1/status", &m), ROUTE_FOUND,
+               "HEAD on a GET route");
+    tap_ok(m.route == &table[0], "…picks the GET route");
+    TAP_EQ_INT(router_match(table, N, "HEAD", "/v1/tokens/t1/certificates/9c.pem", &m),
+               ROUTE_FOUND, "HEAD on a GET route with parameters");
+    tap_ok(m.route == &table[3], "…picks the same route as GET");
+    TAP_EQ_STR(route_param(&m, "slot"), "9c", "…with the same parameters");
+    TAP_EQ_INT(router_match(table, N, "HEAD", "/v1/things", &m), ROUTE_FOUND,
+               "HEAD on a path with POST and GET");
+    tap_ok(m.route == &table[9], "…picks the GET route, not the POST one");
+    TAP_EQ_INT(router_match(table, N, "HEAD", "/v1/tokens/x/pin/verify", &m),
+               ROUTE_METHOD_NOT_ALLOWED, "HEAD on a POST-only route: 405");
+    TAP_EQ_STR(m.allow, "POST, OPTIONS", "…whose Allow has no HEAD");
+    TAP_EQ_INT(router_match(table, N, "HEAD", "/v1/nothing", &m), ROUTE_NOT_FOUND,
+               "HEAD on an unknown path: 404");
+    TAP_EQ_INT(router_match(table, N, "head", "/v1/status", &m), ROUTE_METHOD_NOT_ALLOWED,
+               "HEAD is case-sensitive too");
 }
 
 int main(void)
@@ -121,5 +146,6 @@ int main(void)
     test_found();
     test_not_found();
     test_wrong_method();
+    test_head();
     return tap_done();
 }

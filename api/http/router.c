@@ -4,7 +4,9 @@
  *
  * Tables are small (a dozen routes), so a linear scan in table order is both
  * the simplest and fast enough; the first route whose pattern and method fit
- * wins.
+ * wins. HEAD fits every GET route (RFC 9110 9.3.2): the handler answers as
+ * for GET, and libmicrohttpd sends the headers, Content-Length included,
+ * without the body.
  */
 #include "api/http/router.h"
 
@@ -13,6 +15,8 @@
 #include <string.h>
 
 #define ROUTE_OPTIONS "OPTIONS"
+#define ROUTE_GET     "GET"
+#define ROUTE_HEAD    "HEAD"
 
 struct segment {
     const char *start;
@@ -132,6 +136,14 @@ static void allow_add(char *allow, const char *method)
     snprintf(allow + used, ROUTE_ALLOW_MAX - used, "%s%s", used ? ", " : "", method);
 }
 
+/* Whether a route declared for `route_method` serves a request's `method`. */
+static bool method_fits(const char *route_method, const char *method)
+{
+    if (strcmp(route_method, method) == 0)
+        return true;
+    return strcmp(method, ROUTE_HEAD) == 0 && strcmp(route_method, ROUTE_GET) == 0;
+}
+
 enum route_result router_match(const struct route *table, size_t n, const char *method,
                                const char *path, struct route_match *m)
 {
@@ -144,7 +156,9 @@ enum route_result router_match(const struct route *table, size_t n, const char *
             continue;
         path_known = true;
         allow_add(m->allow, table[i].method);
-        if (strcmp(table[i].method, method) == 0) {
+        if (strcmp(table[i].method, ROUTE_GET) == 0)
+            allow_add(m->allow, ROUTE_HEAD);
+        if (method_fits(table[i].method, method)) {
             *m = scratch;
             m->route = &table[i];
             return ROUTE_FOUND;

@@ -8,7 +8,8 @@
  * '-', '_', '.', '~'), and never a dot segment, so ".", "..", "%00" and the
  * like never reach a handler. The first route that fits wins: a pattern with
  * a suffix goes before the same pattern without, as a parameter may hold
- * dots itself. The router knows nothing of what handlers do.
+ * dots itself. HEAD fits every GET route. The router knows nothing of what
+ * handlers do.
  */
 #ifndef UKEYD_API_ROUTER_H
 #define UKEYD_API_ROUTER_H
@@ -49,7 +50,7 @@ struct route_match {
     const struct route *route;           /* ROUTE_FOUND only */
     size_t n_params;
     struct route_param params[ROUTE_PARAMS_MAX];
-    char allow[ROUTE_ALLOW_MAX];         /* ROUTE_METHOD_NOT_ALLOWED: "GET, OPTIONS" */
+    char allow[ROUTE_ALLOW_MAX];         /* ROUTE_METHOD_NOT_ALLOWED: "GET, HEAD, OPTIONS" */
 };
 
 enum route_result {

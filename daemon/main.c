@@ -350,8 +350,9 @@ static void print_skf_line(void *userdata, bool loaded, const char *line)
 }
 
 /* --check-config: the file, then each SKF library loaded once in its helper.
- * A library that does not load is a warning, not a bad configuration: the
- * daemon starts without it and serves every other token. */
+ * An empty origin list, or a library that does not load, is a warning, not a
+ * bad configuration: like systemd-analyze verify, the exit status stays 0
+ * for warnings, as the daemon starts and serves curl and every other token. */
 static int check_config(const struct config *cfg)
 {
     struct token_skf_library libs[CONFIG_SKF_LIBRARIES_MAX];
@@ -360,6 +361,11 @@ static int check_config(const struct config *cfg)
 
     printf("configuration OK: %zu allowed origin%s\n", cfg->n_origins,
            cfg->n_origins == 1 ? "" : "s");
+    /* Valid, and what the package installs, yet useless to every portal:
+     * the administrator who runs the check is the one who can fix it. */
+    if (cfg->n_origins == 0)
+        printf("warning: no origin is allowed: no portal can use ukeyd; "
+               "name the CA portal's in origins = (see ukeyd.conf(5))\n");
     skf_config_of(cfg, libs, &t, true);
     if (!t.n_skf_libraries && !t.skf_discover) {
         printf("SKF libraries: none configured%s\n",

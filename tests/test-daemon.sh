@@ -125,6 +125,12 @@ test_options() {
         grep -qF 'bad.conf:1: listen: "0.0.0.0:17990" is not a loopback address' <<<"$out"
     out=$("$ukeyd" --config "$work/ukeyd.conf" --check-config 2>&1); rc=$?
     check "--check-config accepts the test config" test "$rc" -eq 0
+    check "…with no warning: it allows an origin" bash -c "! grep -q '^warning:' <<<\"\$1\"" _ "$out"
+    printf '[ukeyd]\nlog-level = debug\n' >"$work/no-origin.conf"
+    out=$("$ukeyd" --config "$work/no-origin.conf" --check-config 2>&1); rc=$?
+    check "--check-config with no origin: exit status 0, a warning is no error" test "$rc" -eq 0
+    check "…and a warning line that no portal can use ukeyd" \
+        grep -q '^warning: no origin is allowed: no portal can use ukeyd' <<<"$out"
     out=$("$ukeyd" --config "$top/docs/ukeyd.conf.example" --check-config 2>&1); rc=$?
     check "docs/ukeyd.conf.example is a valid configuration" test "$rc" -eq 0
 }

@@ -362,7 +362,7 @@ static int add_skf_library(struct parse_state *st, const char *value)
     if (path[0] != '/' && strchr(path, '/'))
         return fail(st, key, "\"%s\" must be an absolute path or a bare file name", path);
     if (profile && !token_skf_profile_exists(profile))
-        return fail(st, key, "\"%s\" is not a known profile (see docs/configuration.md)",
+        return fail(st, key, "\"%s\" is not a known profile (see " CONFIG_MAN_PAGE ")",
                     profile);
     for (size_t i = 0; i < c->n_skf_libraries; i++)
         if (strcmp(c->skf_libraries[i].path, path) == 0)
@@ -444,7 +444,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_skf_discover(st, value);
     if (strcmp(name, "skf-helper") == 0)
         return set_skf_helper(st, value);
-    return fail(st, name, "unknown key (see docs/configuration.md)");
+    return fail(st, name, "unknown key (see " CONFIG_MAN_PAGE ")");
 }
 
 /* fgets for inih that counts lines and refuses lines inih would cut. */

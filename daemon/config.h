@@ -14,6 +14,9 @@
 #include "api/peer/peerpolicy.h"
 
 #define CONFIG_DEFAULT_PATH   "/etc/ukeyd/ukeyd.conf"
+/* Where an administrator reads about the file: the man page the package and
+ * `make install` install, never a path in the source tree. */
+#define CONFIG_MAN_PAGE       "ukeyd.conf(5)"
 #define CONFIG_ORIGINS_MAX    32
 #define CONFIG_LISTEN_MAX     8
 #define CONFIG_ERROR_MAX      512

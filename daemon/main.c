@@ -365,7 +365,7 @@ static int check_config(const struct config *cfg)
      * the administrator who runs the check is the one who can fix it. */
     if (cfg->n_origins == 0)
         printf("warning: no origin is allowed: no portal can use ukeyd; "
-               "name the CA portal's in origins = (see ukeyd.conf(5))\n");
+               "name the CA portal's in origins = (see " CONFIG_MAN_PAGE ")\n");
     skf_config_of(cfg, libs, &t, true);
     if (!t.n_skf_libraries && !t.skf_discover) {
         printf("SKF libraries: none configured%s\n",

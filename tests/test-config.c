@@ -175,6 +175,26 @@ static void test_failure_keeps_config(void)
     config_free(&c);
 }
 
+/* An administrator has the installed man page, not the source tree: a
+ * message that points somewhere names ukeyd.conf(5), never docs/…md. */
+static void test_names_man_page(void)
+{
+    static const char *const pointing[] = {
+        "[ukeyd]\nbogus = 1\n",
+        "skf-library = libskf.so no-such-vendor\n",
+    };
+    struct config c;
+    char err[CONFIG_ERROR_MAX];
+
+    for (size_t i = 0; i < sizeof pointing / sizeof pointing[0]; i++) {
+        int rc = load(pointing[i], &c, err, sizeof err);
+
+        tap_ok(rc < 0 && strstr(err, "(see ukeyd.conf(5))"), "names the man page: %s", err);
+        tap_ok(!strstr(err, "docs/") && !strstr(err, ".md"), "…and no source path");
+        config_free(&c);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -182,6 +202,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/ukeyd.conf", dir);
     test_good_file();
     test_bad_lines();
+    test_names_man_page();
     test_long_line();
     test_failure_keeps_config();
     unlink(path);

@@ -11,7 +11,9 @@
 #   of daemon/config.c is in the page, and so is each key of the example
 #   configuration;
 # - every "From A to B; default D." in ukeyd.conf(5) is what ukeyd accepts:
-#   A, B and D pass --check-config, one past either end fails.
+#   A, B and D pass --check-config, one past either end fails;
+# - the daemon's messages point to these installed pages ("see
+#   ukeyd.conf(5)"), never to a file of the source tree (docs/…md).
 # TAP on stdout.
 set -u
 
@@ -85,6 +87,28 @@ while read -r key; do
     "$ukeyd" --config "$work/key.conf" --check-config 2>&1 | grep -q 'unknown key' && unknown="$unknown $key"
 done <"$work/page.keys"
 check "ukeyd knows every key of ukeyd.conf(5)${unknown:+ (not:$unknown)}" test -z "$unknown"
+
+# --- messages point to installed pages ----------------------------------------------------
+
+# What an administrator sees for a key ukeyd does not know points to the man
+# page they have, not to a file of the source tree.
+printf '[ukeyd]\nno-such-key = 1\n' >"$work/unknown.conf"
+out=$("$ukeyd" --config "$work/unknown.conf" --check-config 2>&1)
+check "an unknown key's message points to ukeyd.conf(5) ($out)" grep -qF '(see ukeyd.conf(5))' <<<"$out"
+check "…and to no source path" bash -c '! grep -qE "docs/|README|\.md\b" <<<"$1"' _ "$out"
+# Every page of ukeyd's own that the daemon's strings name is installed;
+# no string names a document by its place in the source tree.
+named=$(grep -rhoE '"[^"]*ukeyd[a-z.]*\([0-9]\)' "$top/daemon" "$top/api" "$top/token" \
+    --include='*.c' --include='*.h' | grep -oE 'ukeyd[a-z.]*\([0-9]\)' | sort -u)
+missing=
+for page in $named; do
+    [ -f "$top/man/${page%(*}.${page: -2:1}" ] || missing="$missing $page"
+done
+check "the pages the daemon's messages name are in man/ ($(echo $named))${missing:+, not:$missing}" \
+    test -n "$named" -a -z "$missing"
+sources=$(grep -rlE '"[^"]*(docs/[a-z-]+\.md|README)' "$top/daemon" "$top/api" "$top/token" \
+    --include='*.c' | sed "s|$top/||" | tr '\n' ' ')
+check "no message of the daemon names a source file${sources:+ (in: $sources)}" test -z "$sources"
 
 # --- ranges and defaults ------------------------------------------------------------------
 

@@ -24,6 +24,7 @@
 #define ACTIONS_MAX     64          /* more than any token has open at once */
 #define DES_BLOCK       8
 #define AES_BLOCK       16
+#define PIV_SLOT_KEY_MANAGEMENT 0x9D  /* the encryption certificate's slot */
 
 #define N_ITEMS(a) (sizeof (a) / sizeof (a)[0])
 
@@ -64,6 +65,23 @@ static const struct {
     { 0x9D, "9d" },
     { 0x9E, "9e" },
 };
+
+static const char *const role_names[] = {
+    [CA_ROLE_SIGNING] = "signing",
+    [CA_ROLE_ENCRYPTION] = "encryption",
+};
+
+const char *ca_cert_role_name(enum ca_cert_role role)
+{
+    return (unsigned)role < N_ITEMS(role_names) ? role_names[role] : "signing";
+}
+
+/* The role a slot's certificate has when the service does not say: PIV's
+ * key management slot holds the encryption certificate. */
+static enum ca_cert_role role_of_slot(uint8_t slot)
+{
+    return slot == PIV_SLOT_KEY_MANAGEMENT ? CA_ROLE_ENCRYPTION : CA_ROLE_SIGNING;
+}
 
 const char *ca_action_kind_name(enum ca_action_kind kind)
 {
@@ -200,6 +218,53 @@ static bool read_old_serial(json_t *v, char *out, size_t size)
     return true;
 }
 
+/* One member of an action's `certificates`: {slot, role?, oldSerial}. */
+static bool read_action_cert(json_t *v, struct ca_action_cert *out)
+{
+    const char *slot = NULL, *role = NULL;
+    json_t *old_serial = NULL;
+    int index;
+
+    if (json_unpack(v, "{s:s, s?s, s:o}", "slot", &slot, "role", &role, "oldSerial",
+                    &old_serial) ||
+        !ca_slot_of_name(slot, &out->slot) ||
+        !read_old_serial(old_serial, out->old_serial, sizeof out->old_serial))
+        return false;
+    out->role = role_of_slot(out->slot);
+    if (role) {
+        if (!index_of_name(role, role_names, (int)N_ITEMS(role_names), &index))
+            return false;
+        out->role = (enum ca_cert_role)index;
+    }
+    return true;
+}
+
+/* `certificates` (optional): the action's own slot first, then the other
+ * half of a pair in another slot. Without it the action has its own alone. */
+static bool read_action_certs(json_t *list, struct ca_action *a)
+{
+    json_t *item;
+    size_t i;
+
+    a->certs[0] = (struct ca_action_cert){ .slot = a->slot, .role = role_of_slot(a->slot) };
+    snprintf(a->certs[0].old_serial, sizeof a->certs[0].old_serial, "%s", a->old_serial);
+    a->n_certs = 1;
+    if (!list)
+        return true;
+    if (!json_is_array(list) || json_array_size(list) < 1 ||
+        json_array_size(list) > CA_ACTION_CERTS_MAX)
+        return false;
+    json_array_foreach(list, i, item) {
+        if (!read_action_cert(item, &a->certs[i]))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (a->certs[j].slot == a->certs[i].slot)
+                return false;
+    }
+    a->n_certs = json_array_size(list);
+    return a->certs[0].slot == a->slot && strcmp(a->certs[0].old_serial, a->old_serial) == 0;
+}
+
 static ca_err read_action(const struct ca_call *call, json_t *root, struct ca_action *out)
 {
     const char *id, *number, *kind, *state, *slot, *policy, *key_alg, *mgmt, *subject, *expires;
@@ -238,6 +303,8 @@ static ca_err read_action(const struct ca_call *call, json_t *root, struct ca_ac
         return ca_shape_error(call, NULL, "oldSerial");
     if (!ca_chars_in(expires, TIME_CHARS, CA_TIME_MAX))
         return ca_shape_error(call, NULL, "expiresAt");
+    if (!read_action_certs(json_object_get(root, "certificates"), out))
+        return ca_shape_error(call, NULL, "certificates");
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->number, sizeof out->number, "%s", number);
     snprintf(out->subject, sizeof out->subject, "%s", subject);
@@ -287,6 +354,7 @@ static ca_err read_issued(const struct ca_call *call, json_t *root, struct ca_is
     json_error_t jerr;
     size_t i;
 
+    *out = (struct ca_issued){ 0 };
     if (json_unpack_ex(root, &jerr, 0, "{s:s, s:o}", "certificate", &cert, "chain", &chain))
         return ca_shape_error(call, &jerr, NULL);
     if (!b64_decode(cert, CA_CERT_DER_MAX, &out->der, &out->der_len))
@@ -303,6 +371,41 @@ static ca_err read_issued(const struct ca_call *call, json_t *root, struct ca_is
             return ca_shape_error(call, NULL, "chain");
         }
         out->n_chain = i + 1;
+    }
+    return CA_OK;
+}
+
+/* The answer's `certificates` (a pair's): each {slot, certificate, chain}
+ * in a slot of its own, at most CA_ACTION_CERTS_MAX. Without the member the
+ * top-level certificate is the one. */
+static ca_err read_issued_all(const struct ca_call *call, json_t *root,
+                              struct ca_issued out[CA_ACTION_CERTS_MAX], size_t *n)
+{
+    json_t *list = json_object_get(root, "certificates"), *item;
+    ca_err err;
+    size_t i;
+
+    *n = 0;
+    if (!list) {
+        err = read_issued(call, root, &out[0]);
+        *n = err == CA_OK ? 1 : 0;
+        return err;
+    }
+    if (!json_is_array(list) || json_array_size(list) < 1 ||
+        json_array_size(list) > CA_ACTION_CERTS_MAX)
+        return ca_shape_error(call, NULL, "certificates");
+    json_array_foreach(list, i, item) {
+        uint8_t slot = 0;
+
+        if (!ca_slot_of_name(json_string_value(json_object_get(item, "slot")), &slot))
+            return ca_shape_error(call, NULL, "certificates");
+        for (size_t j = 0; j < *n; j++)
+            if (out[j].slot == slot)
+                return ca_shape_error(call, NULL, "certificates");
+        if ((err = read_issued(call, item, &out[i])) != CA_OK)
+            return err;
+        out[i].slot = slot;
+        *n = i + 1;
     }
     return CA_OK;
 }
@@ -406,8 +509,9 @@ ca_err ca_cert_management_auth(const struct ca_client *c, const char *action_id,
     return CA_OK;
 }
 
-ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uint8_t *csr,
-                     size_t csr_len, struct ca_issued *out, struct ca_refusal *why)
+ca_err ca_cert_issue_all(const struct ca_client *c, const char *action_id, const uint8_t *csr,
+                         size_t csr_len, struct ca_issued out[CA_ACTION_CERTS_MAX], size_t *n,
+                         struct ca_refusal *why)
 {
     char *csr_b64 = NULL;
     SCOPED_JSON *body = NULL;
@@ -417,7 +521,9 @@ ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uin
     ca_err err;
 
     ca_refusal_reset(why);
-    *out = (struct ca_issued){ 0 };
+    for (size_t i = 0; i < CA_ACTION_CERTS_MAX; i++)
+        out[i] = (struct ca_issued){ 0 };
+    *n = 0;
     if (!ca_action_id_valid(action_id))
         return CA_E_ACTION_UNKNOWN;
     if (csr && !(csr_b64 = b64_encode(csr, csr_len)))
@@ -429,13 +535,63 @@ ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uin
     call.body = body;
     snprintf(call.path, sizeof call.path, "/actions/%s/issue", action_id);
     err = ca_exchange(c, &call, &root, why);
-    return err ? err : read_issued(&call, root, out);
+    return err ? err : read_issued_all(&call, root, out, n);
+}
+
+ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uint8_t *csr,
+                     size_t csr_len, struct ca_issued *out, struct ca_refusal *why)
+{
+    struct ca_issued all[CA_ACTION_CERTS_MAX];
+    size_t n = 0;
+    ca_err err = ca_cert_issue_all(c, action_id, csr, csr_len, all, &n, why);
+
+    *out = all[0];
+    for (size_t i = 1; i < n; i++)
+        ca_issued_clear(&all[i]);
+    return err;
+}
+
+static ca_err confirm_body(const struct ca_client *c, const char *action_id, json_t *body,
+                           struct ca_refusal *why);
+
+/* [{slot, serial}…] of every slot written (a pair's two); NULL when out of memory. */
+static json_t *written_json(const struct ca_written *written, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list && i < n; i++) {
+        if (json_array_append_new(list, json_pack("{s:s, s:s}", "slot",
+                                                  ca_slot_name(written[i].slot), "serial",
+                                                  written[i].serial))) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 ca_err ca_cert_confirm(const struct ca_client *c, const char *action_id, const char *serial,
                        struct ca_refusal *why)
 {
     SCOPED_JSON *body = json_pack("{s:s}", "serial", serial);
+
+    return confirm_body(c, action_id, body, why);
+}
+
+ca_err ca_cert_confirm_all(const struct ca_client *c, const char *action_id,
+                           const struct ca_written *written, size_t n, struct ca_refusal *why)
+{
+    /* `serial` for a service of before pairs, `certificates` for all of them. */
+    SCOPED_JSON *body = n ? json_pack("{s:s, s:o}", "serial", written[0].serial,
+                                      "certificates", written_json(written, n))
+                          : NULL;
+
+    return confirm_body(c, action_id, body, why);
+}
+
+static ca_err confirm_body(const struct ca_client *c, const char *action_id, json_t *body,
+                           struct ca_refusal *why)
+{
     struct ca_call call = { .protocol = &cert_v1, .what = "POST /actions/{id}/confirm",
                             .body = body, .post = true };
     SCOPED_JSON *root = NULL;

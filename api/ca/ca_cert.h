@@ -35,6 +35,7 @@
 #define CA_CSR_DER_MAX       4096
 #define CA_CHAIN_MAX         4           /* intermediates an issue answer may carry */
 #define CA_MGMT_BLOCK_MAX    16          /* AES; 3DES is 8 */
+#define CA_ACTION_CERTS_MAX  2           /* a pair: the signing and the encryption certificate */
 
 enum ca_action_kind {
     CA_KIND_CHANGE,
@@ -67,6 +68,21 @@ const char *ca_mgmt_alg_name(uint8_t alg);
 bool ca_mgmt_alg_of_name(const char *name, uint8_t *alg);
 bool ca_action_kind_of_name(const char *name, enum ca_action_kind *kind);
 
+/* What a certificate of an action is for; a pair has one of each. */
+enum ca_cert_role {
+    CA_ROLE_SIGNING,
+    CA_ROLE_ENCRYPTION,
+};
+/* "signing", "encryption". */
+const char *ca_cert_role_name(enum ca_cert_role role);
+
+/* One certificate an action re-issues: its slot, and the one there now. */
+struct ca_action_cert {
+    uint8_t slot;
+    enum ca_cert_role role;
+    char old_serial[CA_SERIAL_MAX + 1];  /* "" when null */
+};
+
 /* One approved action, checked member by member. */
 struct ca_action {
     char id[CA_ACTION_ID_LEN + 1];       /* the bearer capability */
@@ -80,6 +96,10 @@ struct ca_action {
     char subject[CA_SUBJECT_MAX + 1];    /* display text, UTF-8, no control characters */
     char old_serial[CA_SERIAL_MAX + 1];  /* "" when null */
     char expires_at[CA_TIME_MAX + 1];
+    /* `certificates`: [0] is always `slot` and `oldSerial`; a pair adds the
+     * other half, in another slot (an answer without the member has one). */
+    struct ca_action_cert certs[CA_ACTION_CERTS_MAX];
+    size_t n_certs;
 };
 
 /* A certificate on the token now, as query sends it. */
@@ -91,6 +111,7 @@ struct ca_presented_cert {
 
 /* What issue answers: the certificate and the issuing CA's chain (DER). */
 struct ca_issued {
+    uint8_t slot;                        /* 0: the action's own slot (an answer of before pairs) */
     uint8_t *der;
     size_t der_len;
     uint8_t *chain[CA_CHAIN_MAX];
@@ -128,6 +149,20 @@ ca_err ca_cert_issue(const struct ca_client *c, const char *action_id, const uin
                      size_t csr_len, struct ca_issued *out, struct ca_refusal *why);
 ca_err ca_cert_confirm(const struct ca_client *c, const char *action_id, const char *serial,
                        struct ca_refusal *why);
+
+/* Every certificate of the action: out[0] the action's own, a pair's other
+ * half after it (*n 1 or 2). Clear each with ca_issued_clear either way. */
+ca_err ca_cert_issue_all(const struct ca_client *c, const char *action_id, const uint8_t *csr,
+                         size_t csr_len, struct ca_issued out[CA_ACTION_CERTS_MAX], size_t *n,
+                         struct ca_refusal *why);
+
+/* The serial now in each slot the action wrote; written[0] is the action's own. */
+struct ca_written {
+    uint8_t slot;
+    const char *serial;
+};
+ca_err ca_cert_confirm_all(const struct ca_client *c, const char *action_id,
+                           const struct ca_written *written, size_t n, struct ca_refusal *why);
 
 /* Whether `name` is a state of cert/v1 (a STATE_CONFLICT refusal may carry one). */
 bool ca_cert_state_known(const char *name);

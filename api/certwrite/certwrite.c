@@ -15,6 +15,13 @@
  * user id, which OpenSSL 3.0 does not assume — measured: without it an SM3withSM2
  * signature fails to verify) and its key must be the slot's (keep) or the
  * staged key (new).
+ *
+ * An action may carry a pair (docs/cert-protocol.md, "Certificate pairs"):
+ * the signing and the encryption certificate re-issued together. Every
+ * certificate of the answer is checked before any is written, one record
+ * holds them all, the action's own is written first and the other half
+ * after it, and a recovery writes whichever the card does not hold yet, so
+ * a token never keeps a mixed pair.
  */
 #include "api/certwrite/certwrite.h"
 
@@ -269,6 +276,108 @@ static int check_issued(const struct certwrite *cw, const struct ca_issued *is,
     return 0;
 }
 
+/* The answer's certificate for `slot` (an answer of before pairs names none:
+ * its one is the action's own). */
+static struct ca_issued *issued_for(struct ca_issued *all, size_t n, uint8_t slot,
+                                    uint8_t own_slot)
+{
+    for (size_t i = 0; i < n; i++)
+        if (all[i].slot == slot || (all[i].slot == 0 && slot == own_slot))
+            return &all[i];
+    return NULL;
+}
+
+static void issued_all_clear(struct ca_issued *all)
+{
+    for (size_t i = 0; i < CA_ACTION_CERTS_MAX; i++)
+        ca_issued_clear(&all[i]);
+}
+
+static token_err slot_key(struct certwrite *cw, const struct token_snapshot *s, uint8_t slot,
+                          uint8_t **spki, size_t *len);
+
+/* The key in `slot` of the token as it is now. */
+static token_err token_slot_key(struct certwrite *cw, const char *token_id, uint8_t slot,
+                                uint8_t **spki, size_t *len)
+{
+    struct token_snapshot *s = NULL;
+    token_err err = token_service_get(cw->svc, token_id, &s);
+
+    if (err != TOKEN_OK)
+        return err;
+    err = slot_key(cw, s, slot, spki, len);
+    token_snapshot_unref(s);
+    return err == TOKEN_E_NO_OBJECT ? TOKEN_E_NOT_SUPPORTED : err;
+}
+
+/* The other half of a pair, checked against the key already in its slot. */
+static int check_partner(struct certwrite *cw, const struct ca_issued *is, uint8_t slot,
+                         const char *token_id, struct cert_partner *out,
+                         struct certwrite_error *e)
+{
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    token_err err = token_slot_key(cw, token_id, slot, &spki, &spki_len);
+    int rc;
+
+    if (err != TOKEN_OK) {
+        log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: no key in slot %s for the pair's "
+                "other certificate (%s)", ca_slot_name(slot), token_err_name(err));
+        return token_failure(e, err, -1);
+    }
+    rc = check_issued(cw, is, spki, spki_len, token_id, out->serial, sizeof out->serial, e);
+    free(spki);
+    out->slot = slot;
+    return rc;
+}
+
+/*
+ * Every certificate of the answer, checked before any is written: the
+ * action's own against `spki` (the slot's key, or the staged one), each
+ * other half of a pair against the key in its own slot. Only when all pass
+ * do they move into `rec` (its certificate, serial and partners).
+ */
+static int check_all(struct certwrite *cw, const struct ca_action *a, struct ca_issued *all,
+                     size_t n, const uint8_t *spki, size_t spki_len, struct cert_record *rec,
+                     struct certwrite_error *e)
+{
+    struct ca_issued *own = issued_for(all, n, a->slot, a->slot);
+    struct cert_partner partners[CERT_PARTNERS_MAX] = { { 0 } };
+
+    if (!own || n != a->n_certs || a->n_certs > CA_ACTION_CERTS_MAX) {
+        log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id), "certificate: the answer of action %s does "
+                "not carry the certificates the action names", a->number);
+        return code_failure(e, CERTWRITE_CERT_INVALID);
+    }
+    if (check_issued(cw, own, spki, spki_len, rec->token_id, rec->serial, sizeof rec->serial,
+                     e) < 0)
+        return -1;
+    for (size_t i = 1; i < a->n_certs; i++) {
+        struct ca_issued *is = issued_for(all, n, a->certs[i].slot, a->slot);
+
+        if (!is || is == own) {
+            log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id), "certificate: the answer of action %s "
+                    "lacks the %s certificate", a->number, ca_slot_name(a->certs[i].slot));
+            return code_failure(e, CERTWRITE_CERT_INVALID);
+        }
+        if (check_partner(cw, is, a->certs[i].slot, rec->token_id, &partners[i - 1], e) < 0)
+            return -1;
+    }
+    rec->cert = own->der;
+    rec->cert_len = own->der_len;
+    own->der = NULL;
+    for (size_t i = 1; i < a->n_certs; i++) {
+        struct ca_issued *is = issued_for(all, n, a->certs[i].slot, a->slot);
+
+        rec->partners[i - 1] = partners[i - 1];
+        rec->partners[i - 1].cert = is->der;
+        rec->partners[i - 1].cert_len = is->der_len;
+        is->der = NULL;
+        rec->n_partners = i;
+    }
+    return 0;
+}
+
 /* A malloc'ed copy of what an i2d call gave (n bytes at *der, freed here). */
 static uint8_t *copy_der(unsigned char *der, int n, size_t *out_len)
 {
@@ -329,8 +438,13 @@ static enum recovery_result deliver_confirmation(struct certwrite *cw, const str
                                                  const struct cert_record *rec)
 {
     const struct log_fields *f = TOKEN_FIELDS(rec->token_id);
+    struct ca_written written[CA_ACTION_CERTS_MAX] = { { rec->action.slot, rec->serial } };
     struct ca_refusal why;
-    ca_err err = ca_cert_confirm(c, rec->action.id, rec->serial, &why);
+    ca_err err;
+
+    for (size_t i = 0; i < rec->n_partners; i++)
+        written[i + 1] = (struct ca_written){ rec->partners[i].slot, rec->partners[i].serial };
+    err = ca_cert_confirm_all(c, rec->action.id, written, rec->n_partners + 1, &why);
 
     switch (err) {
     case CA_OK:
@@ -359,6 +473,12 @@ static void fill_outcome(const struct cert_record *rec, bool confirmed,
     *out = (struct certwrite_outcome){ .kind = rec->action.kind, .slot = rec->action.slot,
                                        .confirmed = confirmed };
     snprintf(out->serial, sizeof out->serial, "%s", rec->serial);
+    for (size_t i = 0; i < rec->n_partners; i++) {
+        out->partners[i].slot = rec->partners[i].slot;
+        snprintf(out->partners[i].serial, sizeof out->partners[i].serial, "%s",
+                 rec->partners[i].serial);
+    }
+    out->n_partners = rec->n_partners;
 }
 
 /* The slot holds the certificate: record that, then tell the CA. */
@@ -382,19 +502,53 @@ static enum recovery_result confirm_written(struct certwrite *cw, const struct c
 
 /* --- the card steps ------------------------------------------------------------------ */
 
-static int write_step(struct certwrite *cw, const struct ca_client *c, struct cert_record *rec,
-                      struct certwrite_error *e)
+static int write_cert(struct certwrite *cw, const struct ca_client *c,
+                      const struct cert_record *rec, uint8_t slot, const uint8_t *der,
+                      size_t der_len, const char *serial, struct certwrite_error *e)
 {
     struct relay_ctx relay = { .ca = c };
     struct token_mgmt_relay r = relay_of(&relay, &rec->action);
-    token_err err = token_service_write_cert(cw->svc, rec->token_id, rec->action.slot, rec->cert,
-                                             rec->cert_len, &r);
+    token_err err = token_service_write_cert(cw->svc, rec->token_id, slot, der, der_len, &r);
 
     if (err != TOKEN_OK)
         return card_step_failure(e, err, -1, &relay);
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
+            "certificate: serial %s written to slot %s (action %s)", serial, ca_slot_name(slot),
+            rec->action.number);
+    return 0;
+}
+
+static int write_step(struct certwrite *cw, const struct ca_client *c, struct cert_record *rec,
+                      struct certwrite_error *e)
+{
+    if (write_cert(cw, c, rec, rec->action.slot, rec->cert, rec->cert_len, rec->serial, e) < 0)
+        return -1;
+    /* With a pair this is between its two writes: what the recovery must finish. */
     crash_point(cw, CERT_STEP_WRITING, rec->token_id);
-    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "certificate: serial %s written (action %s)",
-            rec->serial, rec->action.number);
+    return 0;
+}
+
+/* The other half of a pair, after the action's own: each certificate the
+ * card does not hold yet (`look`: ask the card first, as a recovery must). */
+static int write_partners(struct certwrite *cw, const struct ca_client *c,
+                          const struct cert_record *rec, bool look, struct certwrite_error *e)
+{
+    for (size_t i = 0; i < rec->n_partners; i++) {
+        const struct cert_partner *p = &rec->partners[i];
+        struct token_slot_state now = { 0 };
+        token_err err;
+
+        if (look) {
+            err = token_service_slot_state(cw->svc, rec->token_id, p->slot, p->cert, p->cert_len,
+                                           &now);
+            if (err != TOKEN_OK)
+                return token_failure(e, err, -1);
+            if (now.cert_is_given)
+                continue;
+        }
+        if (write_cert(cw, c, rec, p->slot, p->cert, p->cert_len, p->serial, e) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -435,36 +589,44 @@ static int issue_and_install(struct certwrite *cw, const struct ca_client *c,
                              struct cert_record *rec, struct certwrite_outcome *out,
                              struct certwrite_error *e)
 {
-    struct ca_issued is = { 0 };
+    struct ca_issued all[CA_ACTION_CERTS_MAX];
+    struct ca_action now;
     struct ca_refusal why;
-    ca_err cerr = ca_cert_issue(c, rec->action.id, rec->csr, rec->csr_len, &is, &why);
+    size_t n = 0;
+    ca_err cerr = ca_cert_issue_all(c, rec->action.id, rec->csr, rec->csr_len, all, &n, &why);
     int rc;
 
+    /* The record keeps no list of the action's certificates: what the
+     * service says of the action now names them. */
+    if (cerr == CA_OK)
+        cerr = ca_cert_get(c, rec->action.id, &now, &why);
     if (cerr != CA_OK) {
+        issued_all_clear(all);
         /* The CSR stays in the journal while the service is away. */
         if (cerr != CA_E_UNAVAILABLE)
             drop_record(cw, rec);
         return ca_failure(e, cerr, &why);
     }
-    rc = check_issued(cw, &is, rec->staged_spki, rec->staged_spki_len, rec->token_id,
-                      rec->serial, sizeof rec->serial, e);
+    now.slot = rec->action.slot;
+    rc = check_all(cw, &now, all, n, rec->staged_spki, rec->staged_spki_len, rec, e);
+    OPENSSL_cleanse(&now, sizeof now);
     if (rc == 0) {
-        rec->cert = is.der;
-        rec->cert_len = is.der_len;
-        is.der = NULL;
         rec->step = CERT_STEP_INSTALLING;
         if (cert_journal_write(cw->journal, rec) < 0)
             rc = code_failure(e, CERTWRITE_INTERNAL);
     } else {
         drop_record(cw, rec);
     }
-    ca_issued_clear(&is);
+    issued_all_clear(all);
     if (rc < 0)
         return -1;
     if (install_step(cw, c, rec, e) < 0) {
         settle_failed_card_step(cw, rec, e);
         return -1;
     }
+    /* The new key is in: a failure now keeps the record, for the recovery. */
+    if (write_partners(cw, c, rec, false, e) < 0)
+        return -1;
     confirm_written(cw, c, rec, out);
     return 0;
 }
@@ -491,10 +653,10 @@ static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
                           struct certwrite_error *e)
 {
     SCOPED_RECORD rec = { 0 };
-    struct ca_issued is = { 0 };
+    struct ca_issued all[CA_ACTION_CERTS_MAX];
     struct ca_refusal why;
     uint8_t *spki = NULL;
-    size_t spki_len = 0;
+    size_t spki_len = 0, n = 0;
     token_err terr;
     ca_err cerr;
     int rc;
@@ -502,28 +664,28 @@ static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
     terr = slot_key(cw, s, a->slot, &spki, &spki_len);
     if (terr != TOKEN_OK)
         return token_failure(e, terr == TOKEN_E_NO_OBJECT ? TOKEN_E_NOT_SUPPORTED : terr, -1);
-    cerr = ca_cert_issue(cw->ca, a->id, NULL, 0, &is, &why);
+    cerr = ca_cert_issue_all(cw->ca, a->id, NULL, 0, all, &n, &why);
     if (cerr != CA_OK) {
         free(spki);
+        issued_all_clear(all);
         return ca_failure(e, cerr, &why);
     }
     record_start(&rec, cw, s->id, a, CERT_STEP_WRITING);
-    rc = check_issued(cw, &is, spki, spki_len, s->id, rec.serial, sizeof rec.serial, e);
+    /* Nothing is journalled, and nothing written, unless every one checks. */
+    rc = check_all(cw, a, all, n, spki, spki_len, &rec, e);
     free(spki);
-    if (rc == 0) {
-        rec.cert = is.der;
-        rec.cert_len = is.der_len;
-        is.der = NULL;
-        if (cert_journal_write(cw->journal, &rec) < 0)
-            rc = code_failure(e, CERTWRITE_INTERNAL);
-    }
-    ca_issued_clear(&is);
+    if (rc == 0 && cert_journal_write(cw->journal, &rec) < 0)
+        rc = code_failure(e, CERTWRITE_INTERNAL);
+    issued_all_clear(all);
     if (rc < 0)
         return -1;
     if (write_step(cw, cw->ca, &rec, e) < 0) {
         settle_failed_card_step(cw, &rec, e);
         return -1;
     }
+    /* The first half is written: a failure now keeps the record, for the recovery. */
+    if (write_partners(cw, cw->ca, &rec, false, e) < 0)
+        return -1;
     confirm_written(cw, cw->ca, &rec, out);
     return 0;
 }
@@ -599,6 +761,16 @@ static enum recovery_result result_of_card_error(const struct cert_record *rec,
     return RECOVERY_DONE;
 }
 
+/* The action's own certificate is in: the other half of a pair, then the CA told. */
+static enum recovery_result finish_pair(struct certwrite *cw, const struct ca_client *c,
+                                        struct cert_record *rec, struct certwrite_outcome *out,
+                                        struct certwrite_error *e)
+{
+    if (write_partners(cw, c, rec, true, e) < 0)
+        return result_of_card_error(rec, e);
+    return confirm_written(cw, c, rec, out);
+}
+
 /* `e`: why a card step stopped, when one did. */
 static enum recovery_result follow_plan(struct certwrite *cw, const struct ca_client *c,
                                         struct cert_record *rec, struct certwrite_outcome *out,
@@ -622,15 +794,15 @@ static enum recovery_result follow_plan(struct certwrite *cw, const struct ca_cl
             "step %s: %s", rec->action.number, cert_step_name(rec->step), cert_plan_name(plan));
     switch (plan) {
     case CERT_PLAN_CONFIRM:
-        return confirm_written(cw, c, rec, out);
+        return finish_pair(cw, c, rec, out, e);
     case CERT_PLAN_WRITE:
         if (write_step(cw, c, rec, e) < 0)
             return result_of_card_error(rec, e);
-        return confirm_written(cw, c, rec, out);
+        return finish_pair(cw, c, rec, out, e);
     case CERT_PLAN_INSTALL:
         if (install_step(cw, c, rec, e) < 0)
             return result_of_card_error(rec, e);
-        return confirm_written(cw, c, rec, out);
+        return finish_pair(cw, c, rec, out, e);
     case CERT_PLAN_ISSUE:
         if (issue_and_install(cw, c, rec, out, e) < 0)
             return result_of_card_error(rec, e);

@@ -95,6 +95,11 @@ struct certwrite_outcome {
     uint8_t slot;
     bool confirmed;                      /* false: written, the CA is told later */
     char serial[CA_SERIAL_MAX + 1];
+    struct {                             /* the other half of a pair, written with it */
+        uint8_t slot;
+        char serial[CA_SERIAL_MAX + 1];
+    } partners[CERT_PARTNERS_MAX];
+    size_t n_partners;
 };
 
 /*

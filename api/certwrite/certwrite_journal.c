@@ -12,6 +12,12 @@
  * with stagedKey and csr from `signed` on (new keys only), certificate and
  * serial from `writing` / `installing` on. A record missing what its step
  * needs is not read (and left alone, logged), as is a torn or foreign file.
+ *
+ * Format 2 is format 1 and the other half of a pair, with the certificate:
+ *   "partners": [{"slot":"9d", "certificate":"<b64 DER>", "serial":"…"}]
+ * A record without partners is written as format 1, so a ukeyd of before
+ * pairs still finishes it; one with partners is format 2, which such a ukeyd
+ * leaves alone rather than finish half of.
  */
 #include "api/certwrite/certwrite_journal.h"
 
@@ -25,7 +31,8 @@
 #include "api/base/journal_dir.h"
 #include "api/base/log.h"
 
-#define RECORD_FORMAT   1
+#define RECORD_FORMAT_SINGLE  1
+#define RECORD_FORMAT_PAIR    2
 #define SPKI_MAX        1024
 
 struct cert_journal {
@@ -58,6 +65,8 @@ void cert_record_clear(struct cert_record *rec)
     free(rec->staged_spki);
     free(rec->csr);
     free(rec->cert);
+    for (size_t i = 0; i < rec->n_partners && i < CERT_PARTNERS_MAX; i++)
+        free(rec->partners[i].cert);
     OPENSSL_cleanse(rec, sizeof *rec);
 }
 
@@ -109,11 +118,41 @@ static int set_b64(json_t *v, const char *name, const uint8_t *data, size_t len)
     return rc;
 }
 
+static json_t *partner_to_json(const struct cert_partner *p)
+{
+    json_t *v = json_pack("{s:s, s:s}", "slot", ca_slot_name(p->slot), "serial", p->serial);
+
+    if (v && set_b64(v, "certificate", p->cert, p->cert_len)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* "partners", when the record has any. */
+static int set_partners(json_t *v, const struct cert_record *rec)
+{
+    json_t *list;
+
+    if (!rec->n_partners)
+        return 0;
+    if (!(list = json_array()))
+        return -1;
+    for (size_t i = 0; i < rec->n_partners; i++) {
+        if (json_array_append_new(list, partner_to_json(&rec->partners[i]))) {
+            json_decref(list);
+            return -1;
+        }
+    }
+    return json_object_set_new(v, "partners", list);
+}
+
 static json_t *record_to_json(const struct cert_record *rec)
 {
     const struct ca_action *a = &rec->action;
     json_t *v = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "format", RECORD_FORMAT,
+        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "format",
+        rec->n_partners ? RECORD_FORMAT_PAIR : RECORD_FORMAT_SINGLE,
         "step", cert_step_name(rec->step), "tokenId", rec->token_id, "caUrl", rec->ca_url,
         "actionId", a->id, "number", a->number, "kind", ca_action_kind_name(a->kind), "slot",
         ca_slot_name(a->slot), "keyPolicy", ca_key_policy_name(a->key_policy), "keyAlgorithm",
@@ -123,7 +162,8 @@ static json_t *record_to_json(const struct cert_record *rec)
     if (v && (set_b64(v, "stagedKey", rec->staged_spki, rec->staged_spki_len) ||
               set_b64(v, "csr", rec->csr, rec->csr_len) ||
               set_b64(v, "certificate", rec->cert, rec->cert_len) ||
-              (rec->serial[0] && json_object_set_new(v, "serial", json_string(rec->serial))))) {
+              (rec->serial[0] && json_object_set_new(v, "serial", json_string(rec->serial))) ||
+              set_partners(v, rec))) {
         json_decref(v);
         return NULL;
     }
@@ -189,6 +229,30 @@ static bool action_from_json(json_t *v, struct ca_action *a)
     return true;
 }
 
+/* "partners" of a format 2 record: each in a slot of its own, not the action's. */
+static bool read_partners(json_t *v, struct cert_record *rec)
+{
+    json_t *list = json_object_get(v, "partners"), *item;
+    size_t i;
+
+    if (!list)
+        return true;
+    if (!json_is_array(list) || json_array_size(list) > CERT_PARTNERS_MAX)
+        return false;
+    json_array_foreach(list, i, item) {
+        struct cert_partner *p = &rec->partners[i];
+        const char *slot = json_string_value(json_object_get(item, "slot"));
+        const char *serial = json_string_value(json_object_get(item, "serial"));
+
+        rec->n_partners = i + 1;
+        if (!ca_slot_of_name(slot, &p->slot) || p->slot == rec->action.slot ||
+            !journal_copy_text(serial, p->serial, sizeof p->serial) ||
+            !read_b64(item, "certificate", CA_CERT_DER_MAX, &p->cert, &p->cert_len) || !p->cert)
+            return false;
+    }
+    return true;
+}
+
 /* What each step must carry to be acted upon. */
 static bool complete_for_step(const struct cert_record *rec)
 {
@@ -220,7 +284,8 @@ static bool record_from_json(json_t *v, struct cert_record *rec)
     if (!v ||
         json_unpack(v, "{s:i, s:s, s:s, s:s, s?s}", "format", &format, "step", &step, "tokenId",
                     &token, "caUrl", &url, "serial", &serial) ||
-        format != RECORD_FORMAT || !step_of_name(step, &rec->step) ||
+        (format != RECORD_FORMAT_SINGLE && format != RECORD_FORMAT_PAIR) ||
+        !step_of_name(step, &rec->step) ||
         !journal_copy_text(token, rec->token_id, sizeof rec->token_id) ||
         !journal_copy_text(url, rec->ca_url, sizeof rec->ca_url) ||
         !action_from_json(v, &rec->action) ||
@@ -229,7 +294,8 @@ static bool record_from_json(json_t *v, struct cert_record *rec)
     if (!read_b64(v, "stagedKey", SPKI_MAX, &rec->staged_spki, &rec->staged_spki_len) ||
         !read_b64(v, "csr", CA_CSR_DER_MAX, &rec->csr, &rec->csr_len) ||
         !read_b64(v, "certificate", CA_CERT_DER_MAX, &rec->cert, &rec->cert_len) ||
-        !complete_for_step(rec)) {
+        (format == RECORD_FORMAT_PAIR && !read_partners(v, rec)) ||
+        (rec->n_partners && !rec->cert) || !complete_for_step(rec)) {
         cert_record_clear(rec);
         return false;
     }

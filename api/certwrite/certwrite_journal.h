@@ -39,6 +39,17 @@ enum cert_step {
 /* "generating", "signed", "writing", "installing", "confirming". */
 const char *cert_step_name(enum cert_step step);
 
+/* The other half of a pair: a certificate for the key already in `slot`,
+ * written after the action's own (docs/cert-protocol.md, "Certificate pairs"). */
+#define CERT_PARTNERS_MAX (CA_ACTION_CERTS_MAX - 1)
+
+struct cert_partner {
+    uint8_t slot;
+    uint8_t *cert;
+    size_t cert_len;
+    char serial[CA_SERIAL_MAX + 1];
+};
+
 struct cert_record {
     enum cert_step step;
     char token_id[CERT_JOURNAL_TOKEN_ID_MAX + 1];
@@ -51,6 +62,8 @@ struct cert_record {
     uint8_t *cert;                   /* from `writing` / `installing` on */
     size_t cert_len;
     char serial[CA_SERIAL_MAX + 1];  /* the certificate's, with it */
+    struct cert_partner partners[CERT_PARTNERS_MAX];   /* with the certificate, all checked */
+    size_t n_partners;
 };
 
 /* Frees the buffers and zeroes the record. */

@@ -62,18 +62,39 @@ static void respond_certwrite_error(struct request *r, const struct certwrite_er
 
 /* --- GET /v1/tokens/{id}/cert-actions ------------------------------------------------- */
 
+/* [{slot, role, oldSerial}]: the certificates the action re-issues, its own
+ * first; a pair (signing and encryption) is carried out as one. */
+static json_t *render_action_certs(const struct ca_action *a)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list && i < a->n_certs; i++) {
+        const struct ca_action_cert *c = &a->certs[i];
+
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot",
+                                                  ca_slot_name(c->slot), "role",
+                                                  ca_cert_role_name(c->role), "oldSerial",
+                                                  json_text_or_null(c->old_serial)))) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
 static json_t *render_item(const struct certwrite_item *item)
 {
     const struct ca_action *a = &item->action;
 
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:o}", "number",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:o, s:o}", "number",
                      a->number, "kind", ca_action_kind_name(a->kind), "state",
                      ca_action_state_name(a->state), "slot", ca_slot_name(a->slot), "keyPolicy",
                      ca_key_policy_name(a->key_policy), "keyAlgorithm",
                      token_key_alg_name(a->key_alg), "subject", a->subject, "oldSerial",
                      json_text_or_null(a->old_serial), "expiresAt", a->expires_at, "needsPin",
                      item->needs_pin, "interrupted", item->interrupted, "expectedSerial",
-                     json_text_or_null(item->expected_serial));
+                     json_text_or_null(item->expected_serial), "certificates",
+                     render_action_certs(a));
 }
 
 static json_t *render_items(const char *token_id, const struct certwrite_item *items, size_t n)
@@ -124,6 +145,26 @@ static json_t *render_slot_cert(struct request *r, const char *token_id, uint8_t
     return v;
 }
 
+/* [{slot, serial, certificate}]: every slot the action wrote, its own first. */
+static json_t *render_written(struct request *r, const char *token_id,
+                              const struct certwrite_outcome *out)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list && i <= out->n_partners; i++) {
+        uint8_t slot = i ? out->partners[i - 1].slot : out->slot;
+        const char *serial = i ? out->partners[i - 1].serial : out->serial;
+
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot", ca_slot_name(slot),
+                                                  "serial", serial, "certificate",
+                                                  render_slot_cert(r, token_id, slot)))) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
 void handle_cert_action_carry_out(struct request *r)
 {
     const char *pin = NULL;
@@ -161,8 +202,9 @@ void handle_cert_action_carry_out(struct request *r)
             "certificate: action %s carried out (%s)", number,
             out.confirmed ? "done" : "written, confirmation pending");
     respond_json(r, MHD_HTTP_OK,
-                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "number", number, "kind",
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "number", number, "kind",
                            ca_action_kind_name(out.kind), "slot", ca_slot_name(out.slot), "state",
                            out.confirmed ? "done" : "written", "serial", out.serial,
-                           "certificate", render_slot_cert(r, s->id, out.slot)));
+                           "certificate", render_slot_cert(r, s->id, out.slot), "certificates",
+                           render_written(r, s->id, &out)));
 }

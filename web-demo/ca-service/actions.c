@@ -15,6 +15,7 @@
 #include "issuing.h"
 #include "log.h"
 #include "mgmt.h"
+#include "pairs.h"
 #include "payment.h"
 #include "secret.h"
 #include "text.h"
@@ -69,14 +70,14 @@ static json_t *action_view(struct ca *ca, const struct cert_request *r)
     if (mgmt_algorithm(ca->db, r->token_id, mgmt) != CA_OK)
         return NULL;
     text_format_time(r->expires_at, expires, sizeof expires);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o*}",
                      "actionId", r->action_id, "number", r->number,
                      "kind", cr_kind_name(r->kind), "state", cr_state_name(r->state),
                      "slot", r->slot, "keyPolicy", cr_new_key(r->kind) ? "new" : "keep",
                      "keyAlgorithm", key_alg_name(r->key_alg),
                      "managementKeyAlgorithm", mgmt, "subject", r->subject,
                      "oldSerial", r->old_serial[0] ? json_string(r->old_serial) : json_null(),
-                     "expiresAt", expires);
+                     "expiresAt", expires, "certificates", pair_action_certificates(ca->db, r));
 }
 
 /* The ids first, then each loaded (which applies expiry) and viewed. */
@@ -237,31 +238,6 @@ static enum ca_code request_blob(sqlite3 *db, const char *column_sql, const char
     return CA_OK;
 }
 
-static json_t *issued_view(const unsigned char *der, size_t len, const struct issuer *is)
-{
-    char *cert = codec_base64(der, len);
-    json_t *chain = json_array(), *view = NULL;
-    unsigned char *ca_der = NULL;
-    size_t ca_len = 0;
-
-    /* An intermediate CA travels with the certificate; a root never does. */
-    if (cert && chain && is && issuer_chain_der(is, &ca_der, &ca_len) && ca_der) {
-        char *b64 = codec_base64(ca_der, ca_len);
-
-        if (!b64 || json_array_append_new(chain, json_string(b64))) {
-            json_decref(chain);
-            chain = NULL;
-        }
-        free(b64);
-    }
-    if (cert && chain)
-        view = json_pack("{s:s, s:O}", "certificate", cert, "chain", chain);
-    json_decref(chain);
-    free(ca_der);
-    free(cert);
-    return view;
-}
-
 /* What the certificate is issued for, and what the issue works from. */
 struct issue_work {
     struct cert_request r;
@@ -271,6 +247,31 @@ struct issue_work {
     size_t issued_len;
     EVP_PKEY *key;                       /* the subject key to certify */
 };
+
+/* {certificate, chain, certificates}: the request's own certificate at the
+ * top (as before pairs) and first in `certificates`, its partners after it. */
+static json_t *issued_view(struct ca *ca, const struct issue_work *w, const struct issuer *is)
+{
+    json_t *view = pair_cert_view(w->issued_der, w->issued_len, is);
+    json_t *list = json_array();
+    json_t *own = view ? json_deep_copy(view) : NULL;
+    bool ok = view && list && own &&
+              !json_object_set_new(own, "slot", json_string(w->r.slot)) &&
+              !json_object_set_new(own, "role", json_string(pair_role(w->r.slot)));
+
+    if (!ok)
+        json_decref(own);
+    else
+        ok = !json_array_append_new(list, own);   /* takes `own` whatever it answers */
+    ok = ok && pair_issued_views(ca, &w->r, list) &&
+         !json_object_set_new(view, "certificates", json_incref(list));
+    json_decref(list);
+    if (!ok) {
+        json_decref(view);
+        return NULL;
+    }
+    return view;
+}
 
 static void work_free(struct issue_work *w)
 {
@@ -366,14 +367,17 @@ static struct ca_problem issue_in_tx(struct ca *ca, const char *action_id, const
     if ((p = choose_key(w, csr_b64)).code != CA_OK)
         return p;
     *is = issuers_pick(ca->issuers, w->old, w->r.key_alg);
-    if (already_issued(w))
-        return ca_ok();
-    if (!*is) {
-        ca_log("action %.12s…: no issuing CA for %s keys (--issuer)", action_id,
-               key_alg_name(w->r.key_alg));
-        return ca_fail(CA_INTERNAL);
+    if (!already_issued(w)) {
+        if (!*is) {
+            ca_log("action %.12s…: no issuing CA for %s keys (--issuer)", action_id,
+                   key_alg_name(w->r.key_alg));
+            return ca_fail(CA_INTERNAL);
+        }
+        if ((p = issue_new(ca, w, *is)).code != CA_OK)
+            return p;
     }
-    return issue_new(ca, w, *is);
+    /* The pair is issued together, in the same transaction, or not at all. */
+    return pair_issue(ca, &w->r);
 }
 
 struct ca_problem action_issue(struct ca *ca, const char *action_id, const char *csr_b64,
@@ -389,7 +393,7 @@ struct ca_problem action_issue(struct ca *ca, const char *action_id, const char 
         return ca_fail(CA_INTERNAL);
     p = issue_in_tx(ca, action_id, csr_b64, &w, &is);
     if (p.code == CA_OK && (!db_tx_commit(&tx) ||
-                            !(*out = issued_view(w.issued_der, w.issued_len, is))))
+                            !(*out = issued_view(ca, &w, is))))
         p = ca_fail(CA_INTERNAL);
     if (p.code == CA_OK)
         ca_log("action %.12s… issued (%s, slot %s)", action_id, cr_kind_name(w.r.kind),
@@ -413,7 +417,7 @@ static bool record_written(sqlite3 *db, const struct cert_request *r)
               (x = cert_parse(der, len)) && cert_facts_of(x, &facts) &&
               token_set_slot_certificate(db, r->token_id, r->slot, facts.serial, der, len, true) &&
               token_add_certificate(db, r->token_id, facts.serial, facts.issuer) &&
-              (!r->order_id[0] || order_consume(db, r->order_id)) &&
+              pair_record_written(db, r) && (!r->order_id[0] || order_consume(db, r->order_id)) &&
               db_exec(db, "UPDATE cert_requests SET state = 'done', updated_at = ? "
                           "WHERE number = ? AND state = 'issued'", "ts", time(NULL),
                       r->number) == 1;
@@ -424,7 +428,7 @@ static bool record_written(sqlite3 *db, const struct cert_request *r)
 }
 
 struct ca_problem action_confirm(struct ca *ca, const char *action_id, const char *serial,
-                                 json_t **out)
+                                 json_t *certificates, json_t **out)
 {
     char canon[CA_SERIAL_MAX];
     struct cert_request r;
@@ -442,6 +446,8 @@ struct ca_problem action_confirm(struct ca *ca, const char *action_id, const cha
         return state_conflict(&r);
     if (strcmp(canon, r.issued_serial) != 0)
         return ca_bad_field("serial");
+    if ((p = pair_check_confirmed(ca->db, &r, certificates)).code != CA_OK)
+        return p;
     if (r.state == CR_ISSUED && (!record_written(ca->db, &r) || !db_tx_commit(&tx)))
         return ca_fail(CA_INTERNAL);
     if (r.state == CR_ISSUED)

@@ -33,8 +33,10 @@ struct ca_problem action_management_auth(struct ca *ca, const char *action_id,
 struct ca_problem action_issue(struct ca *ca, const char *action_id, const char *csr_b64,
                                json_t **out);
 
-/* {"state": "done"} once the serial is the issued certificate's. */
+/* {"state": "done"} once the serial is the issued certificate's and
+ * `certificates` ([{slot, serial}…], may be NULL) names each partner of a
+ * pair with its issued serial. */
 struct ca_problem action_confirm(struct ca *ca, const char *action_id, const char *serial,
-                                 json_t **out);
+                                 json_t *certificates, json_t **out);
 
 #endif

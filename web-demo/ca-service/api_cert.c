@@ -90,6 +90,7 @@ void api_cert_confirm(struct http_req *r)
     json_t *out = NULL;
 
     if (body && (serial = req_member_string(body, "serial", CA_SERIAL_MAX, &p)))
-        p = action_confirm(r->ca, r->captures[0], serial, &out);
+        p = action_confirm(r->ca, r->captures[0], serial, json_object_get(body, "certificates"),
+                           &out);
     reply_outcome(r, HTTP_OK, &p, out);
 }

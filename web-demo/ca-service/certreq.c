@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pairs.h"
 #include "log.h"
 #include "payment.h"
 #include "portal_session.h"
@@ -402,6 +403,7 @@ static struct ca_problem plan_and_store(struct ca *ca, const struct cert_filing 
         return pr;
     if ((code = choose_start(ca->db, p->r)) != CA_OK ||
         (code = insert_request(ca->db, p, &f->details)) != CA_OK ||
+        (code = pair_file(ca->db, p->r)) != CA_OK ||
         (code = portal_session_bind(ca->db, f->session_id, p->r->number)) != CA_OK)
         return ca_fail(code);
     return ca_ok();

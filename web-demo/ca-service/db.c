@@ -184,6 +184,16 @@ static const char *const schema =
     "  updated_at    INTEGER NOT NULL,"
     "  expires_at    INTEGER);"                   /* set on approval */
     "CREATE INDEX IF NOT EXISTS cert_requests_by_token ON cert_requests(token_id, created_at);"
+    /* the other certificates of a pair a request re-issues with its own (the
+     * encryption certificate of a change of a signing one): a table of its
+     * own, so a database of before has it added and its requests have none */
+    "CREATE TABLE IF NOT EXISTS cert_request_partners ("
+    "  number        TEXT NOT NULL REFERENCES cert_requests(number),"
+    "  slot          TEXT NOT NULL,"              /* 9a | 9c | 9d */
+    "  old_serial    TEXT NOT NULL,"              /* protocol form */
+    "  issued_der    BLOB,"
+    "  issued_serial TEXT,"                       /* canonical upper-case hex */
+    "  PRIMARY KEY (number, slot));"
     "CREATE TABLE IF NOT EXISTS cert_materials ("
     "  id           INTEGER PRIMARY KEY,"
     "  number       TEXT NOT NULL REFERENCES cert_requests(number),"

@@ -9,6 +9,14 @@
 #   - change with the key kept (SM2 token, 9a, charged: paid through the demo
 #     endpoints, reviewed, approved): the new serial on the token, the key
 #     still matches (vtoken show), the CA says done, no actionId anywhere;
+#     and the pair: the encryption certificate (9d) re-issued with the
+#     signing one, both with the new company, read over the API and over
+#     PC/SC (GET DATA);
+#   - the pair interrupted between its two writes (the token pulled, ukeyd
+#     SIGKILLed): the recovery writes the second, never a mixed pair;
+#   - a CA answer with one good and one bad certificate of a pair (the CA's
+#     record of 9d is not the token's key): neither written, no try and no
+#     management-key answer spent;
 #   - renewal with a new key (RSA/EC token, 9a): a missing PIN, a wrong PIN
 #     (PIN_INCORRECT, tries left, slot untouched), then the right one: new
 #     serial, key matches, yubico-piv-tool test-signature passes;
@@ -52,6 +60,9 @@ readonly BLANK=2
 readonly BLANK_SERIAL=10000003
 readonly BLANK_PUK=12345678
 readonly EVENT_WAIT_TENTHS=50
+readonly PAIR=3
+readonly PAIR_SERIAL=10000004
+readonly GET_RESPONSES=8          # a certificate of up to 2 KiB in 256-byte pieces
 
 for tool in curl jq ss openssl pkcs15-tool; do
     command -v "$tool" >/dev/null || skip_all "$tool is not installed"
@@ -93,10 +104,48 @@ jq --arg id "piv-${blank_guid,,}" --arg puk "$BLANK_PUK" --arg key "$BLANK_MGMT_
                   certificates: []}]' "$work/demo/ca-seed.json" >"$work/demo/ca-seed.json.new" ||
     skip_all "no seed record for the blank token"
 mv "$work/demo/ca-seed.json.new" "$work/demo/ca-seed.json"
-SECRETS=("$PIN" "$WRONG_PIN" "$SM2_MGMT_KEY" "$RSA_EC_MGMT_KEY" "$BLANK_MGMT_KEY")
+# A fourth token holding a signing (9a) and an encryption (9d) key, each
+# with its certificate from the demo RSA CA; the CA's record of its 9d is a
+# third certificate, for a key the token does not have: a change of its 9a
+# gets an answer whose 9a certificate is good and whose 9d one is not.
+ec_cert() {   # NAME SUBJECT: an EC P-256 key and its certificate from the demo RSA CA
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/demo/$1-key.pem" &&
+        openssl req -new -utf8 -key "$work/demo/$1-key.pem" -subj "$2" -config /dev/null \
+            -out "$work/demo/$1.csr" &&
+        printf 'keyUsage=critical,digitalSignature,keyAgreement\n' >"$work/demo/ext.cnf" &&
+        openssl x509 -req -in "$work/demo/$1.csr" -CA "$work/demo/rsa-ca.pem" \
+            -CAkey "$work/demo/rsa-ca-key.pem" -sha256 -days 30 -extfile "$work/demo/ext.cnf" \
+            -set_serial "0x4$(openssl rand -hex 8)" -out "$work/demo/$1.pem"
+}
+cert_record() {   # PEM SLOT: the seed's {serial, issuer, slot, der}
+    jq -cn --arg s "$(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//')" \
+        --arg i "$(openssl x509 -in "$1" -noout -issuer -nameopt RFC2253,-esc_msb,sep_comma_plus_space | sed 's/^issuer=//')" \
+        --arg slot "$2" --arg d "$(openssl x509 -in "$1" -outform DER | base64 -w 0)" \
+        '{serial: ($s | ascii_upcase), issuer: $i, slot: $slot, der: $d}'
+}
+PAIR_MGMT_KEY=$(openssl rand -hex 32)
+{ ec_cert pair-9a "/C=CN/O=成对科技有限公司/CN=王五" && ec_cert pair-9d "/C=CN/O=成对科技有限公司/CN=王五" &&
+    ec_cert stray-9d "/C=CN/O=成对科技有限公司/CN=王五"; } >"$work/pair.log" 2>&1 ||
+    { diag_file "$work/pair.log"; skip_all "openssl could not make the pair token's certificates"; }
+"$vtoken" provision --state "$work/demo/pair.state" --pin "$PIN" --puk "$BLANK_PUK" \
+    --serial "$PAIR_SERIAL" --mgmt-key "AES-256:$PAIR_MGMT_KEY" \
+    --cert "9a:$work/demo/pair-9a.pem" --key "9a:$work/demo/pair-9a-key.pem" \
+    --cert "9d:$work/demo/pair-9d.pem" --key "9d:$work/demo/pair-9d-key.pem" >>"$work/provision.log" 2>&1 ||
+    { diag_file "$work/provision.log"; skip_all "vtoken provision of the pair token failed"; }
+pair_guid=$("$vtoken" show --state "$work/demo/pair.state" | sed -n 's/^guid *: *//p')
+jq --arg id "piv-${pair_guid,,}" --arg puk "$BLANK_PUK" --arg key "$PAIR_MGMT_KEY" \
+    --argjson a "$(cert_record "$work/demo/pair-9a.pem" 9a)" \
+    --argjson d "$(cert_record "$work/demo/stray-9d.pem" 9d)" \
+    '.tokens += [{tokenId: $id, owner: "王五", phone: "13600004000", puk: $puk, fee: null,
+                  managementKey: {algorithm: "AES-256", key: $key},
+                  certFees: {change: "0.00", renewal: "0.00", reinstall: "0.00", issue: "0.00"},
+                  certificates: [$a, $d]}]' "$work/demo/ca-seed.json" >"$work/demo/ca-seed.json.new" ||
+    skip_all "no seed record for the pair token"
+mv "$work/demo/ca-seed.json.new" "$work/demo/ca-seed.json"
+SECRETS=("$PIN" "$WRONG_PIN" "$SM2_MGMT_KEY" "$RSA_EC_MGMT_KEY" "$BLANK_MGMT_KEY" "$PAIR_MGMT_KEY")
 
-start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/demo/blank.state" ||
-    skip_all "the rig did not start"
+start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/demo/blank.state" \
+    "$work/demo/pair.state" || skip_all "the rig did not start"
 # The binary is there: a CA that does not start (a seed record refused) fails the test.
 start_ukey_ca "$work/demo/ca-seed.json" \
     --issuer "$work/demo/sm2-ca.pem:$work/demo/sm2-ca-key.pem" \
@@ -134,14 +183,16 @@ start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf" || skip_all "
 SM2_ID=$(token_id_in "$RIG_READER_0")
 RSA_ID=$(token_id_in "$RIG_READER_1")
 BLANK_ID=$(token_id_in "$RIG_READER_2")
-check "the three tokens are seen" test -n "$SM2_ID" -a -n "$RSA_ID" -a -n "$BLANK_ID"
+PAIR_ID=$(token_id_in "$RIG_READER_3")
+check "the four tokens are seen" test -n "$SM2_ID" -a -n "$RSA_ID" -a -n "$BLANK_ID" -a -n "$PAIR_ID"
 check "…the blank one by the id the CA has on record" test "$BLANK_ID" = "piv-${blank_guid,,}"
-index_of() { case $1 in "$SM2_ID") echo $SM2 ;; "$RSA_ID") echo $RSA ;; *) echo $BLANK ;; esac; }
+index_of() { case $1 in "$SM2_ID") echo $SM2 ;; "$RSA_ID") echo $RSA ;; "$PAIR_ID") echo $PAIR ;; *) echo $BLANK ;; esac; }
 reader_of() { local r; r="RIG_READER_$(index_of "$1")"; echo "${!r}"; }
 state_of() {
     case $1 in
     "$SM2_ID") echo "$work/demo/sm2.state" ;;
     "$RSA_ID") echo "$work/demo/rsa-ec.state" ;;
+    "$PAIR_ID") echo "$work/demo/pair.state" ;;
     *) echo "$work/demo/blank.state" ;;
     esac
 }
@@ -159,6 +210,44 @@ serial_of() {   # TOKEN SLOT: the serial ukeyd shows now, or "" when the slot ha
     done
     diag "serial of $1 $2: $code $(field .code)" >&2
 }
+
+subject_of() {   # TOKEN SLOT: the subject ukeyd shows for the slot's certificate
+    req GET "/v1/tokens/$1/certificates/$2"
+    [ "$code" = 200 ] && field .subject.display
+}
+# pcsc_subject TOKEN SLOT: the subject of the slot's certificate as the card
+# gives it over PC/SC: GET DATA of the PIV object, GET RESPONSE while the
+# card says more is waiting (61xx), the certificate (tag 70) out of the
+# object (tag 53), read by openssl.
+pcsc_subject() {
+    local tag apdus=()
+    case $2 in 9a) tag=5FC105 ;; 9c) tag=5FC10A ;; 9d) tag=5FC10B ;; *) tag=5FC101 ;; esac
+    for ((i = 0; i < GET_RESPONSES; i++)); do apdus+=(00C0000000); done
+    "$build/rig/pcsc-apdu" "$(reader_of "$1")" 00A4040005A000000308 "00CB3FFF055C03${tag}00" \
+        "${apdus[@]}" 2>/dev/null | python3 -c '
+import sys
+data = b""
+for line in sys.stdin.read().split()[1:]:
+    raw = bytes.fromhex(line)
+    data += raw[:-2]
+    if raw[-2] != 0x61:
+        break
+def tlv(b, at):   # tag (one or two bytes as given), value
+    tag = b[at]; at += 1
+    n = b[at]; at += 1
+    if n & 0x80:
+        k = n & 0x7F; n = int.from_bytes(b[at:at + k], "big"); at += k
+    return tag, b[at:at + n]
+tag, obj = tlv(data, 0)
+tag, cert = tlv(obj, 0)
+assert tag == 0x70
+sys.stdout.buffer.write(cert)' 2>/dev/null |
+        openssl x509 -inform DER -noout -subject -nameopt RFC2253,-esc_msb,sep_comma_plus_space 2>/dev/null |
+        sed 's/^subject=//'
+}
+
+pcsc_org() { pcsc_subject "$1" "$2" | grep -q "O=$3,"; }   # TOKEN SLOT ORGANIZATION
+api_org() { subject_of "$1" "$2" | grep -q "O=$3,"; }      # TOKEN SLOT ORGANIZATION
 
 # file TOKEN KIND SLOT [ORGANIZATION]: a request at the CA's portal; $number, $payment_url.
 file() {
@@ -183,6 +272,7 @@ carry_out() { post_json "/v1/tokens/$1/cert-actions/$number" "${2:-{\}}"; }
 key_matches() {   # TOKEN SLOT: the vtoken's own judgement of the slot
     "$vtoken" show --state "$(state_of "$1")" 2>/dev/null | grep -q "^ *$2: key matches certificate"
 }
+pair_keys_match() { key_matches "$1" 9a && key_matches "$1" 9d; }   # TOKEN
 opensc_reads() {   # TOKEN: OpenSC decodes the 9a certificate (PIV id 01)
     pkcs15-tool --reader "$(index_of "$1")" --read-certificate 01 2>/dev/null |
         openssl x509 -noout -serial >/dev/null 2>&1
@@ -256,19 +346,35 @@ certs_changed() {
 # --- change, key kept (SM2, charged) --------------------------------------------------
 
 old=$(serial_of "$SM2_ID" 9a)
+old_enc=$(serial_of "$SM2_ID" 9d)
+check "before: the encryption certificate (9d) carries the old company over PC/SC" \
+    pcsc_org "$SM2_ID" 9d 演示科技有限公司
 approved "$SM2_ID" change 9a 新演示科技有限公司
 req GET "/v1/tokens/$SM2_ID/cert-actions"
 expect_json "the approved change is listed" 200 \
     "[.actions[] | select(.number == \"$number\")] | length == 1" \
     "(.actions[] | select(.number == \"$number\")) | .kind == \"change\" and .keyPolicy == \"keep\" and .needsPin == false and .interrupted == false"
+expect_json "…as a pair: the signing certificate in 9a and the encryption one in 9d" 200 \
+    "(.actions[] | select(.number == \"$number\")) | [.certificates[] | .slot + \":\" + .role] == [\"9a:signing\", \"9d:encryption\"]" \
+    "(.actions[] | select(.number == \"$number\")) | .certificates[1].oldSerial == \"$old_enc\""
 check "no actionId reaches the page" bash -c "! grep -q 'act-' '$work/body'"
 check "the event stream opens" open_events "$work/events"
 carry_out "$SM2_ID"
 expect_json "change carried out" 200 '.state == "done"' ".number == \"$number\"" \
     '.certificate.subject.display | test("新演示科技有限公司")'
+expect_json "…the answer names both certificates written" 200 \
+    '[.certificates[].slot] == ["9a", "9d"]' \
+    '[.certificates[].certificate.subject.display | test("新演示科技有限公司")] == [true, true]'
 new=$(serial_of "$SM2_ID" 9a)
+new_enc=$(serial_of "$SM2_ID" 9d)
 check "the slot shows the new serial" test -n "$new" -a "$new" != "$old"
+check "the encryption certificate (9d) is re-issued with it" test -n "$new_enc" -a "$new_enc" != "$old_enc"
 check "SM2 9a: the key matches the certificate" key_matches "$SM2_ID" 9a
+check "SM2 9d: the encryption key kept, re-certified" key_matches "$SM2_ID" 9d
+check "ukeyd: 签名证书 (9a) carries the new company" api_org "$SM2_ID" 9a 新演示科技有限公司
+check "ukeyd: 加密证书 (9d) carries the new company" api_org "$SM2_ID" 9d 新演示科技有限公司
+check "PC/SC: 9a carries the new company" pcsc_org "$SM2_ID" 9a 新演示科技有限公司
+check "PC/SC: 9d carries the new company" pcsc_org "$SM2_ID" 9d 新演示科技有限公司
 check "the CA says done" test "$(ca_state)" = "done"
 check "the stream got certificates-changed for the SM2 token" certs_changed "$work/events" "$SM2_ID"
 req GET "/v1/tokens/$SM2_ID/cert-actions"
@@ -430,6 +536,52 @@ yank "new key, pulled before MOVE KEY" "$RSA_ID" renewal $INS_MOVE_KEY before "$
 yank "new key, pulled after MOVE KEY" "$RSA_ID" renewal $INS_MOVE_KEY after "$PIN"
 yank "new key, pulled after PUT DATA" "$RSA_ID" renewal $INS_PUT_DATA after "$PIN"
 yank "SM2 keep, pulled after PUT DATA" "$SM2_ID" change $INS_PUT_DATA after
+# The first PUT DATA of that change was 9a's: the pull fell between the pair's writes.
+check "pulled between the pair's writes: 9a carries the filed company" \
+    pcsc_org "$SM2_ID" 9a 演示科技有限公司
+check "…and so does 9d, written by the recovery" \
+    pcsc_org "$SM2_ID" 9d 演示科技有限公司
+check "SM2 9d: the key matches the certificate" key_matches "$SM2_ID" 9d
+
+# --- ukeyd killed between the pair's two writes --------------------------------------------
+
+approved "$SM2_ID" change 9a 第三演示科技有限公司
+stop_ukeyd
+start_ukeyd "$work/ukeyd.log" env UKEYD_TEST_CRASH_AFTER=cert-writing "$ukeyd" --config "$work/ukeyd.conf"
+carry_out "$SM2_ID"
+wait "$daemon_pid" 2>/dev/null
+check "pair: ukeyd died by SIGKILL after the first write" test "$?" = "$KILLED_BY_SIGKILL"
+daemon_pid=
+check "pair: the journal holds one record with the other half" \
+    bash -c "jq -e '.format == 2 and (.partners | length) == 1 and .partners[0].slot == \"9d\"' '$state/cert/'*.json"
+check "pair: right then 9a is new and 9d is not" \
+    eval 'pcsc_org "$SM2_ID" 9a 第三演示科技有限公司 && ! pcsc_org "$SM2_ID" 9d 第三演示科技有限公司'
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"
+check "pair: the recovery at start finishes, the CA says done" wait_ca_done
+check "pair: PC/SC 9a carries the new company" pcsc_org "$SM2_ID" 9a 第三演示科技有限公司
+check "pair: PC/SC 9d carries it too" pcsc_org "$SM2_ID" 9d 第三演示科技有限公司
+check "pair: both keys match their certificates" pair_keys_match "$SM2_ID"
+check "pair: the journal is empty" bash -c "! ls '$state/cert/'*.json 2>/dev/null | grep -q ."
+
+# --- one good and one bad certificate: neither written -----------------------------------
+
+pair_old=$(serial_of "$PAIR_ID" 9a)
+pair_old_enc=$(serial_of "$PAIR_ID" 9d)
+req GET "/v1/tokens/$PAIR_ID/pin"
+tries_before=$(field .triesLeft)
+answers_before=$(grep -c 'management-auth answered' "$work/ukey-ca.log")
+approved "$PAIR_ID" change 9a 成对新科技有限公司
+carry_out "$PAIR_ID"
+expect_json "a pair with a bad 9d certificate: CERT_INVALID" 502 "$(problem CERT_INVALID)"
+check "…9a is untouched" test "$(serial_of "$PAIR_ID" 9a)" = "$pair_old"
+check "…9d is untouched" test "$(serial_of "$PAIR_ID" 9d)" = "$pair_old_enc"
+check "…both keys still match" pair_keys_match "$PAIR_ID"
+check "…no journal record is left" bash -c "! ls '$state/cert/'*.json 2>/dev/null | grep -q ."
+req GET "/v1/tokens/$PAIR_ID/pin"
+check "…no PIN try spent" test "$(field .triesLeft)" = "$tries_before" -a "$tries_before" != null
+check "…no management-key answer asked" \
+    test "$(grep -c 'management-auth answered' "$work/ukey-ca.log")" = "$answers_before"
+check "…the CA does not say done" test "$(ca_state)" != "done"
 
 # --- ukeyd killed mid-write ---------------------------------------------------------------
 

@@ -9,7 +9,9 @@
 # portal session that filed it, the actions ukeyd lists, management-key answers that
 # `openssl enc` agrees with and their limit, certificates issued for
 # openssl-made requests (RSA, EC, SM2 with its distinguishing id) and for
-# kept keys, refusals of bad requests, confirmation, expiry, the browser
+# kept keys, the pair a change re-issues (the SM2 token's signing 9a with its
+# encryption 9d: one subject, the 9d key kept, confirmed only with both
+# serials), refusals of bad requests, confirmation, expiry, the browser
 # guard, a restart, make-demo-seed's seed and roots, and a log without
 # secrets. TAP on stdout.
 #
@@ -77,6 +79,11 @@ mgmt_auth() { post "/cert/v1/actions/$1/management-auth" "{\"algorithm\":\"$2\",
 issue() { post "/cert/v1/actions/$1/issue" "${2:-{\}}"; }
 issue_csr() { issue "$1" "{\"csr\":\"$(base64 -w 0 <"$2")\"}"; }
 confirm() { post "/cert/v1/actions/$1/confirm" "{\"serial\":\"$2\"}"; }
+# confirm_pair ACTION SERIAL ENC-SERIAL: the confirmation of a signing (9a) and encryption (9d) pair
+confirm_pair() {
+    post "/cert/v1/actions/$1/confirm" "$(jq -cn --arg s "$2" --arg e "$3" \
+        '{serial: $s, certificates: [{slot: "9a", serial: $s}, {slot: "9d", serial: $e}]}')"
+}
 
 # Expected management-key answer: CHALLENGE-HEX ALG KEY-HEX -> base64
 openssl_answer() {
@@ -281,6 +288,10 @@ check "listed for ukeyd: keep, SM2, AES-128 management key, the new subject, the
     'grep -Eq "^[0-9A-F]+\$" <<<"$(field .actions[0].oldSerial)"' \
     '[ "$(field .actions[0].expiresAt)" != null ]' \
     'header_has "Cache-Control: no-store"'
+check "…as a pair: 9a (signing) and the token's encryption certificate 9d with it" \
+    all 'field_is "[.actions[0].certificates[] | .slot + \":\" + .role] | join(\" \")" "9a:signing 9d:encryption"' \
+    'same_serial "$(field .actions[0].certificates[0].oldSerial)" "$SM2_9A"' \
+    'same_serial "$(field .actions[0].certificates[1].oldSerial)" "$SM2_9D"'
 CHG_ACT=$(field .actions[0].actionId)
 check "the action id is a 128-bit bearer capability" grep -Eq '^act-[0-9a-f]{32}$' <<<"$CHG_ACT"
 get "/cert/v1/actions/$CHG_ACT"
@@ -329,18 +340,44 @@ check "a new positive 128-bit serial; key usages as the old certificate's; key i
     'ext_text "$work/chg.pem" extendedKeyUsage | grep -q "Client Authentication"' \
     'ext_text "$work/chg.pem" subjectKeyIdentifier | grep -q :' \
     'ext_text "$work/chg.pem" authorityKeyIdentifier | grep -q :'
+issue "$CHG_ACT"
+check "the answer carries the pair: 9a's certificate first (the same as at the top), then 9d's" \
+    all 'status_is 200' 'field_is "[.certificates[] | .slot + \":\" + .role] | join(\" \")" "9a:signing 9d:encryption"' \
+    '[ "$(field .certificates[0].certificate)" = "$(field .certificate)" ]' \
+    'field_is ".certificates[1].chain | length" 0'
+field .certificates[1].certificate | base64 -d | openssl x509 -inform DER -out "$work/chg-enc.pem" 2>/dev/null
+CHG_ENC_SERIAL=$(cert_serial "$work/chg-enc.pem")
+check "the encryption certificate: verifies against the SM2 root, SM3withSM2" \
+    all 'verify_sm2 "$work/chg-enc.pem"' 'signed_sm3_sm2 "$work/chg-enc.pem"'
+check "…for the key the token already has in 9d (kept, re-certified)" \
+    [ "$(pub_of_cert "$work/chg-enc.pem")" = "$(pub_of_key "$demo/sm2-9d-key.pem")" ]
+check "…with the same new subject as the signing one" \
+    [ "$(cert_subject "$work/chg-enc.pem")" = "$(cert_subject "$work/chg.pem")" ]
+check "…its own new serial, and the old 9d certificate's usages (key encipherment)" \
+    all '[ "$CHG_ENC_SERIAL" != "$CHG_SERIAL" ]' '! same_serial "$CHG_ENC_SERIAL" "$SM2_9D"' \
+    'ext_text "$work/chg-enc.pem" keyUsage | grep -q "Key Encipherment"'
 query "$SM2"
 check "issued: still listed, state issued" field_is .actions[0].state issued
 issue "$CHG_ACT"
 save_cert "$work/chg2.pem"
-check "issue again: the same certificate (idempotent)" cmp -s "$work/chg.pem" "$work/chg2.pem"
-confirm "$CHG_ACT" "$SM2_9A"
+field .certificates[1].certificate | base64 -d | openssl x509 -inform DER -out "$work/chg-enc2.pem" 2>/dev/null
+check "issue again: the same pair (idempotent)" \
+    all 'cmp -s "$work/chg.pem" "$work/chg2.pem"' 'cmp -s "$work/chg-enc.pem" "$work/chg-enc2.pem"'
+confirm_pair "$CHG_ACT" "$SM2_9A" "$CHG_ENC_SERIAL"
 check "confirm with another serial -> 400 field serial" \
     all 'is_problem 400 BAD_REQUEST' 'field_is .field serial'
-confirm "$CHG_ACT" "00$CHG_SERIAL"
-check "confirm with the issued serial (any hex form) -> done" \
-    all 'status_is 200' 'field_is .state done'
 confirm "$CHG_ACT" "$CHG_SERIAL"
+check "confirm naming only the signing certificate (a client of before pairs) -> 400 field certificates" \
+    all 'is_problem 400 BAD_REQUEST' 'field_is .field certificates'
+confirm_pair "$CHG_ACT" "$CHG_SERIAL" "$SM2_9D"
+check "confirm naming the old encryption certificate -> 400 field certificates" \
+    all 'is_problem 400 BAD_REQUEST' 'field_is .field certificates'
+get "/cert/v1/actions/$CHG_ACT"
+check "…and the action is still issued, not done" all 'status_is 200' 'field_is .state issued'
+confirm_pair "$CHG_ACT" "00$CHG_SERIAL" "$CHG_ENC_SERIAL"
+check "confirm with both issued serials (any hex form) -> done" \
+    all 'status_is 200' 'field_is .state done'
+confirm_pair "$CHG_ACT" "$CHG_SERIAL" "$CHG_ENC_SERIAL"
 check "confirm again -> 200 (idempotent)" all 'status_is 200' 'field_is .state done'
 check "done: no longer listed" not_listed "$SM2" "$CHG"
 get "/cert/v1/actions/$CHG_ACT"
@@ -456,10 +493,14 @@ check "an RSA request: verifies against the RSA root, the request's key" \
     all 'status_is 200' 'verify_rsa "$work/rsa.pem"' \
     '[ "$(pub_of_cert "$work/rsa.pem")" = "$(pub_of_csr "$work/rsa.csr")" ]'
 
-file_request "$SM2" renewal 9d "$SM2_9D" null EC-P256
+# 9d holds the pair's encryption certificate now: the record names it.
+file_request "$SM2" renewal 9d "$SM2_9D"
+check "a request naming the 9d certificate the pair replaced -> 404 TOKEN_UNKNOWN" \
+    is_problem 404 TOKEN_UNKNOWN
+file_request "$SM2" renewal 9d "$CHG_ENC_SERIAL" null EC-P256
 check "an EC key for the SM2 token -> 400 field keyAlgorithm" \
     all 'is_problem 400 BAD_REQUEST' 'field_is .field keyAlgorithm'
-file_request "$SM2" renewal 9d "$SM2_9D"
+file_request "$SM2" renewal 9d "$CHG_ENC_SERIAL"
 SR=$(field .number)
 check "SM2 renewal: 100.00 CNY" all 'status_is 201' 'field_is .fee.amount 100.00'
 pay "$(field .paymentUrl)"
@@ -487,7 +528,7 @@ check "an SM2 request (signed with distid $SM2_ID): verifies, SM3withSM2, the re
     all 'status_is 200' 'verify_sm2 "$work/sm2.pem"' 'signed_sm3_sm2 "$work/sm2.pem"' \
     '[ "$(pub_of_cert "$work/sm2.pem")" = "$(pub_of_csr "$work/sm2.csr")" ]'
 check "... with the 9d certificate's subject and usages (key encipherment)" \
-    all '[ "$(cert_subject "$work/sm2.pem")" = "$(cert_subject "$demo/sm2-9d.pem")" ]' \
+    all '[ "$(cert_subject "$work/sm2.pem")" = "$(cert_subject "$work/chg-enc.pem")" ]' \
     'ext_text "$work/sm2.pem" keyUsage | grep -q "Key Encipherment"'
 
 file_request "$RSA" issue 9a null

@@ -302,34 +302,93 @@ static void test_pins(struct skf_host *h)
     TAP_EQ_STR(skf_err_name(skf_host_clear_state(h, DEV, APP)), "OK", "secure state cleared on request");
 }
 
+/* The CA's side of the remote unblock (the vskf CLI): the answer to
+ * `challenge` that sets `pin`, into `answer`; its length, 0 on failure. */
+static size_t ca_answer_for(const uint8_t *challenge, size_t len, const char *pin,
+                            uint8_t *answer, size_t room)
+{
+    char hex[2 * CHALLENGE_LEN + 1], out[PATH_LEN];
+    size_t n = 0;
+    FILE *f;
+
+    for (size_t i = 0; i < len && i < CHALLENGE_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", challenge[i]);
+    snprintf(out, sizeof out, "%s/answer", work);
+    run("'%s' unblock-answer %s %s %s >'%s'", vskf_cli, ADMIN_PIN, pin, hex, out);
+    if ((f = fopen(out, "r"))) {
+        unsigned byte;
+
+        while (n < room && fscanf(f, "%2x", &byte) == 1)
+            answer[n++] = (uint8_t)byte;
+        fclose(f);
+    }
+    return n;
+}
+
 static void test_remote_unblock(struct skf_host *h)
 {
     uint8_t challenge[CHALLENGE_LEN], answer[64];
-    char hex[2 * CHALLENGE_LEN + 1], out[PATH_LEN];
     size_t n = 0;
     uint32_t tries = 0;
-    FILE *f;
 
     tap_ok(skf_host_caps(h) & SKF_CAP_REMOTE_UNBLOCK, "the library offers the remote unblock extension");
     TAP_EQ_STR(skf_err_name(skf_host_remote_unblock_request(h, DEV, APP, challenge, sizeof challenge)), "OK",
                "the token's challenge fetched");
-    for (size_t i = 0; i < sizeof challenge; i++)
-        snprintf(hex + 2 * i, 3, "%02x", challenge[i]);
-    snprintf(out, sizeof out, "%s/answer", work);
-    run("'%s' unblock-answer %s 13572468 %s >'%s'", vskf_cli, ADMIN_PIN, hex, out);
-    if ((f = fopen(out, "r"))) {
-        unsigned byte;
-
-        while (n < sizeof answer && fscanf(f, "%2x", &byte) == 1)
-            answer[n++] = (uint8_t)byte;
-        fclose(f);
-    }
+    n = ca_answer_for(challenge, sizeof challenge, "13572468", answer, sizeof answer);
     tap_ok(n > 0, "the CA's answer computed (%zu bytes)", n);
     TAP_EQ_STR(skf_err_name(skf_host_remote_unblock(h, DEV, APP, answer, n, &tries)), "OK",
                "the answer applied");
     TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "13572468", &tries)), "OK",
                "the PIN the CA's answer carried verifies");
     skf_host_change_pin(h, DEV, APP, SKF_PIN_USER, "13572468", USER_PIN, &tries);
+}
+
+static uint32_t admin_tries(struct skf_host *h)
+{
+    struct skf_pin_info pi = { 0 };
+
+    skf_host_pin_info(h, DEV, APP, SKF_PIN_ADMIN, &pi);
+    return pi.tries_left;
+}
+
+/*
+ * A key that loses its challenge when the application closes
+ * (challenge-lost-on-close): the answer given in the application the
+ * challenge was drawn in, which the helper holds open, is taken; the same
+ * right answer after another call closed that application (what the unlock
+ * did when the challenge and the answer were two token operations) is wrong
+ * to the key and costs an admin-PIN try.
+ */
+static void test_remote_unblock_held(struct skf_host *h)
+{
+    uint8_t challenge[CHALLENGE_LEN], answer[64];
+    char quirks[PATH_LEN + sizeof "/quirks"];
+    uint32_t tries = 0, before;
+    size_t n;
+
+    snprintf(quirks, sizeof quirks, "%s/quirks", devdir);
+    if (!tap_ok(run("echo challenge-lost-on-close >'%s'", quirks) == 0,
+                "the key loses its challenge when its application closes"))
+        return;
+    before = admin_tries(h);
+    skf_host_remote_unblock_request(h, DEV, APP, challenge, sizeof challenge);
+    n = ca_answer_for(challenge, sizeof challenge, "24681357", answer, sizeof answer);
+    TAP_EQ_STR(skf_err_name(skf_host_remote_unblock(h, DEV, APP, answer, n, &tries)), "OK",
+               "an answer in the application the challenge was drawn in is taken");
+    TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, "24681357", &tries)), "OK",
+               "and its PIN verifies");
+    TAP_EQ_INT(admin_tries(h), before, "at no admin-PIN try");
+
+    skf_host_remote_unblock_request(h, DEV, APP, challenge, sizeof challenge);
+    n = ca_answer_for(challenge, sizeof challenge, USER_PIN, answer, sizeof answer);
+    TAP_EQ_INT(admin_tries(h), before, "another call between: the challenge's application closed");
+    TAP_EQ_STR(skf_err_name(skf_host_remote_unblock(h, DEV, APP, answer, n, &tries)), "PIN_INCORRECT",
+               "then the same right answer is wrong to the key");
+    TAP_EQ_INT(admin_tries(h), before - 1, "and costs an admin-PIN try: why the unlock holds it");
+    unlink(quirks);
+    skf_host_change_pin(h, DEV, APP, SKF_PIN_ADMIN, ADMIN_PIN, ADMIN_PIN, &tries);
+    TAP_EQ_INT(admin_tries(h), before, "the right admin PIN restores the try");
+    skf_host_change_pin(h, DEV, APP, SKF_PIN_USER, "24681357", USER_PIN, &tries);
 }
 
 /* A fault that kills or wedges the helper: a clean error, a new helper, and
@@ -703,6 +762,7 @@ int main(void)
             test_reads(h, der, der_len);
             test_pins(h);
             test_remote_unblock(h);
+            test_remote_unblock_held(h);
             test_events("SKF_WaitForDevEvent");
             test_faults(h);
             test_no_network(h);

@@ -412,30 +412,76 @@ static bool answer_for(const char *admin, const char *pin, const uint8_t *ch, si
     return n > 0;
 }
 
+/* The CA's side of the relay, through the vskf CLI; `fail` makes it give up. */
+struct test_relay {
+    const char *admin, *pin;
+    bool fail;
+    int calls;
+};
+
+static token_err test_answer(void *userdata, const uint8_t *challenge, size_t len,
+                             uint8_t *answer, size_t *answer_len)
+{
+    struct test_relay *r = userdata;
+    uint8_t ans[64];
+    size_t n = 0;
+
+    r->calls++;
+    if (r->fail || !answer_for(r->admin, r->pin, challenge, len, ans, &n) || n > *answer_len)
+        return TOKEN_E_RELAY_FAILED;
+    memcpy(answer, ans, n);
+    *answer_len = n;
+    return TOKEN_OK;
+}
+
+static token_err unblock_via(struct token_service *svc, const char *id, struct test_relay *tr,
+                             int *tries)
+{
+    struct token_unblock_relay r = {.challenge_len = CHALLENGE_LEN, .answer = test_answer,
+                                    .userdata = tr};
+
+    return token_service_unblock_remote(svc, id, &r, tries);
+}
+
 static void test_remote_unblock(struct token_service *svc, const char *piv_id)
 {
-    uint8_t ch[CHALLENGE_LEN], ans[64];
-    size_t ans_len = 0;
+    struct test_relay ca = {.admin = NEW_ADMIN, .pin = REMOTE_PIN};
+    struct test_relay down = {.fail = true};
+    char quirks[PATH_LEN + 16];
     int tries = -9;
 
-    TAP_EQ_INT(token_service_unblock_challenge(svc, piv_id, ch, sizeof ch), TOKEN_E_NOT_SUPPORTED,
+    TAP_EQ_INT(unblock_via(svc, piv_id, &ca, &tries), TOKEN_E_NOT_SUPPORTED,
                "a PIV token has no challenge-response unblock");
-    if (!TAP_EQ_INT(token_service_unblock_challenge(svc, ID_A, ch, sizeof ch), TOKEN_OK,
-                    "the SKF token's challenge"))
-        return;
-    tap_ok(answer_for(NEW_ADMIN, REMOTE_PIN, ch, sizeof ch, ans, &ans_len), "the CA answers it");
-    TAP_EQ_INT(token_service_unblock_remote(svc, ID_A, ans, ans_len, &tries), TOKEN_OK,
-               "the answer sets the PIN");
+    TAP_EQ_INT(ca.calls, 0, "and the CA is not asked");
+    TAP_EQ_INT(unblock_via(svc, ID_A, &down, &tries), TOKEN_E_RELAY_FAILED,
+               "a relay that gives up fails the unblock");
+    tap_ok(shows(DEV_A, "admin-pin-tries: 3/3"), "at no admin try");
+    TAP_EQ_INT(unblock_via(svc, ID_A, &ca, &tries), TOKEN_OK,
+               "the challenge relayed, the CA's answer sets the PIN");
+    TAP_EQ_INT(ca.calls, 1, "the CA asked once");
     TAP_EQ_INT(token_service_verify_pin(svc, ID_A, REMOTE_PIN, 0, &tries), TOKEN_OK,
                "the PIN the CA's answer carried works");
-    tap_ok(token_service_unblock_remote(svc, ID_A, ans, ans_len, &tries) != TOKEN_OK,
-           "the same answer again is refused: a challenge answers once");
     tap_ok(shows(DEV_A, "admin-pin-tries: 3/3"), "and that cost no admin try");
+
+    /* a key that draws a fresh random when an application closes */
+    snprintf(quirks, sizeof quirks, "%s/quirks", devdir);
+    if (!tap_ok(run("echo challenge-lost-on-close >'%s'", quirks) == 0,
+                "the key loses its challenge when its application closes"))
+        return;
+    ca.pin = NEW_PIN;
+    TAP_EQ_INT(unblock_via(svc, ID_A, &ca, &tries), TOKEN_OK,
+               "the unblock holds the application from challenge to answer: the answer is taken");
+    TAP_EQ_INT(token_service_verify_pin(svc, ID_A, NEW_PIN, 0, &tries), TOKEN_OK,
+               "its PIN works");
+    tap_ok(shows(DEV_A, "admin-pin-tries: 3/3"), "no admin try spent");
+    unlink(quirks);
+    TAP_EQ_INT(token_service_change_pin(svc, ID_A, NEW_PIN, REMOTE_PIN, 0, &tries), TOKEN_OK,
+               "the PIN as the tests after expect it");
 }
 
 static void test_admin_last_try(struct token_service *svc)
 {
-    uint8_t ch[CHALLENGE_LEN], junk[36] = {0};
+    struct test_relay junk = {.admin = WRONG_ADMIN, .pin = NEW_PIN};
     int tries = -9;
 
     TAP_EQ_INT(token_service_change_puk(svc, ID_A, WRONG_ADMIN, NEW_ADMIN, &tries),
@@ -449,9 +495,9 @@ static void test_admin_last_try(struct token_service *svc)
     TAP_EQ_INT(tries, 1, "1 left");
     TAP_EQ_INT(token_service_change_puk(svc, ID_A, NEW_ADMIN, ADMIN_PIN, &tries),
                TOKEN_E_PUK_LAST_TRY, "nor by a change of the admin PIN");
-    if (TAP_EQ_INT(token_service_unblock_challenge(svc, ID_A, ch, sizeof ch), TOKEN_OK, "a challenge"))
-        TAP_EQ_INT(token_service_unblock_remote(svc, ID_A, junk, sizeof junk, &tries),
-                   TOKEN_E_PUK_LAST_TRY, "nor by a CA's answer, however wrong");
+    TAP_EQ_INT(unblock_via(svc, ID_A, &junk, &tries), TOKEN_E_PUK_LAST_TRY,
+               "nor by a CA's answer, however wrong");
+    TAP_EQ_INT(junk.calls, 0, "the CA is not even asked");
     tap_ok(shows(DEV_A, "admin-pin-tries: 1/3"), "the token agrees: 1/3");
 }
 

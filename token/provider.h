@@ -38,7 +38,7 @@ enum provider_pin_op {
     PROVIDER_CHANGE_PIN,     /* a: old PIN, b: new PIN */
     PROVIDER_UNBLOCK,        /* a: unlock secret, b: new PIN */
     PROVIDER_CHANGE_PUK,     /* a: old unlock secret, b: new one */
-    PROVIDER_REMOTE_UNBLOCK, /* blob: the CA's answer to the token's challenge */
+    PROVIDER_REMOTE_UNBLOCK, /* relay: the token's challenge out, the CA's answer back */
 };
 
 /* Work a provider runs while the PIN just presented is verified, inside the
@@ -48,8 +48,7 @@ typedef token_err (*provider_then_fn)(void *session, void *arg);
 struct provider_pin_request {
     enum provider_pin_op op;
     const char *a, *b;       /* the secrets, per op */
-    const uint8_t *blob;
-    size_t blob_len;
+    const struct token_unblock_relay *relay;   /* PROVIDER_REMOTE_UNBLOCK only */
     unsigned flags;          /* TOKEN_PIN_* */
     provider_then_fn then;   /* may be NULL; only with PROVIDER_VERIFY */
     void *then_arg;
@@ -87,9 +86,6 @@ struct provider_ops {
      */
     token_err (*pin_op)(struct token_provider *p, const char *id,
                         const struct provider_pin_request *req, struct provider_pin_result *res);
-    /* The token's unblock challenge; NULL or TOKEN_E_NOT_SUPPORTED without. */
-    token_err (*unblock_challenge)(struct token_provider *p, const char *id, uint8_t *challenge,
-                                   size_t len);
     /* Reads every token again (environment repair); may be NULL. */
     token_err (*rescan)(struct token_provider *p, unsigned wait_ms);
 };

@@ -657,7 +657,10 @@ static token_err check_policies(const struct token_secret_policy *pin,
             return TOKEN_E_PUK_POLICY;
         return TOKEN_OK;
     case PROVIDER_REMOTE_UNBLOCK:
-        return req->blob && req->blob_len ? TOKEN_OK : TOKEN_E_INVALID_ARG;
+        return req->relay && req->relay->answer && req->relay->challenge_len &&
+                       req->relay->challenge_len <= TOKEN_UNBLOCK_CHALLENGE_MAX
+                   ? TOKEN_OK
+                   : TOKEN_E_INVALID_ARG;
     case PROVIDER_PIN_INFO:
         return TOKEN_OK;
     }
@@ -888,35 +891,15 @@ token_err token_service_change_puk(struct token_service *svc, const char *id, co
     return pin_call(svc, id, &req, puk_tries_left);
 }
 
+/* The challenge, the relay and the answer in one hold of the token: the
+ * provider keeps what it opened from the challenge to the answer. */
 token_err token_service_unblock_remote(struct token_service *svc, const char *id,
-                                       const uint8_t *answer, size_t len, int *puk_tries_left)
+                                       const struct token_unblock_relay *relay,
+                                       int *puk_tries_left)
 {
-    struct provider_pin_request req = {.op = PROVIDER_REMOTE_UNBLOCK, .blob = answer,
-                                       .blob_len = len};
+    struct provider_pin_request req = {.op = PROVIDER_REMOTE_UNBLOCK, .relay = relay};
 
     return pin_call(svc, id, &req, puk_tries_left);
-}
-
-token_err token_service_unblock_challenge(struct token_service *svc, const char *id,
-                                          uint8_t *challenge, size_t len)
-{
-    struct token_provider *p = NULL;
-    struct token_lock *l;
-    token_err err;
-
-    if (!svc || !id || !challenge || !len)
-        return TOKEN_E_INVALID_ARG;
-    err = service_route(svc, id, &p);
-    if (err)
-        return err;
-    if (!p->ops->unblock_challenge)
-        return TOKEN_E_NOT_SUPPORTED;
-    l = service_lock_token(svc, id);
-    if (!l)
-        return TOKEN_E_NO_MEMORY;
-    err = p->ops->unblock_challenge(p, id, challenge, len);
-    service_unlock_token(l);
-    return err;
 }
 
 /* ---- re-scan on request (environment repair) ---- */

@@ -238,17 +238,39 @@ token_err token_service_change_puk(struct token_service *svc, const char *id,
 
 /*
  * The challenge-response unblock (TOKEN_CAP_UNLOCK_REMOTE; otherwise
- * TOKEN_E_NOT_SUPPORTED). The token's challenge (`len` random bytes, 1..16;
- * it answers once) goes to the CA, who keeps the unlock secret; its answer
- * goes back with token_service_unblock_remote, which sets the PIN the answer
- * carries. A wrong answer costs the unlock secret a try, so the same guard
- * as token_service_unblock_pin applies (TOKEN_E_PUK_LAST_TRY, never spent).
- * The challenge costs no try.
+ * TOKEN_E_NOT_SUPPORTED), in one operation: the token's challenge
+ * (`challenge_len` random bytes, 1..16; it answers once) goes out through
+ * `relay` to the CA, who keeps the unlock secret, and its answer goes back
+ * to the token, which sets the PIN the answer carries. The token stays held
+ * from the challenge to the answer (its lock, and the provider's open
+ * application: a vendor key may draw a fresh random when its application
+ * is reopened, and the CA's right answer would then cost a try), so the
+ * relay bounds how long: it must give up within its own deadline. A wrong
+ * answer costs the unlock secret a try, so the same guard as
+ * token_service_unblock_pin applies first (TOKEN_E_PUK_LAST_TRY, never
+ * spent). A relay that gives up answers TOKEN_E_RELAY_FAILED, having cost
+ * the token nothing.
  */
-token_err token_service_unblock_challenge(struct token_service *svc, const char *id,
-                                          uint8_t *challenge, size_t len);
+typedef token_err (*token_unblock_answer_fn)(void *userdata, const uint8_t *challenge,
+                                             size_t len, uint8_t *answer, size_t *answer_len);
+
+struct token_unblock_relay {
+    size_t challenge_len;
+    /* Called on the operation's thread with the token held; it may block for
+     * a network round trip, bounded by its own deadline. `*answer_len` holds
+     * the room in `answer` on entry (TOKEN_UNBLOCK_ANSWER_MAX) and the
+     * answer's length on TOKEN_OK; else TOKEN_E_RELAY_FAILED, after noting
+     * why in `userdata`. */
+    token_unblock_answer_fn answer;
+    void *userdata;
+};
+
+#define TOKEN_UNBLOCK_CHALLENGE_MAX 16
+#define TOKEN_UNBLOCK_ANSWER_MAX    64
+
 token_err token_service_unblock_remote(struct token_service *svc, const char *id,
-                                       const uint8_t *answer, size_t len, int *puk_tries_left);
+                                       const struct token_unblock_relay *relay,
+                                       int *puk_tries_left);
 
 /*
  * For the environment repair: waits up to `wait_ms` for the monitor's next

@@ -19,7 +19,9 @@
  * SKF_ChangePIN of the admin PIN): the token layer maps them. The SKF
  * challenge-response ("remote-challenge") changes no secret: the token's
  * challenge goes to the CA with a random temporary PIN made here, the CA's
- * answer sets that PIN, and it is changed at once to the user's, which never
+ * answer sets that PIN (the challenge, the CA's answer and the token's
+ * taking it are one hold of the token, bounded by the CA client's
+ * deadline), and it is changed at once to the user's, which never
  * leaves the machine. The temporary PIN lives only in memory: a crash
  * before it was changed leaves the request authorised for the user to
  * complete again (a fresh answer costs the token nothing), so there is
@@ -622,16 +624,6 @@ static void wipe_temporary_pin(char (*pin)[TEMP_PIN_MAX + 1])
     OPENSSL_cleanse(*pin, sizeof *pin);
 }
 
-struct remote_answer {
-    uint8_t bytes[CA_ANSWER_MAX];
-    size_t len;
-};
-
-static void wipe_answer(struct remote_answer *a)
-{
-    OPENSSL_cleanse(a, sizeof *a);
-}
-
 /* Nothing changed that the CA must know of: "unchanged", the PIN not set,
  * so the request stays authorised for another `complete`. */
 static void give_up_remote(const struct rotation_env *env, struct journal_record *rec,
@@ -641,40 +633,68 @@ static void give_up_remote(const struct rotation_env *env, struct journal_record
         *left_pending = true;
 }
 
-/* The token's fresh challenge, and the CA's answer to it that sets `temp`. */
-static int fetch_answer(const struct rotation_env *env, struct journal_record *rec,
-                        const char *temp, struct remote_answer *answer, struct unlock_error *e,
-                        bool *left_pending)
-{
-    uint8_t challenge[REMOTE_CHALLENGE_LEN];
-    token_err terr = token_service_unblock_challenge(env->svc, rec->token_id, challenge,
-                                                     sizeof challenge);
-    ca_err cerr;
+_Static_assert(CA_ANSWER_MAX <= TOKEN_UNBLOCK_ANSWER_MAX, "the CA's answer fits the token's");
 
-    if (terr != TOKEN_OK) {
-        give_up_remote(env, rec, left_pending);
-        return token_failure(e, terr, -1);
+/* The relay of the token's challenge to the CA, called while the token is
+ * held; its deadline is the CA client's (ca-timeout, the whole exchange). */
+struct answer_relay {
+    const struct rotation_env *env;
+    struct journal_record *rec;
+    const char *temp;
+    struct ca_refusal *refusal;
+    ca_err ca;                   /* what the CA's answer came to */
+    bool journal_failed;         /* the answer came, its step could not be recorded */
+};
+
+/* The CA's answer to the token's challenge, setting the temporary PIN; the
+ * step is made durable before the token sees it. */
+static token_err relay_answer(void *userdata, const uint8_t *challenge, size_t len,
+                              uint8_t *answer, size_t *answer_len)
+{
+    struct answer_relay *r = userdata;
+
+    r->ca = ca_answer(r->env->ca, r->rec->rotation_id, challenge, len, r->temp, answer,
+                      answer_len, r->refusal);
+    if (r->ca != CA_OK)
+        return TOKEN_E_RELAY_FAILED;
+    r->rec->step = JOURNAL_PIN_TEMPORARY;
+    if (journal_write(r->env->journal, r->rec) < 0) {
+        r->journal_failed = true;
+        OPENSSL_cleanse(answer, *answer_len);
+        return TOKEN_E_RELAY_FAILED;
     }
-    cerr = ca_answer(env->ca, rec->rotation_id, challenge, sizeof challenge, temp, answer->bytes,
-                     &answer->len, &e->refusal);
-    if (cerr != CA_OK) {
-        give_up_remote(env, rec, left_pending);
-        return ca_failure(e, cerr);
+    return TOKEN_OK;
+}
+
+/* The relay gave up: the CA did not answer (the token was asked nothing
+ * that costs a try), or its answer's step could not be recorded. */
+static int relay_failure(const struct rotation_env *env, struct journal_record *rec,
+                         const struct answer_relay *relay, struct unlock_error *e,
+                         bool *left_pending)
+{
+    if (relay->journal_failed) {
+        *left_pending = true;
+        return journal_failure(e);
     }
-    return 0;
+    give_up_remote(env, rec, left_pending);
+    return ca_failure(e, relay->ca);
 }
 
 /*
- * The CA's answer goes to the token (a wrong one costs an admin-PIN try, so
- * the token layer's guard keeps the last), then the temporary PIN it set is
- * changed to the user's new one, and the CA is told.
+ * One hold of the token from its challenge to the CA's answer (a wrong one
+ * costs an admin-PIN try, so the token layer's guard keeps the last); then
+ * the temporary PIN the answer set is changed to the user's new one, and the
+ * CA is told.
  */
 static int remote_unblock(const struct rotation_env *env, struct journal_record *rec,
                           const struct token_pin_info *policy, const char *new_pin,
                           int *pin_tries, struct unlock_error *e, bool *left_pending)
 {
     SCOPED(wipe_temporary_pin) char temp[TEMP_PIN_MAX + 1] = "";
-    SCOPED(wipe_answer) struct remote_answer answer = { .len = 0 };
+    struct answer_relay relay = { .env = env, .rec = rec, .temp = temp, .refusal = &e->refusal,
+                                  .ca = CA_OK };
+    struct token_unblock_relay r = { .challenge_len = REMOTE_CHALLENGE_LEN,
+                                     .answer = relay_answer, .userdata = &relay };
     int admin_tries = -1, tries = -1;
     token_err err;
 
@@ -682,15 +702,9 @@ static int remote_unblock(const struct rotation_env *env, struct journal_record 
         give_up_remote(env, rec, left_pending);
         return token_failure(e, TOKEN_E_INTERNAL, -1);
     }
-    if (fetch_answer(env, rec, temp, &answer, e, left_pending) < 0)
-        return -1;
-    rec->step = JOURNAL_PIN_TEMPORARY;
-    if (journal_write(env->journal, rec) < 0) {
-        *left_pending = true;
-        return journal_failure(e);
-    }
-    err = token_service_unblock_remote(env->svc, rec->token_id, answer.bytes, answer.len,
-                                       &admin_tries);
+    err = token_service_unblock_remote(env->svc, rec->token_id, &r, &admin_tries);
+    if (err == TOKEN_E_RELAY_FAILED)
+        return relay_failure(env, rec, &relay, e, left_pending);
     if (record_mismatch(err))
         return puk_mismatch(env, rec, err, admin_tries, e, left_pending);
     if (err != TOKEN_OK) {

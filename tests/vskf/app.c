@@ -155,9 +155,26 @@ ULONG SKF_OpenApplication(DEVHANDLE hDev, LPSTR szAppName, HAPPLICATION *phAppli
     return vskf_op_end(&op, rv);
 }
 
+/* Under the quirk, a pending remote-unblock challenge does not outlive the
+ * application it was drawn in: the key's random register holds a fresh one
+ * nobody has seen, so an answer to the old one is wrong and costs an
+ * admin-PIN try (docs/virtual-skf.md). */
+static void lose_challenge(HAPPLICATION hApplication)
+{
+    struct vskf_op op;
+
+    if (!vskf_quirk(VSKF_Q_CHALLENGE_LOST_ON_CLOSE) ||
+        vskf_op_begin(hApplication, VSKF_KIND_APP, &op) != SAR_OK)
+        return;
+    if (op.ram.challenge_len && vskf_random(op.ram.challenge, op.ram.challenge_len) == 0)
+        op.ram_dirty = true;
+    vskf_op_end(&op, SAR_OK);
+}
+
 ULONG SKF_CloseApplication(HAPPLICATION hApplication)
 {
     vskf_ensure_init();
+    lose_challenge(hApplication);
     return vskf_handle_close(hApplication, VSKF_KIND_APP);
 }
 

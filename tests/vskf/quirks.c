@@ -30,6 +30,7 @@ static const struct {
     { "wait-returns-at-once", VSKF_Q_WAIT_AT_ONCE },
     { "global-device", VSKF_Q_GLOBAL_DEVICE },
     { "natural-devinfo", VSKF_Q_NATURAL_DEVINFO },
+    { "challenge-lost-on-close", VSKF_Q_CHALLENGE_LOST_ON_CLOSE },
 };
 
 int vskf_quirks_parse(const char *text, unsigned *out, char *bad, size_t bad_len)

@@ -187,6 +187,7 @@ enum {
     VSKF_Q_WAIT_AT_ONCE         = 1u << 4,
     VSKF_Q_GLOBAL_DEVICE        = 1u << 5,
     VSKF_Q_NATURAL_DEVINFO      = 1u << 6,
+    VSKF_Q_CHALLENGE_LOST_ON_CLOSE = 1u << 7,
 };
 /* Parses a comma-, space- or newline-separated list; -1 names the first
  * unknown word in bad. */

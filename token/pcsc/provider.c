@@ -871,7 +871,6 @@ static const struct provider_ops pcsc_ops = {
     .read_missing = pcsc_read_missing,
     .policies = pcsc_policies,
     .pin_op = pcsc_pin_op,
-    .unblock_challenge = NULL,
     .rescan = pcsc_rescan,
 };
 

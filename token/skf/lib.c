@@ -110,8 +110,20 @@ void skf_lib_set_profile(struct skf_lib *lib, const struct skf_profile *p)
     pthread_mutex_unlock(&lib->lock);
 }
 
+/* Closes the remote unblock's held application (its challenge is gone). */
+static void release_held(struct skf_lib *lib)
+{
+    if (!lib->held.on)
+        return;
+    lib->fn.close_application(lib->held.app);
+    if (lib->held.own_dev)
+        lib->fn.disconnect_dev(lib->held.dev);
+    memset(&lib->held, 0, sizeof lib->held);
+}
+
 static void drop_kept(struct skf_lib *lib)
 {
+    release_held(lib);
     if (lib->kept_name[0]) {
         lib->fn.disconnect_dev(lib->kept_dev);
         lib->kept_name[0] = '\0';
@@ -297,6 +309,7 @@ static skf_err session_open(struct session *s, struct skf_lib *lib, uint32_t *sa
     skf_rv rv;
     skf_err e;
 
+    release_held(lib);
     memset(s, 0, sizeof *s);
     s->lib = lib;
     s->sar = sar;
@@ -623,6 +636,41 @@ skf_err skf_lib_clear_state(struct skf_lib *lib, const char *dev, const char *ap
     return e;
 }
 
+/* The session's application (and with global_device its connection) passes
+ * to lib->held; what is left of `s` closes as usual. */
+static void hold_session(struct skf_lib *lib, struct session *s, const char *dev, const char *app)
+{
+    lib->held.on = true;
+    lib->held.dev = s->dev;
+    lib->held.app = s->app;
+    lib->held.own_dev = lib->profile.global_device;
+    snprintf(lib->held.dev_name, sizeof lib->held.dev_name, "%s", dev);
+    snprintf(lib->held.app_name, sizeof lib->held.app_name, "%s", app);
+    s->have_app = false;
+    if (lib->held.own_dev)
+        s->have_dev = false;
+}
+
+/* A session made of the held application when it is `dev`'s `app`. */
+static bool take_held(struct skf_lib *lib, struct session *s, uint32_t *sar, const char *dev,
+                      const char *app)
+{
+    if (!lib->held.on || strcmp(lib->held.dev_name, dev) != 0 ||
+        strcmp(lib->held.app_name, app) != 0)
+        return false;
+    memset(s, 0, sizeof *s);
+    s->lib = lib;
+    s->sar = sar;
+    if (sar)
+        *sar = SAR_OK;
+    s->dev = lib->held.dev;
+    s->app = lib->held.app;
+    s->have_dev = true;
+    s->have_app = true;
+    memset(&lib->held, 0, sizeof lib->held);
+    return true;
+}
+
 skf_err skf_lib_remote_unblock_request(struct skf_lib *lib, const char *dev, const char *app,
                                        uint8_t *challenge, size_t len, uint32_t *sar)
 {
@@ -636,6 +684,8 @@ skf_err skf_lib_remote_unblock_request(struct skf_lib *lib, const char *dev, con
     pthread_mutex_lock(&lib->lock);
     if ((e = session_open(&s, lib, sar, dev, app, NULL)) == SKF_OK)
         e = note(sar, lib->fn.gen_remote_unblock_request(s.app, challenge, len));
+    if (e == SKF_OK)
+        hold_session(lib, &s, dev, app);
     session_close(&s, e);
     pthread_mutex_unlock(&lib->lock);
     return e;
@@ -646,14 +696,15 @@ skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char 
 {
     struct session s;
     skf_slot retry = RETRY_UNSET;
-    skf_err e;
+    skf_err e = SKF_OK;
 
     if (!(lib->caps & SKF_CAP_REMOTE_UNBLOCK))
         return SKF_E_NOT_SUPPORTED;
     if (len == 0 || len > SKF_ANSWER_MAX)
         return SKF_E_INVALID_ARG;
     pthread_mutex_lock(&lib->lock);
-    if ((e = session_open(&s, lib, sar, dev, app, NULL)) == SKF_OK) {
+    if (take_held(lib, &s, sar, dev, app) ||
+        (e = session_open(&s, lib, sar, dev, app, NULL)) == SKF_OK) {
         e = note(sar, lib->fn.remote_unblock_pin(s.app, answer, len, &retry));
         e = pin_outcome(lib, s.app, SKF_PIN_ADMIN, e, retry, tries_left);
         clear_state_locked(lib, s.app);

@@ -61,6 +61,17 @@ struct skf_lib {
     /* the device kept connected between operations (not with global_device) */
     char kept_name[SKF_NAME_MAX + 1];
     skf_handle kept_dev;
+    /* The application a remote unblock's challenge was drawn in, held open
+     * until its answer or the library's next call of any other kind: a key
+     * may draw a fresh random when an application is reopened, and the CA's
+     * answer to the old one would then cost an admin-PIN try. */
+    struct {
+        bool on;
+        bool own_dev;             /* with global_device the connection is the hold's */
+        skf_handle dev, app;
+        char dev_name[SKF_NAME_MAX + 1];
+        char app_name[SKF_NAME_MAX + 1];
+    } held;
 };
 
 /* A list of names, as the library's double-NUL-terminated multi-string. */
@@ -115,6 +126,9 @@ skf_err skf_lib_change_pin(struct skf_lib *lib, const char *dev, const char *app
 skf_err skf_lib_unblock_pin(struct skf_lib *lib, const char *dev, const char *app, const char *admin_pin,
                             const char *new_pin, uint32_t *tries_left, uint32_t *sar);
 skf_err skf_lib_clear_state(struct skf_lib *lib, const char *dev, const char *app, uint32_t *sar);
+/* The challenge leaves its application open (lib->held); the answer to the
+ * same device and application is given in it, and closes it. Any other call
+ * that opens a session closes it first. */
 skf_err skf_lib_remote_unblock_request(struct skf_lib *lib, const char *dev, const char *app,
                                        uint8_t *challenge, size_t len, uint32_t *sar);
 skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char *app,

@@ -39,7 +39,6 @@
 #define SKF_FIRST_PASS_MS      5000    /* token_service_new waits this long for the first look */
 #define SKF_RETRY_FIRST_MS     1000    /* a pass that failed is tried again, doubling */
 #define SKF_RETRY_MAX_MS       30000
-#define SKF_CHALLENGE_MAX      16      /* the vendor extension's random is 1..16 bytes */
 #define SKF_CERT_ID_MAX        (3 * SKF_WIRE_NAME_MAX + sizeof(".sign"))
 #define SKF_PROVIDER_LIBS_MAX  16
 
@@ -992,9 +991,37 @@ static token_err guard_last_try(struct skf_library *l, const char *dev, const ch
                                 pi.tries_left == 0, res);
 }
 
+struct unblock_answer {
+    uint8_t bytes[TOKEN_UNBLOCK_ANSWER_MAX];
+    size_t len;
+};
+
+/*
+ * The remote unblock's first half: the token's challenge, drawn in an
+ * application the helper keeps open (token/skf/lib.c), out through the relay
+ * to the CA. false with `*e` when the challenge failed, with SKF_OK when the
+ * relay gave up (the token was asked nothing that costs a try).
+ */
+static bool relay_challenge(struct skf_library *l, const char *dev, const char *app,
+                            const struct token_unblock_relay *r, struct unblock_answer *out,
+                            skf_err *e)
+{
+    uint8_t challenge[TOKEN_UNBLOCK_CHALLENGE_MAX];
+
+    *e = skf_host_remote_unblock_request(l->host, dev, app, challenge, r->challenge_len);
+    if (*e != SKF_OK)
+        return false;
+    out->len = sizeof out->bytes;
+    if (r->answer(r->userdata, challenge, r->challenge_len, out->bytes, &out->len) != TOKEN_OK ||
+        out->len == 0 || out->len > sizeof out->bytes)
+        return false;
+    return true;
+}
+
 static token_err run_pin_op(struct skf_library *l, const char *dev, const char *app,
                             const struct provider_pin_request *req, int *tries_left)
 {
+    struct unblock_answer answer = {.len = 0};
     uint32_t tries = SKF_TRIES_UNKNOWN;
     skf_err e = SKF_E_INVALID_ARG;
     token_err err;
@@ -1013,7 +1040,12 @@ static token_err run_pin_op(struct skf_library *l, const char *dev, const char *
         e = skf_host_change_pin(l->host, dev, app, SKF_PIN_ADMIN, req->a, req->b, &tries);
         break;
     case PROVIDER_REMOTE_UNBLOCK:
-        e = skf_host_remote_unblock(l->host, dev, app, req->blob, req->blob_len, &tries);
+        if (!relay_challenge(l, dev, app, req->relay, &answer, &e)) {
+            explicit_bzero(&answer, sizeof answer);
+            return e == SKF_OK ? TOKEN_E_RELAY_FAILED : token_err_from_skf(e);
+        }
+        e = skf_host_remote_unblock(l->host, dev, app, answer.bytes, answer.len, &tries);
+        explicit_bzero(&answer, sizeof answer);
         break;
     case PROVIDER_PIN_INFO:
         return TOKEN_OK;
@@ -1074,24 +1106,6 @@ static token_err skf_pin_op(struct token_provider *p, const char *id,
     return err;
 }
 
-static token_err skf_unblock_challenge(struct token_provider *p, const char *id,
-                                       uint8_t *challenge, size_t len)
-{
-    struct skf_provider *pv = (struct skf_provider *)p;
-    struct skf_library *l = NULL;
-    char *dev, *app;
-    token_err err = locate(pv, id, &l, &dev, &app);
-
-    if (!err && (len > SKF_CHALLENGE_MAX || !(skf_host_caps(l->host) & SKF_CAP_REMOTE_UNBLOCK)))
-        err = len > SKF_CHALLENGE_MAX ? TOKEN_E_INVALID_ARG : TOKEN_E_NOT_SUPPORTED;
-    if (!err)
-        err = check_same_token(l, dev, id);
-    if (!err)
-        err = token_err_from_skf(skf_host_remote_unblock_request(l->host, dev, app, challenge, len));
-    op_done(pv, dev, app);
-    return err;
-}
-
 static token_err skf_rescan(struct token_provider *p, unsigned wait_ms)
 {
     struct skf_provider *pv = (struct skf_provider *)p;
@@ -1108,6 +1122,5 @@ static const struct provider_ops skf_ops = {
     .read_missing = NULL,
     .policies = skf_policies,
     .pin_op = skf_pin_op,
-    .unblock_challenge = skf_unblock_challenge,
     .rescan = skf_rescan,
 };

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests api/certwrite/certwrite_journal.c in a temporary directory: records of every
  * step written and read back with their public material, replaced and
- * removed; torn, foreign and incomplete files left alone; no PIN-shaped
+ * removed; a pair's record (format 2) with its other half, and a single
+ * one still written as format 1; torn, foreign and incomplete files left
+ * alone; no PIN-shaped
  * member ever written; and the recovery rules (certwrite_plan) for every
  * step against what the card may hold after an interruption. */
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 static const uint8_t spki[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86 };
 static const uint8_t csr[] = { 0x30, 0x82, 0x01, 0x10, 0x30, 0x81, 0xb7 };
 static const uint8_t cert[] = { 0x30, 0x82, 0x02, 0x00, 0x30, 0x82, 0x01, 0xa5, 0xa0, 0x03 };
+static const uint8_t enc_cert[] = { 0x30, 0x82, 0x02, 0x10, 0x30, 0x82, 0x01, 0xb5, 0xa0, 0x03 };
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -142,6 +145,78 @@ static void test_round_trip(const char *dir, struct cert_journal *j)
     tap_ok(cert_journal_remove(j, ACTION_A) == 0, "removing what is gone is fine");
     tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 0, "the journal is empty");
     free(list);
+}
+
+/* The record's "format" member, or -1. */
+static int format_of(const char *path)
+{
+    json_error_t jerr;
+    json_t *v = json_load_file(path, 0, &jerr);
+    int format = v ? (int)json_integer_value(json_object_get(v, "format")) : -1;
+
+    json_decref(v);
+    return format;
+}
+
+/* A format 2 record of ACTION_B, its "partners" member given. */
+#define PAIR_RECORD(partners)                                                                   \
+    "{\"format\":2,\"step\":\"writing\",\"tokenId\":\"piv-x\","                               \
+    "\"caUrl\":\"http://127.0.0.1:1\","                                                      \
+    "\"actionId\":\"" ACTION_B "\",\"number\":\"C2026112101\",\"kind\":\"change\","            \
+    "\"slot\":\"9a\",\"keyPolicy\":\"keep\",\"keyAlgorithm\":\"SM2\","                       \
+    "\"managementKeyAlgorithm\":\"AES-128\",\"oldSerial\":null,"                                 \
+    "\"certificate\":\"MIICAA==\",\"serial\":\"5A0B\",\"partners\":" partners "}"
+
+static void add_enc_partner(struct cert_record *rec)
+{
+    rec->partners[0] = (struct cert_partner){ .slot = 0x9D,
+                                              .cert = dup_bytes(enc_cert, sizeof enc_cert),
+                                              .cert_len = sizeof enc_cert };
+    snprintf(rec->partners[0].serial, sizeof rec->partners[0].serial, "6C1D");
+    rec->n_partners = 1;
+}
+
+static bool holds_pair(const struct cert_record *r)
+{
+    const struct cert_partner *p = &r->partners[0];
+
+    return r->n_partners == 1 && p->slot == 0x9D && p->cert_len == sizeof enc_cert &&
+           memcmp(p->cert, enc_cert, sizeof enc_cert) == 0 && strcmp(p->serial, "6C1D") == 0 &&
+           r->cert_len == sizeof cert && strcmp(r->serial, "5A0B") == 0;
+}
+
+static void test_pair(const char *dir, struct cert_journal *j)
+{
+    struct cert_record rec, *list = NULL;
+    char path[PATH_TEXT_MAX];
+    size_t n = 0;
+
+    sample(&rec, ACTION_A, CERT_STEP_WRITING, CA_KEY_KEEP);
+    snprintf(path, sizeof path, "%s/cert/%s.json", dir, ACTION_A);
+    tap_ok(cert_journal_write(j, &rec) == 0 && format_of(path) == 1,
+           "a single certificate's record is format 1 (a ukeyd of before pairs reads it)");
+    add_enc_partner(&rec);
+    tap_ok(cert_journal_write(j, &rec) == 0 && format_of(path) == 2,
+           "a pair's record is format 2 (one of before leaves it alone, never finishes half)");
+    tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 1, "list finds the pair's record");
+    if (n == 1)
+        tap_ok(holds_pair(&list[0]),
+               "…with both certificates and serials, the action's own and 9d's");
+    cert_records_free(list, n);
+    cert_record_clear(&rec);
+
+    write_file(dir, ACTION_B ".json", PAIR_RECORD("[{\"slot\":\"9d\",\"serial\":\"6C1D\"}]"));
+    tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 1 &&
+               strcmp(list[0].action.id, ACTION_A) == 0,
+           "a pair's record whose other half has no certificate is not read");
+    cert_records_free(list, n);
+    write_file(dir, ACTION_B ".json",
+               PAIR_RECORD("[{\"slot\":\"9a\",\"serial\":\"6C1D\",\"certificate\":\"MIICAA==\"}]"));
+    tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 1,
+           "…nor one whose other half is in the action's own slot");
+    cert_records_free(list, n);
+    tap_ok(cert_journal_remove(j, ACTION_A) == 0 && cert_journal_remove(j, ACTION_B) == 0,
+           "remove both");
 }
 
 static void test_refusals(const char *dir, struct cert_journal *j)
@@ -267,6 +342,7 @@ int main(void)
     tap_ok(mode_of(path) == 0700, "…mode 0700 (%o)", mode_of(path));
     if (j) {
         test_round_trip(dir, j);
+        test_pair(dir, j);
         test_refusals(dir, j);
     }
     cert_journal_close(j);

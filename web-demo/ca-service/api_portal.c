@@ -72,14 +72,17 @@ static bool filing_of(json_t *body, struct cert_filing *f, struct ca_problem *p)
 /*
  * Where the page's client finds ukeyd: set by the CA (--ukeyd-port), never
  * taken from the page's URL, where a link could point the client, PINs and
- * all, at whatever another local user listens on.
+ * all, at whatever another local user listens on. With it, the support
+ * hotline and the oldest ukeyd the page accepts (null: not set).
  */
 void portal_config(struct http_req *r)
 {
     char base[LOOPBACK_URL_MAX];
 
     snprintf(base, sizeof base, "http://127.0.0.1:%u", r->ca->ukeyd_port);
-    reply_json(r, HTTP_OK, json_pack("{s:s}", "ukeydBase", base));
+    reply_json(r, HTTP_OK, json_pack("{s:s, s:s?, s:s?}", "ukeydBase", base,
+                                     "hotline", r->ca->hotline,
+                                     "minUkeydVersion", r->ca->portal_min_ukeyd));
 }
 
 /* Files in the browser's portal session, opening one (and setting its

@@ -55,6 +55,8 @@ struct ca {
     const char *static_dir;     /* NULL when no static files are served */
     const struct issuers *issuers;  /* NULL when none was given: nothing is issued */
     unsigned ukeyd_port;        /* where the portal's page finds ukeyd, on 127.0.0.1 */
+    const char *hotline;        /* the support number the page shows; NULL: none */
+    const char *portal_min_ukeyd;  /* the oldest ukeyd the page accepts; NULL: its own */
 };
 
 #endif

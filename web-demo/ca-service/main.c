@@ -104,6 +104,8 @@ int main(int argc, char **argv)
     ca.t = o.t;
     ca.static_dir = o.static_dir;
     ca.ukeyd_port = o.ukeyd_port;
+    ca.hotline = o.hotline;
+    ca.portal_min_ukeyd = o.portal_min_ukeyd;
     if (!load_issuers(&o, &issuers))
         goto out;
     ca.issuers = issuers;

@@ -26,6 +26,7 @@
 #define PORT_MAX                65535
 #define SECONDS_MAX             (30L * 24 * 3600)
 #define DECIMAL_BASE            10
+#define PORTAL_TEXT_MAX         64
 #define LOOPBACK_NET_V4         0x7F000000u    /* 127.0.0.0/8 */
 #define LOOPBACK_MASK_V4        0xFF000000u
 
@@ -33,7 +34,7 @@ enum {
     OPT_LISTEN = 'l', OPT_DB = 'd', OPT_SEED = 's', OPT_STATIC = 'S', OPT_PUBLIC_URL = 'u',
     OPT_HELP = 'h', OPT_VERSION = 'V',
     OPT_SMS_RESEND = 256, OPT_CODE_TTL, OPT_UNLOCK_TTL, OPT_REQUEST_TTL, OPT_READY_FILE,
-    OPT_ISSUER, OPT_CERT_ACTION_TTL, OPT_UKEYD_PORT,
+    OPT_ISSUER, OPT_CERT_ACTION_TTL, OPT_UKEYD_PORT, OPT_HOTLINE, OPT_PORTAL_MIN_UKEYD,
 };
 
 static const struct option long_options[] = {
@@ -50,6 +51,8 @@ static const struct option long_options[] = {
     { "issuer", required_argument, NULL, OPT_ISSUER },
     { "cert-action-ttl-seconds", required_argument, NULL, OPT_CERT_ACTION_TTL },
     { "ukeyd-port", required_argument, NULL, OPT_UKEYD_PORT },
+    { "hotline", required_argument, NULL, OPT_HOTLINE },
+    { "portal-min-ukeyd", required_argument, NULL, OPT_PORTAL_MIN_UKEYD },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -62,10 +65,12 @@ static void usage(FILE *to)
           "               [--sms-resend-seconds N] [--code-ttl-seconds N]\n"
           "               [--unlock-code-ttl-seconds N] [--request-ttl-seconds N]\n"
           "               [--issuer CERT.pem:KEY.pem]... [--cert-action-ttl-seconds N]\n"
-          "               [--ukeyd-port PORT]\n"
+          "               [--ukeyd-port PORT] [--hotline NUMBER] [--portal-min-ukeyd VERSION]\n"
           "The reference CA service for ukeyd: unlock/v1 and cert/v1 (a demo and test\n"
           "facility). --issuer names a CA that issues certificates (repeatable).\n"
-          "--ukeyd-port tells the portal page where ukeyd listens (default 17990).\n"
+          "--ukeyd-port tells the portal page where ukeyd listens (default 17990);\n"
+          "--hotline, the support number its 客服中心 shows; --portal-min-ukeyd, the\n"
+          "oldest ukeyd it works with (older: it asks the user to update).\n"
           "--listen takes a loopback address only; port 0 picks a free one, which\n"
           "--ready-file then tells (the file gets the service's URL once it serves).\n",
           to);
@@ -94,6 +99,20 @@ static bool parse_port(const char *text, const char *name, unsigned *out)
         return false;
     }
     *out = (unsigned)v;
+    return true;
+}
+
+/* Words the portal page shows or compares: printable, one short line. */
+static bool portal_text(const char *text, const char *name, const char **out)
+{
+    size_t n = strlen(text);
+
+    if (n == 0 || n >= PORTAL_TEXT_MAX || strpbrk(text, "\r\n\t")) {
+        fprintf(stderr, "ukey-ca: --%s wants one line of at most %d bytes\n", name,
+                PORTAL_TEXT_MAX - 1);
+        return false;
+    }
+    *out = text;
     return true;
 }
 
@@ -172,6 +191,8 @@ static bool apply_option(int opt, const char *arg, struct ca_options *o)
     case OPT_CERT_ACTION_TTL:
         return parse_seconds(arg, "cert-action-ttl-seconds", &o->t.cert_action_ttl_s);
     case OPT_UKEYD_PORT: return parse_port(arg, "ukeyd-port", &o->ukeyd_port);
+    case OPT_HOTLINE: return portal_text(arg, "hotline", &o->hotline);
+    case OPT_PORTAL_MIN_UKEYD: return portal_text(arg, "portal-min-ukeyd", &o->portal_min_ukeyd);
     case OPT_ISSUER:
         if (o->n_issuers == OPTIONS_ISSUERS_MAX) {
             fprintf(stderr, "ukey-ca: at most %d --issuer\n", OPTIONS_ISSUERS_MAX);

@@ -25,6 +25,8 @@ struct ca_options {
     const char *issuers[OPTIONS_ISSUERS_MAX];  /* "CERT.pem:KEY.pem", loaded by main */
     size_t n_issuers;
     unsigned ukeyd_port;                 /* for the portal page's configuration */
+    const char *hotline;                 /* NULL: the page names no number */
+    const char *portal_min_ukeyd;        /* NULL: the page's own minimum */
     struct ca_timings t;
 };
 

@@ -55,13 +55,14 @@ mkdir -p "$shots"
 portal_ca_pid=""
 down_ca_pid=""
 refusing_ca_pid=""
+update_ca_pid=""
 ukeyd_pid=""
 refusing_pid=""
 rc=1
 
 cleanup() {
     local pid
-    for pid in "$ukeyd_pid" "$refusing_pid" "$portal_ca_pid" "$down_ca_pid" "$refusing_ca_pid"; do
+    for pid in "$ukeyd_pid" "$refusing_pid" "$portal_ca_pid" "$down_ca_pid" "$update_ca_pid" "$refusing_ca_pid"; do
         stop_pid "$pid" "$STOP_WAIT_TENTHS"
     done
     lib_cleanup
@@ -123,12 +124,15 @@ fi
 cat "$work/demo/sm2-ca.pem" "$work/demo/rsa-ca.pem" >"$work/ca-roots.pem"
 
 # ukey-ca serving the portal, whose page calls ukeyd on UKEYD-PORT (the
-# page's own configuration, never its URL): NAME UKEYD-PORT. Sets
-# started_pid; ca_url_of NAME then waits for its URL.
+# page's own configuration, never its URL), with the demo's support hotline:
+# NAME UKEYD-PORT [OPTION...]. Sets started_pid; ca_url_of NAME then waits
+# for its URL.
+DEMO_HOTLINE=400-000-0000
 start_ca() {
     "$build/ukey-ca" --listen 127.0.0.1:0 --db "$work/$1.db" --seed "$work/demo/ca-seed.json" \
         --static "$top/web-demo/portal" --ready-file "$work/$1.ready" --ukeyd-port "$2" \
-        --sms-resend-seconds 2 "${ca_issuers[@]}" 2>>"$work/ukey-$1.log" &
+        --hotline "$DEMO_HOTLINE" --sms-resend-seconds 2 "${ca_issuers[@]}" "${@:3}" \
+        2>>"$work/ukey-$1.log" &
     started_pid=$!
 }
 ca_url_of() { ready_url "$work/$1.ready"; }
@@ -144,11 +148,16 @@ start_ca down-ca 1
 down_ca_pid=$started_pid
 down_ca_url=$(ca_url_of down-ca)
 [ -n "$down_ca_url" ] || { sed 's/^/# /' "$work/ukey-down-ca.log"; bail "the second ukey-ca did not start"; }
+# A portal that needs a newer ukeyd than this one: the update notice.
+start_ca update-ca "$ukeyd_port" --portal-min-ukeyd 99.0.0
+update_ca_pid=$started_pid
+update_ca_url=$(ca_url_of update-ca)
+[ -n "$update_ca_url" ] || { sed 's/^/# /' "$work/ukey-update-ca.log"; bail "the update ukey-ca did not start"; }
 mkdir -p "$work/ukeyd-state"
 cat >"$work/ukeyd.conf" <<EOF
 # written by tests/test-portal.sh
 [ukeyd]
-origins = $ca_url
+origins = $ca_url $update_ca_url
 ca-service-url = $ca_url
 pin-pacing-ms = 100
 log-level = debug
@@ -205,7 +214,7 @@ diag "portal $ca_url/ (its ukeyd: $ukeyd_url), rig $work/rig"
 # --- the walks ------------------------------------------------------------------------------
 
 export PORTAL_URL="$ca_url/" CA_URL="$ca_url" UKEYD_URL="$ukeyd_url"
-export PORTAL_DOWN_URL="$down_ca_url/" PORTAL_REFUSING_URL=${refusing_ca_url:+$refusing_ca_url/}
+export PORTAL_DOWN_URL="$down_ca_url/" PORTAL_UPDATE_URL="$update_ca_url/" DEMO_HOTLINE PORTAL_REFUSING_URL=${refusing_ca_url:+$refusing_ca_url/}
 export RIG="$rig" RIG_DIR SHOT_DIR="$shots" DEMO_DIR="$work/demo" CHROMIUM
 export BROWSER_PROFILE_DIR="$work/profiles"
 export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"

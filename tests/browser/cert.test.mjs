@@ -24,7 +24,8 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown, eventually,
-  launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, visible, waitStatus, walker,
+  launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, tourPages, visible, waitStatus,
+  walker,
 } from "./harness.mjs";
 
 const PRISTINE_DIR = need("PRISTINE_DIR");
@@ -202,6 +203,11 @@ walk("证书变更 (SM2, charged): details, material, payment, review, approval,
   await visible("#cert-change-body[data-phase=write]");
   assert.equal(await page.locator("#cert-change-pin").count(), 0, "a change keeps the key: no PIN");
   assert.match(await text("#cert-change-body"), new RegExp(req.number));
+  // The new details as the user gave them, never a distinguished name.
+  const writeStep = await page.locator("#cert-change-body").innerText();
+  assert.ok(writeStep.includes(NEW_ORG), "the new organisation at the write step");
+  assert.doesNotMatch(writeStep, /\b(CN|O|OU|C)=|PIV|\b9a\b/, `no DN or slot name at the write step: ${writeStep}`);
+  await shot("write-step");
   await page.locator("#cert-change-write").click();
   const done = await visible("#cert-change-done", WRITE_WAIT_MS);
   assert.match(await done.textContent(), /证书变更完成/);
@@ -340,4 +346,11 @@ walk("English switch on the certificate pages and the personal centre", async ()
   await page.locator("#lang-switch").click();
   await waitStatus("电子钥匙 已连接（2 个）");
   assert.equal(await text("#tab-account"), "个人中心");
+});
+
+walk("every page with the requests filed, at 1366 and 800 px, in Chinese and English", async () => {
+  await openTab("account");
+  await pickToken("account", 1);
+  await visible("#account-requests");
+  await tourPages("cert-page");
 });

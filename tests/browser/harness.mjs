@@ -203,3 +203,72 @@ export async function payOrder(pay, { amount, title, shot }) {
   assert.equal(order.json?.paid, true, `order paid: ${order.text}`);
   assert.match(order.text, /91110000MA01ABCD2X/, "the invoice details reached the CA");
 }
+
+// --- every page, as users see it --------------------------------------------------------
+
+export const TOUR_WIDTHS = [1366, 800];
+const TOUR_HEIGHT = 900;
+const TOUR_DEFAULT = { width: 1200, height: 900 };
+
+// What wraps badly on the page now: a tab, a table heading or a step on more
+// than one line, a table cell or a status word one character a line, or the
+// page wider than the window.
+async function badWrapping() {
+  return page.evaluate(() => {
+    // The lines its text sits on (boxes of elements inside do not count).
+    const lines = (node) => {
+      const tops = new Set();
+      const texts = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+      for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+        if (!n.textContent.trim()) continue;
+        const r = document.createRange();
+        r.selectNodeContents(n);
+        for (const x of r.getClientRects()) if (x.width > 0) tops.add(Math.round(x.top));
+      }
+      return tops.size;
+    };
+    const shown = (e) => e.offsetParent !== null;
+    const bad = [];
+    for (const e of document.querySelectorAll("[role=tab], table th, .steps li, .state-badge, .check .state")) {
+      if (shown(e) && e.textContent.trim() && lines(e) > 1) bad.push(`"${e.textContent.trim()}" on ${lines(e)} lines`);
+    }
+    for (const e of document.querySelectorAll("table td, dl dt")) {
+      const words = e.textContent.trim();
+      const n = shown(e) && words.length > 1 ? lines(e) : 1;
+      if (n > 1 && words.length / n < 2) bad.push(`"${words}" one character a line`);
+    }
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+      bad.push(`the page is ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+    }
+    return bad;
+  });
+}
+
+// tourPages(PREFIX): every tab the page shows, at each of TOUR_WIDTHS, in
+// Chinese and English, saved as $SHOT_DIR/PREFIX-LANG-WIDTH-TAB.png; fails
+// on anything badWrapping() finds. The page is left in Chinese.
+export async function tourPages(prefix) {
+  const problems = [];
+  for (const lang of ["zh", "en"]) {
+    if ((await page.locator("html").getAttribute("lang")).startsWith("zh") !== (lang === "zh")) {
+      await page.locator("#lang-switch").click();
+    }
+    for (const width of TOUR_WIDTHS) {
+      await page.setViewportSize({ width, height: TOUR_HEIGHT });
+      const tabs = await page.locator("[role=tab]:not([hidden])").evaluateAll((bs) => bs.map((b) => b.dataset.tab));
+      for (const tab of tabs) {
+        await openTab(tab);
+        // Whatever the panel asks ukeyd or the CA first has come back.
+        await eventually(`the ${tab} page drawn`, async () =>
+          (await page.locator(`#panel-${tab} .msg.busy`).count()) === 0);
+        const file = join(SHOT_DIR, `${prefix}-${lang}-${width}-${tab}.png`);
+        await page.screenshot({ path: file, fullPage: true, timeout: SHOT_TIMEOUT_MS });
+        for (const p of await badWrapping()) problems.push(`${lang} ${width} px ${tab}: ${p}`);
+      }
+    }
+  }
+  if (!(await page.locator("html").getAttribute("lang")).startsWith("zh")) await page.locator("#lang-switch").click();
+  await page.setViewportSize(TOUR_DEFAULT);
+  await openTab("certs");
+  assert.deepEqual(problems, [], "nothing wraps badly");
+}

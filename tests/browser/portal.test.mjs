@@ -29,13 +29,17 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown,
-  eventually, launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, visible, waitStatus,
-  walker,
+  eventually, launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, tourPages, visible,
+  waitStatus, walker,
 } from "./harness.mjs";
 
 // The same portal served by CAs configured with other ukeyd ports: one where
 // nothing listens, one where a ukeyd refuses this account (may be unset).
 const PORTAL_DOWN_URL = need("PORTAL_DOWN_URL");
+// The same portal from a CA that needs a newer ukeyd (--portal-min-ukeyd),
+// and the hotline every test CA names (--hotline).
+const PORTAL_UPDATE_URL = need("PORTAL_UPDATE_URL");
+const DEMO_HOTLINE = need("DEMO_HOTLINE");
 const PORTAL_REFUSING_URL = process.env.PORTAL_REFUSING_URL;
 
 const PIN = "123456";                 // the demo tokens' PIN
@@ -78,6 +82,28 @@ async function latestSms(phone) {
   assert.equal(r.status, 200, `outbox: ${r.text}`);
   return r.json.messages;
 }
+
+// What the page sends to ukeyd while fn runs: "METHOD path" lines.
+async function ukeydRequestsDuring(fn) {
+  const seen = [];
+  const note = (req) => {
+    if (req.url().startsWith(UKEYD_URL)) seen.push(`${req.method()} ${new URL(req.url()).pathname}`);
+  };
+  page.on("request", note);
+  try {
+    await fn();
+  } finally {
+    page.off("request", note);
+  }
+  return seen;
+}
+
+// The colour a pin-state shows, as the browser computes it.
+async function triesColour(panel) {
+  return page.locator(`#panel-${panel} .pin-state .pin`).evaluate((e) => getComputedStyle(e).color);
+}
+const AMBER = "rgb(184, 110, 0)";
+const RED = "rgb(179, 38, 30)";
 
 async function verifiesWith(n, pin) {
   const r = await ukeyd("POST", `/v1/tokens/${tokenId[n]}/pin/verify`, { pin });
@@ -128,6 +154,9 @@ async function newPinStep(newPin) {
   await page.locator("#unlock-complete").click();
   await visible("#unlock-done", 30000);
   assert.match(await text("#unlock-done"), /解锁成功/);
+  // The last step reached is drawn as done, none as current.
+  assert.equal(await page.locator("#unlock-steps li[data-step=done]").getAttribute("class"), "done");
+  assert.equal(await page.locator("#unlock-steps li.current").count(), 0, "no step left current");
 }
 
 // --- the browser ---------------------------------------------------------------------
@@ -174,6 +203,13 @@ walk("my certificate: owner, serial, validity, type and medium of every token an
   const rsa = await page.locator(`section.token[data-token="${tokenId[1]}"]`).textContent();
   assert.ok(rsa.includes("Zhang Wei 张伟") && rsa.includes("RSA-2048") && rsa.includes("EC P-256"));
   assert.equal(await page.locator(".validity-row.soon").count(), 0, "no expiry warning a year ahead");
+  // No card internals: slot names and numbers stay off the screen.
+  const shown = await page.locator("#panel-certs").innerText();
+  assert.doesNotMatch(shown, /PIV Authentication|Card Authentication|Key Management|Digital Signature|\(9[acde]\)|位置/,
+    "no PIV slot names on the certificate page");
+  for (const h3 of await page.locator("#panel-certs article.cert h3").allInnerTexts()) {
+    assert.equal(h3.match(/签名证书|加密证书|身份认证证书/g)?.length, 1, `each certificate named once for what it does: ${h3}`);
+  }
 
   // The certificate as a file: the .pem is the demo certificate, the .der
   // the card's bytes.
@@ -196,13 +232,28 @@ walk("English switch: labels, status and ukeyd's messages in English", async () 
   // An error from ukeyd, in English because the page asks for it.
   await openTab("verify");
   await pickToken("verify", 0);
-  await page.locator("#verify-pin").fill("12");
+  // A PIN the policy refuses: the page says why in English, and sends nothing.
+  const sent = await ukeydRequestsDuring(async () => {
+    await page.locator("#verify-pin").fill("12");
+    await page.locator("#verify-submit").click();
+    await visible("#verify-result .msg.warn");
+  });
+  assert.match(await text("#verify-result"), /A PIN has 6–8 characters/);
+  assert.deepEqual(sent.filter((r) => r.startsWith("POST")), [], "a PIN against the policy is not sent");
+  // A wrong PIN: ukeyd's own words, in English because the page asks for them.
+  await page.locator("#verify-pin").fill(WRONG_PIN);
   await page.locator("#verify-submit").click();
   const err = await errorShown("#verify-result");
-  assert.equal(err.code, "PIN_POLICY");
-  assert.match(err.words, /PIN does not meet the rules/);
-  assert.equal((await pinState(0)).triesLeft, 3, "a PIN against the policy costs no try");
+  assert.equal(err.code, "PIN_INCORRECT");
+  assert.match(err.words, /incorrect/i);
+  assert.match(err.words, /2/, "the tries left");
+  await eventually("tries left 2, in English",
+    async () => /Tries left: 2/.test(await text("#panel-verify .pin-state")));
   await shot("english");
+  await page.locator("#verify-pin").fill(PIN);
+  await page.locator("#verify-submit").click();
+  await visible("#verify-result .msg.ok");
+  assert.equal((await pinState(0)).triesLeft, 3, "the right PIN resets the tries");
   await page.locator("#lang-switch").click();
   await waitStatus("电子钥匙 已连接（2 个）");
   assert.equal(await text("#tab-certs"), "我的证书");
@@ -258,6 +309,7 @@ walk("verify: a wrong PIN shows the tries left, the right one verifies", async (
   assert.match(err.words, /2/, "the message gives the tries left");
   await eventually("tries left 2 shown",
     async () => /剩余尝试次数：2 次/.test(await text("#panel-verify .pin-state")));
+  assert.equal(await triesColour("verify"), AMBER, "tries left turn amber as they fall");
   await shot("wrong-pin");
   await page.locator("#verify-pin").fill(PIN);
   await page.locator("#verify-submit").click();
@@ -265,12 +317,28 @@ walk("verify: a wrong PIN shows the tries left, the right one verifies", async (
   assert.match(await text("#verify-result"), /密码正确/);
   await eventually("tries back to 3",
     async () => /剩余尝试次数：3 次/.test(await text("#panel-verify .pin-state")));
+  assert.notEqual(await triesColour("verify"), AMBER, "all tries left: not amber");
 });
 
 walk("change the PIN: policy shown, new PIN twice", async () => {
   await openTab("change");
   await pickToken("change", 1);
   assert.match(await text("#panel-change .policy"), /密码规则：6–8 位/);
+  assert.match(await text("#panel-change .policy"), /不能与原密码相同.*123456、000000、111111/);
+  // Refused in the page, with the reason, before anything is sent.
+  for (const [newPin, why] of [["111111", /同一个字符重复/], ["654321", /连续的数字/], ["567890", /连续的数字/],
+    ["121212", /同一组字符重复/], ["5201314", /常见密码/], [PIN, /不能与原密码相同/], ["12345", /6–8 位/]]) {
+    const sent = await ukeydRequestsDuring(async () => {
+      await page.locator("#change-old").fill(PIN);
+      await page.locator("#change-new").fill(newPin);
+      await page.locator("#change-again").fill(newPin);
+      await page.locator("#change-submit").click();
+      await eventually(`the page refuses ${newPin}`, async () => why.test(await text("#change-result .msg.warn")));
+    });
+    assert.deepEqual(sent.filter((r) => r.startsWith("POST")), [], `${newPin}: nothing sent`);
+  }
+  await shot("pin-too-simple");
+  assert.equal((await pinState(1)).triesLeft, 3, "refused PINs cost nothing");
   await page.locator("#change-old").fill(PIN);
   await page.locator("#change-new").fill(NEW_PIN_CHANGE);
   await page.locator("#change-again").fill("Kx742950");
@@ -294,6 +362,7 @@ walk("last try: a warning, a question before spending it, then blocked", async (
       async () => new RegExp(`剩余尝试次数：${left} 次`).test(await text("#panel-verify .pin-state")));
   }
   assert.match(await text("#panel-verify .pin-state"), /仅剩最后 1 次机会/);
+  assert.equal(await triesColour("verify"), RED, "the last try is red");
   await page.locator("#verify-pin").fill(WRONG_PIN);
   await page.locator("#verify-submit").click();
   const dialog = await visible("#last-try");
@@ -307,6 +376,7 @@ walk("last try: a warning, a question before spending it, then blocked", async (
   await visible("#last-try");
   await page.locator("#last-try-go").click();
   await errorShown("#verify-result");
+  assert.doesNotMatch(await page.locator("body").innerText(), /confirmLastTry/, "the user is asked, never told to send a flag");
   await eventually("the page shows the PIN blocked",
     async () => /密码已锁定/.test(await text("#panel-verify .pin-state")));
   assert.equal((await pinState(1)).blocked, true, "the token's PIN is blocked");
@@ -334,7 +404,8 @@ walk("blocked PIN: unlock by SMS code (free)", async () => {
 
 walk("paid unlock: fee, payment page with invoice, then SMS", async () => {
   await startUnlock(0);
-  assert.match(await text("#unlock-fee"), /30\.00/);
+  assert.match(await text("#unlock-fee"), /30\.00 元/);
+  assert.doesNotMatch(await text("#unlock-fee"), /CNY/);
   assert.match(await text("#unlock-body"), /发票/);
   await shot("fee");
   // The flow survives a reload (or a return from a payment page in the same tab).
@@ -398,6 +469,14 @@ walk("environment check: each check with its state and hint, and repair", async 
     if (c.state !== "ok" && c.hint) assert.ok(words.includes(c.hint), `fix hint of ${c.id}`);
   }
   assert.match(await text("#env-checks"), /项正常/);
+  // The headings speak of services and drivers; the parts' names (pcscd,
+  // systemd, CCID) wait, folded, for support.
+  const headings = await page.locator("#env-checks .check-name").allInnerTexts();
+  assert.equal(headings.length, checks.length);
+  for (const h of headings) assert.doesNotMatch(h, /pcscd|systemd|ccid|pc\/sc/i, `heading "${h}"`);
+  assert.equal(await page.locator("#env-checks details.for-support[open]").count(), 0, "details folded");
+  assert.match(await text("#tab-env"), /环境检测/);
+  assert.match(await text("#env-repair"), /环境修复/);
   await page.locator("#env-repair").click();
   const done = await visible("#env-repaired", 30000);
   const repair = await ukeyd("GET", "/v1/environment");
@@ -408,7 +487,7 @@ walk("environment check: each check with its state and hint, and repair", async 
 
 walk("ukeyd not running: the page says so and what to do", async () => {
   await page.goto(PORTAL_DOWN_URL);         // its CA says port 1, where nothing listens
-  await waitStatus("无法连接证书助手服务（ukeyd）");
+  await waitStatus("无法连接证书助手服务");
   const help = await visible("#help");
   const words = await help.textContent();
   assert.match(words, /systemctl start ukeyd/);
@@ -483,6 +562,56 @@ walk("ukeyd refuses this account: the page shows ukeyd's own words", async (t) =
   await waitStatus("电子钥匙 已连接（2 个）");
 });
 
+walk("客服中心: the CA's hotline, and the environment report exported as a file", async () => {
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  await openTab("support");
+  assert.equal(await text("#hotline-number"), DEMO_HOTLINE, "the hotline the CA's configuration names");
+  const env = (await ukeyd("GET", "/v1/environment")).json;
+  const status = (await ukeyd("GET", "/v1/status")).json;
+  await eventually("the version shown", async () => (await text("#support-version")).includes(status.version));
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.locator("#support-export").click()]);
+  const today = new Date();
+  const ymd = `${today.getFullYear()}${String(today.getMonth() + 1).padStart(2, "0")}${String(today.getDate()).padStart(2, "0")}`;
+  assert.match(dl.suggestedFilename(), new RegExp(`^检测报告-${ymd}-[0-9]{6}\\.txt$`), "a dated file name");
+  const report = readFileSync(await dl.path(), "utf8");
+  assert.ok(report.startsWith("\ufeff证书助手检测报告"), "UTF-8 with a BOM, titled");
+  assert.ok(report.includes(`证书助手版本: ${status.version}`));
+  for (const c of env.checks) {
+    assert.ok(report.includes(`(${c.id})`) && report.includes(c.title), `check ${c.id} in the report`);
+  }
+  const tokens = (await ukeyd("GET", "/v1/tokens")).json.tokens;
+  for (const tk of tokens) assert.ok(report.includes(tk.serial), `token ${tk.serial} in the report`);
+  for (const secret of [PIN, NEW_PIN_CHANGE, NEW_PIN_SMS, NEW_PIN_PAID, NEW_PIN_REVIEW]) {
+    assert.ok(!report.includes(secret), "no PIN in the report");
+  }
+  assert.doesNotMatch(report, /[{}]/, "no raw JSON");
+  await visible("#support-result .msg.ok");
+});
+
+walk("a CA that needs a newer ukeyd: the update notice says so and what to do", async () => {
+  const status = (await ukeyd("GET", "/v1/status")).json;
+  await page.goto(PORTAL_UPDATE_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  const notice = await visible("#update");
+  const words = await notice.innerText();
+  assert.match(words, /请更新证书助手/);
+  assert.ok(words.includes(status.version) && words.includes("99.0.0"), `installed and required versions: ${words}`);
+  assert.match(words, /下载并安装/);
+  await shot("update-required");
+  await page.locator("#update-recheck").click();
+  await visible("#update");
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  assert.equal(await page.locator("#update").isHidden(), true, "no notice when ukeyd is new enough");
+});
+
+walk("every page at 1366 and 800 px, in Chinese and English: nothing wraps a character a line", async () => {
+  await page.goto(PORTAL_URL);
+  await waitStatus("电子钥匙 已连接（2 个）");
+  await tourPages("page");
+});
+
 walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change, unplug and plug", async (t) => {
   if (!VSKF) {
     t.skip("this build has no SKF provider");
@@ -505,7 +634,7 @@ walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change
     const head = await section.locator("header").textContent();
     assert.ok(head.includes(tk.model), `the model ${tk.model} names the key`);
     assert.match(head, new RegExp(`剩余尝试次数：${tk.pin.triesMax} 次（共 ${tk.pin.triesMax} 次）`));
-    assert.match(head, /出厂默认值/, "the default-PIN nudge");
+    assert.match(head, /出厂默认密码/, "the default-PIN nudge");
     assert.ok(head.includes(`设备名称${tk.reader}`) && !head.includes("读卡器"), "a device, not a reader");
 
     // Its signing and encryption certificates: SM2, 演示专用 intact.
@@ -531,7 +660,7 @@ walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change
     const max = tk.pin.triesMax;
     await openTab("verify");
     await page.locator("#panel-verify .token-select").selectOption(tk.id);
-    assert.match(await text("#panel-verify .pin-state"), /出厂默认值/);
+    assert.match(await text("#panel-verify .pin-state"), /出厂默认密码/);
     await page.locator("#verify-pin").fill(WRONG_PIN_SKF);
     await page.locator("#verify-submit").click();
     const err = await errorShown("#verify-result");
@@ -560,7 +689,7 @@ walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change
     assert.equal(verified.json?.verified, true, `the new PIN verifies on the key: ${verified.text}`);
     assert.equal((await ukeyd("GET", `/v1/tokens/${tk.id}/pin`)).json.isDefault, false);
     await eventually("the default-PIN nudge goes",
-      async () => !/出厂默认值/.test(await text("#panel-change .pin-state")));
+      async () => !/出厂默认密码/.test(await text("#panel-change .pin-state")));
     await shot("skf-pin-changed");
 
     // Unplug and plug: it goes and comes back, live.
@@ -574,7 +703,7 @@ walk("an SKF key beside the PIV ones: certificates, tries, PIN verify and change
     await waitStatus("电子钥匙 已连接（3 个）", WAIT_MS * 2);
     await section.waitFor();
     assert.equal(await section.locator("article.cert").count(), 2, "its certificates are back");
-    assert.doesNotMatch(await section.locator("header").textContent(), /出厂默认值/, "the changed PIN is still known");
+    assert.doesNotMatch(await section.locator("header").textContent(), /出厂默认密码/, "the changed PIN is still known");
     assert.equal(await page.evaluate(() => window.notReloaded), true, "followed without a reload");
     // The certificate walks after this one count the PIV tokens alone.
     await vskf("unplug");

@@ -11,12 +11,17 @@
 //   找回密码   the remote unlock: fee and payment page, SMS code, or
 //              materials upload and review with an unlock code; new PIN
 //   环境检测   GET /v1/environment and its repair, when ukeyd has them
+//   客服中心   the CA's hotline, and the environment report as a file for support
+//   update    requireVersion(): a notice when ukeyd is older than the CA needs
 //   证书变更 / 证书延期 / 证书重装 / 证书下载 and 个人中心: cert-pages.js
 //
 // Errors show ukeyd's own title and detail, which it writes in the page's
 // language; nothing is shown as raw JSON.
 
-import { UKEYD_BASE, UkeydClient, UkeydError as ApiError, confirmingLastTry, loopbackBase } from "./ukeyd-client.js";
+import {
+  MIN_DAEMON_VERSION, UKEYD_BASE, UkeydClient, UkeydError as ApiError, UpdateRequiredError, confirmingLastTry,
+  loopbackBase,
+} from "./ukeyd-client.js";
 import { acceptLanguage, language, setLanguage, t } from "./i18n.js";
 import { CaPortal } from "./ca-portal.js";
 import { CERT_TABS, createCertPages } from "./cert-pages.js";
@@ -26,7 +31,7 @@ const EVENTS_REOPEN_MS = 3000;
 const UNLOCK_POLL_MS = 2000;
 const MATERIAL_MAX = 2 * 1024 * 1024;
 const SOON_DAYS = 30;
-const TABS = ["certs", "verify", "change", "unlock", "env", ...CERT_TABS];
+const TABS = ["certs", "verify", "change", "unlock", "env", ...CERT_TABS, "support"];
 const UNLOCK_STORE = "ukeyd-portal-unlock";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -61,25 +66,34 @@ const state = {
   envAvailable: null,    // null: not asked yet
   env: null,
   tab: "certs",
+  update: null,          // UpdateRequiredError when ukeyd is older than the CA needs
+  version: null,         // ukeyd's version, from /v1/status
 };
 
 // Where ukeyd listens is the page's own configuration, served by the CA
 // (/portal/config.json; ukey-ca --ukeyd-port), never anything in the page's
 // URL: a link carrying a port would point the page, and every PIN typed into
 // it, at whatever another user of this machine listens on there. Without a
-// readable configuration, ukeyd's default port.
-async function configuredBase() {
+// readable configuration, ukeyd's default port. The same file names the CA's
+// support hotline and the oldest ukeyd the CA's pages work with.
+async function portalConfig() {
+  const config = { base: UKEYD_BASE, hotline: null, minUkeydVersion: MIN_DAEMON_VERSION };
   try {
     const resp = await fetch(new URL("/portal/config.json", location.href),
       { cache: "no-store", credentials: "omit" });
-    if (resp.ok) return loopbackBase((await resp.json()).ukeydBase);
+    if (!resp.ok) return config;
+    const c = await resp.json();
+    if (typeof c.hotline === "string") config.hotline = c.hotline;
+    if (typeof c.minUkeydVersion === "string") config.minUkeydVersion = c.minUkeydVersion;
+    config.base = loopbackBase(c.ukeydBase);
   } catch {
     /* unreadable or not a loopback address: the default */
   }
-  return UKEYD_BASE;
+  return config;
 }
 
-const api = new UkeydClient({ base: await configuredBase(), language: acceptLanguage });
+const config = await portalConfig();
+const api = new UkeydClient({ base: config.base, language: acceptLanguage });
 // The CA's own API for certificate requests: this page's origin.
 const ca = new CaPortal({ language: acceptLanguage });
 
@@ -115,10 +129,21 @@ function switchLanguage() {
 
 // --- messages --------------------------------------------------------------------
 
+// ukeyd's problems the page words itself: their details speak to programs
+// (PIN_LAST_TRY names the request member that spends the last try), and the
+// user needs the rule in plain words. PIN_TOO_SIMPLE: docs/api.md, PIN rules.
+const PAGE_WORDED = ["PIN_LAST_TRY", "PIN_TOO_SIMPLE", "PIN_SAME_AS_OLD"];
+
 // An error for people: ukeyd's title and detail, or a sentence of our own when
 // there was no problem document to show.
 function errorBox(err) {
   if (err instanceof ApiError && err.kind === "problem" && err.source === "ca") return caErrorBox(err);
+  if (err instanceof ApiError && err.kind === "problem" && PAGE_WORDED.includes(err.code)) {
+    return el("div", { class: "msg error", role: "alert", "data-code": err.code },
+      el("strong", { class: "title" }, err.code === "PIN_TOO_SIMPLE" && err.problem?.rule
+        ? t(`pin.simple.${err.problem.rule}`) : t(`pinError.${err.code}`)),
+      err.code === "PIN_LAST_TRY" ? null : el("span", { class: "detail" }, pinRuleWords(selectedToken()?.pin)));
+  }
   if (err instanceof ApiError && err.kind === "problem") {
     const p = err.problem;
     const box = el("div", { class: "msg error", role: "alert", "data-code": p.code },
@@ -248,8 +273,46 @@ async function refresh() {
   if (!wasOk) {
     openEvents();
     loadEnvironment();
+    checkVersion();
   }
   renderAll();
+}
+
+// The CA's pages need ukeyd `config.minUkeydVersion` or later: an older one
+// gets a notice saying what to do (ukeyd-client.js requireVersion()).
+async function checkVersion() {
+  try {
+    const status = await api.requireVersion(config.minUkeydVersion);
+    state.update = null;
+    state.version = status?.version ?? null;
+  } catch (err) {
+    if (err instanceof UpdateRequiredError) {
+      state.update = err;
+      state.version = err.installed;
+    }
+    /* no answer: the status line says so already */
+  }
+  renderUpdate();
+  renderSupport();
+}
+
+function renderUpdate() {
+  const box = $("#update");
+  const u = state.update;
+  if (!u) {
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.replaceChildren(el("h2", {}, t("update.title")),
+    el("p", {}, t("update.body", { installed: u.installed, required: u.required })),
+    el("ol", {}, el("li", {}, t("update.step.download")), el("li", {}, t("update.step.install")),
+      el("li", {}, t("update.step.reload"))),
+    el("div", { class: "actions" },
+      el("button", { type: "button", id: "update-recheck", class: "primary",
+        onclick: (e) => withBusy(e.currentTarget, null, checkVersion) }, t("update.recheck")),
+      config.hotline ? el("span", { class: "muted" }, t("update.help", { hotline: config.hotline })) : null));
 }
 
 // --- the event stream ----------------------------------------------------------
@@ -368,8 +431,26 @@ function attr(name, nameObj) {
   return nameObj?.attributes?.find((a) => a.name === name)?.value ?? null;
 }
 
-function day(iso) {
-  return typeof iso === "string" ? iso.slice(0, 10) : "—";
+// Dates and times as the user's clock shows them, never in UTC.
+const pad2 = (n) => String(n).padStart(2, "0");
+function localDay(iso) {
+  const d = typeof iso === "string" ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "—";
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+function localTime(iso) {
+  const d = typeof iso === "string" ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "—";
+  return `${localDay(iso)} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+const day = localDay;
+
+// Money as the CA's payment page shows it: ¥30.00 (yuan, 元).
+function money(amount, currency = "CNY") {
+  const n = Number(amount);
+  const text = Number.isFinite(n) ? n.toFixed(2) : String(amount ?? "");
+  if (currency && currency !== "CNY") return `${text} ${currency}`;
+  return t("money.cny", { amount: text });
 }
 
 function usageText(cert) {
@@ -393,10 +474,36 @@ function certId(cert) {
   return cert.id ?? cert.slot;
 }
 
-// SKF keys hold a signing and an encryption certificate per container.
-const SKF_LABELS = { "SKF signing": "cert.label.sign", "SKF encryption": "cert.label.enc" };
+// What a certificate is for, in the user's words, never the card's slot
+// names ("9a", "PIV Authentication", a container): SKF keys hold a signing
+// and an encryption certificate per container; a PIV card's four slots
+// are authentication, signing, key management (encryption) and card
+// authentication.
+const CERT_LABELS = {
+  "SKF signing": "cert.label.sign", "SKF encryption": "cert.label.enc",
+  "PIV Authentication": "cert.label.auth", "Digital Signature": "cert.label.sign",
+  "Key Management": "cert.label.enc", "Card Authentication": "cert.label.card",
+};
+const SLOT_LABELS = { "9a": "cert.label.auth", "9c": "cert.label.sign", "9d": "cert.label.enc", "9e": "cert.label.card" };
+// As the CA's assistant says it: what the key is used for first (签名证书,
+// 加密证书), the slot's purpose only when the certificate does not say.
 function certLabel(cert) {
-  return SKF_LABELS[cert.label] ? t(SKF_LABELS[cert.label]) : cert.label;
+  const skf = { "SKF signing": "cert.label.sign", "SKF encryption": "cert.label.enc" }[cert.label];
+  if (skf) return t(skf);
+  const usage = cert.decoded ? usageText(cert) : "";
+  if (usage) return usage;
+  const key = CERT_LABELS[cert.label] ?? SLOT_LABELS[cert.slot];
+  return key ? t(key) : t("cert.label.other");
+}
+// A slot by what its certificate is for, or when it holds none (yet), by
+// what the slot is meant for.
+function slotLabel(slot, token = selectedToken()) {
+  const cert = token?.certificates?.find((c) => (c.id ?? c.slot) === slot || c.slot === slot);
+  if (cert?.decoded) return certLabel(cert);
+  const [container, part] = String(slot).split(".");
+  if (part === "sign") return t("cert.label.sign");
+  if (part === "enc") return t("cert.label.enc");
+  return SLOT_LABELS[container] ? t(SLOT_LABELS[container]) : t("cert.label.other");
 }
 
 // Ids may hold dots ("DEMO_SM2.sign"), which a CSS selector would misread.
@@ -424,9 +531,8 @@ async function download(token, cert, format, button) {
 
 function certCard(token, cert) {
   const card = el("article", { class: "cert", dataset: { slot: cert.slot, cert: certId(cert), token: token.id } });
-  const skf = token.edge === "SKF";
   if (!cert.decoded) {
-    card.append(el("h3", {}, `${t(skf ? "cert.container" : "cert.slot")} ${certId(cert)} · ${certLabel(cert)}`),
+    card.append(el("h3", {}, certLabel(cert)),
       el("p", { class: "muted" }, t("cert.undecoded")));
     return card;
   }
@@ -441,14 +547,12 @@ function certCard(token, cert) {
     }
   }
   const owner = cert.subject?.commonName ?? cert.subject?.display ?? "—";
-  // An SKF key's signing or encryption certificate says so already: its key
-  // usage badge only when it tells something more.
-  const kind = skf ? certLabel(cert) : null;
-  const usage = usageText(cert);
+  // Its kind (签名证书, 加密证书, …) heads the card, once.
+  const kind = certLabel(cert);
   card.append(...[
     el("h3", {}, el("span", { class: "owner" }, owner),
       kind ? el("span", { class: "badge kind" }, kind) : null,
-      usage && usage !== kind ? el("span", { class: "badge" }, usage) : null),
+      null),
     el("dl", {},
       row(t("cert.owner"), owner, { class: "row owner-row" }),
       row(t("cert.org"), attr("O", cert.subject) ?? "—"),
@@ -458,7 +562,7 @@ function certCard(token, cert) {
       row(t("cert.sigAlg"), cert.signatureAlgorithm ?? "—"),
       row(t("cert.issuer"), cert.issuer?.commonName ?? cert.issuer?.display ?? "—"),
       row(t("token.medium"), `${token.model ?? token.edge ?? "—"} · ${token.reader}`, { class: "row medium-row" }),
-      row(t(skf ? "cert.container" : "cert.slot"), `${certId(cert)} (${certLabel(cert)})`)),
+      row(t("cert.usage"), kind)),
     warning,
     el("div", { class: "actions" },
       el("span", { class: "muted" }, t("cert.download")),
@@ -480,10 +584,18 @@ function pinSummary(token) {
   if (pin.triesLeft === null || pin.triesLeft === undefined) {
     return el("span", { class: "pin" }, t("token.triesUnknown"));
   }
-  const cls = pin.triesLeft <= 1 ? "pin last" : "pin";
+  const cls = `pin ${triesLevel(pin)}`;
   return el("span", { class: cls, "data-tries": pin.triesLeft },
     typeof pin.triesMax === "number" ? t("token.triesLeftOf", { n: pin.triesLeft, max: pin.triesMax })
       : t("token.triesLeft", { n: pin.triesLeft }));
+}
+
+// Tries left as a traffic light: all of them, fewer (amber), the last (red).
+function triesLevel(pin) {
+  if (pin.triesLeft <= 1) return "last";
+  // A card that does not say its maximum: PIV's usual three.
+  const full = typeof pin.triesMax === "number" ? pin.triesMax : 3;
+  return pin.triesLeft < full ? "low" : "full";
 }
 
 // A PIN still the factory's: the user should change it before anything else.
@@ -536,6 +648,53 @@ function policyText(pin) {
     charset: t(pin.charset === "digits" ? "pin.charset.digits" : "pin.charset.ascii") });
 }
 
+// The rule for a new PIN, in plain words: the token's length and characters,
+// and what ukeyd refuses besides (docs/api.md, PIN rules).
+function pinRuleWords(pin) {
+  const policy = policyText(pin);
+  return policy ? `${policy}${t("pin.rule.new")}` : t("pin.rule.new");
+}
+
+// The token's policy (GET …/pin), checked before anything is sent: a PIN
+// that cannot be right spends no try, and the user reads why at once.
+function pinProblem(pin, value) {
+  if (!value) return t("pin.check.empty");
+  if (!pin?.minLength) return null;
+  if (value.length < pin.minLength || (pin.maxLength && value.length > pin.maxLength)) {
+    return t("pin.check.length", { min: pin.minLength, max: pin.maxLength });
+  }
+  if (pin.charset === "digits" && !/^[0-9]+$/.test(value)) return t("pin.check.digits");
+  if (!/^[\x20-\x7e]+$/.test(value)) return t("pin.check.chars");
+  return null;
+}
+
+// A new PIN anyone would guess, by ukeyd's own rules (docs/api.md, PIN
+// rules; api/v1/pinrule.c), so the page says why before sending: the rule's
+// name, as PIN_TOO_SIMPLE's `rule`, or null.
+const COMMON_PINS = ["112233", "123321", "147258", "159753", "789456", "5201314"];
+function simplePinRule(value) {
+  if (!value) return null;
+  if (/^(.)\1*$/.test(value)) return "repeated";
+  if (/^[0-9]+$/.test(value) && value.length > 1) {
+    // Each digit one more than the one before (…8, 9, 0… counts), or one less.
+    const steps = [...value].slice(1).map((c, i) => (Number(c) - Number(value[i]) + 10) % 10);
+    if (steps.every((d) => d === 1) || steps.every((d) => d === 9)) return "sequence";
+  }
+  if (/^(.+)\1+$/.test(value)) return "pattern";
+  if (COMMON_PINS.includes(value)) return "common";
+  return null;
+}
+
+function newPinProblem(pin, newPin, again, oldPin) {
+  const basic = pinProblem(pin, newPin);
+  if (basic) return basic;
+  if (newPin !== again) return t("change.mismatch");
+  if (oldPin !== undefined && newPin === oldPin) return t("change.same");
+  const rule = simplePinRule(newPin);
+  if (rule) return t(`pin.simple.${rule}`);
+  return null;
+}
+
 function renderPickers() {
   for (const pick of $$(".token-pick")) {
     if (state.tokens.length === 0) {
@@ -562,7 +721,9 @@ function renderPickers() {
     box.dataset.tries = token.pin?.triesLeft ?? "";
     box.dataset.blocked = token.pin?.blocked ? "true" : "false";
   }
-  for (const p of $$(".policy")) p.textContent = policyText(token?.pin);
+  for (const p of $$(".policy")) {
+    p.textContent = p.closest("#change-form") ? pinRuleWords(token?.pin) : policyText(token?.pin);
+  }
   const noToken = !token;
   for (const b of ["#verify-submit", "#change-submit"]) $(b).disabled = noToken;
 }
@@ -641,6 +802,11 @@ async function onVerify(e) {
   if (!token) return;
   const input = $("#verify-pin");
   const pin = input.value;
+  const problem = pinProblem(token.pin, pin);
+  if (problem) {
+    show("#verify-result", warnBox(problem));
+    return;
+  }
   show("#verify-result", el("div", { class: "msg busy" }, t("busy")));
   await withBusy($("#verify-submit"), "#verify-result", async () => {
     try {
@@ -667,12 +833,9 @@ async function onChange(e) {
   const oldPin = $("#change-old").value;
   const newPin = $("#change-new").value;
   const again = $("#change-again").value;
-  if (newPin !== again) {
-    show("#change-result", warnBox(t("change.mismatch")));
-    return;
-  }
-  if (newPin === oldPin) {
-    show("#change-result", warnBox(t("change.same")));
+  const problem = pinProblem(token.pin, oldPin) ?? newPinProblem(token.pin, newPin, again, oldPin);
+  if (problem) {
+    show("#change-result", warnBox(problem));
     return;
   }
   show("#change-result", el("div", { class: "msg busy" }, t("busy")));
@@ -837,7 +1000,8 @@ function stepList(phase) {
   const at = order.indexOf(phase);
   $("#unlock-steps").replaceChildren(...(phase === "start" || phase === "expired" ? [] :
     steps.map(([key, label], i) => el("li", {
-      class: i < at ? "done" : i === at ? "current" : "", "data-step": key }, label))));
+      // Reaching the last step is being done: drawn as done, not as current.
+      class: i < at || phase === "done" ? "done" : i === at ? "current" : "", "data-step": key }, label))));
 }
 
 function renderUnlock() {
@@ -881,7 +1045,7 @@ function renderUnlockPay() {
   const fee = s.fee || {};
   const nodes = [
     el("div", { class: "fee" },
-      el("p", { class: "amount", id: "unlock-fee" }, t("unlock.fee", { amount: fee.amount, currency: fee.currency })),
+      el("p", { class: "amount", id: "unlock-fee" }, t("unlock.fee", { amount: money(fee.amount, fee.currency) })),
       el("p", { class: "muted" }, t("unlock.invoice"))),
   ];
   const payButton = el("button", { type: "button", id: "unlock-pay", class: "primary",
@@ -1113,8 +1277,9 @@ function renderUnlockPin(token) {
   return [el("form", { class: "form", id: "unlock-pin-form", autocomplete: "off",
     onsubmit: async (e) => {
       e.preventDefault();
-      if (p1.value !== p2.value) {
-        show("#unlock-result", warnBox(t("change.mismatch")));
+      const problem = newPinProblem(token?.pin, p1.value, p2.value);
+      if (problem) {
+        show("#unlock-result", warnBox(problem));
         return;
       }
       await withBusy($("#unlock-complete"), "#unlock-result", async () => {
@@ -1131,7 +1296,7 @@ function renderUnlockPin(token) {
     } },
   el("label", {}, el("span", {}, t("unlock.newPin")), p1),
   el("label", {}, el("span", {}, t("unlock.newPinAgain")), p2),
-  el("p", { class: "policy-inline" }, policyText(token?.pin)),
+  el("p", { class: "policy-inline" }, pinRuleWords(token?.pin)),
   el("button", { type: "submit", id: "unlock-complete", class: "primary" }, t("unlock.complete")))];
 }
 
@@ -1165,13 +1330,40 @@ async function loadEnvironment() {
   renderEnv();
 }
 
+// The checks' headings in the page's words: ukeyd's titles name the parts
+// (pcscd, systemd, CCID), which support reads in the folded details.
+const CHECK_NAMES = {
+  "system.os": "check.os", "system.ukeyd": "check.ukeyd", "clock.skew": "check.clock",
+  "network.ca-service": "check.network", "pcsc.service": "check.cardService",
+  "pcsc.readers": "check.readers", "pcsc.tokens": "check.tokens", "pcsc.systemd": "check.autostart",
+  "pcsc.drivers": "check.driver", "browser.local-network": "check.browser",
+};
+function checkName(id, title) {
+  if (CHECK_NAMES[id]) return t(CHECK_NAMES[id]);
+  if (id.startsWith("token.")) return t("check.token");
+  return title;
+}
+
+// The clock as the user's own clock shows it (ukeyd's words name the zone,
+// "Etc/UTC", which a user does not say).
+function clockWords(c) {
+  const local = c.id === "clock.skew" ? c.details?.localTime : null;
+  if (typeof local !== "string") return null;
+  const skew = c.details.skewSeconds;
+  return typeof skew === "number"
+    ? t("check.clock.skew", { time: localTime(local), n: Math.abs(skew) })
+    : t("check.clock.alone", { time: localTime(local) });
+}
+
 function checksOf(env) {
   const list = Array.isArray(env?.checks) ? env.checks : [];
   return list.map((c) => ({
     id: c.id ?? c.name ?? "",
-    name: c.title ?? c.label ?? c.name ?? c.id ?? "",
+    title: c.title ?? c.label ?? c.name ?? c.id ?? "",
+    name: checkName(c.id ?? "", c.title ?? c.label ?? c.name ?? c.id ?? ""),
+    details: c.details && typeof c.details === "object" ? c.details : null,
+    detail: clockWords(c) ?? c.found ?? c.detail ?? c.message ?? "",
     state: c.state ?? c.status ?? c.result ?? "",
-    detail: c.found ?? c.detail ?? c.message ?? "",
     hint: c.hint ?? c.fix ?? c.fixHint ?? "",
     repairable: c.repairable ?? false,
   }));
@@ -1190,9 +1382,91 @@ function renderEnv() {
       { class: `check ${c.state}`, "data-check": c.id, "data-state": c.state },
       el("span", { class: "state" }, known.includes(c.state) ? t(`env.${c.state}`) : c.state),
       el("div", {},
-        el("strong", {}, c.name),
+        el("strong", { class: "check-name" }, c.name),
         c.detail ? el("p", { class: "found" }, c.detail) : null,
-        c.hint && c.state !== "ok" ? el("p", { class: "hint" }, t("env.hint", { hint: c.hint })) : null)))));
+        c.hint && c.state !== "ok" ? el("p", { class: "hint" }, t("env.hint", { hint: c.hint })) : null,
+        el("details", { class: "for-support" }, el("summary", {}, t("env.details")),
+          el("p", {}, `${c.title} (${c.id})`),
+          c.details ? el("dl", {}, detailLines(c.details).map(([k, v]) => row(k, v))) : null))))));
+}
+
+// A check's machine-readable details as lines for people: "key: value".
+function detailLines(details, prefix = "") {
+  return Object.entries(details).flatMap(([k, v]) => {
+    if (Array.isArray(v) && v.some((x) => x && typeof x === "object")) {
+      return v.flatMap((x, i) => (x && typeof x === "object" ? detailLines(x, `${prefix}${k}[${i + 1}].`)
+        : [[`${prefix}${k}[${i + 1}]`, String(x)]]));
+    }
+    if (v && typeof v === "object" && !Array.isArray(v)) return detailLines(v, `${prefix}${k}.`);
+    const text = Array.isArray(v) ? v.join(", ") : v === null ? "—" : String(v);
+    return [[`${prefix}${k}`, text]];
+  });
+}
+
+// --- 客服中心: the hotline, and the report support asks for -------------------------
+
+function renderSupport() {
+  const hotline = $("#support-hotline");
+  hotline.replaceChildren(config.hotline
+    ? el("p", { class: "hotline" }, t("support.hotline"), el("strong", { id: "hotline-number" }, config.hotline))
+    : el("p", {}, t("support.noHotline")));
+  $("#support-version").textContent = t("support.version", {
+    installed: state.version ?? "—", required: config.minUkeydVersion });
+}
+
+// The environment report as a text file support can read: what the page and
+// ukeyd know of this machine and its keys. No PIN or code is in it: ukeyd
+// never reports them.
+function reportText(env, status) {
+  const lines = [t("report.title"), ""];
+  const add = (label, value) => lines.push(`${label}: ${value ?? "—"}`);
+  add(t("report.time"), localTime(new Date().toISOString()) + ` (${Intl.DateTimeFormat().resolvedOptions().timeZone})`);
+  add(t("report.site"), location.origin);
+  add(t("report.browser"), navigator.userAgent);
+  add(t("report.ukeyd"), status?.version ?? state.version);
+  add(t("report.required"), config.minUkeydVersion);
+  if (state.update) lines.push(t("update.body", { installed: state.update.installed, required: state.update.required }));
+  lines.push("", `== ${t("report.checks")} ==`);
+  if (env?.summary) lines.push(t("env.summary", { ok: env.summary.ok ?? 0, warn: env.summary.warn ?? 0, fail: env.summary.fail ?? 0 }));
+  for (const c of checksOf(env)) {
+    lines.push("", `[${t(`env.${c.state}`)}] ${c.name} — ${c.title} (${c.id})`);
+    if (c.detail) lines.push(`  ${t("report.found")}: ${c.detail}`);
+    if (c.hint) lines.push(`  ${t("report.hint")}: ${c.hint}`);
+    if (c.details) for (const [k, v] of detailLines(c.details)) lines.push(`  ${k}: ${v}`);
+  }
+  lines.push("", `== ${t("report.tokens")} ==`);
+  if (state.tokens.length === 0) lines.push(t("certs.none"));
+  for (const tk of state.tokens) {
+    lines.push("", `${tk.model ?? tk.edge ?? "—"} · ${tk.reader}`);
+    add(`  ${t("token.serial")}`, tk.serial);
+    const pin = tk.pin ?? {};
+    add(`  ${t("token.pin")}`, pin.blocked ? t("token.blocked")
+      : typeof pin.triesLeft === "number" ? t("token.triesLeft", { n: pin.triesLeft }) : t("token.triesUnknown"));
+    for (const c of tk.certificates ?? []) {
+      if (!c.decoded) continue;
+      lines.push(`  ${certLabel(c)}: ${c.subject?.commonName ?? "—"} · ${t("cert.serial")} ${c.serial ?? "—"} · ` +
+        `${localDay(c.notBefore)} — ${localDay(c.notAfter)} (${c.slot})`);
+    }
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+async function exportReport(button) {
+  await withBusy(button, "#support-result", async () => {
+    const [env, status] = await Promise.all([api.environment(), api.status().catch(() => null)]);
+    const now = new Date();
+    const stamp = `${now.getFullYear()}${pad2(now.getMonth() + 1)}${pad2(now.getDate())}-` +
+      `${pad2(now.getHours())}${pad2(now.getMinutes())}${pad2(now.getSeconds())}`;
+    // A byte-order mark: Windows Notepad then reads the Chinese as UTF-8.
+    const blob = new Blob(["\ufeff", reportText(env, status)], { type: "text/plain;charset=utf-8" });
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: `${t("report.file")}-${stamp}.txt` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    show("#support-result", okBox(t("report.saved")));
+  });
 }
 
 // --- tabs and the whole page ----------------------------------------------------------
@@ -1221,6 +1495,8 @@ function renderAll() {
   renderPickers();
   renderUnlock();
   renderEnv();
+  renderUpdate();
+  renderSupport();
   certPages.render();
   document.body.dataset.ready = state.conn === "checking" ? "no" : "yes";
 }
@@ -1229,6 +1505,7 @@ function renderAll() {
 // with this page's helpers.
 const certPages = createCertPages({
   api, ca, state, el, $, $$, t, show, errorBox, okBox, warnBox, withBusy, pinOperation, policyText,
+  localDay, localTime, money, certLabel, slotLabel,
   afterPinOperation, refreshPinAfterError, selectTab, onTokenChange,
   refreshTokens: () => scheduleRefresh(),
 });
@@ -1239,6 +1516,7 @@ function init() {
   for (const b of $$("[role=tab]")) b.addEventListener("click", () => selectTab(b.dataset.tab));
   $("#verify-form").addEventListener("submit", onVerify);
   $("#change-form").addEventListener("submit", onChange);
+  $("#support-export").addEventListener("click", (e) => exportReport(e.currentTarget));
   $("#env-run").addEventListener("click", (e) => withBusy(e.currentTarget, "#env-result", async () => {
     show("#env-result", null);
     await loadEnvironment();

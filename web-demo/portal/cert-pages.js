@@ -167,7 +167,9 @@ export function createCertPages(ctx) {
     const order = ["form", "pay", "review", "write", "done"];
     return list.map(([key, label]) => {
       const i = order.indexOf(key);
-      return el("li", { class: i < at ? "done" : i === at ? "current" : "", "data-step": key }, label);
+      // Reaching the last step is being done: drawn as done, not as current.
+      const finished = i < at || ph.phase === "done";
+      return el("li", { class: finished ? "done" : i === at ? "current" : "", "data-step": key }, label);
     });
   }
 
@@ -177,7 +179,7 @@ export function createCertPages(ctx) {
 
   function certRows(token, cert, idPrefix) {
     const owner = cert.subject?.commonName ?? cert.subject?.display ?? "—";
-    const day = (iso) => (typeof iso === "string" ? iso.slice(0, 10) : "—");
+    const day = ctx.localDay;
     return el("dl", { class: "cert-details", id: idPrefix },
       row(t("cert.owner"), owner, "owner-row"),
       row(t("cert.org"), attr(cert, "O") ?? "—", "org-row"),
@@ -187,7 +189,7 @@ export function createCertPages(ctx) {
       row(t("cert.validity"), `${day(cert.notBefore)} — ${day(cert.notAfter)}`, "validity-row"),
       row(t("cert.type"), cert.keyAlgorithm ?? cert.keyType ?? "—", "type-row"),
       row(t("cert.issuer"), cert.issuer?.commonName ?? cert.issuer?.display ?? "—", "issuer-row"),
-      row(t("cert.slot"), `${cert.slot}${cert.label ? ` (${cert.label})` : ""}`, "slot-row"));
+      row(t("cert.usage"), ctx.certLabel(cert), "slot-row"));
   }
 
   function row(label, value, cls) {
@@ -203,7 +205,7 @@ export function createCertPages(ctx) {
   }
 
   function feeText(fee) {
-    return feeRequired(fee) ? `${fee.amount} ${fee.currency ?? "CNY"}` : t("certop.free");
+    return feeRequired(fee) ? ctx.money(fee.amount, fee.currency ?? "CNY") : t("certop.free");
   }
 
   // A problem, with what to do next when the page knows better than "failed".
@@ -286,14 +288,14 @@ export function createCertPages(ctx) {
       render();
     } }, choices.map((s) => {
       const c = currentCert(token, s);
-      const words = c ? `${s} · ${c.subject?.commonName ?? c.label ?? ""}` : `${s} · ${t("certop.missing")}`;
+      const words = `${ctx.slotLabel(s)} · ${c ? c.subject?.commonName ?? "" : t("certop.missing")}`;
       return el("option", { value: s, selected: s === slot }, words);
     }));
     nodes.push(el("label", { class: "slot-pick" }, el("span", {}, t("certop.slot")), slotSelect));
     if (cert) {
       nodes.push(el("h3", { class: "sub" }, t("certop.current")), certRows(token, cert, `${KINDS[kind].tab}-current`));
     } else if (kind === "reinstall") {
-      nodes.push(warnBox(t("certop.reinstall.missing", { slot })));
+      nodes.push(warnBox(t("certop.reinstall.missing", { slot: ctx.slotLabel(slot) })));
     }
     nodes.push(el("p", { class: "muted" }, t(`certop.${kind}.about`)));
     const form = el("form", { class: "form", id: `${KINDS[kind].tab}-form`, autocomplete: "off",
@@ -395,7 +397,7 @@ export function createCertPages(ctx) {
     return [
       el("div", { class: "fee" },
         el("p", { class: "amount", id: `${KINDS[kind].tab}-fee` },
-          t("certop.fee", { kind: kindName(kind), amount: request.fee?.amount ?? "", currency: request.fee?.currency ?? "" })),
+          t("certop.fee", { kind: kindName(kind), amount: ctx.money(request.fee?.amount, request.fee?.currency ?? "CNY") })),
         el("p", { class: "muted" }, t("certop.number", { number: request.number })),
         el("p", { class: "muted" }, t("unlock.invoice"))),
       el("div", { class: "actions" },
@@ -468,12 +470,34 @@ export function createCertPages(ctx) {
 
   // --- writing -------------------------------------------------------------------------
 
+  // The new certificate's subject as the user knows it: holder, organisation,
+  // department, e-mail; never the distinguished name itself.
+  function subjectRows(subject) {
+    const parts = {};
+    for (const m of String(subject ?? "").matchAll(/(?:^|,)\s*([A-Za-z]+)=((?:\\.|[^,\\])*)/g)) {
+      parts[m[1]] ??= m[2].replace(/\\(.)/g, "$1").trim();
+    }
+    const email = parts.emailAddress ?? parts.E;
+    return [
+      row(t("cert.owner"), parts.CN ?? "—", "subject-row owner-row"),
+      parts.O ? row(t("cert.org"), parts.O, "org-row") : null,
+      parts.OU ? row(t("certop.field.ou"), parts.OU, "ou-row") : null,
+      email ? row(t("certop.field.email"), email, "email-row") : null,
+    ];
+  }
+
+  // A pair (签名证书 and 加密证书 re-issued together) is one action: both named.
+  function pairLabel(action) {
+    const slots = action.certificates?.length ? action.certificates.map((c) => c.slot) : [action.slot];
+    return slots.map((slot) => (ctx.slotLabel ? ctx.slotLabel(slot) : slot)).join(" + ");
+  }
+
   function actionRows(action) {
-    const day = (iso) => (typeof iso === "string" ? iso.slice(0, 10) : "—");
+    const day = ctx.localDay;
     return el("dl", { class: "cert-details", id: `action-${action.number}` },
       row(t("certop.numberLabel"), action.number, "number-row"),
-      row(t("certop.subject"), action.subject ?? "—", "subject-row"),
-      row(t("cert.slot"), action.slot, "slot-row"),
+      ...subjectRows(action.subject),
+      row(t("cert.usage"), pairLabel(action), "slot-row"),
       row(t("certop.key"), action.keyPolicy === "new"
         ? t("certop.key.new", { alg: action.keyAlgorithm ?? "" }) : t("certop.key.keep"), "key-row"),
       action.expiresAt ? row(t("certop.until"), day(action.expiresAt), "until-row") : null);
@@ -526,7 +550,7 @@ export function createCertPages(ctx) {
         return;
       }
       done[kind] = { tokenId: token.id, number: r.number ?? action.number, slot: r.slot ?? action.slot,
-        certificate: r.certificate ?? null };
+        certificate: r.certificate ?? null, others: (r.certificates ?? []).slice(1) };
       if (action.needsPin) await ctx.afterPinOperation(token.id, undefined);
     } catch (err) {
       writing[kind] = false;
@@ -542,9 +566,12 @@ export function createCertPages(ctx) {
   function donePhase(kind, token, ph) {
     const tab = KINDS[kind].tab;
     const cert = ph.certificate ?? currentCert(token, ph.slot);
+    // The other half of a pair, written with it: shown with it, as one.
+    const others = (ph.others ?? []).map((o) => o.certificate ?? currentCert(token, o.slot)).filter(Boolean);
     return [el("div", { class: "msg ok big", id: `${tab}-done` }, t("certop.done", { kind: kindName(kind) })),
       cert ? el("h3", { class: "sub" }, t("certop.newCert")) : null,
       cert ? certRows(token, cert, `${tab}-new`) : null,
+      ...others.map((c) => certRows(token, c, `${tab}-new-${c.slot ?? "other"}`)),
       el("div", { class: "actions" },
         el("button", { type: "button", id: `${tab}-finish`, onclick: () => {
           done[kind] = null;
@@ -577,16 +604,16 @@ export function createCertPages(ctx) {
     } else if (d.requests.length === 0) {
       nodes.push(el("p", { class: "empty", id: "account-empty" }, t("account.none")));
     } else {
-      nodes.push(el("table", { class: "requests", id: "account-requests" },
+      nodes.push(el("div", { class: "table-scroll" }, el("table", { class: "requests", id: "account-requests" },
         el("thead", {}, el("tr", {}, ["number", "kind", "slot", "state", "fee", "created", "updated", "note", "do"]
           .map((c) => el("th", {}, t(`account.col.${c}`))))),
-        el("tbody", {}, d.requests.map((r) => requestRow(token, r, d)))));
+        el("tbody", {}, d.requests.map((r) => requestRow(token, r, d))))));
     }
     body.replaceChildren(...nodes);
   }
 
   function requestRow(token, r, d) {
-    const when = (iso) => (typeof iso === "string" ? iso.replace("T", " ").slice(0, 16) : "—");
+    const when = ctx.localTime;
     let note = "";
     if (r.state === "rejected") note = el("span", { class: "reason" }, t("account.reason", { reason: r.reason ?? "" }));
     else if (r.details) {
@@ -602,12 +629,12 @@ export function createCertPages(ctx) {
     }
     return el("tr", { "data-number": r.number, "data-state": r.state, "data-kind": r.kind },
       el("td", { class: "number" }, r.number),
-      el("td", {}, KINDS[r.kind] ? kindName(r.kind) : r.kind),
-      el("td", {}, r.slot ?? "—"),
+      el("td", { class: "kind" }, KINDS[r.kind] ? kindName(r.kind) : r.kind),
+      el("td", {}, r.slot ? ctx.slotLabel(r.slot) : "—"),
       el("td", {}, el("span", { class: `state-badge ${r.state}` }, stateName(r.state))),
-      el("td", {}, feeText(r.fee)),
-      el("td", {}, when(r.createdAt)),
-      el("td", {}, when(r.updatedAt)),
+      el("td", { class: "fee" }, feeText(r.fee)),
+      el("td", { class: "when" }, when(r.createdAt)),
+      el("td", { class: "when" }, when(r.updatedAt)),
       el("td", { class: "note" }, note),
       el("td", {}, action));
   }

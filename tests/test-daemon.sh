@@ -354,8 +354,26 @@ test_pin() {
     expect "change the PIN" 200 '"changed": true' '"triesLeft": 3'
     post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
     expect "the new PIN verifies" 200 '"verified": true'
-    post_json "/v1/tokens/$tok0/pin/change" "{\"oldPin\":\"$NEW_PIN\",\"newPin\":\"$PIN\"}"
-    expect "change it back" 200 '"changed": true'
+
+    # A new PIN anyone would guess is refused before the card: with a wrong
+    # old PIN, a request that reached the card would cost a try.
+    post_json "/v1/tokens/$tok0/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"111111\"}"
+    expect_json "new PIN 111111: 422 PIN_TOO_SIMPLE, rule repeated" 422 \
+        "$(problem PIN_TOO_SIMPLE)" '.rule == "repeated"' '.field == "newPin"' '.detail | test("111111")'
+    post_json "/v1/tokens/$tok0/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"$PIN\"}" \
+        -H 'Accept-Language: en'
+    expect_json "back to the factory default $PIN: PIN_TOO_SIMPLE, rule sequence, in words" 422 \
+        "$(problem PIN_TOO_SIMPLE)" '.rule == "sequence"' '.detail | test("run of digits")'
+    post_json "/v1/tokens/$tok0/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"123123\"}"
+    expect_json "new PIN 123123: rule pattern" 422 "$(problem PIN_TOO_SIMPLE)" '.rule == "pattern"'
+    post_json "/v1/tokens/$tok0/pin/change" "{\"oldPin\":\"$NEW_PIN\",\"newPin\":\"$NEW_PIN\"}"
+    expect_json "new PIN the same as the old: 422 PIN_SAME_AS_OLD" 422 \
+        "$(problem PIN_SAME_AS_OLD)" '.field == "newPin"' '.detail | test("原密码")'
+    req GET "/v1/tokens/$tok0/pin"
+    expect "refused new PINs left the token's tries untouched" 200 '"triesLeft": 3'
+    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
+    expect "…and its PIN as it was" 200 '"verified": true'
+    # The token keeps NEW_PIN from here on: it cannot go back to $PIN.
 }
 
 test_pin_blocked() {
@@ -414,7 +432,7 @@ test_events() {
     post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$WRONG_PIN\"}"
     check "pin-changed after a wrong PIN" wait_for_text "$ev" 'event: pin-changed' "$EVENT_WAIT_S"
     check "pin-changed carries triesLeft" grep -qF '"triesLeft":2' "$ev"
-    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$PIN\"}"
+    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
     check "heartbeat comment within $((HEARTBEAT_S + 1))s" \
         wait_for_text "$ev" ': heartbeat' $((HEARTBEAT_S + 1))
 
@@ -482,7 +500,7 @@ test_reload() {
     expect "after reload the new origin is served" 200
     check "new origin echoed" hdr_has "Access-Control-Allow-Origin: $OTHER_ORIGIN"
 
-    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$PIN\"}"
+    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
     "$rig" remove "$work/rig" 1 >/dev/null
     check "the stream opened before SIGHUP still gets events" \
         wait_for_text "$events_file" 'event: token-removed' 1
@@ -502,11 +520,11 @@ test_reload() {
 
 test_shutdown() {
     local verify_pid rc
-    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$PIN\"}"
+    post_json "/v1/tokens/$tok0/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
     # The next PIN attempt waits for the pacing window: SIGTERM lands while
     # it is in flight, and it must still be answered.
     curl -s --max-time "$CURL_MAX_S" -o "$work/inflight" -w '%{http_code}' \
-        -H 'Content-Type: application/json' --data-binary "{\"pin\":\"$PIN\"}" \
+        -H 'Content-Type: application/json' --data-binary "{\"pin\":\"$NEW_PIN\"}" \
         "$base/v1/tokens/$tok0/pin/verify" >"$work/inflight.code" &
     verify_pid=$!
     sleep 0.1

@@ -107,6 +107,47 @@ static void test_pin_bodies(void)
     json_decref(b);
 }
 
+/* A page tells the user which rule refused the new PIN: from `rule`, or
+ * from the detail as it is, in either language. */
+static void test_new_pin_bodies(void)
+{
+    struct problem p = problem_of(API_PIN_TOO_SIMPLE);
+    json_t *b;
+
+    p.field = "newPin";
+    p.rule = "sequence";
+    b = problem_body(&p, LANG_EN, NULL);
+    TAP_EQ_INT(api_code_status(API_PIN_TOO_SIMPLE), 422, "PIN_TOO_SIMPLE is 422");
+    TAP_EQ_STR(str_member(b, "code"), "PIN_TOO_SIMPLE", "too simple: code");
+    TAP_EQ_STR(str_member(b, "rule"), "sequence", "…the rule member");
+    TAP_EQ_STR(str_member(b, "field"), "newPin", "…the field");
+    TAP_EQ_STR(str_member(b, "detail"),
+               "The new PIN is too easy to guess (a run of digits, like 123456 or 654321); "
+               "choose another.", "…the rule in words");
+    tap_ok(!json_object_get(b, "triesLeft"), "…and no triesLeft: no try was spent");
+    json_decref(b);
+    p.rule = "repeated";
+    b = problem_body(&p, LANG_ZH_CN, NULL);
+    TAP_EQ_STR(str_member(b, "detail"),
+               "新密码过于简单（全是同一个字符，如 111111），容易被他人猜到，请另设一个。",
+               "Chinese too-simple detail names the rule");
+    json_decref(b);
+    p.rule = "no-such-rule";
+    b = problem_body(&p, LANG_EN, NULL);
+    TAP_EQ_STR(str_member(b, "detail"), "The new PIN is too easy to guess; choose another.",
+               "a rule without words falls back to the plain detail");
+    json_decref(b);
+
+    p = problem_of(API_PIN_SAME_AS_OLD);
+    p.field = "newPin";
+    b = problem_body(&p, LANG_ZH_CN, NULL);
+    TAP_EQ_INT(api_code_status(API_PIN_SAME_AS_OLD), 422, "PIN_SAME_AS_OLD is 422");
+    TAP_EQ_STR(str_member(b, "detail"), "新密码不能与原密码相同，请另设一个。",
+               "same as old: Chinese detail");
+    tap_ok(!json_object_get(b, "rule"), "…with no rule member");
+    json_decref(b);
+}
+
 static void test_bad_request_bodies(void)
 {
     struct problem p = problem_of(API_BAD_REQUEST);
@@ -135,6 +176,7 @@ int main(void)
     test_every_code();
     test_body_shape();
     test_pin_bodies();
+    test_new_pin_bodies();
     test_bad_request_bodies();
     return tap_done();
 }

@@ -291,6 +291,10 @@ test_free_phone_path() {
     post_json "/v1/unlock/$sid/complete" '{"newPin":"12"}'
     expect_json "a new PIN against the policy: 422 before anything" 422 "$(problem PIN_POLICY)" \
         '.field == "newPin"'
+    complete 654321
+    expect_json "a too simple new PIN: 422 PIN_TOO_SIMPLE before anything" 422 \
+        "$(problem PIN_TOO_SIMPLE)" '.field == "newPin"' '.rule == "sequence"'
+    check "…no PUK taken: the journal is empty" test "$(journal_records)" -eq 0
     complete "${NEW_PINS[0]}"
     expect_json "complete: PIN reset, PUK rotated, confirmed" 200 '.completed == true' '.triesLeft == 3'
     note_ca_puks

@@ -13,7 +13,7 @@ import http from "node:http";
 import net from "node:net";
 
 const [clientPath, base, rig, rigDir, reader0, reader1, deadPort] = process.argv.slice(2);
-const { UkeydClient, UkeydError, confirmingLastTry, loopbackBase, EVENT_TYPES } =
+const { UkeydClient, UkeydError, ErrorCode, confirmingLastTry, loopbackBase, EVENT_TYPES } =
   await import(clientPath);
 
 const PIN = "123456";
@@ -114,9 +114,16 @@ await zh.verifyPin(tok0.id, PIN);
 
 e = await rejection(zh.changePin(tok0.id, PIN, "1"));
 ok(e?.code === "PIN_POLICY" && e.problem.field === "newPin", "changePin: PIN_POLICY naming newPin", e?.problem);
-const changed = await zh.changePin(tok0.id, PIN, "24681357");
+const NEW_PIN = "24681357";
+const changed = await zh.changePin(tok0.id, PIN, NEW_PIN);
 ok(changed.changed === true, "changePin");
-await zh.changePin(tok0.id, "24681357", PIN);
+// The factory default is too simple to go back to: the token keeps NEW_PIN.
+e = await rejection(zh.changePin(tok0.id, NEW_PIN, NEW_PIN));
+ok(e?.code === ErrorCode.PIN_SAME_AS_OLD && e.problem.field === "newPin",
+   "changePin to the same PIN: ErrorCode.PIN_SAME_AS_OLD", e?.problem);
+e = await rejection(en.changePin(tok0.id, NEW_PIN, PIN));
+ok(e?.code === ErrorCode.PIN_TOO_SIMPLE && e.problem.rule === "sequence" && /run of digits/.test(e.detail ?? ""),
+   "changePin back to 123456: ErrorCode.PIN_TOO_SIMPLE, rule sequence, said in words", e?.problem);
 
 // --- when nothing answers -------------------------------------------------------
 

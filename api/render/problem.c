@@ -4,7 +4,7 @@
  * and the problem+json body built from them.
  *
  * Details are templates: "{field}", "{reason}", "{tries}", "{min}", "{max}",
- * "{charset}", "{attempts}", "{retry}" and "{state}" are filled from the problem. A template that needs a value
+ * "{charset}", "{rule}", "{attempts}", "{retry}" and "{state}" are filled from the problem. A template that needs a value
  * the problem lacks is never chosen: `detail_more` is used only when the
  * problem carries its value, `detail` always works alone.
  */
@@ -107,6 +107,16 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "The PIN does not meet the token's length or character rules.",
                       "\"{field}\" does not meet the token's PIN rules: {min} to {max} "
                       "characters, {charset}." } } },
+    [API_PIN_SAME_AS_OLD] = { "PIN_SAME_AS_OLD", MHD_HTTP_UNPROCESSABLE_CONTENT, {
+        [LANG_ZH_CN] = { "新密码与原密码相同", "新密码不能与原密码相同，请另设一个。", NULL },
+        [LANG_EN] = { "New PIN same as the old one",
+                      "The new PIN must differ from the old one; choose another.", NULL } } },
+    [API_PIN_TOO_SIMPLE] = { "PIN_TOO_SIMPLE", MHD_HTTP_UNPROCESSABLE_CONTENT, {
+        [LANG_ZH_CN] = { "新密码过于简单", "新密码过于简单，容易被他人猜到，请另设一个。",
+                         "新密码过于简单（{rule}），容易被他人猜到，请另设一个。" },
+        [LANG_EN] = { "New PIN too simple",
+                      "The new PIN is too easy to guess; choose another.",
+                      "The new PIN is too easy to guess ({rule}); choose another." } } },
     [API_PUK_INCORRECT] = { "PUK_INCORRECT", MHD_HTTP_FORBIDDEN, {
         [LANG_ZH_CN] = { "PUK 码错误", "PUK 码不正确。", "PUK 码不正确，还可以尝试 {tries} 次。" },
         [LANG_EN] = { "Incorrect PUK", "The PUK is incorrect.",
@@ -325,6 +335,21 @@ static const struct {
     { "ascii", { [LANG_ZH_CN] = "可打印 ASCII 字符", [LANG_EN] = "printable ASCII characters" } },
 };
 
+/* The rules of api/v1/pinrule.h, in words: what a page may show as they are. */
+static const struct {
+    const char *rule;
+    const char *words[LANG__COUNT];
+} simple_rules[] = {
+    { "repeated", { [LANG_ZH_CN] = "全是同一个字符，如 111111",
+                    [LANG_EN] = "one character over and over, like 111111" } },
+    { "sequence", { [LANG_ZH_CN] = "是连续的数字，如 123456、654321",
+                    [LANG_EN] = "a run of digits, like 123456 or 654321" } },
+    { "pattern", { [LANG_ZH_CN] = "是一组数字的重复，如 123123、121212",
+                   [LANG_EN] = "a group repeated, like 123123 or 121212" } },
+    { "common", { [LANG_ZH_CN] = "是最常被猜的密码之一",
+                  [LANG_EN] = "one of the PINs most often guessed" } },
+};
+
 static const struct code_info *info_of(enum api_code code)
 {
     return (unsigned)code < API_CODE__COUNT ? &codes[code] : &codes[API_INTERNAL];
@@ -359,6 +384,14 @@ static const char *charset_words(const char *charset, enum api_lang lang)
     return charset ? charset : "";
 }
 
+static const char *rule_words(const char *rule, enum api_lang lang)
+{
+    for (size_t i = 0; i < sizeof simple_rules / sizeof simple_rules[0]; i++)
+        if (rule && strcmp(rule, simple_rules[i].rule) == 0)
+            return simple_rules[i].words[lang];
+    return NULL;
+}
+
 /* The value of one "{name}" placeholder, or NULL when the problem has none. */
 static const char *placeholder_value(const char *name, size_t len, const struct problem *p,
                                      enum api_lang lang, char *num, size_t num_size)
@@ -381,6 +414,8 @@ static const char *placeholder_value(const char *name, size_t len, const struct 
     }
     if (len == 5 && strncmp(name, "state", len) == 0)
         return p->state;
+    if (len == 4 && strncmp(name, "rule", len) == 0)
+        return rule_words(p->rule, lang);
     if (!p->policy)
         return NULL;
     if (len == 3 && strncmp(name, "min", len) == 0) {
@@ -471,6 +506,8 @@ static int add_extensions(json_t *body, const struct problem *p, const char *req
         json_object_set_new(body, "retryAfter", json_integer((json_int_t)p->retry_after_s)))
         return -1;
     if (p->state && json_object_set_new(body, "state", json_string(p->state)))
+        return -1;
+    if (p->rule && json_object_set_new(body, "rule", json_string(p->rule)))
         return -1;
     if (request_id && json_object_set_new(body, "requestId", json_string(request_id)))
         return -1;

@@ -32,6 +32,8 @@ enum api_code {
     API_PIN_BLOCKED,
     API_PIN_LAST_TRY,
     API_PIN_POLICY,
+    API_PIN_SAME_AS_OLD,
+    API_PIN_TOO_SIMPLE,
     API_PUK_INCORRECT,
     API_PUK_BLOCKED,
     API_PUK_LAST_TRY,
@@ -96,6 +98,7 @@ struct problem {
     enum problem_reason reason;
     int tries_left;                  /* PROBLEM_TRIES_NONE unless a PIN/PUK problem */
     const struct token_pin_info *policy;  /* PIN_POLICY: the rule that was broken */
+    const char *rule;                /* PIN_TOO_SIMPLE: which ("sequence"…, api/v1/pinrule.h) */
     int attempts_left;               /* CODE_INCORRECT, TOO_MANY_ATTEMPTS; -1: null */
     unsigned retry_after_s;          /* RATE_LIMITED; 0: not known */
     const char *state;               /* UNLOCK_STATE_CONFLICT, CERT_ACTION_NOT_READY: the

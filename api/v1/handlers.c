@@ -2,10 +2,13 @@
 /*
  * api/v1/handlers.c — what the handlers of api/v1/ share: the token a route
  * names, a token-layer failure answered as a problem (through the one
- * mapping of api/v1/errmap.c), and the PIN policy check that runs before
- * any PIN reaches a card.
+ * mapping of api/v1/errmap.c), and the PIN checks that run before any PIN
+ * reaches a card: the token's policy, and for a new PIN, not the old one and
+ * not too simple.
  */
 #include "api/v1/handlers.h"
+
+#include <string.h>
 
 #include "api/base/log.h"
 #include "api/v1/errmap.h"
@@ -52,6 +55,31 @@ bool pin_acceptable(struct request *r, const struct token_pin_info *policy, cons
     p = problem_of(API_PIN_POLICY);
     p.field = field;
     p.policy = policy;
+    respond_problem(r, &p);
+    return false;
+}
+
+bool new_pin_acceptable(struct request *r, const struct token_pin_info *policy,
+                        const char *new_pin, const char *old_pin)
+{
+    enum pin_simplicity simple;
+    struct problem p;
+
+    if (!pin_acceptable(r, policy, "newPin", new_pin))
+        return false;
+    /* Both come from this one body: comparing them tells the sender nothing. */
+    if (old_pin && strcmp(old_pin, new_pin) == 0) {
+        p = problem_of(API_PIN_SAME_AS_OLD);
+        p.field = "newPin";
+        respond_problem(r, &p);
+        return false;
+    }
+    simple = pin_simplicity(new_pin);
+    if (simple == PIN_NOT_SIMPLE)
+        return true;
+    p = problem_of(API_PIN_TOO_SIMPLE);
+    p.field = "newPin";
+    p.rule = pin_simplicity_rule(simple);
     respond_problem(r, &p);
     return false;
 }

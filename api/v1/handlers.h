@@ -28,6 +28,13 @@ void snapshot_release(struct token_snapshot **s);
 bool pin_acceptable(struct request *r, const struct token_pin_info *policy, const char *field,
                     const char *pin);
 
+/* pin_acceptable for the body's newPin (given), then that it is not the old
+ * PIN (`old_pin`, NULL when none is known: the remote unlock) and not too
+ * simple (api/v1/pinrule.h); answers PIN_POLICY, PIN_SAME_AS_OLD or
+ * PIN_TOO_SIMPLE when not. The card never sees a refused PIN. */
+bool new_pin_acceptable(struct request *r, const struct token_pin_info *policy,
+                        const char *new_pin, const char *old_pin);
+
 void handle_status(struct request *r);
 void handle_readers(struct request *r);
 void handle_tokens(struct request *r);

@@ -3,7 +3,8 @@
  * api/v1/pin.c — GET /v1/tokens/{id}/pin, POST …/pin/verify and …/pin/change.
  *
  * Before the card is asked, each PIN in the body is checked against the
- * token's policy (a malformed PIN never costs a try), and the last try is
+ * token's policy (a malformed PIN never costs a try), a new PIN also against
+ * the old one and the too simple ones, and the last try is
  * only ever spent when the body says "confirmLastTry": true; the token layer
  * makes that check and the attempt inside one card transaction. PINs live in
  * the parsed body alone, which is wiped when it is released.
@@ -77,7 +78,7 @@ void handle_pin_change(struct request *r)
     token_err err;
 
     if (!body || !(s = request_token(r)) || !pin_acceptable(r, &s->pin, "oldPin", old_pin) ||
-        !pin_acceptable(r, &s->pin, "newPin", new_pin))
+        !new_pin_acceptable(r, &s->pin, new_pin, old_pin))
         return;
     err = token_service_change_pin(request_tokens(r), s->id, old_pin, new_pin, pin_flags(confirm),
                                    &tries);

@@ -4,6 +4,12 @@
  * exists so that the API can name the broken rule and the field before it
  * touches the card. An unknown charset only gets the length check: the card
  * edge stays the judge.
+ *
+ * Then the rules for a new PIN that the token would take but a finder of the
+ * token would guess first: three shapes (one character, a run, a repeated
+ * group) and a short list of well-known PINs no shape covers. The list is
+ * kept short on purpose: each entry is a PIN users are refused for, and a
+ * long private list would refuse PINs the user cannot tell are weak.
  */
 #include "api/v1/pinrule.h"
 
@@ -11,6 +17,15 @@
 
 #define ASCII_PRINTABLE_FIRST ' '
 #define ASCII_PRINTABLE_LAST  '~'
+#define DECIMAL_DIGITS        10
+
+/* Among the most frequent 6-digit PINs in leaked Chinese data (Wang et al.,
+ * "Understanding Human-Chosen PINs", AsiaCCS 2017) that no shape above
+ * covers: keypad columns and diagonals, a doubled run, a run and its
+ * mirror, and 5201314 (“我爱你一生一世”). */
+static const char *const COMMON_PINS[] = {
+    "112233", "123321", "147258", "159753", "789456", "5201314",
+};
 
 static bool all_digits(const char *pin)
 {
@@ -39,4 +54,83 @@ bool pin_meets_policy(const char *pin, const struct token_pin_info *policy)
     if (policy->charset && strcmp(policy->charset, "ascii") == 0)
         return all_printable_ascii(pin);
     return true;
+}
+
+static bool one_character(const char *pin, size_t len)
+{
+    for (size_t i = 1; i < len; i++)
+        if (pin[i] != pin[0])
+            return false;
+    return true;
+}
+
+/* Each digit one more than the one before (…8, 9, 0… counts, as on a
+ * keyboard's row), or each one less. */
+static bool digit_run(const char *pin, size_t len)
+{
+    bool up = true, down = true;
+
+    if (!all_digits(pin))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        int step = (pin[i] - pin[i - 1] + DECIMAL_DIGITS) % DECIMAL_DIGITS;
+
+        up = up && step == 1;
+        down = down && step == DECIMAL_DIGITS - 1;
+    }
+    return up || down;
+}
+
+/* The PIN is one group written two or more times: 121212, 123123. */
+static bool repeated_group(const char *pin, size_t len)
+{
+    for (size_t group = 1; group <= len / 2; group++) {
+        if (len % group != 0)
+            continue;
+        if (memcmp(pin, pin + group, len - group) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool well_known(const char *pin)
+{
+    for (size_t i = 0; i < sizeof COMMON_PINS / sizeof COMMON_PINS[0]; i++)
+        if (strcmp(pin, COMMON_PINS[i]) == 0)
+            return true;
+    return false;
+}
+
+enum pin_simplicity pin_simplicity(const char *pin)
+{
+    size_t len = strlen(pin);
+
+    if (len == 0)
+        return PIN_NOT_SIMPLE;             /* the policy refuses it */
+    if (one_character(pin, len))
+        return PIN_SIMPLE_REPEATED;
+    if (digit_run(pin, len))
+        return PIN_SIMPLE_SEQUENCE;
+    if (repeated_group(pin, len))
+        return PIN_SIMPLE_PATTERN;
+    if (well_known(pin))
+        return PIN_SIMPLE_COMMON;
+    return PIN_NOT_SIMPLE;
+}
+
+const char *pin_simplicity_rule(enum pin_simplicity s)
+{
+    switch (s) {
+    case PIN_SIMPLE_REPEATED:
+        return "repeated";
+    case PIN_SIMPLE_SEQUENCE:
+        return "sequence";
+    case PIN_SIMPLE_PATTERN:
+        return "pattern";
+    case PIN_SIMPLE_COMMON:
+        return "common";
+    case PIN_NOT_SIMPLE:
+        break;
+    }
+    return NULL;
 }

@@ -390,7 +390,7 @@ void handle_unlock_complete(struct request *r)
         respond_bad_field(r, "confirmNewPin", REASON_NOT_MATCHING);
         return;
     }
-    if (!(s = session_token(r, &sess)) || !pin_acceptable(r, &s->pin, "newPin", new_pin))
+    if (!(s = session_token(r, &sess)) || !new_pin_acceptable(r, &s->pin, new_pin, NULL))
         return;
     if (unlock_complete(u, sess.token_id, sess.request_id, new_pin, &tries, &e) < 0) {
         respond_unlock_error(r, u, &sess, &e);

@@ -29,6 +29,8 @@ export declare const ErrorCode: {
   readonly PIN_BLOCKED: "PIN_BLOCKED";
   readonly PIN_LAST_TRY: "PIN_LAST_TRY";
   readonly PIN_POLICY: "PIN_POLICY";
+  readonly PIN_SAME_AS_OLD: "PIN_SAME_AS_OLD";
+  readonly PIN_TOO_SIMPLE: "PIN_TOO_SIMPLE";
   readonly PUK_INCORRECT: "PUK_INCORRECT";
   readonly PUK_BLOCKED: "PUK_BLOCKED";
   readonly PUK_LAST_TRY: "PUK_LAST_TRY";
@@ -323,6 +325,10 @@ export interface EnvironmentRepairResult {
   environment: EnvironmentReport;
 }
 
+/** Why a new PIN is too simple: one character throughout (111111), a run of
+ * digits (123456, 654321), a group repeated (123123), or a well-known PIN. */
+export type PinSimplicityRule = "repeated" | "sequence" | "pattern" | "common";
+
 /** An error's body (RFC 9457), title and detail in the language asked for. */
 export interface Problem {
   type: string;
@@ -330,7 +336,7 @@ export interface Problem {
   status: number;
   detail: string;
   code: ErrorCode;
-  /** The body field at fault (BAD_REQUEST, PIN_POLICY). */
+  /** The body field at fault (BAD_REQUEST, PIN_POLICY, PIN_SAME_AS_OLD, PIN_TOO_SIMPLE). */
   field?: string;
   /** PIN and PUK problems. */
   triesLeft?: number | null;
@@ -338,6 +344,8 @@ export interface Problem {
   minLength?: number;
   maxLength?: number;
   charset?: string;
+  /** PIN_TOO_SIMPLE: which rule the new PIN broke (docs/api.md, "PIN rules"). */
+  rule?: PinSimplicityRule;
   /** CODE_INCORRECT, TOO_MANY_ATTEMPTS */
   attemptsLeft?: number | null;
   /** RATE_LIMITED: seconds. */

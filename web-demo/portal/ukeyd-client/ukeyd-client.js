@@ -67,6 +67,8 @@ export const ERROR_CODES = Object.freeze([
   "PIN_BLOCKED",
   "PIN_LAST_TRY",
   "PIN_POLICY",
+  "PIN_SAME_AS_OLD",
+  "PIN_TOO_SIMPLE",
   "PUK_INCORRECT",
   "PUK_BLOCKED",
   "PUK_LAST_TRY",

@@ -23,6 +23,7 @@
 #include "token/token.h"
 
 #define PROVIDERS_MAX 2          /* PC/SC, SKF */
+#define DEPARTED_MAX  16         /* pulled tokens remembered, by provider */
 
 struct token_certset {
     unsigned refs;
@@ -69,6 +70,14 @@ struct token_service {
     struct token_provider *pcsc;
     struct token_provider *providers[PROVIDERS_MAX];
     size_t n_providers;
+
+    /* The last tokens withdrawn, and by whom (under `lock`): a pulled token
+     * of another provider is not one that a pcscd gone down could hold. */
+    struct departed {
+        char id[TOKEN_ID_MAX + 1];
+        const struct token_provider *provider;
+    } departed[DEPARTED_MAX];
+    size_t departed_next;
 };
 
 /* ---- lent to the providers ---- */
@@ -298,6 +307,28 @@ bool service_has_token(struct token_service *svc, const char *id)
     return has;
 }
 
+/* Called with svc->lock held. */
+static void note_departed(struct token_service *svc, const struct token_provider *p,
+                          const char *id)
+{
+    struct departed *d = &svc->departed[svc->departed_next++ % DEPARTED_MAX];
+
+    snprintf(d->id, sizeof d->id, "%s", id);
+    d->provider = p;
+}
+
+/* Whether `id` is a token that a provider other than PC/SC withdrew last;
+ * called with svc->lock held. */
+static bool departed_elsewhere(const struct token_service *svc, const char *id)
+{
+    const struct departed *found = NULL;
+
+    for (size_t i = 0; i < DEPARTED_MAX; i++)
+        if (svc->departed[i].provider && strcmp(svc->departed[i].id, id) == 0)
+            found = &svc->departed[i];
+    return found && found->provider != svc->pcsc;
+}
+
 void service_withdraw(struct token_service *svc, struct token_provider *p, const char *id,
                       bool announce)
 {
@@ -309,6 +340,7 @@ void service_withdraw(struct token_service *svc, struct token_provider *p, const
     if (e && e->provider == p) {
         old = e->snap;
         *e = svc->cache[--svc->n_cache];
+        note_departed(svc, p, id);
     }
     pthread_mutex_unlock(&svc->lock);
     if (!old)
@@ -337,19 +369,25 @@ static token_err cache_lookup(struct token_service *svc, const char *id, struct 
     struct cache_entry *e;
     token_err err;
 
+    bool pulled_elsewhere = false;
+
     pthread_mutex_lock(&svc->lock);
     e = cache_find(svc, id);
     if (e) {
         owner = e->provider;
         if (snap)
             *snap = token_snapshot_ref(e->snap);
+    } else {
+        pulled_elsewhere = departed_elsewhere(svc, id);
     }
     pthread_mutex_unlock(&svc->lock);
     /* a token of a provider that cannot reach it now (pcscd gone) is not
      * there; nor is any token while PC/SC, the provider we always have, is
-     * down and could be holding it */
+     * down and could be holding it, unless another provider (SKF) saw it
+     * pulled: then it is gone whatever pcscd's state */
     err = owner ? owner->ops->reachable(owner) : TOKEN_E_TOKEN_NOT_FOUND;
-    if (err == TOKEN_E_TOKEN_NOT_FOUND && svc->pcsc->ops->reachable(svc->pcsc) != TOKEN_OK)
+    if (err == TOKEN_E_TOKEN_NOT_FOUND && !pulled_elsewhere &&
+        svc->pcsc->ops->reachable(svc->pcsc) != TOKEN_OK)
         err = svc->pcsc->ops->reachable(svc->pcsc);
     if (err && snap && *snap) {
         token_snapshot_unref(*snap);

@@ -196,6 +196,14 @@ test_pin() {
     expect_json "the old PIN is wrong now: 5 left" 403 "$(problem PIN_INCORRECT)" '.triesLeft == 5'
     post_json "/v1/tokens/$skf_id/pin/verify" "{\"pin\":\"$NEW_PIN\"}"
     expect_json "the new PIN verifies (and resets the count)" 200 '.verified == true' '.triesLeft == 6'
+    # With a wrong old PIN: a change that reached the key would cost a try.
+    post_json "/v1/tokens/$skf_id/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"000000\"}"
+    expect_json "a too simple new PIN: 422 PIN_TOO_SIMPLE before the key" 422 \
+        "$(problem PIN_TOO_SIMPLE)" '.rule == "repeated"'
+    post_json "/v1/tokens/$skf_id/pin/change" "{\"oldPin\":\"$NEW_PIN\",\"newPin\":\"$NEW_PIN\"}"
+    expect_json "the old PIN as the new: 422 PIN_SAME_AS_OLD" 422 "$(problem PIN_SAME_AS_OLD)"
+    req GET "/v1/tokens/$skf_id/pin"
+    expect_json "…the key's tries untouched" 200 '.triesLeft == 6'
 }
 
 test_pin_blocked() {
@@ -207,7 +215,7 @@ test_pin_blocked() {
     post_json "/v1/tokens/$skf_id/pin/verify" "{\"pin\":\"$WRONG_PIN\"}"
     expect_json "the last try refused without confirmLastTry" 428 "$(problem PIN_LAST_TRY)" \
         '.triesLeft == 1'
-    post_json "/v1/tokens/$skf_id/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"$PIN\"}"
+    post_json "/v1/tokens/$skf_id/pin/change" "{\"oldPin\":\"$WRONG_PIN\",\"newPin\":\"$NEW_PIN\"}"
     expect_json "…a change too" 428 "$(problem PIN_LAST_TRY)"
     req GET "/v1/tokens/$skf_id/pin"
     expect_json "the guard spent nothing" 200 '.triesLeft == 1' '.blocked == false'

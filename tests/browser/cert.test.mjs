@@ -7,7 +7,8 @@
 //
 //   证书变更 on the SM2 token (charged): details, material, invoice and
 //     payment, the personal centre's states, staff review and approval, the
-//     new certificate written and shown
+//     new certificate written and shown, its encryption certificate (9d)
+//     re-issued with it as one pair
 //   a rejected change: the reason in the personal centre
 //   证书延期 on the RSA/EC token (free): a new key pair under the PIN, a
 //     wrong PIN first
@@ -207,6 +208,9 @@ walk("证书变更 (SM2, charged): details, material, payment, review, approval,
   const writeStep = await page.locator("#cert-change-body").innerText();
   assert.ok(writeStep.includes(NEW_ORG), "the new organisation at the write step");
   assert.doesNotMatch(writeStep, /\b(CN|O|OU|C)=|PIV|\b9a\b/, `no DN or slot name at the write step: ${writeStep}`);
+  const encBefore = await certOf(0, "9d");
+  assert.match(await text(`#action-${req.number} .slot-row`), / \+ /,
+    "the write step names both certificates of the pair");
   await shot("write-step");
   await page.locator("#cert-change-write").click();
   const done = await visible("#cert-change-done", WRITE_WAIT_MS);
@@ -220,6 +224,13 @@ walk("证书变更 (SM2, charged): details, material, payment, review, approval,
   assert.ok(shown.includes(NEW_ORG), "…and the new organisation");
   assert.ok(shown.includes(now.notAfter.slice(0, 10)), "…and its validity");
   assert.ok(shown.includes("演示专用"), "…and its owner");
+  // The pair: the encryption certificate re-issued with it, same details, same key.
+  const enc = await certOf(0, "9d");
+  assert.notEqual(enc.serial, encBefore.serial, "the encryption certificate (9d) is re-issued too");
+  assert.equal(attrOf(enc, "O"), NEW_ORG, "…with the new organisation");
+  const shownEnc = await text("#cert-change-new-9d");
+  assert.ok(shownEnc.includes(enc.serial) && shownEnc.includes(NEW_ORG),
+    `the page shows the new encryption certificate with the signing one: ${shownEnc}`);
   await shot("change-done");
 
   // The CA knows it is done; 我的证书 shows the new certificate.

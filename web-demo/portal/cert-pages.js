@@ -567,11 +567,12 @@ export function createCertPages(ctx) {
     const tab = KINDS[kind].tab;
     const cert = ph.certificate ?? currentCert(token, ph.slot);
     // The other half of a pair, written with it: shown with it, as one.
-    const others = (ph.others ?? []).map((o) => o.certificate ?? currentCert(token, o.slot)).filter(Boolean);
+    const others = (ph.others ?? []).map((o) => ({ slot: o.slot, cert: o.certificate ?? currentCert(token, o.slot) }))
+      .filter((o) => o.cert);
     return [el("div", { class: "msg ok big", id: `${tab}-done` }, t("certop.done", { kind: kindName(kind) })),
       cert ? el("h3", { class: "sub" }, t("certop.newCert")) : null,
       cert ? certRows(token, cert, `${tab}-new`) : null,
-      ...others.map((c) => certRows(token, c, `${tab}-new-${c.slot ?? "other"}`)),
+      ...others.map((o) => certRows(token, o.cert, `${tab}-new-${o.slot}`)),
       el("div", { class: "actions" },
         el("button", { type: "button", id: `${tab}-finish`, onclick: () => {
           done[kind] = null;

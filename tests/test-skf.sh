@@ -134,9 +134,9 @@ test_listing() {
         ".serial == \"$DEMO_SKF_SERIAL\"" '.reader == "demo-sm2"'
     expect_json "…its PIN: tries left and maximum, still the factory default" 200 \
         '.pin.triesLeft == 6' '.pin.triesMax == 6' '.pin.isDefault == true' '.pin.blocked == false'
-    expect_json "…what it can do: admin-PIN and remote unblock, no certificate writes" 200 \
+    expect_json "…what it can do: admin-PIN and remote unblock, certificate writes" 200 \
         '.capabilities.unlock == ["admin-pin", "remote-unblock"]' \
-        '.capabilities.certificateWrites == false'
+        '.capabilities.certificateWrites == true'
     expect_json "…two SM2 certificates, signing and encryption, ids by container" 200 \
         "[.certificates[].id] == [\"$DEMO_SKF_CONTAINER.sign\", \"$DEMO_SKF_CONTAINER.enc\"]" \
         '[.certificates[].keyType] == ["SM2", "SM2"]'

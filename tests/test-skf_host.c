@@ -24,6 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+
 #include "tests/tap.h"
 #include "token/skf/host.h"
 #include "token/skf/wire.h"
@@ -300,6 +306,130 @@ static void test_pins(struct skf_host *h)
     TAP_EQ_STR(skf_err_name(skf_host_verify_pin(h, DEV, APP, SKF_PIN_USER, USER_PIN, &tries)), "OK",
                "which verifies");
     TAP_EQ_STR(skf_err_name(skf_host_clear_state(h, DEV, APP)), "OK", "secure state cleared on request");
+}
+
+/* --- certificate writes -------------------------------------------------------- */
+
+#define SM2_POINT_LEN (1 + 2 * SKF_EC_COORD_LEN)   /* 04 || X || Y */
+
+/* The certificate's public key as X || Y (what the wire carries). */
+static bool cert_point(const uint8_t *der, size_t len, uint8_t out[2 * SKF_EC_COORD_LEN])
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    uint8_t enc[SM2_POINT_LEN];
+    size_t n = 0;
+    bool ok = x && EVP_PKEY_get_octet_string_param(X509_get0_pubkey(x),
+                                                   OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, enc,
+                                                   sizeof enc, &n) && n == sizeof enc;
+
+    if (ok)
+        memcpy(out, enc + 1, 2 * SKF_EC_COORD_LEN);
+    X509_free(x);
+    return ok;
+}
+
+/* GM/T 0003 verification of r || s over the digest e, with the key X || Y:
+ * OpenSSL's SM2 signature on a digest it is given (no Z taken again). */
+static bool sm2_verifies(const uint8_t point[2 * SKF_EC_COORD_LEN], const uint8_t *e,
+                         const uint8_t rs[2 * SKF_EC_COORD_LEN])
+{
+    uint8_t enc[SM2_POINT_LEN] = { 0x04 };
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *from = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL), *ctx = NULL;
+    EVP_PKEY *key = NULL;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(rs, SKF_EC_COORD_LEN, NULL);
+    BIGNUM *sv = BN_bin2bn(rs + SKF_EC_COORD_LEN, SKF_EC_COORD_LEN, NULL);
+    unsigned char *der = NULL;
+    int der_len = -1;
+    bool ok = false;
+
+    memcpy(enc + 1, point, 2 * SKF_EC_COORD_LEN);
+    if (sig && r && sv && ECDSA_SIG_set0(sig, r, sv)) {
+        r = sv = NULL;
+        der_len = i2d_ECDSA_SIG(sig, &der);
+    }
+    if (bld && from && der_len > 0 &&
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, enc, sizeof enc) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(from) > 0 &&
+        EVP_PKEY_fromdata(from, &key, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
+        (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) && EVP_PKEY_verify_init(ctx) > 0)
+        ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, e, SKF_SM3_LEN) == 1;
+    OPENSSL_free(der);
+    BN_free(r);
+    BN_free(sv);
+    ECDSA_SIG_free(sig);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(from);
+    return ok;
+}
+
+static bool logged_in(void)
+{
+    return run("'%s' show '%s' %s | grep -q logged-in", vskf_cli, devdir, DEV) == 0;
+}
+
+/*
+ * What a renewal on an SKF key asks of the helper: the container's key read
+ * without a PIN, a new key pair made under the PIN (a wrong one costs a try
+ * and makes none), a digest signed by the new key that verifies under it,
+ * and a certificate imported and read back; the PIN never stays verified.
+ */
+static void test_cert_writes(struct skf_host *h, const uint8_t *der, size_t der_len)
+{
+    uint8_t p0[2 * SKF_EC_COORD_LEN], now[2 * SKF_EC_COORD_LEN], p1[2 * SKF_EC_COORD_LEN];
+    uint8_t digest[SKF_SM3_LEN], rs[2 * SKF_EC_COORD_LEN], *back = NULL;
+    size_t back_len = 0;
+    uint32_t tries = 0;
+
+    for (size_t i = 0; i < sizeof digest; i++)
+        digest[i] = (uint8_t)(i * 13 + 1);
+    tap_ok(skf_host_caps(h) & SKF_CAP_CERT_WRITE, "the library can write certificates");
+    TAP_EQ_STR(skf_err_name(skf_host_export_public_key(h, DEV, APP, CON, true, p0)), "OK",
+               "the container's signing key is read without a PIN");
+    tap_ok(cert_point(der, der_len, now) && memcmp(now, p0, sizeof p0) == 0,
+           "…and it is the signing certificate's key");
+    TAP_EQ_STR(skf_err_name(skf_host_export_public_key(h, DEV, APP, CON, false, now)),
+               "CERT_NOT_FOUND", "a container without an encryption key says so");
+    TAP_EQ_STR(skf_err_name(skf_host_gen_sign_key(h, DEV, APP, CON, "654321", p1, &tries)),
+               "PIN_INCORRECT", "a new key pair with a wrong PIN is refused");
+    TAP_EQ_INT(tries, 5, "…for one try");
+    tap_ok(skf_host_export_public_key(h, DEV, APP, CON, true, now) == SKF_OK &&
+           memcmp(now, p0, sizeof p0) == 0, "…and the container keeps its key");
+    TAP_EQ_STR(skf_err_name(skf_host_gen_sign_key(h, DEV, APP, CON, USER_PIN, p1, &tries)), "OK",
+               "a new SM2 signing key pair under the PIN");
+    tap_ok(memcmp(p1, p0, sizeof p0) != 0 &&
+           skf_host_export_public_key(h, DEV, APP, CON, true, now) == SKF_OK &&
+           memcmp(now, p1, sizeof p1) == 0, "…replaces the container's key");
+    TAP_EQ_INT(user_tries(h), 6, "…and restores the tries");
+    TAP_EQ_STR(skf_err_name(skf_host_sign_digest(h, DEV, APP, CON, USER_PIN, digest, rs, &tries)),
+               "OK", "the new key signs a digest");
+    tap_ok(sm2_verifies(p1, digest, rs), "…a signature that verifies under the new key (GM/T 0003)");
+    digest[0] ^= 1;
+    tap_ok(!sm2_verifies(p1, digest, rs), "…and not for another digest");
+    TAP_EQ_STR(skf_err_name(skf_host_import_cert(h, DEV, APP, CON, "654321", true, der, der_len,
+                                                 &tries)),
+               "PIN_INCORRECT", "an import with a wrong PIN is refused");
+    TAP_EQ_STR(skf_err_name(skf_host_import_cert(h, DEV, APP, CON, USER_PIN, false, der, der_len,
+                                                 &tries)),
+               "OK", "a certificate is imported as the encryption one");
+    tap_ok(skf_host_export_cert(h, DEV, APP, CON, false, &back, &back_len) == SKF_OK &&
+           back_len == der_len && memcmp(back, der, der_len) == 0, "…and reads back whole");
+    free(back);
+    back = NULL;
+    tap_ok(skf_host_export_cert(h, DEV, APP, CON, true, &back, &back_len) == SKF_OK &&
+           back_len == der_len && memcmp(back, der, der_len) == 0,
+           "…the signing one untouched");
+    free(back);
+    tap_ok(!logged_in(), "no PIN stays verified after the writes");
+    TAP_EQ_STR(skf_err_name(skf_host_import_cert(h, DEV, APP, CON, USER_PIN, true, der, 0, &tries)),
+               "INVALID_ARG", "an empty certificate is refused before the helper");
 }
 
 /* The CA's side of the remote unblock (the vskf CLI): the answer to
@@ -761,6 +891,7 @@ int main(void)
                        "the helper starts over the virtual token")) {
             test_reads(h, der, der_len);
             test_pins(h);
+            test_cert_writes(h, der, der_len);
             test_remote_unblock(h);
             test_remote_unblock_held(h);
             test_events("SKF_WaitForDevEvent");

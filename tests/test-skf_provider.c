@@ -271,8 +271,8 @@ static void test_listing(struct token_service *svc, char *piv_id, size_t piv_id_
     TAP_EQ_STR(s->reader, DEV_A, "the library's device name");
     TAP_EQ_INT(s->caps & (TOKEN_CAP_UNLOCK_ADMIN_PIN | TOKEN_CAP_UNLOCK_REMOTE | TOKEN_CAP_UNLOCK_PUK |
                           TOKEN_CAP_CERT_WRITE),
-               TOKEN_CAP_UNLOCK_ADMIN_PIN | TOKEN_CAP_UNLOCK_REMOTE,
-               "unlocks by admin PIN and by challenge-response; no PUK, no writes");
+               TOKEN_CAP_UNLOCK_ADMIN_PIN | TOKEN_CAP_UNLOCK_REMOTE | TOKEN_CAP_CERT_WRITE,
+               "unlocks by admin PIN and by challenge-response, no PUK; writes (under its PIN)");
     TAP_EQ_INT(s->pin.tries_left, TRIES, "tries left");
     TAP_EQ_INT(s->pin.tries_max, TRIES, "tries at most");
     TAP_EQ_INT(s->pin.is_default, TOKEN_PIN_DEFAULT_YES, "the PIN is still the factory's");

@@ -209,11 +209,63 @@ static void test_malformed(void)
     refuse(n, SKF_WIRE_E_TOO_MANY_FIELDS, "more fields than the maximum");
 }
 
+/* The certificate writes' messages: the ops are requests (never events), a
+ * point, a digest and a signature travel as bytes, and each op has a name. */
+static void test_write_ops(void)
+{
+    static const unsigned ops[] = { SKF_OP_EXPORT_PUBLIC_KEY, SKF_OP_GEN_SIGN_KEY,
+                                    SKF_OP_SIGN_DIGEST, SKF_OP_IMPORT_CERT };
+    static struct skf_frame f;
+    uint8_t point[2 * SKF_EC_COORD_LEN], digest[SKF_SM3_LEN];
+    const struct skf_field *fl;
+    struct skf_wire_out w;
+    uint32_t sign = 0;
+    size_t n;
+
+    for (size_t i = 0; i < sizeof point; i++)
+        point[i] = (uint8_t)(0xA0 ^ i);
+    memset(digest, 0x5A, sizeof digest);
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        n = request(ops[i], 30 + (uint32_t)i);
+        tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK && f.op == ops[i],
+               "a %s request parses", skf_wire_op_name(ops[i]));
+        buf[5] = SKF_KIND_EVENT;
+        TAP_EQ_INT(skf_wire_parse(buf, n, &f), SKF_WIRE_E_OP, "…but never as an event");
+    }
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_REQUEST, SKF_OP_SIGN_DIGEST, 8);
+    skf_wire_str(&w, SKF_TAG_CONTAINER, "DEMO_SM2");
+    skf_wire_str(&w, SKF_TAG_PIN, "123456");
+    skf_wire_bytes(&w, SKF_TAG_DIGEST, digest, sizeof digest);
+    n = skf_wire_end(&w);
+    tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK, "a SIGN_DIGEST request round-trips");
+    fl = skf_frame_get(&f, SKF_TAG_DIGEST);
+    tap_ok(fl && fl->len == sizeof digest && memcmp(fl->val, digest, sizeof digest) == 0,
+           "…its digest intact");
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_RESPONSE, SKF_OP_GEN_SIGN_KEY, 9);
+    skf_wire_u32(&w, SKF_TAG_STATUS, 0);
+    skf_wire_bytes(&w, SKF_TAG_EC_POINT, point, sizeof point);
+    n = skf_wire_end(&w);
+    fl = n && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK ? skf_frame_get(&f, SKF_TAG_EC_POINT) : NULL;
+    tap_ok(fl && fl->len == sizeof point && memcmp(fl->val, point, sizeof point) == 0,
+           "a GEN_SIGN_KEY answer carries the point intact");
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_REQUEST, SKF_OP_IMPORT_CERT, 10);
+    skf_wire_u32(&w, SKF_TAG_SIGN, 0);
+    skf_wire_bytes(&w, SKF_TAG_CERT, point, sizeof point);
+    n = skf_wire_end(&w);
+    tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK &&
+           skf_frame_u32(&f, SKF_TAG_SIGN, &sign) && sign == 0,
+           "an IMPORT_CERT request names the encryption certificate");
+    TAP_EQ_INT(skf_wire_tag_type(SKF_TAG_SIGNATURE), SKF_T_BYTES, "a signature is bytes");
+    TAP_EQ_INT(skf_wire_tag_type(SKF_TAG_EC_POINT), SKF_T_BYTES, "a point is bytes");
+    tap_ok(strcmp(skf_wire_op_name(SKF_OP_IMPORT_CERT), "IMPORT_CERT") == 0, "ops have names");
+}
+
 int main(void)
 {
     test_round_trip();
     test_lists_and_bytes();
     test_encoder_limits();
     test_malformed();
+    test_write_ops();
     return tap_done();
 }

@@ -88,6 +88,30 @@ struct provider_ops {
                         const struct provider_pin_request *req, struct provider_pin_result *res);
     /* Reads every token again (environment repair); may be NULL. */
     token_err (*rescan)(struct token_provider *p, unsigned wait_ms);
+    /* Certificate writes by certificate id (token.h); NULL without. Called
+     * with the token's lock held. */
+    token_err (*cert_key)(struct token_provider *p, const char *id, const char *cert_id,
+                          uint8_t **spki, size_t *spki_len);
+    token_err (*cert_state)(struct token_provider *p, const char *id, const char *cert_id,
+                            const uint8_t *der, size_t der_len, struct token_slot_state *out);
+    /* Run as the `then` of a PIN verify (service_verify_pin_then): `arg` is a
+     * struct provider_cert_write. Called first with `session` NULL, before
+     * any PIN: then it judges the request alone (TOKEN_E_NOT_SUPPORTED,
+     * TOKEN_E_INVALID_ARG) and touches nothing. */
+    provider_then_fn cert_write;
+};
+
+/* What cert_write does: a new key pair and its request, or a certificate import. */
+struct provider_cert_write {
+    bool new_key;                    /* else: import `der` */
+    const char *id, *cert_id;
+    enum token_key_alg alg;
+    const uint8_t *subject;          /* new_key: a DER Name, or NULL */
+    size_t subject_len;
+    const uint8_t *der;              /* import */
+    size_t der_len;
+    uint8_t *spki, *csr;             /* new_key: out, malloc()ed */
+    size_t spki_len, csr_len;
 };
 
 /* Every provider's own struct begins with this. */

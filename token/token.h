@@ -404,6 +404,54 @@ token_err token_service_slot_state(struct token_service *svc, const char *id, ui
                                    const uint8_t *der, size_t der_len,
                                    struct token_slot_state *out);
 
+/* --- certificate writes by certificate id (SKF) ------------------------------
+ *
+ * A token whose certificates have no PIV slot (token_cert.slot 0; an SKF
+ * key's "<container>.sign" and "<container>.enc") has no management key and
+ * no staging slot: a write is authorised by the user's PIN, the token's own
+ * rule. Each call that takes `pin` verifies it first with the same policy
+ * check, pacing and last-try guard as token_service_verify_pin (`flags` and
+ * `tries_left` likewise; a wrong PIN costs one try and changes nothing) and
+ * leaves the security state reset. A token says it can with
+ * TOKEN_CAP_CERT_WRITE, as a PIV card does; otherwise TOKEN_E_NOT_SUPPORTED.
+ */
+
+/* The public key (SubjectPublicKeyInfo DER, caller frees) of certificate
+ * `cert_id`'s key pair, read from the token; no PIN. TOKEN_E_NO_OBJECT when
+ * there is no such key, TOKEN_E_INVALID_ARG for an id the token has no place for. */
+token_err token_service_cert_key(struct token_service *svc, const char *id, const char *cert_id,
+                                 uint8_t **spki, size_t *spki_len);
+
+/*
+ * A new key pair of `alg` replaces `cert_id`'s in place (SKF: a signing
+ * certificate's container, SM2 only: no staging place exists, the
+ * certificate stays until token_service_import_cert replaces it), and a
+ * PKCS#10 request for it (subject as token_service_sign_csr) is signed by
+ * the new key; both under one PIN check. Returns the key's SPKI and the
+ * request (caller frees both). TOKEN_E_NOT_SUPPORTED before the PIN for an
+ * encryption certificate or another algorithm.
+ */
+token_err token_service_new_key_csr(struct token_service *svc, const char *id,
+                                    const char *cert_id, const char *pin, unsigned flags,
+                                    enum token_key_alg alg, const uint8_t *subject_der,
+                                    size_t subject_len, uint8_t **spki, size_t *spki_len,
+                                    uint8_t **csr, size_t *csr_len, int *tries_left);
+
+/*
+ * Writes certificate `der` as `cert_id` and reads it back: TOKEN_E_WRITE_FAILED
+ * unless it reads back byte for byte. TOKEN_E_KEY_MISMATCH, before the PIN,
+ * when its key is not the token's key for `cert_id`. The cached snapshot is
+ * refreshed and TOKEN_EV_CERTS_CHANGED sent.
+ */
+token_err token_service_import_cert(struct token_service *svc, const char *id,
+                                    const char *cert_id, const char *pin, unsigned flags,
+                                    const uint8_t *der, size_t der_len, int *tries_left);
+
+/* Where `cert_id` stands against `der` (may be NULL), for recovery; no PIN. */
+token_err token_service_cert_state(struct token_service *svc, const char *id,
+                                   const char *cert_id, const uint8_t *der, size_t der_len,
+                                   struct token_slot_state *out);
+
 /*
  * An observer of logical exchanges for support diagnostics: the header, the
  * lengths and the status word of each apdu_transmit() call, never its data

@@ -176,6 +176,45 @@ bool ca_slot_of_name(const char *name, uint8_t *slot)
     return false;
 }
 
+#define CERT_ID_CHARS   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
+#define CERT_ID_SIGN    ".sign"
+#define CERT_ID_ENC     ".enc"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool ca_cert_id_valid(const char *name)
+{
+    return name && ca_chars_in(name, CERT_ID_CHARS, CA_CERT_ID_MAX) &&
+           (ends_with(name, CERT_ID_SIGN) || ends_with(name, CERT_ID_ENC));
+}
+
+/* A PIV slot, or 0 for an SKF certificate id; false for anything else. */
+static bool slot_or_cert_id(const char *name, uint8_t *slot)
+{
+    if (ca_slot_of_name(name, slot))
+        return true;
+    *slot = 0;
+    return ca_cert_id_valid(name);
+}
+
+bool ca_action_set_slot(struct ca_action *a, const char *name)
+{
+    if (!slot_or_cert_id(name, &a->slot))
+        return false;
+    snprintf(a->cert_id, sizeof a->cert_id, "%s", name);
+    return true;
+}
+
+const char *ca_action_slot(const struct ca_action *a)
+{
+    return a->slot ? ca_slot_name(a->slot) : a->cert_id;
+}
+
 /* --- forms ------------------------------------------------------------------- */
 
 bool ca_action_id_valid(const char *id)
@@ -227,7 +266,7 @@ static bool read_action_cert(json_t *v, struct ca_action_cert *out)
 
     if (json_unpack(v, "{s:s, s?s, s:o}", "slot", &slot, "role", &role, "oldSerial",
                     &old_serial) ||
-        !ca_slot_of_name(slot, &out->slot) ||
+        !slot_or_cert_id(slot, &out->slot) ||
         !read_old_serial(old_serial, out->old_serial, sizeof out->old_serial))
         return false;
     out->role = role_of_slot(out->slot);
@@ -288,7 +327,7 @@ static ca_err read_action(const struct ca_call *call, json_t *root, struct ca_ac
     if (!index_of_name(state, state_names, CA_ACTION__COUNT, &index))
         return ca_shape_error(call, NULL, "state");
     out->state = (enum ca_action_state)index;
-    if (!ca_slot_of_name(slot, &out->slot))
+    if (!ca_action_set_slot(out, slot))
         return ca_shape_error(call, NULL, "slot");
     if (strcmp(policy, "keep") != 0 && strcmp(policy, "new") != 0)
         return ca_shape_error(call, NULL, "keyPolicy");
@@ -397,7 +436,7 @@ static ca_err read_issued_all(const struct ca_call *call, json_t *root,
     json_array_foreach(list, i, item) {
         uint8_t slot = 0;
 
-        if (!ca_slot_of_name(json_string_value(json_object_get(item, "slot")), &slot))
+        if (!slot_or_cert_id(json_string_value(json_object_get(item, "slot")), &slot))
             return ca_shape_error(call, NULL, "certificates");
         for (size_t j = 0; j < *n; j++)
             if (out[j].slot == slot)

@@ -31,6 +31,9 @@
 #define CA_NUMBER_LEN        (1 + CA_NUMBER_DIGITS)
 #define CA_SERIAL_MAX        64          /* upper-case hex of a certificate serial */
 #define CA_SUBJECT_MAX       512
+/* An SKF key's certificate id as ukeyd shows it ("<container>.sign", with
+ * "~xx" escapes: three bytes per byte of a 256-byte container name). */
+#define CA_CERT_ID_MAX       (3 * 256 + 5)
 #define CA_CERT_DER_MAX      8192        /* one certificate, DER */
 #define CA_CSR_DER_MAX       4096
 #define CA_CHAIN_MAX         4           /* intermediates an issue answer may carry */
@@ -89,7 +92,11 @@ struct ca_action {
     char number[CA_NUMBER_LEN + 1];      /* what a person sees: "C" + 10 digits */
     enum ca_action_kind kind;
     enum ca_action_state state;
-    uint8_t slot;                        /* 0x9A, 0x9C, 0x9D or 0x9E */
+    uint8_t slot;                        /* 0x9A, 0x9C, 0x9D or 0x9E; 0: cert_id names it */
+    /* `slot` as the protocol spells it: "9a", or an SKF key's certificate id
+     * ("<container>.sign" / ".enc", token.h), whose write the user's PIN
+     * authorises (docs/cert-protocol.md, "SKF keys") */
+    char cert_id[CA_CERT_ID_MAX + 1];
     enum ca_key_policy key_policy;
     enum token_key_alg key_alg;
     uint8_t mgmt_alg;                    /* TOKEN_MGMT_ALG_* */
@@ -125,6 +132,13 @@ void ca_issued_clear(struct ca_issued *is);
 bool ca_action_id_valid(const char *id);
 /* Whether `number` has the form of a request number. */
 bool ca_action_number_valid(const char *number);
+/* The protocol's `slot` into `a` (slot and cert_id): a PIV slot, or an SKF
+ * certificate id (URL-safe, ending ".sign" or ".enc"; slot 0); false otherwise. */
+bool ca_action_set_slot(struct ca_action *a, const char *name);
+/* Whether `name` is such an SKF certificate id. */
+bool ca_cert_id_valid(const char *name);
+/* The action's `slot` as the protocol spells it. */
+const char *ca_action_slot(const struct ca_action *a);
 /* "9a" → 0x9A for the four slots the protocol names; false otherwise. */
 bool ca_slot_of_name(const char *name, uint8_t *slot);
 /* 0x9A → "9a" for those slots; "" for any other. */

@@ -51,7 +51,19 @@ struct certwrite {
     X509_STORE *roots;                   /* NULL: no usable ca-roots */
     char *crash_after;
     pthread_mutex_t lock;
+    /* The user's PIN, under `lock` for one carry-out only: what authorises
+     * each write to an SKF key (by_pin). Never journalled, never logged. */
+    const char *pin;
+    unsigned pin_flags;
 };
+
+/* An SKF key's certificate, named by id rather than a PIV slot: no management
+ * key and no staging slot; the user's PIN authorises each write, and a new
+ * key pair replaces the container's in place (docs/cert-protocol.md, "SKF keys"). */
+static bool by_pin(const struct ca_action *a)
+{
+    return a->slot == 0;
+}
 
 #define TOKEN_FIELDS(id) (&(struct log_fields){ .token_id = (id) })
 
@@ -98,7 +110,10 @@ static bool card_untouched(token_err err)
            err == TOKEN_E_CARD_UNSUPPORTED || err == TOKEN_E_INVALID_ARG ||
            err == TOKEN_E_KEY_MISMATCH || err == TOKEN_E_MGMT_AUTH_FAILED ||
            err == TOKEN_E_RELAY_FAILED || err == TOKEN_E_NOT_SUPPORTED ||
-           err == TOKEN_E_PCSC_UNAVAILABLE || err == TOKEN_E_NO_MEMORY;
+           err == TOKEN_E_PCSC_UNAVAILABLE || err == TOKEN_E_NO_MEMORY ||
+           /* an SKF key's PIN, refused before anything is written */
+           err == TOKEN_E_PIN_INCORRECT || err == TOKEN_E_PIN_BLOCKED ||
+           err == TOKEN_E_PIN_LAST_TRY || err == TOKEN_E_PIN_POLICY;
 }
 
 /* The token went away: a recovery waits for it to come back. */
@@ -425,6 +440,26 @@ static token_err slot_key(struct certwrite *cw, const struct token_snapshot *s, 
                                                                       : TOKEN_E_MALFORMED;
 }
 
+/* The key the action's certificate must carry, for a kept key. */
+static token_err action_key(struct certwrite *cw, const struct token_snapshot *s,
+                            const struct ca_action *a, uint8_t **spki, size_t *len)
+{
+    if (by_pin(a))
+        return token_service_cert_key(cw->svc, s->id, a->cert_id, spki, len);
+    return slot_key(cw, s, a->slot, spki, len);
+}
+
+static const struct token_cert *action_cert(const struct token_snapshot *s,
+                                            const struct ca_action *a)
+{
+    if (!by_pin(a))
+        return cert_in_slot(s, a->slot);
+    for (size_t i = 0; i < s->n_certs; i++)
+        if (strcmp(s->certs[i].id, a->cert_id) == 0)
+            return &s->certs[i];
+    return NULL;
+}
+
 /* --- confirmation ----------------------------------------------------------------- */
 
 static enum recovery_result drop_record(struct certwrite *cw, const struct cert_record *rec)
@@ -444,7 +479,10 @@ static enum recovery_result deliver_confirmation(struct certwrite *cw, const str
 
     for (size_t i = 0; i < rec->n_partners; i++)
         written[i + 1] = (struct ca_written){ rec->partners[i].slot, rec->partners[i].serial };
-    err = ca_cert_confirm_all(c, rec->action.id, written, rec->n_partners + 1, &why);
+    /* An SKF certificate has no PIV slot to name: the serial says it all. */
+    err = by_pin(&rec->action) && !rec->n_partners
+              ? ca_cert_confirm(c, rec->action.id, rec->serial, &why)
+              : ca_cert_confirm_all(c, rec->action.id, written, rec->n_partners + 1, &why);
 
     switch (err) {
     case CA_OK:
@@ -473,6 +511,7 @@ static void fill_outcome(const struct cert_record *rec, bool confirmed,
     *out = (struct certwrite_outcome){ .kind = rec->action.kind, .slot = rec->action.slot,
                                        .confirmed = confirmed };
     snprintf(out->serial, sizeof out->serial, "%s", rec->serial);
+    snprintf(out->cert_id, sizeof out->cert_id, "%s", ca_action_slot(&rec->action));
     for (size_t i = 0; i < rec->n_partners; i++) {
         out->partners[i].slot = rec->partners[i].slot;
         snprintf(out->partners[i].serial, sizeof out->partners[i].serial, "%s",
@@ -502,13 +541,39 @@ static enum recovery_result confirm_written(struct certwrite *cw, const struct c
 
 /* --- the card steps ------------------------------------------------------------------ */
 
+/* An SKF key's certificate into its container, under the PIN of this
+ * carry-out; a recovery without one leaves the record for the user's next try. */
+static int write_by_pin(struct certwrite *cw, const struct cert_record *rec,
+                        const uint8_t *der, size_t der_len, const char *serial,
+                        struct certwrite_error *e)
+{
+    int tries = -1;
+    token_err err;
+
+    if (!cw->pin) {
+        *e = (struct certwrite_error){ .kind = CERTWRITE_ERR_PIN_MISSING, .tries_left = -1 };
+        return -1;
+    }
+    err = token_service_import_cert(cw->svc, rec->token_id, rec->action.cert_id, cw->pin,
+                                    cw->pin_flags, der, der_len, &tries);
+    if (err != TOKEN_OK)
+        return token_failure(e, err, tries);
+    log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "certificate: serial %s written to %s "
+            "(action %s)", serial, rec->action.cert_id, rec->action.number);
+    return 0;
+}
+
 static int write_cert(struct certwrite *cw, const struct ca_client *c,
                       const struct cert_record *rec, uint8_t slot, const uint8_t *der,
                       size_t der_len, const char *serial, struct certwrite_error *e)
 {
     struct relay_ctx relay = { .ca = c };
     struct token_mgmt_relay r = relay_of(&relay, &rec->action);
-    token_err err = token_service_write_cert(cw->svc, rec->token_id, slot, der, der_len, &r);
+    token_err err;
+
+    if (by_pin(&rec->action))
+        return write_by_pin(cw, rec, der, der_len, serial, e);
+    err = token_service_write_cert(cw->svc, rec->token_id, slot, der, der_len, &r);
 
     if (err != TOKEN_OK)
         return card_step_failure(e, err, -1, &relay);
@@ -557,11 +622,17 @@ static int install_step(struct certwrite *cw, const struct ca_client *c, struct 
 {
     struct relay_ctx relay = { .ca = c };
     struct token_mgmt_relay r = relay_of(&relay, &rec->action);
-    token_err err = token_service_install_key(cw->svc, rec->token_id, TOKEN_STAGING_SLOT,
-                                              rec->action.slot, rec->cert, rec->cert_len, &r);
+    token_err err;
 
-    if (err != TOKEN_OK)
+    if (by_pin(&rec->action)) {
+        /* An SKF key made the new key pair in its container: the certificate is what is left. */
+        if (write_by_pin(cw, rec, rec->cert, rec->cert_len, rec->serial, e) < 0)
+            return -1;
+    } else if ((err = token_service_install_key(cw->svc, rec->token_id, TOKEN_STAGING_SLOT,
+                                                rec->action.slot, rec->cert, rec->cert_len,
+                                                &r)) != TOKEN_OK) {
         return card_step_failure(e, err, -1, &relay);
+    }
     crash_point(cw, CERT_STEP_INSTALLING, rec->token_id);
     log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id),
             "certificate: new key and serial %s installed (action %s)", rec->serial,
@@ -575,6 +646,10 @@ static void settle_failed_card_step(struct certwrite *cw, const struct cert_reco
 {
     /* A token that went away keeps its record: a recovery finishes without the PIN. */
     if (e->kind == CERTWRITE_ERR_TOKEN && (token_gone(e->token) || !card_untouched(e->token)))
+        return;
+    /* An SKF container holds the new key already: the record keeps its
+     * certificate until the user's PIN writes it. */
+    if (by_pin(&rec->action) && rec->step == CERT_STEP_INSTALLING)
         return;
     /* An unreachable service: the recovery relays again once it is back. */
     if (e->kind == CERTWRITE_ERR_CA && e->ca == CA_E_UNAVAILABLE)
@@ -661,7 +736,7 @@ static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
     ca_err cerr;
     int rc;
 
-    terr = slot_key(cw, s, a->slot, &spki, &spki_len);
+    terr = action_key(cw, s, a, &spki, &spki_len);
     if (terr != TOKEN_OK)
         return token_failure(e, terr == TOKEN_E_NO_OBJECT ? TOKEN_E_NOT_SUPPORTED : terr, -1);
     cerr = ca_cert_issue_all(cw->ca, a->id, NULL, 0, all, &n, &why);
@@ -688,6 +763,47 @@ static int carry_out_keep(struct certwrite *cw, const struct token_snapshot *s,
         return -1;
     confirm_written(cw, cw->ca, &rec, out);
     return 0;
+}
+
+/*
+ * An SKF key: the new key pair replaces the container's in place and signs
+ * its request, under one PIN check; the container's key and certificate
+ * disagree from then until the import, a window the record (from `signed`
+ * on, with the request, then the certificate) lets the next carry-out close.
+ */
+static int carry_out_new_by_pin(struct certwrite *cw, const struct token_snapshot *s,
+                                const struct ca_action *a, const char *pin, unsigned flags,
+                                struct certwrite_outcome *out, struct certwrite_error *e)
+{
+    SCOPED_RECORD rec = { 0 };
+    const struct token_cert *current = action_cert(s, a);
+    uint8_t *subject = NULL;
+    size_t subject_len = 0;
+    int tries = -1;
+    token_err err;
+
+    record_start(&rec, cw, s->id, a, CERT_STEP_GENERATING);
+    if (cert_journal_write(cw->journal, &rec) < 0)
+        return code_failure(e, CERTWRITE_INTERNAL);
+    if (current)
+        subject = subject_of_cert(current->der, current->der_len, &subject_len);
+    err = token_service_new_key_csr(cw->svc, s->id, a->cert_id, pin, flags, a->key_alg, subject,
+                                    subject_len, &rec.staged_spki, &rec.staged_spki_len,
+                                    &rec.csr, &rec.csr_len, &tries);
+    free(subject);
+    if (err != TOKEN_OK) {
+        /* The PIN or the request failed before the container changed, or
+         * the token went: the record at `generating` stays only for the latter. */
+        if (card_untouched(err))
+            drop_record(cw, &rec);
+        return token_failure(e, err, tries);
+    }
+    crash_point(cw, CERT_STEP_GENERATING, s->id);
+    rec.step = CERT_STEP_SIGNED;
+    if (cert_journal_write(cw->journal, &rec) < 0)
+        return code_failure(e, CERTWRITE_INTERNAL);
+    crash_point(cw, CERT_STEP_SIGNED, s->id);
+    return issue_and_install(cw, cw->ca, &rec, out, e);
 }
 
 static int carry_out_new(struct certwrite *cw, const struct token_snapshot *s,
@@ -750,6 +866,12 @@ static enum recovery_result result_of_card_error(const struct cert_record *rec,
         return e->ca == CA_E_UNAVAILABLE ? RECOVERY_SERVICE_DOWN : RECOVERY_DONE;
     if (e->kind == CERTWRITE_ERR_TOKEN && token_gone(e->token))
         return RECOVERY_TOKEN_ABSENT;
+    if (e->kind == CERTWRITE_ERR_PIN_MISSING) {
+        log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "certificate: action %s waits at step "
+                "%s for the user's PIN (an SKF key's write)", rec->action.number,
+                cert_step_name(rec->step));
+        return RECOVERY_DONE;
+    }
     /* Refused for good, or a card that keeps failing: not retried on a timer
      * (each try costs a management-auth answer); the next insertion or a new
      * attempt by the user tries again. */
@@ -780,7 +902,11 @@ static enum recovery_result follow_plan(struct certwrite *cw, const struct ca_cl
     enum cert_plan plan;
     token_err err = TOKEN_OK;
 
-    if (rec->cert) {
+    if (rec->cert && by_pin(&rec->action)) {
+        /* No staging slot: the new key is in the container or nowhere. */
+        err = token_service_cert_state(cw->svc, rec->token_id, rec->action.cert_id, rec->cert,
+                                       rec->cert_len, &slot);
+    } else if (rec->cert) {
         err = token_service_slot_state(cw->svc, rec->token_id, rec->action.slot, rec->cert,
                                        rec->cert_len, &slot);
         if (err == TOKEN_OK && rec->step == CERT_STEP_INSTALLING)
@@ -982,7 +1108,8 @@ static void describe_item(const struct ca_action *a, const struct cert_record *r
                           struct certwrite_item *item)
 {
     *item = (struct certwrite_item){ .action = *a, .interrupted = rec != NULL };
-    item->needs_pin = a->key_policy == CA_KEY_NEW && !(rec && rec->step >= CERT_STEP_SIGNED);
+    item->needs_pin = by_pin(a) ||
+                      (a->key_policy == CA_KEY_NEW && !(rec && rec->step >= CERT_STEP_SIGNED));
     snprintf(item->expected_serial, sizeof item->expected_serial, "%s",
              rec && cert_record_slot_has_new(rec) ? rec->serial : a->old_serial);
     if (rec)
@@ -1096,10 +1223,14 @@ static int carry_out_locked(struct certwrite *cw, const struct token_snapshot *s
         return -1;
     log_msg(LOG_NOTICE, TOKEN_FIELDS(s->id), "certificate: carrying out action %s (%s, %s key)",
             a.number, ca_action_kind_name(a.kind), ca_key_policy_name(a.key_policy));
-    if (a.key_policy == CA_KEY_KEEP)
+    if (a.key_policy == CA_KEY_KEEP && !by_pin(&a))
         rc = carry_out_keep(cw, s, &a, out, e);
     else if (!pin)
         rc = -1, *e = (struct certwrite_error){ .kind = CERTWRITE_ERR_PIN_MISSING };
+    else if (a.key_policy == CA_KEY_KEEP)
+        rc = carry_out_keep(cw, s, &a, out, e);
+    else if (by_pin(&a))
+        rc = carry_out_new_by_pin(cw, s, &a, pin, flags, out, e);
     else
         rc = carry_out_new(cw, s, &a, pin, flags, out, e);
     OPENSSL_cleanse(&a, sizeof a);
@@ -1115,7 +1246,11 @@ int certwrite_carry_out(struct certwrite *cw, const struct token_snapshot *s, co
     *out = (struct certwrite_outcome){ 0 };
     *e = (struct certwrite_error){ .tries_left = -1 };
     pthread_mutex_lock(&cw->lock);
+    cw->pin = pin;
+    cw->pin_flags = flags;
     rc = carry_out_locked(cw, s, number, pin, flags, out, e);
+    cw->pin = NULL;
+    cw->pin_flags = 0;
     pthread_mutex_unlock(&cw->lock);
     return rc;
 }

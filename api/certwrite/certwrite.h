@@ -93,6 +93,7 @@ int certwrite_list(struct certwrite *cw, const struct token_snapshot *s,
 struct certwrite_outcome {
     enum ca_action_kind kind;
     uint8_t slot;
+    char cert_id[CA_CERT_ID_MAX + 1];    /* the slot as the protocol spells it ("9a", an SKF id) */
     bool confirmed;                      /* false: written, the CA is told later */
     char serial[CA_SERIAL_MAX + 1];
     struct {                             /* the other half of a pair, written with it */

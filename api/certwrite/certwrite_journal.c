@@ -155,7 +155,7 @@ static json_t *record_to_json(const struct cert_record *rec)
         rec->n_partners ? RECORD_FORMAT_PAIR : RECORD_FORMAT_SINGLE,
         "step", cert_step_name(rec->step), "tokenId", rec->token_id, "caUrl", rec->ca_url,
         "actionId", a->id, "number", a->number, "kind", ca_action_kind_name(a->kind), "slot",
-        ca_slot_name(a->slot), "keyPolicy", ca_key_policy_name(a->key_policy), "keyAlgorithm",
+        ca_action_slot(a), "keyPolicy", ca_key_policy_name(a->key_policy), "keyAlgorithm",
         token_key_alg_name(a->key_alg), "managementKeyAlgorithm", ca_mgmt_alg_name(a->mgmt_alg),
         "oldSerial", a->old_serial[0] ? json_string(a->old_serial) : json_null());
 
@@ -215,7 +215,7 @@ static bool action_from_json(json_t *v, struct ca_action *a)
                     &number, "kind", &kind, "slot", &slot, "keyPolicy", &policy, "keyAlgorithm",
                     &key_alg, "managementKeyAlgorithm", &mgmt, "oldSerial", &old_serial) ||
         !ca_action_id_valid(id) || !ca_action_number_valid(number) ||
-        !ca_action_kind_of_name(kind, &a->kind) || !ca_slot_of_name(slot, &a->slot) ||
+        !ca_action_kind_of_name(kind, &a->kind) || !ca_action_set_slot(a, slot) ||
         (strcmp(policy, "keep") != 0 && strcmp(policy, "new") != 0) ||
         token_key_alg_from_name(key_alg, &a->key_alg) != TOKEN_OK || !ca_mgmt_alg_of_name(mgmt, &a->mgmt_alg))
         return false;

@@ -72,7 +72,8 @@ static json_t *render_action_certs(const struct ca_action *a)
         const struct ca_action_cert *c = &a->certs[i];
 
         if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot",
-                                                  ca_slot_name(c->slot), "role",
+                                                  i ? ca_slot_name(c->slot) : ca_action_slot(a),
+                                                  "role",
                                                   ca_cert_role_name(c->role), "oldSerial",
                                                   json_text_or_null(c->old_serial)))) {
             json_decref(list);
@@ -88,7 +89,7 @@ static json_t *render_item(const struct certwrite_item *item)
 
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:o, s:o}", "number",
                      a->number, "kind", ca_action_kind_name(a->kind), "state",
-                     ca_action_state_name(a->state), "slot", ca_slot_name(a->slot), "keyPolicy",
+                     ca_action_state_name(a->state), "slot", ca_action_slot(a), "keyPolicy",
                      ca_key_policy_name(a->key_policy), "keyAlgorithm",
                      token_key_alg_name(a->key_alg), "subject", a->subject, "oldSerial",
                      json_text_or_null(a->old_serial), "expiresAt", a->expires_at, "needsPin",
@@ -131,7 +132,7 @@ void handle_cert_actions(struct request *r)
 /* --- POST /v1/tokens/{id}/cert-actions/{number} ------------------------------------------ */
 
 /* The certificate now in the slot, as GET …/certificates/{slot} shows it. */
-static json_t *render_slot_cert(struct request *r, const char *token_id, uint8_t slot)
+static json_t *render_slot_cert(struct request *r, const char *token_id, const char *slot)
 {
     struct token_snapshot *now = NULL;
     const struct token_cert *c;
@@ -139,7 +140,7 @@ static json_t *render_slot_cert(struct request *r, const char *token_id, uint8_t
 
     if (token_service_get(request_tokens(r), token_id, &now) != TOKEN_OK)
         return json_null();
-    c = render_find_cert(now, ca_slot_name(slot));
+    c = render_find_cert(now, slot);
     v = c ? render_certificate(c) : json_null();
     token_snapshot_unref(now);
     return v;
@@ -152,10 +153,10 @@ static json_t *render_written(struct request *r, const char *token_id,
     json_t *list = json_array();
 
     for (size_t i = 0; list && i <= out->n_partners; i++) {
-        uint8_t slot = i ? out->partners[i - 1].slot : out->slot;
+        const char *slot = i ? ca_slot_name(out->partners[i - 1].slot) : out->cert_id;
         const char *serial = i ? out->partners[i - 1].serial : out->serial;
 
-        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot", ca_slot_name(slot),
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot", slot,
                                                   "serial", serial, "certificate",
                                                   render_slot_cert(r, token_id, slot)))) {
             json_decref(list);
@@ -203,8 +204,8 @@ void handle_cert_action_carry_out(struct request *r)
             out.confirmed ? "done" : "written, confirmation pending");
     respond_json(r, MHD_HTTP_OK,
                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "number", number, "kind",
-                           ca_action_kind_name(out.kind), "slot", ca_slot_name(out.slot), "state",
+                           ca_action_kind_name(out.kind), "slot", out.cert_id, "state",
                            out.confirmed ? "done" : "written", "serial", out.serial,
-                           "certificate", render_slot_cert(r, s->id, out.slot), "certificates",
+                           "certificate", render_slot_cert(r, s->id, out.cert_id), "certificates",
                            render_written(r, s->id, &out)));
 }

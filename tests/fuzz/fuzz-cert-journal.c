@@ -73,13 +73,15 @@ static void check_record(const struct cert_record *r)
 {
     const struct ca_action *a = &r->action;
     bool is_new = a->key_policy == CA_KEY_NEW;
-    uint8_t slot;
+    struct ca_action again = { 0 };
 
     FUZZ_ASSERT((unsigned)r->step < CERT_STEP__COUNT);
     FUZZ_ASSERT(strcmp(a->id, ACTION_ID) == 0 && ca_action_number_valid(a->number));
     FUZZ_ASSERT(ca_action_kind_name(a->kind) && token_key_alg_name(a->key_alg) &&
                 ca_mgmt_alg_name(a->mgmt_alg));
-    FUZZ_ASSERT(ca_slot_of_name(ca_slot_name(a->slot), &slot) && slot == a->slot);
+    /* A PIV slot or an SKF certificate id, and spelled again the same. */
+    FUZZ_ASSERT(ca_action_set_slot(&again, ca_action_slot(a)) && again.slot == a->slot &&
+                strcmp(ca_action_slot(&again), ca_action_slot(a)) == 0);
     FUZZ_ASSERT(a->key_policy == CA_KEY_KEEP || is_new);
     /* Every buffer is absent or holds something, within its kind's room. */
     FUZZ_ASSERT(!r->staged_spki == !r->staged_spki_len && r->staged_spki_len <= SPKI_MAX);

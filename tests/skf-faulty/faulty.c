@@ -342,6 +342,16 @@ FORWARD(SKF_UnblockPIN, (void *app, const char *admin_pin, const char *new_pin, 
         (app, admin_pin, new_pin, retry), (void *, const char *, const char *, void *))
 FORWARD(SKF_ClearSecureState, (void *app), (app), (void *))
 
+/* certificate writes */
+FORWARD(SKF_GenECCKeyPair, (void *con, arg_t alg, uint8_t *blob), (con, alg, blob),
+        (void *, arg_t, uint8_t *))
+FORWARD(SKF_ExportPublicKey, (void *con, arg_t sign, uint8_t *blob, void *len),
+        (con, sign, blob, len), (void *, arg_t, uint8_t *, void *))
+FORWARD(SKF_ECCSignData, (void *con, const uint8_t *digest, arg_t len, uint8_t *sig),
+        (con, digest, len, sig), (void *, const uint8_t *, arg_t, uint8_t *))
+FORWARD(SKF_ImportCertificate, (void *con, arg_t sign, const uint8_t *cert, arg_t len),
+        (con, sign, cert, len), (void *, arg_t, const uint8_t *, arg_t))
+
 #ifndef FAULTY_WITHOUT_REMOTE_UNBLOCK
 FORWARD(SKF_GenRemoteUnblockRequest, (void *app, uint8_t *random, arg_t len), (app, random, len),
         (void *, uint8_t *, arg_t))

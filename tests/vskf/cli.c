@@ -40,6 +40,7 @@ static void usage(void)
           "       [--default-pin yes|no] [--dev-auth-key HEX]\n"
           "       [--sign-cert FILE --sign-key FILE] [--enc-cert FILE --enc-key FILE]\n"
           "  vskf plug DIR NAME | vskf unplug DIR NAME | vskf show DIR NAME\n"
+          "  vskf check DIR NAME CONTAINER sign|enc\n"
           "  vskf quirks DIR [QUIRK,...]        (no list: clear the profile)\n"
           "  vskf unblock-answer ADMIN-PIN NEW-PIN CHALLENGE-HEX\n",
           stderr);
@@ -470,6 +471,71 @@ static int cmd_show(const char *dir, const char *name)
     return EXIT_SUCCESS;
 }
 
+/* --- check --------------------------------------------------------------------------------- */
+
+/* The certificate's serial, upper-case hex of its content octets. */
+static bool print_serial(const struct vskf_bytes *cert)
+{
+    const unsigned char *p = cert->data;
+    X509 *x = d2i_X509(NULL, &p, (long)cert->len);
+    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+    if (hex)
+        printf("serial: %s\n", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_free(x);
+    return hex != NULL;
+}
+
+/*
+ * Whether a container's signing or encryption certificate belongs to the key
+ * pair beside it (GM/T 0016-2012 7.5: a container holds each certificate for
+ * its own key pair). Exit 0 and the serial when both are there and the
+ * certificate carries the key's public point; 1 otherwise, saying why.
+ */
+static int cmd_check(const char *dir, const char *name, const char *container, const char *which)
+{
+    struct vskf_state *st = calloc(1, sizeof *st);
+    const struct vskf_container *con = NULL;
+    const struct vskf_bytes *cert, *key;
+    struct vskf_paths paths;
+    char err[ERR_MAX];
+    bool sign = strcmp(which, "sign") == 0;
+    int rc = EXIT_FAILURE;
+
+    if (!st)
+        return fail("out of memory");
+    if (!sign && strcmp(which, "enc") != 0) {
+        free(st);
+        usage();
+        return EXIT_USAGE;
+    }
+    if (vskf_paths_for(dir, name, &paths) < 0 ||
+        vskf_state_load(paths.state, st, err, sizeof err) < 0) {
+        free(st);
+        return fail("%s", vskf_paths_for(dir, name, &paths) < 0 ? "bad device name" : err);
+    }
+    for (size_t i = 0; i < st->n_apps && !con; i++)
+        for (size_t c = 0; c < st->apps[i].n_containers && !con; c++)
+            if (strcmp(st->apps[i].containers[c].name, container) == 0)
+                con = &st->apps[i].containers[c];
+    cert = con ? (sign ? &con->sign_cert : &con->enc_cert) : NULL;
+    key = con ? (sign ? &con->sign_key : &con->enc_key) : NULL;
+    if (!con)
+        fail("no container %s", container);
+    else if (!cert->len || !key->len)
+        fail("container %s holds no %s %s", container, which, cert->len ? "key" : "certificate");
+    else if (vskf_cert_matches_key(cert, key) != 1)
+        fail("container %s: the %s certificate is not for the %s key", container, which, which);
+    else if (print_serial(cert))
+        rc = EXIT_SUCCESS;
+    vskf_state_free(st);
+    free(st);
+    return rc;
+}
+
 /* --- quirks, unblock answers ------------------------------------------------------------------ */
 
 static int cmd_quirks(const char *dir, const char *list)
@@ -522,6 +588,8 @@ int main(int argc, char **argv)
         return cmd_plug(argv[2], argv[3], cmd[0] == 'p');
     if (strcmp(cmd, "show") == 0 && argc == 4)
         return cmd_show(argv[2], argv[3]);
+    if (strcmp(cmd, "check") == 0 && argc == 6)
+        return cmd_check(argv[2], argv[3], argv[4], argv[5]);
     if (strcmp(cmd, "quirks") == 0 && (argc == 3 || argc == 4))
         return cmd_quirks(argv[2], argc == 4 ? argv[3] : NULL);
     if (strcmp(cmd, "unblock-answer") == 0 && argc == 5)

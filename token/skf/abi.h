@@ -109,9 +109,15 @@ typedef void *skf_handle;         /* DEVHANDLE, HAPPLICATION, HCONTAINER */
  * since a library writing a larger vendor structure must not overrun us */
 #define SKF_DEVINFO_BUFFER            1024
 
-/* --- ECC blobs (sizes only: key generation and signing come later) -------- */
+/* --- ECC blobs ---------------------------------------------------------------
+ * ECCPUBLICKEYBLOB: ULONG BitLen; BYTE XCoordinate[64], YCoordinate[64] (a
+ * 256-bit coordinate right-aligned: 32 zero bytes first); its ULONG is as
+ * wide as the library's (profile.h), so the coordinates follow 4 or 8 bytes
+ * in. ECCSIGNATUREBLOB: BYTE r[64], s[64], right-aligned alike. */
 #define SKF_ECC_MAX_COORD_LEN         64    /* ECC_MAX_XCOORDINATE_BITS_LEN / 8 */
 #define SKF_ECC_SIGNATURE_LEN         (2 * SKF_ECC_MAX_COORD_LEN)   /* r, s */
+#define SKF_ECC_PUBLIC_BLOB_MAX       (8 + 2 * SKF_ECC_MAX_COORD_LEN)
+#define SKF_SM2_BITS                  256
 
 /* --- the functions ukeyd calls -------------------------------------------- */
 typedef skf_rv (*skf_fn_wait_for_dev_event)(char *name, skf_slot *name_len, skf_slot *event);
@@ -142,5 +148,14 @@ typedef skf_rv (*skf_fn_clear_secure_state)(skf_handle app);
 typedef skf_rv (*skf_fn_gen_remote_unblock_request)(skf_handle app, uint8_t *random, skf_arg len);
 typedef skf_rv (*skf_fn_remote_unblock_pin)(skf_handle app, const uint8_t *cipher, skf_arg len,
                                             skf_slot *retry);
+/* Certificate writes (GM/T 0016-2012 7.5.9, 7.5.10, 7.6.3, 7.6.9, 7.6.10). The
+ * key pair and signature blobs are the layouts above, as bytes. */
+typedef skf_rv (*skf_fn_gen_ecc_key_pair)(skf_handle con, skf_arg alg_id, uint8_t *public_blob);
+typedef skf_rv (*skf_fn_export_public_key)(skf_handle con, skf_arg sign, uint8_t *blob,
+                                           skf_slot *len);
+typedef skf_rv (*skf_fn_ecc_sign_data)(skf_handle con, const uint8_t *digest, skf_arg len,
+                                       uint8_t *signature_blob);
+typedef skf_rv (*skf_fn_import_certificate)(skf_handle con, skf_arg sign, const uint8_t *cert,
+                                            skf_arg len);
 
 #endif

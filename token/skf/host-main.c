@@ -468,6 +468,62 @@ static void do_watch(struct request *r)
     answer_status(r->w, e, SAR_OK);
 }
 
+/* --- certificate writes: the PIN lives in `pin` only for the call --------------- */
+
+static void answer_point(struct skf_wire_out *w, const uint8_t *x, const uint8_t *y)
+{
+    uint8_t point[2 * SKF_EC_COORD_LEN];
+
+    memcpy(point, x, SKF_EC_COORD_LEN);
+    memcpy(point + SKF_EC_COORD_LEN, y, SKF_EC_COORD_LEN);
+    skf_wire_bytes(w, SKF_TAG_EC_POINT, point, sizeof point);
+}
+
+static void do_export_public_key(struct request *r)
+{
+    uint8_t x[SKF_EC_COORD_LEN], y[SKF_EC_COORD_LEN];
+    uint32_t sar = SAR_OK, sign = 0;
+    skf_err e = want_names(r, true, true) && skf_frame_u32(r->f, SKF_TAG_SIGN, &sign)
+                    ? skf_lib_export_public_key(&lib, r->dev, r->app, r->con, sign != 0, x, y, &sar)
+                    : SKF_E_INVALID_ARG;
+
+    answer_status(r->w, e, sar);
+    if (e == SKF_OK)
+        answer_point(r->w, x, y);
+}
+
+/* GEN_SIGN_KEY, SIGN_DIGEST, IMPORT_CERT */
+static void do_write_op(struct request *r, unsigned op)
+{
+    char pin[SKF_PROFILE_PIN_LEN_LIMIT + 1];
+    uint8_t a[SKF_EC_COORD_LEN], b[SKF_EC_COORD_LEN];
+    const struct skf_field *digest = skf_frame_get(r->f, SKF_TAG_DIGEST);
+    const struct skf_field *cert = skf_frame_get(r->f, SKF_TAG_CERT);
+    uint32_t sar = SAR_OK, tries = 0, sign = 0;
+    skf_err e = SKF_E_INVALID_ARG;
+    bool ok = want_names(r, true, true) && skf_frame_str(r->f, SKF_TAG_PIN, pin, sizeof pin);
+
+    if (ok && op == SKF_OP_GEN_SIGN_KEY)
+        e = skf_lib_gen_sign_key(&lib, r->dev, r->app, r->con, pin, a, b, &tries, &sar);
+    else if (ok && op == SKF_OP_SIGN_DIGEST && digest)
+        e = skf_lib_sign_digest(&lib, r->dev, r->app, r->con, pin, digest->val, digest->len, a,
+                                b, &tries, &sar);
+    else if (ok && op == SKF_OP_IMPORT_CERT && cert && skf_frame_u32(r->f, SKF_TAG_SIGN, &sign))
+        e = skf_lib_import_cert(&lib, r->dev, r->app, r->con, pin, sign != 0, cert->val,
+                                cert->len, &tries, &sar);
+    explicit_bzero(pin, sizeof pin);
+    answer_tries(r->w, e, sar, tries);
+    if (e == SKF_OK && op == SKF_OP_GEN_SIGN_KEY)
+        answer_point(r->w, a, b);
+    else if (e == SKF_OK && op == SKF_OP_SIGN_DIGEST) {
+        uint8_t sig[2 * SKF_EC_COORD_LEN];
+
+        memcpy(sig, a, SKF_EC_COORD_LEN);
+        memcpy(sig + SKF_EC_COORD_LEN, b, SKF_EC_COORD_LEN);
+        skf_wire_bytes(r->w, SKF_TAG_SIGNATURE, sig, sizeof sig);
+    }
+}
+
 static void dispatch(struct request *r, unsigned op)
 {
     if (op != SKF_OP_HELLO && !hello_done) {
@@ -491,6 +547,10 @@ static void dispatch(struct request *r, unsigned op)
     case SKF_OP_REMOTE_UNBLOCK_REQUEST: do_remote_request(r); break;
     case SKF_OP_REMOTE_UNBLOCK: do_remote_unblock(r); break;
     case SKF_OP_WATCH: do_watch(r); break;
+    case SKF_OP_EXPORT_PUBLIC_KEY: do_export_public_key(r); break;
+    case SKF_OP_GEN_SIGN_KEY:
+    case SKF_OP_SIGN_DIGEST:
+    case SKF_OP_IMPORT_CERT: do_write_op(r, op); break;
     default: answer_status(r->w, SKF_E_INVALID_ARG, SAR_OK); break;
     }
 }

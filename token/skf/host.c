@@ -1012,3 +1012,111 @@ skf_err skf_host_remote_unblock(struct skf_host *h, const char *dev, const char 
     call_end(&c);
     return e;
 }
+
+/* --- certificate writes ---------------------------------------------------------- */
+
+/* A fixed-size bytes field of the answer into `out`; MALFORMED otherwise. */
+static skf_err take_fixed(struct skf_host *h, unsigned tag, uint8_t *out, size_t len)
+{
+    const struct skf_field *f = skf_frame_get(&h->resp, tag);
+
+    if (!f || f->len != len)
+        return SKF_E_MALFORMED;
+    memcpy(out, f->val, len);
+    return SKF_OK;
+}
+
+skf_err skf_host_export_public_key(struct skf_host *h, const char *dev, const char *app,
+                                   const char *con, bool sign,
+                                   uint8_t point[2 * SKF_EC_COORD_LEN])
+{
+    struct call c;
+    skf_err e;
+
+    if (!name_ok(dev) || !name_ok(app) || !name_ok(con))
+        return SKF_E_INVALID_ARG;
+    if ((e = call_begin(&c, h, SKF_OP_EXPORT_PUBLIC_KEY)) != SKF_OK)
+        return e;
+    put_names(&c, dev, app, con);
+    skf_wire_u32(&c.w, SKF_TAG_SIGN, sign);
+    if ((e = call_run(&c, h->o.read_ms)) == SKF_OK)
+        e = take_fixed(h, SKF_TAG_EC_POINT, point, 2 * SKF_EC_COORD_LEN);
+    call_end(&c);
+    return e;
+}
+
+/* One write call: names, the user PIN (checked against the profile first),
+ * the op's own fields from `put`; the answer's tries on a PIN refusal. */
+struct write_call {
+    unsigned op;
+    const uint8_t *digest;
+    const uint8_t *der;
+    size_t der_len;
+    bool sign;
+    unsigned out_tag;            /* 0: no bytes in the answer */
+    uint8_t *out;
+};
+
+static skf_err write_call(struct skf_host *h, const char *dev, const char *app, const char *con,
+                          const char *pin, const struct write_call *wc, uint32_t *tries_left)
+{
+    struct call c;
+    skf_err e;
+
+    *tries_left = RETRY_UNKNOWN;
+    if (!name_ok(dev) || !name_ok(app) || !name_ok(con))
+        return SKF_E_INVALID_ARG;
+    if (!skf_profile_pin_acceptable(&h->profile, pin))
+        return SKF_E_PIN_POLICY;
+    if ((e = call_begin(&c, h, wc->op)) != SKF_OK)
+        return e;
+    put_names(&c, dev, app, con);
+    skf_wire_str(&c.w, SKF_TAG_PIN, pin);
+    if (wc->digest)
+        skf_wire_bytes(&c.w, SKF_TAG_DIGEST, wc->digest, SKF_SM3_LEN);
+    if (wc->der) {
+        skf_wire_u32(&c.w, SKF_TAG_SIGN, wc->sign);
+        skf_wire_bytes(&c.w, SKF_TAG_CERT, wc->der, wc->der_len);
+    }
+    e = call_run(&c, h->o.pin_ms);
+    if (e == SKF_E_PIN_INCORRECT || e == SKF_E_PIN_LOCKED)
+        skf_frame_u32(&h->resp, SKF_TAG_TRIES_LEFT, tries_left);
+    else if (e == SKF_OK && wc->out_tag)
+        e = take_fixed(h, wc->out_tag, wc->out, 2 * SKF_EC_COORD_LEN);
+    call_end(&c);
+    return e;
+}
+
+skf_err skf_host_gen_sign_key(struct skf_host *h, const char *dev, const char *app,
+                              const char *con, const char *pin,
+                              uint8_t point[2 * SKF_EC_COORD_LEN], uint32_t *tries_left)
+{
+    struct write_call wc = { .op = SKF_OP_GEN_SIGN_KEY, .out_tag = SKF_TAG_EC_POINT,
+                             .out = point };
+
+    return write_call(h, dev, app, con, pin, &wc, tries_left);
+}
+
+skf_err skf_host_sign_digest(struct skf_host *h, const char *dev, const char *app,
+                             const char *con, const char *pin,
+                             const uint8_t digest[SKF_SM3_LEN],
+                             uint8_t signature[2 * SKF_EC_COORD_LEN], uint32_t *tries_left)
+{
+    struct write_call wc = { .op = SKF_OP_SIGN_DIGEST, .digest = digest,
+                             .out_tag = SKF_TAG_SIGNATURE, .out = signature };
+
+    return write_call(h, dev, app, con, pin, &wc, tries_left);
+}
+
+skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *app,
+                             const char *con, const char *pin, bool sign, const uint8_t *der,
+                             size_t len, uint32_t *tries_left)
+{
+    struct write_call wc = { .op = SKF_OP_IMPORT_CERT, .der = der, .der_len = len,
+                             .sign = sign };
+
+    *tries_left = RETRY_UNKNOWN;
+    if (!der || len == 0 || len > SKF_WIRE_BYTES_MAX)
+        return SKF_E_INVALID_ARG;
+    return write_call(h, dev, app, con, pin, &wc, tries_left);
+}

@@ -34,6 +34,7 @@
 
 #include "token/skf/profile.h"
 #include "token/skf/status.h"
+#include "token/skf/wire.h"
 
 /* Deadlines, milliseconds, when the options leave them 0. */
 #define SKF_HOST_START_MS        5000    /* spawn, dlopen, HELLO */
@@ -119,5 +120,26 @@ skf_err skf_host_remote_unblock_request(struct skf_host *h, const char *dev, con
                                         uint8_t *challenge, size_t len);
 skf_err skf_host_remote_unblock(struct skf_host *h, const char *dev, const char *app,
                                 const uint8_t *answer, size_t len, uint32_t *tries_left);
+
+/*
+ * Certificate writes (SKF_CAP_CERT_WRITE of wire.h). Each that changes the
+ * container carries the user PIN, which the helper verifies first and whose
+ * secure state it clears afterwards; on SKF_E_PIN_INCORRECT or
+ * SKF_E_PIN_LOCKED *tries_left is what the token said. Deadline: pin_ms.
+ * Points and signatures: SKF_EC_COORD_LEN-byte numbers each (wire.h).
+ */
+skf_err skf_host_export_public_key(struct skf_host *h, const char *dev, const char *app,
+                                   const char *con, bool sign,
+                                   uint8_t point[2 * SKF_EC_COORD_LEN]);
+skf_err skf_host_gen_sign_key(struct skf_host *h, const char *dev, const char *app,
+                              const char *con, const char *pin,
+                              uint8_t point[2 * SKF_EC_COORD_LEN], uint32_t *tries_left);
+skf_err skf_host_sign_digest(struct skf_host *h, const char *dev, const char *app,
+                             const char *con, const char *pin,
+                             const uint8_t digest[SKF_SM3_LEN],
+                             uint8_t signature[2 * SKF_EC_COORD_LEN], uint32_t *tries_left);
+skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *app,
+                             const char *con, const char *pin, bool sign, const uint8_t *der,
+                             size_t len, uint32_t *tries_left);
 
 #endif

@@ -44,6 +44,11 @@ static const struct fn_entry fn_table[] = {
     FN(cancel_wait_for_dev_event, "SKF_CancelWaitForDevEvent", NULL, false),
     FN(gen_remote_unblock_request, "SKF_GenRemoteUnblockRequest", NULL, false),
     FN(remote_unblock_pin, "SKF_RemoteUnblockPIN", NULL, false),
+    /* certificate writes: a library without them is read-only to ukeyd */
+    FN(gen_ecc_key_pair, "SKF_GenECCKeyPair", NULL, false),
+    FN(export_public_key, "SKF_ExportPublicKey", NULL, false),
+    FN(ecc_sign_data, "SKF_ECCSignData", NULL, false),
+    FN(import_certificate, "SKF_ImportCertificate", NULL, false),
 };
 
 #define FN_COUNT (sizeof fn_table / sizeof fn_table[0])
@@ -100,6 +105,9 @@ skf_err skf_lib_open(struct skf_lib *lib, const char *path, char *why, size_t wh
         lib->caps |= SKF_CAP_CANCEL_WAIT;
     if (lib->fn.gen_remote_unblock_request && lib->fn.remote_unblock_pin)
         lib->caps |= SKF_CAP_REMOTE_UNBLOCK;
+    if (lib->fn.gen_ecc_key_pair && lib->fn.export_public_key && lib->fn.ecc_sign_data &&
+        lib->fn.import_certificate)
+        lib->caps |= SKF_CAP_CERT_WRITE;
     return SKF_OK;
 }
 
@@ -710,6 +718,150 @@ skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char 
         clear_state_locked(lib, s.app);
     }
     session_close(&s, e);
+    pthread_mutex_unlock(&lib->lock);
+    return e;
+}
+
+/* --- certificate writes ------------------------------------------------------ */
+
+/* A 256-bit number from a blob field of SKF_ECC_MAX_COORD_LEN bytes, where it
+ * sits right-aligned; MALFORMED when the padding is not zero. */
+static skf_err coord_from_field(const uint8_t *field, uint8_t out[SKF_EC_COORD_LEN])
+{
+    size_t pad = SKF_ECC_MAX_COORD_LEN - SKF_EC_COORD_LEN;
+
+    for (size_t i = 0; i < pad; i++)
+        if (field[i])
+            return SKF_E_MALFORMED;
+    memcpy(out, field + pad, SKF_EC_COORD_LEN);
+    return SKF_OK;
+}
+
+/* ECCPUBLICKEYBLOB, whose BitLen is a ULONG of the library's width. */
+static skf_err point_from_blob(const struct skf_lib *lib, const uint8_t *blob, size_t len,
+                               uint8_t x[SKF_EC_COORD_LEN], uint8_t y[SKF_EC_COORD_LEN])
+{
+    size_t ulong_len = lib->profile.ulong_bits / 8;
+    uint32_t bits;
+    skf_err e;
+
+    if (len < ulong_len + 2 * SKF_ECC_MAX_COORD_LEN)
+        return SKF_E_MALFORMED;
+    memcpy(&bits, blob, sizeof bits);      /* little-endian ABI (abi.h) */
+    if (bits != SKF_SM2_BITS)
+        return SKF_E_MALFORMED;
+    e = coord_from_field(blob + ulong_len, x);
+    return e != SKF_OK ? e : coord_from_field(blob + ulong_len + SKF_ECC_MAX_COORD_LEN, y);
+}
+
+/* A session on `con` with the user PIN verified; the caller clears the state. */
+static skf_err open_verified(struct session *s, struct skf_lib *lib, const char *dev,
+                             const char *app, const char *con, const char *pin,
+                             uint32_t *tries_left, uint32_t *sar)
+{
+    skf_slot retry = RETRY_UNSET;
+    skf_err e;
+
+    if (!(lib->caps & SKF_CAP_CERT_WRITE)) {
+        memset(s, 0, sizeof *s);           /* nothing open for close_verified */
+        s->lib = lib;
+        return SKF_E_NOT_SUPPORTED;
+    }
+    if ((e = session_open(s, lib, sar, dev, app, con)) != SKF_OK)
+        return e;
+    e = note(sar, lib->fn.verify_pin(s->app, skf_profile_pin_type(&lib->profile, SKF_PIN_USER),
+                                     pin, &retry));
+    return pin_outcome(lib, s->app, SKF_PIN_USER, e, retry, tries_left);
+}
+
+static void close_verified(struct session *s, skf_err e)
+{
+    if (s->have_app)
+        clear_state_locked(s->lib, s->app);
+    session_close(s, e);
+}
+
+skf_err skf_lib_export_public_key(struct skf_lib *lib, const char *dev, const char *app,
+                                  const char *con, bool sign, uint8_t x[SKF_EC_COORD_LEN],
+                                  uint8_t y[SKF_EC_COORD_LEN], uint32_t *sar)
+{
+    uint8_t blob[SKF_ECC_PUBLIC_BLOB_MAX] = { 0 };
+    skf_slot len = sizeof blob;
+    struct session s;
+    skf_err e;
+
+    if (!(lib->caps & SKF_CAP_CERT_WRITE))
+        return SKF_E_NOT_SUPPORTED;
+    pthread_mutex_lock(&lib->lock);
+    if ((e = session_open(&s, lib, sar, dev, app, con)) == SKF_OK) {
+        e = note(sar, lib->fn.export_public_key(s.con, sign ? SKF_TRUE : SKF_FALSE, blob, &len));
+        if (e == SKF_E_LIBRARY_FAIL && sar && *sar == SAR_KEYNOTFOUNTERR)
+            e = SKF_E_CERT_NOT_FOUND;
+        else if (e == SKF_OK)
+            e = point_from_blob(lib, blob, ulong_of(lib, len) < sizeof blob ? ulong_of(lib, len)
+                                                                          : sizeof blob, x, y);
+    }
+    session_close(&s, e);
+    pthread_mutex_unlock(&lib->lock);
+    return e;
+}
+
+skf_err skf_lib_gen_sign_key(struct skf_lib *lib, const char *dev, const char *app,
+                             const char *con, const char *pin, uint8_t x[SKF_EC_COORD_LEN],
+                             uint8_t y[SKF_EC_COORD_LEN], uint32_t *tries_left, uint32_t *sar)
+{
+    uint8_t blob[SKF_ECC_PUBLIC_BLOB_MAX] = { 0 };
+    struct session s;
+    skf_err e;
+
+    pthread_mutex_lock(&lib->lock);
+    if ((e = open_verified(&s, lib, dev, app, con, pin, tries_left, sar)) == SKF_OK) {
+        e = note(sar, lib->fn.gen_ecc_key_pair(s.con, SGD_SM2_1, blob));
+        if (e == SKF_OK)
+            e = point_from_blob(lib, blob, sizeof blob, x, y);
+    }
+    close_verified(&s, e);
+    pthread_mutex_unlock(&lib->lock);
+    return e;
+}
+
+skf_err skf_lib_sign_digest(struct skf_lib *lib, const char *dev, const char *app,
+                            const char *con, const char *pin, const uint8_t *digest,
+                            size_t digest_len, uint8_t r[SKF_EC_COORD_LEN],
+                            uint8_t s_out[SKF_EC_COORD_LEN], uint32_t *tries_left, uint32_t *sar)
+{
+    uint8_t sig[SKF_ECC_SIGNATURE_LEN] = { 0 };
+    struct session s;
+    skf_err e;
+
+    if (digest_len != SKF_SM3_LEN)
+        return SKF_E_INVALID_ARG;
+    pthread_mutex_lock(&lib->lock);
+    if ((e = open_verified(&s, lib, dev, app, con, pin, tries_left, sar)) == SKF_OK) {
+        e = note(sar, lib->fn.ecc_sign_data(s.con, digest, digest_len, sig));
+        if (e == SKF_OK)
+            e = coord_from_field(sig, r);
+        if (e == SKF_OK)
+            e = coord_from_field(sig + SKF_ECC_MAX_COORD_LEN, s_out);
+    }
+    close_verified(&s, e);
+    pthread_mutex_unlock(&lib->lock);
+    return e;
+}
+
+skf_err skf_lib_import_cert(struct skf_lib *lib, const char *dev, const char *app,
+                            const char *con, const char *pin, bool sign, const uint8_t *der,
+                            size_t len, uint32_t *tries_left, uint32_t *sar)
+{
+    struct session s;
+    skf_err e;
+
+    if (!der || len == 0 || len > SKF_WIRE_BYTES_MAX)
+        return SKF_E_INVALID_ARG;
+    pthread_mutex_lock(&lib->lock);
+    if ((e = open_verified(&s, lib, dev, app, con, pin, tries_left, sar)) == SKF_OK)
+        e = note(sar, lib->fn.import_certificate(s.con, sign ? SKF_TRUE : SKF_FALSE, der, len));
+    close_verified(&s, e);
     pthread_mutex_unlock(&lib->lock);
     return e;
 }

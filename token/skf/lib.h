@@ -57,6 +57,10 @@ struct skf_lib {
         skf_fn_clear_secure_state clear_secure_state;
         skf_fn_gen_remote_unblock_request gen_remote_unblock_request;
         skf_fn_remote_unblock_pin remote_unblock_pin;
+        skf_fn_gen_ecc_key_pair gen_ecc_key_pair;
+        skf_fn_export_public_key export_public_key;
+        skf_fn_ecc_sign_data ecc_sign_data;
+        skf_fn_import_certificate import_certificate;
     } fn;
     /* the device kept connected between operations (not with global_device) */
     char kept_name[SKF_NAME_MAX + 1];
@@ -133,6 +137,32 @@ skf_err skf_lib_remote_unblock_request(struct skf_lib *lib, const char *dev, con
                                        uint8_t *challenge, size_t len, uint32_t *sar);
 skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char *app,
                                const uint8_t *answer, size_t len, uint32_t *tries_left, uint32_t *sar);
+
+/*
+ * Certificate writes (SKF_CAP_CERT_WRITE; SKF_E_NOT_SUPPORTED without). The
+ * ones that change the container verify the user PIN `pin` first and clear
+ * the secure state afterwards, whatever the outcome; a wrong PIN is
+ * SKF_E_PIN_INCORRECT with *tries_left, and nothing else is done. Points and
+ * signatures are SKF_EC_COORD_LEN-byte big-endian numbers (wire.h).
+ */
+/* The container's signing (`sign`) or encryption public key (SKF_ExportPublicKey); no PIN.
+ * SKF_E_CERT_NOT_FOUND when the container holds no key. */
+skf_err skf_lib_export_public_key(struct skf_lib *lib, const char *dev, const char *app,
+                                  const char *con, bool sign, uint8_t x[SKF_EC_COORD_LEN],
+                                  uint8_t y[SKF_EC_COORD_LEN], uint32_t *sar);
+/* A new SM2 signing key pair replaces the container's (SKF_GenECCKeyPair). */
+skf_err skf_lib_gen_sign_key(struct skf_lib *lib, const char *dev, const char *app,
+                             const char *con, const char *pin, uint8_t x[SKF_EC_COORD_LEN],
+                             uint8_t y[SKF_EC_COORD_LEN], uint32_t *tries_left, uint32_t *sar);
+/* The container's signing key signs `digest` (SKF_SM3_LEN bytes, e of GM/T 0009). */
+skf_err skf_lib_sign_digest(struct skf_lib *lib, const char *dev, const char *app,
+                            const char *con, const char *pin, const uint8_t *digest,
+                            size_t digest_len, uint8_t r[SKF_EC_COORD_LEN],
+                            uint8_t s[SKF_EC_COORD_LEN], uint32_t *tries_left, uint32_t *sar);
+/* `der` becomes the container's signing (`sign`) or encryption certificate. */
+skf_err skf_lib_import_cert(struct skf_lib *lib, const char *dev, const char *app,
+                            const char *con, const char *pin, bool sign, const uint8_t *der,
+                            size_t len, uint32_t *tries_left, uint32_t *sar);
 
 /* Forgets the kept device connection (it was pulled). Takes lib->lock. */
 void skf_lib_forget_device(struct skf_lib *lib, const char *dev);

@@ -30,6 +30,7 @@
 #include "token/provider.h"
 #include "token/skf/host.h"
 #include "token/skf/wire.h"
+#include "token/skf/write.h"
 #include "token/token.h"
 
 #define SKF_EDGE_NAME          "SKF"
@@ -79,6 +80,8 @@ struct skf_provider {
 };
 
 static const struct provider_ops skf_ops;
+static token_err run_then(struct skf_library *l, const char *dev, const char *app,
+                          const char *id, const struct provider_pin_request *req);
 
 /* ---- small helpers ---- */
 
@@ -373,6 +376,8 @@ static unsigned library_caps(struct skf_library *l)
 
     if (skf_host_caps(l->host) & SKF_CAP_REMOTE_UNBLOCK)
         caps |= TOKEN_CAP_UNLOCK_REMOTE;
+    if (skf_host_caps(l->host) & SKF_CAP_CERT_WRITE)
+        caps |= TOKEN_CAP_CERT_WRITE;
     return caps;
 }
 
@@ -1073,8 +1078,6 @@ static token_err skf_pin_op(struct token_provider *p, const char *id,
     skf_err e = SKF_OK;
     token_err err;
 
-    if (req->then)
-        return TOKEN_E_NOT_SUPPORTED;   /* requests signed on the token are PIV's for now */
     err = locate(pv, id, &l, &dev, &app);
     if (!err && req->op == PROVIDER_REMOTE_UNBLOCK &&
         !(skf_host_caps(l->host) & SKF_CAP_REMOTE_UNBLOCK))
@@ -1086,6 +1089,8 @@ static token_err skf_pin_op(struct token_provider *p, const char *id,
     if (!err && service_presents_secret(req->op)) {
         err = run_pin_op(l, dev, app, req, &res->tries_left);
         res->accepted = !err;
+        if (!err && req->then)
+            err = run_then(l, dev, app, id, req);
         if (service_presents_unlock_secret(req->op))
             service_note_unlock_tries(err, res);
     }
@@ -1115,6 +1120,124 @@ static token_err skf_rescan(struct token_provider *p, unsigned wait_ms)
     return TOKEN_OK;
 }
 
+/* ---- certificate writes (write.c) ---- */
+
+token_err skf_token_err(skf_err e)
+{
+    return token_err_from_skf(e);
+}
+
+/* What a PIN verify's `then` gets: the token as found, and the PIN the helper
+ * presents again with each call that changes the container. */
+struct skf_write_session {
+    struct skf_library *l;
+    struct skf_write_target t;
+    const char *pin;
+};
+
+static token_err run_then(struct skf_library *l, const char *dev, const char *app,
+                          const char *id, const struct provider_pin_request *req)
+{
+    struct skf_write_session ws = {l, {l->host, dev, app, id}, req->a};
+
+    if (req->op != PROVIDER_VERIFY)
+        return TOKEN_E_INVALID_ARG;
+    return req->then(&ws, req->then_arg);
+}
+
+/* The token's certificates changed: read it into the cache again and say so. */
+static void certs_changed(struct skf_library *l, const char *dev, const char *id)
+{
+    struct token_event ev = {.kind = TOKEN_EV_CERTS_CHANGED, .reader = dev, .token_id = id,
+                             .tries_left = -1};
+
+    if (publish_device(l, dev) != TOKEN_OK)
+        lib_logf(l, LOG_WARNING, id, "SKF library %s: the key could not be read again after a "
+                 "certificate write", l->path);
+    service_emit(l->prov->base.svc, &ev);
+}
+
+/*
+ * Called first with `session` NULL (certid.c, before any PIN is presented):
+ * then it only judges the request. A new key pair is an SM2 signing pair:
+ * an encryption key pair comes from the CA enveloped, which ukeyd does not
+ * handle (docs/cert-protocol.md, "SKF keys").
+ */
+static token_err skf_cert_write(void *session, void *arg)
+{
+    struct skf_write_session *ws = session;
+    struct provider_cert_write *w = arg;
+    char con[SKF_WIRE_NAME_MAX + 1];
+    bool sign;
+    token_err err;
+
+    if (!skf_cert_id_parse(w->cert_id, con, sizeof con, &sign))
+        return TOKEN_E_INVALID_ARG;
+    if (w->new_key && (!sign || w->alg != TOKEN_KEY_SM2))
+        return TOKEN_E_NOT_SUPPORTED;
+    if (!ws)
+        return TOKEN_OK;
+    if (w->new_key)
+        return skf_write_new_key_csr(&ws->t, ws->pin, con, w->subject, w->subject_len, &w->spki,
+                                     &w->spki_len, &w->csr, &w->csr_len);
+    err = skf_write_import(&ws->t, ws->pin, con, sign, w->der, w->der_len);
+    if (err != TOKEN_E_TOKEN_REMOVED && err != TOKEN_E_INVALID_ARG)
+        certs_changed(ws->l, ws->t.dev, ws->t.token_id);
+    return err;
+}
+
+/* A certificate id's container, with the token found and still the same. */
+static token_err locate_cert(struct skf_provider *pv, const char *id, const char *cert_id,
+                             struct skf_library **l, char **dev, char **app, char *con,
+                             size_t cap, bool *sign)
+{
+    token_err err = locate(pv, id, l, dev, app);
+
+    if (!err && !skf_cert_id_parse(cert_id, con, cap, sign))
+        err = TOKEN_E_INVALID_ARG;
+    if (!err && !(skf_host_caps((*l)->host) & SKF_CAP_CERT_WRITE))
+        err = TOKEN_E_NOT_SUPPORTED;
+    if (!err)
+        err = check_same_token(*l, *dev, id);
+    return err;
+}
+
+static token_err skf_cert_key(struct token_provider *p, const char *id, const char *cert_id,
+                              uint8_t **spki, size_t *spki_len)
+{
+    struct skf_provider *pv = (struct skf_provider *)p;
+    struct skf_library *l = NULL;
+    char *dev, *app, con[SKF_WIRE_NAME_MAX + 1];
+    bool sign;
+    token_err err = locate_cert(pv, id, cert_id, &l, &dev, &app, con, sizeof con, &sign);
+
+    if (!err) {
+        struct skf_write_target t = {l->host, dev, app, id};
+
+        err = skf_write_cert_key(&t, con, sign, spki, spki_len);
+    }
+    op_done(pv, dev, app);
+    return err;
+}
+
+static token_err skf_cert_state(struct token_provider *p, const char *id, const char *cert_id,
+                                const uint8_t *der, size_t der_len, struct token_slot_state *out)
+{
+    struct skf_provider *pv = (struct skf_provider *)p;
+    struct skf_library *l = NULL;
+    char *dev, *app, con[SKF_WIRE_NAME_MAX + 1];
+    bool sign;
+    token_err err = locate_cert(pv, id, cert_id, &l, &dev, &app, con, sizeof con, &sign);
+
+    if (!err) {
+        struct skf_write_target t = {l->host, dev, app, id};
+
+        err = skf_write_state(&t, con, sign, der, der_len, out);
+    }
+    op_done(pv, dev, app);
+    return err;
+}
+
 static const struct provider_ops skf_ops = {
     .name = "skf",
     .free = skf_provider_free,
@@ -1123,4 +1246,7 @@ static const struct provider_ops skf_ops = {
     .policies = skf_policies,
     .pin_op = skf_pin_op,
     .rescan = skf_rescan,
+    .cert_key = skf_cert_key,
+    .cert_state = skf_cert_state,
+    .cert_write = skf_cert_write,
 };

@@ -49,6 +49,9 @@ static const struct tag_rule tag_rules[SKF_TAG__END] = {
     [SKF_TAG_EVENT_MODE] = { SKF_T_U32, false },
     [SKF_TAG_POLL_MS] = { SKF_T_U32, false },
     [SKF_TAG_PID] = { SKF_T_U32, false },
+    [SKF_TAG_EC_POINT] = { SKF_T_BYTES, false },
+    [SKF_TAG_DIGEST] = { SKF_T_BYTES, false },
+    [SKF_TAG_SIGNATURE] = { SKF_T_BYTES, false },
 };
 
 #define U32_LEN 4
@@ -92,6 +95,10 @@ const char *skf_wire_op_name(unsigned op)
         [SKF_OP_REMOTE_UNBLOCK] = "REMOTE_UNBLOCK",
         [SKF_OP_WATCH] = "WATCH",
         [SKF_OP_DEVICE_EVENT] = "DEVICE_EVENT",
+        [SKF_OP_EXPORT_PUBLIC_KEY] = "EXPORT_PUBLIC_KEY",
+        [SKF_OP_GEN_SIGN_KEY] = "GEN_SIGN_KEY",
+        [SKF_OP_SIGN_DIGEST] = "SIGN_DIGEST",
+        [SKF_OP_IMPORT_CERT] = "IMPORT_CERT",
     };
 
     return op < SKF_OP__END && names[op] ? names[op] : "UNKNOWN";
@@ -131,7 +138,7 @@ static bool op_fits_kind(unsigned kind, unsigned op)
 {
     if (kind == SKF_KIND_EVENT)
         return op == SKF_OP_DEVICE_EVENT;
-    return op >= SKF_OP_HELLO && op < SKF_OP_DEVICE_EVENT;
+    return op >= SKF_OP_HELLO && op < SKF_OP__END && op != SKF_OP_DEVICE_EVENT;
 }
 
 static enum skf_wire_err check_value(unsigned type, const uint8_t *val, uint32_t len)

@@ -53,6 +53,12 @@ enum skf_op {
     SKF_OP_REMOTE_UNBLOCK = 14,
     SKF_OP_WATCH = 15,                 /* start sending device events */
     SKF_OP_DEVICE_EVENT = 16,          /* the one event op */
+    /* certificate writes (docs/cert-protocol.md, "SKF keys"): each verifies
+     * the user PIN it carries, acts, and clears the secure state */
+    SKF_OP_EXPORT_PUBLIC_KEY = 17,     /* a container's signing key; no PIN */
+    SKF_OP_GEN_SIGN_KEY = 18,          /* a new SM2 signing key pair in the container */
+    SKF_OP_SIGN_DIGEST = 19,           /* SKF_ECCSignData with the container's signing key */
+    SKF_OP_IMPORT_CERT = 20,           /* SKF_ImportCertificate, signing or encryption */
     SKF_OP__END
 };
 
@@ -103,6 +109,9 @@ enum skf_tag {
     SKF_TAG_EVENT_MODE = 37,
     SKF_TAG_POLL_MS = 38,
     SKF_TAG_PID = 39,          /* u32 the helper's pid, in its HELLO answer */
+    SKF_TAG_EC_POINT = 40,     /* bytes an SM2 public key: X || Y, SKF_EC_COORD_LEN each */
+    SKF_TAG_DIGEST = 41,       /* bytes e = SM3(Z || M), SKF_SM3_LEN */
+    SKF_TAG_SIGNATURE = 42,    /* bytes r || s, SKF_EC_COORD_LEN each */
     SKF_TAG__END
 };
 
@@ -110,6 +119,13 @@ enum skf_tag {
 #define SKF_CAP_WAIT_FOR_DEV_EVENT   (1u << 0)
 #define SKF_CAP_CANCEL_WAIT          (1u << 1)
 #define SKF_CAP_REMOTE_UNBLOCK       (1u << 2)   /* both functions of the extension */
+/* SKF_GenECCKeyPair, SKF_ECCSignData, SKF_ImportCertificate, SKF_ExportPublicKey */
+#define SKF_CAP_CERT_WRITE           (1u << 3)
+
+/* SM2 values as the protocol carries them: 256-bit coordinates and scalars,
+ * big-endian without the blobs' left padding; an SM3 digest. */
+#define SKF_EC_COORD_LEN             32
+#define SKF_SM3_LEN                  32
 
 enum skf_event_kind {
     SKF_EVENT_INSERTED = 1,

@@ -81,11 +81,24 @@ static bool index_of(const char *name, const char *const *names, unsigned n, uns
     return false;
 }
 
-static bool slot_valid(const char *slot)
+#define SKF_CERT_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool cr_slot_valid(const char *slot)
 {
     unsigned ignored;
+    size_t n = slot ? strlen(slot) : 0;
 
-    return index_of(slot, slots, sizeof slots / sizeof slots[0], &ignored);
+    if (index_of(slot, slots, sizeof slots / sizeof slots[0], &ignored))
+        return true;
+    return n > 0 && n < CR_SLOT_MAX && strspn(slot, SKF_CERT_ID_CHARS) == n &&
+           (ends_with(slot, ".sign") || ends_with(slot, ".enc"));
 }
 
 /* --- details ------------------------------------------------------------------ */
@@ -423,7 +436,7 @@ struct ca_problem certreq_file(struct ca *ca, const struct cert_filing *f,
     if (!index_of(f->kind, kind_names, CK__COUNT, &kind))
         return ca_bad_field("kind");
     plan.kind = (enum cr_kind)kind;
-    if (!slot_valid(f->slot))
+    if (!cr_slot_valid(f->slot))
         return ca_bad_field("slot");
     if ((bad = certreq_bad_detail(&f->details)))
         return ca_bad_field(bad);

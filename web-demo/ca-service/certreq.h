@@ -31,7 +31,9 @@
 #define CR_NUMBER_PREFIX   "C"
 #define CR_NUMBER_DIGITS   10
 #define CR_NUMBER_MAX      (sizeof CR_NUMBER_PREFIX + CR_NUMBER_DIGITS)
-#define CR_SLOT_MAX        4            /* "9a" */
+/* "9a", or an SKF key's certificate id as ukeyd names it ("DEMO_SM2.sign");
+ * the reference bounds a container's name to what fits here */
+#define CR_SLOT_MAX        64
 #define CR_ACTION_ID_PREFIX "act-"
 
 enum cr_kind { CK_CHANGE, CK_RENEWAL, CK_REINSTALL, CK_ISSUE, CK__COUNT };
@@ -51,6 +53,10 @@ enum cr_state {
 const char *cr_kind_name(enum cr_kind kind);
 const char *cr_state_name(enum cr_state state);       /* the service's own word */
 const char *cr_person_state(enum cr_state state);     /* issued shows as approved */
+/* A slot the protocol names: a PIV slot (9a, 9c, 9d, 9e), or an SKF key's
+ * certificate "<container>.sign" / "<container>.enc" (URL-safe, as ukeyd
+ * shows its certificate ids; docs/cert-protocol.md, "SKF keys"). */
+bool cr_slot_valid(const char *slot);
 /* keep (change, reinstall) or new (renewal, issue): the reference's policy. */
 bool cr_new_key(enum cr_kind kind);
 

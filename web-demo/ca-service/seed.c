@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ca.h"
+#include "certreq.h"
 #include "codec.h"
 #include "db.h"
 #include "issuing.h"
@@ -26,7 +27,6 @@
 #define CERT_DER_MAX       (16 * 1024)
 
 static const char *const cert_kinds[] = { "change", "renewal", "reinstall", "issue" };
-static const char *const piv_slots[] = { "9a", "9c", "9d", "9e" };
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -68,7 +68,7 @@ static bool seed_slot_certificate(sqlite3 *db, const char *id, const char *slot,
     char given[CA_SERIAL_MAX], held[CA_SERIAL_MAX];
     struct cert_facts facts;
     X509 *x = NULL;
-    bool ok = one_of(slot, piv_slots, sizeof piv_slots / sizeof piv_slots[0]) &&
+    bool ok = cr_slot_valid(slot) &&
               codec_unbase64(der_b64, CERT_DER_MAX, &der, &len) && (x = cert_parse(der, len)) &&
               cert_facts_of(x, &facts) && text_canonical_serial(serial, given, sizeof given) &&
               text_canonical_serial(facts.serial, held, sizeof held) && strcmp(given, held) == 0 &&
@@ -100,8 +100,9 @@ static bool seed_certificates(sqlite3 *db, const char *id, json_t *certs)
             return false;
         }
         if ((slot || der) && !(slot && der && seed_slot_certificate(db, id, slot, serial, der))) {
-            ca_log("seed: %s: certificate %zu: slot (9a, 9c, 9d, 9e) and der (base64 of that "
-                   "very certificate) go together", id, i);
+            ca_log("seed: %s: certificate %zu: slot (9a, 9c, 9d, 9e, or an SKF key's "
+                   "\"<container>.sign\" / \".enc\") and der (base64 of that very "
+                   "certificate) go together", id, i);
             return false;
         }
     }

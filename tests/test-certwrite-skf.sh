@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tests/test-certwrite-skf.sh — certificate writes to an SKF key end to end:
+# ukeyd with the virtual SKF library (a copy of the demo SKF key, through
+# the real helper process) against the reference CA ukey-ca (seeded with
+# the key's two certificates, issuing with the demo SM2 CA), driven with
+# curl the way the portal and the CA's staff would.
+#
+#   - the key says it can be written to (capabilities.certificateWrites);
+#   - a change with the key kept (证书变更) of the signing certificate:
+#     the PIN is asked for (an SKF key has no management key: its PIN
+#     authorises writes); without it nothing happens, a wrong PIN costs
+#     exactly one try and writes nothing; the right one writes the new
+#     subject, the CA says done, and `vskf check` (the library's own view of
+#     the container) finds the serial ukeyd shows, for the container's key;
+#   - a renewal with a new SM2 key (证书延期): a new key in the container,
+#     the certificate for it, checked the same way;
+#   - a change of the encryption certificate (the container's encryption key kept);
+#   - ukeyd SIGKILLed after the key was made, after the request was signed
+#     and after the import; the key pulled while ukeyd is down; the helper
+#     killed before the user carries the action out again: each ends with a
+#     container whose certificate is its key's, and the action done;
+#   - no PIN in ukeyd's log or journal.
+#
+# TAP on stdout; everything bounded in time; every process stopped by PID.
+set -u
+
+# shellcheck source=tests/lib/ukeyd.sh
+. "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/ca.sh
+. "$(dirname "$0")/lib/ca.sh"
+
+ukeyd=$build/ukeyd
+helper=$build/ukeyd-skf-host
+vskf=$build/vskf/vskf
+libvskf=$build/vskf/libvskf.so
+demo_skf=$build/demo-skf
+
+readonly WRONG_PIN=987650
+readonly CURL_MAX_S=30
+readonly RECOVERY_WAIT_TENTHS=300
+readonly KILLED_BY_SIGKILL=137
+readonly NAMEOPT="RFC2253,-esc_msb,sep_comma_plus_space"
+
+need_tools curl jq ss openssl
+for bin in "$ukeyd" "$helper" "$vskf" "$libvskf" "$build/ukey-ca"; do
+    [ -e "$bin" ] || skip_all "no $bin (build first)"
+done
+[ -r "$demo_skf/skf.env" ] || skip_all "no demo SKF token in $demo_skf"
+[ -r "$demo/sm2-ca-key.pem" ] || skip_all "no demo SM2 CA in $demo"
+
+make_work certwrite-skf
+state=$work/state
+cleanup() {
+    lib_cleanup
+    remove_work
+}
+trap cleanup EXIT
+
+# --- the key, the CA service --------------------------------------------------------
+
+cp -a "$demo_skf" "$work/skf"
+# shellcheck disable=SC1091
+. "$work/skf/skf.env"
+export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
+"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" || bail "vskf plug failed"
+tok=skf-$DEMO_SKF_SERIAL
+PIN=$DEMO_SKF_USER_PIN
+SIGN=$DEMO_SKF_CONTAINER.sign
+ENC=$DEMO_SKF_CONTAINER.enc
+SECRETS=("$PIN" "$WRONG_PIN" "$DEMO_SKF_ADMIN_PIN")
+mkdir -p "$state"
+
+cert_record() {   # PEM SLOT: the seed's {serial, issuer, slot, der}
+    jq -cn --arg s "$(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//')" \
+        --arg i "$(openssl x509 -in "$1" -noout -issuer -nameopt "$NAMEOPT" | sed 's/^issuer=//')" \
+        --arg slot "$2" --arg d "$(openssl x509 -in "$1" -outform DER | base64 -w 0)" \
+        '{serial: ($s | ascii_upcase), issuer: $i, slot: $slot, der: $d}'
+}
+jq -n --arg t "$tok" --arg a "$DEMO_SKF_ADMIN_PIN" \
+    --argjson s "$(cert_record "$work/skf/$DEMO_SKF_SIGN_CERT" "$SIGN")" \
+    --argjson e "$(cert_record "$work/skf/$DEMO_SKF_ENC_CERT" "$ENC")" \
+    '{tokens: [{tokenId: $t, owner: "演示专用", phone: "13700001000", adminPin: $a,
+                certFees: {change: "0.00", renewal: "0.00", reinstall: "0.00", issue: "0.00"},
+                certificates: [$s, $e]}]}' >"$work/ca-seed.json"
+start_ukey_ca "$work/ca-seed.json" --issuer "$demo/sm2-ca.pem:$demo/sm2-ca-key.pem"
+ca_started=$?
+ok $ca_started "ukey-ca starts with the SKF key's certificates on record by their ids"
+[ $ca_started -eq 0 ] || { diag_file "$work/ukey-ca.log"; done_testing; exit 1; }
+
+# --- ukeyd -------------------------------------------------------------------------
+
+cat >"$work/ukeyd.conf" <<EOF
+# written by tests/test-certwrite-skf.sh
+[ukeyd]
+log-level = debug
+pin-pacing-ms = 50
+peer-policy = any-local
+support-socket = none
+state-directory = $state
+ca-service-url = $CA
+ca-connect-timeout = 1
+ca-timeout = 10
+ca-roots = $demo/sm2-ca.pem
+skf-library = $libvskf
+skf-discover = no
+skf-helper = $helper
+EOF
+
+wait_for_skf_token() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        req GET "/v1/tokens/$tok"
+        [ "$code" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+start_daemon() {   # [ENV=VALUE...]
+    start_ukeyd "$work/ukeyd.log" env "$@" "$ukeyd" --config "$work/ukeyd.conf" &&
+        wait_for_skf_token
+}
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with the SKF key"; }
+
+req GET "/v1/tokens/$tok"
+expect_json "the SKF key can be written to" 200 '.capabilities.certificateWrites == true' \
+    '.edge == "SKF"'
+
+# --- helpers ---------------------------------------------------------------------------
+
+serial_of() {   # CERT-ID: the serial ukeyd shows now
+    local i
+    for ((i = 0; i < 50; i++)); do
+        req GET "/v1/tokens/$tok/certificates/$1"
+        [ "$code" = 200 ] && { field .serial | sed 's/^0*//'; return; }
+        sleep 0.1
+    done
+}
+subject_of() { req GET "/v1/tokens/$tok/certificates/$1"; field .subject.display; }
+# The container's own judgement (the virtual library's state, not ukeyd's
+# reading): the certificate is for the key beside it; its serial.
+# Serials as numbers: ukeyd keeps DER's 00 sign octet, openssl's hex drops it.
+vskf_serial() { "$vskf" check "$VSKF_DIR" "$DEMO_SKF_DEVICE" "$DEMO_SKF_CONTAINER" "$1" 2>/dev/null |
+                    sed -n 's/^serial: 0*//p'; }
+container_sound() {   # sign|enc: exit 0 when the container's certificate is its key's
+    "$vskf" check "$VSKF_DIR" "$DEMO_SKF_DEVICE" "$DEMO_SKF_CONTAINER" "$1" >/dev/null 2>&1
+}
+user_tries() { "$vskf" show "$VSKF_DIR" "$DEMO_SKF_DEVICE" | sed -n 's/^ *user-pin-tries: \([0-9]*\)\/.*/\1/p'; }
+public_key_of() {   # CERT-ID: the certificate's public key as ukeyd serves it
+    curl -s --max-time "$CURL_MAX_S" "$base/v1/tokens/$tok/certificates/$1.pem" |
+        openssl x509 -noout -pubkey 2>/dev/null
+}
+journal_empty() { ! ls "$state/cert/"*.json 2>/dev/null | grep -q .; }
+
+# file KIND CERT-ID [ORGANIZATION]: a request at the CA's portal, approved; $number.
+file_approved() {
+    local answer
+    answer=$(ca_post /portal/api/cert-requests "$(jq -nc --arg t "$tok" --arg k "$1" \
+        --arg s "$2" --arg c "$(serial_of "$2")" --arg o "${3:-演示科技有限公司}" \
+        '{tokenId:$t, kind:$k, slot:$s, certSerial:$c, details:{organization:$o}}')")
+    number=$(jq -r .number <<<"$answer")
+    [ -n "$number" ] && [ "$number" != null ] || diag "filing failed: $answer"
+    ca_post "/demo/api/cert-requests/$number/review" >/dev/null
+    ca_post "/demo/api/cert-requests/$number/approve" >/dev/null
+}
+ca_state() { ca_get /demo/api/cert-requests | jq -r --arg n "$number" '.requests[]? | select(.number == $n) | .state'; }
+carry_out() { post_json "/v1/tokens/$tok/cert-actions/$number" "${1:-{\}}"; }
+action_field() {   # JQ: of the listed action $number
+    req GET "/v1/tokens/$tok/cert-actions"
+    field ".actions[] | select(.number == \"$number\") | $1"
+}
+wait_listed_interrupted() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        [ "$(action_field .interrupted)" = true ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- a change, the key kept (证书变更) -------------------------------------------------------
+
+old_sign=$(serial_of "$SIGN")
+old_key=$(public_key_of "$SIGN")
+file_approved change "$SIGN" 新演示科技有限公司
+check "the change is filed for the signing certificate by its id" test -n "$number"
+check "…listed by ukeyd with its id as the slot, asking for the PIN" \
+    test "$(action_field '"\(.slot) \(.needsPin) \(.keyPolicy)"')" = "$SIGN true keep"
+
+carry_out
+expect_json "no PIN: refused before the key is asked" 400 "$(problem BAD_REQUEST)" '.field == "pin"'
+tries=$(user_tries)
+carry_out "{\"pin\":\"$WRONG_PIN\"}"
+expect_json "a wrong PIN: PIN_INCORRECT" 403 "$(problem PIN_INCORRECT)"
+check "…it cost exactly one try" test "$(user_tries)" = "$((tries - 1))"
+check "…nothing was written" test "$(serial_of "$SIGN")" = "$old_sign"
+check "…the container is as it was" test "$(vskf_serial sign)" = "$old_sign"
+check "…no journal record is left" journal_empty
+
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "the right PIN: the new certificate, the CA told" 200 '.state == "done"' \
+    ".slot == \"$SIGN\"" '.serial != null'
+new_sign=$(field .serial | sed 's/^0*//')
+check "…the tries are back to where they were" test "$(user_tries)" = "$tries"
+check "…ukeyd shows the new serial" test "$(serial_of "$SIGN")" = "$new_sign"
+check "…the container holds it, for its key (vskf check)" test "$(vskf_serial sign)" = "$new_sign"
+check "…with the new organisation" bash -c "[[ '$(subject_of "$SIGN")' == *'O=新演示科技有限公司'* ]]"
+check "…the key was kept" test "$(public_key_of "$SIGN")" = "$old_key"
+check "…the CA says done" test "$(ca_state)" = done
+check "…the journal is empty" journal_empty
+
+# --- a renewal with a new key (证书延期) -------------------------------------------------------
+
+file_approved renewal "$SIGN"
+check "the renewal is listed with a new SM2 key" \
+    test "$(action_field '"\(.keyPolicy) \(.keyAlgorithm)"')" = "new SM2"
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "the renewal: a new key and its certificate" 200 '.state == "done"'
+renewed=$(field .serial | sed 's/^0*//')
+check "…the container holds the certificate, for its key (vskf check)" \
+    test "$(vskf_serial sign)" = "$renewed"
+check "…the key is a new one" test "$(public_key_of "$SIGN")" != "$old_key"
+check "…the encryption certificate is untouched" container_sound enc
+
+# --- the encryption certificate, its key kept ----------------------------------------------
+
+old_enc=$(serial_of "$ENC")
+file_approved change "$ENC" 加密科技有限公司
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "a change of the encryption certificate" 200 '.state == "done"' ".slot == \"$ENC\""
+check "…the container's encryption certificate is new, for its key" \
+    bash -c "s=\$1; [ \"\$s\" != '$old_enc' ] && [ \"\$s\" = '$(field .serial | sed 's/^0*//')' ]" _ "$(vskf_serial enc)"
+
+# --- interruptions ------------------------------------------------------------------------
+
+# killed NAME STEP: ukeyd kills itself right after STEP of a renewal; a
+# restart, then the user carries it out again where the PIN is needed.
+killed() {
+    local name=$1 step=$2 before
+    file_approved renewal "$SIGN"
+    before=$(serial_of "$SIGN")
+    stop_ukeyd
+    start_daemon UKEYD_TEST_CRASH_AFTER="$step"
+    carry_out "{\"pin\":\"$PIN\"}"
+    wait "$daemon_pid" 2>/dev/null
+    check "$name: ukeyd died by SIGKILL" test "$?" = "$KILLED_BY_SIGKILL"
+    daemon_pid=
+    check "$name: the journal holds the action" bash -c "ls '$state/cert/'*.json >/dev/null 2>&1"
+    start_daemon
+    if [ "$step" = cert-installing ]; then
+        # The certificate is in: the recovery confirms without the PIN.
+        local i
+        for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+            [ "$(ca_state)" = done ] && break
+            sleep 0.1
+        done
+        check "$name: the recovery at start finishes, no PIN asked" test "$(ca_state)" = done
+    else
+        check "$name: the action waits for the user, interrupted" wait_listed_interrupted
+        check "$name: …asking for the PIN" test "$(action_field .needsPin)" = true
+        carry_out "{\"pin\":\"$PIN\"}"
+        expect_json "$name: carried out again, done" 200 '.state == "done"'
+    fi
+    check "$name: the container's certificate is its key's" container_sound sign
+    check "$name: a new certificate" test "$(vskf_serial sign)" != "$before"
+    check "$name: ukeyd shows the container's certificate" \
+        test "$(serial_of "$SIGN")" = "$(vskf_serial sign)"
+    check "$name: the journal is empty" journal_empty
+}
+killed "killed after the key was made" cert-generating
+killed "killed after the request was signed" cert-signed
+killed "killed after the import" cert-installing
+
+# The key pulled while ukeyd is down after the signed request, and the
+# helper killed before the user carries the action out again.
+file_approved renewal "$SIGN"
+stop_ukeyd
+start_daemon UKEYD_TEST_CRASH_AFTER=cert-signed
+carry_out "{\"pin\":\"$PIN\"}"
+wait "$daemon_pid" 2>/dev/null
+daemon_pid=
+"$vskf" unplug "$VSKF_DIR" "$DEMO_SKF_DEVICE"
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"
+req GET "/v1/tokens/$tok"
+check "pulled: ukeyd serves no such key" test "$code" != 200
+check "pulled: the journal keeps the action" bash -c "ls '$state/cert/'*.json >/dev/null 2>&1"
+"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE"
+check "plugged back: ukeyd sees the key" wait_for_skf_token
+helper_pid=$(ps -o pid= --ppid "$daemon_pid" | tr -d ' ' | head -n 1)
+check "the SKF helper runs under ukeyd" test -n "$helper_pid"
+[ -n "$helper_pid" ] && kill -KILL "$helper_pid"
+carry_out "{\"pin\":\"$PIN\"}"
+[ "$code" = 200 ] || carry_out "{\"pin\":\"$PIN\"}"   # the first call may meet the dead helper
+expect_json "the helper killed: carried out again, done" 200 '.state == "done"'
+check "…the container's certificate is its key's" container_sound sign
+check "…the journal is empty" journal_empty
+
+stop_ukeyd
+check "ukeyd stops cleanly" test "$stop_rc" = 0
+
+# --- secrets -------------------------------------------------------------------------------
+
+leaks=0
+for s in "${SECRETS[@]}"; do
+    holds_secret "$s" "$work/ukeyd.log" "$state" && { diag "a secret leaked"; leaks=1; }
+done
+ok $leaks "no PIN in ukeyd's log or journal"
+check "no whole actionId in ukeyd's log" bash -c "! grep -qE 'act-[0-9a-f]{32}' '$work/ukeyd.log'"
+
+done_testing

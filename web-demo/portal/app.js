@@ -1338,11 +1338,20 @@ const CHECK_NAMES = {
   "pcsc.readers": "check.readers", "pcsc.tokens": "check.tokens", "pcsc.systemd": "check.autostart",
   "pcsc.drivers": "check.driver", "browser.local-network": "check.browser",
 };
-function checkName(id, title) {
+function checkName(id, title, details) {
   if (CHECK_NAMES[id]) return t(CHECK_NAMES[id]);
-  if (id.startsWith("token.")) return t("check.token");
+  if (id.startsWith("token.")) {
+    // One check per key: named as the key picker names it.
+    const tk = state.tokens.find((x) => x.id === (details?.tokenId ?? id.slice("token.".length)));
+    const who = tk ? tokenName(tk) : details?.serial;
+    return who ? t("check.tokenOf", { who }) : t("check.token");
+  }
   return title;
 }
+
+// The service's inner workings (pcscd, its systemd unit, the CCID driver)
+// mean nothing to a user while they work: their findings wait in 查看详情.
+const QUIET_WHEN_OK = ["pcsc.service", "pcsc.systemd", "pcsc.drivers"];
 
 // The clock as the user's own clock shows it (ukeyd's words name the zone,
 // "Etc/UTC", which a user does not say).
@@ -1360,7 +1369,7 @@ function checksOf(env) {
   return list.map((c) => ({
     id: c.id ?? c.name ?? "",
     title: c.title ?? c.label ?? c.name ?? c.id ?? "",
-    name: checkName(c.id ?? "", c.title ?? c.label ?? c.name ?? c.id ?? ""),
+    name: checkName(c.id ?? "", c.title ?? c.label ?? c.name ?? c.id ?? "", c.details),
     details: c.details && typeof c.details === "object" ? c.details : null,
     detail: clockWords(c) ?? c.found ?? c.detail ?? c.message ?? "",
     state: c.state ?? c.status ?? c.result ?? "",
@@ -1383,10 +1392,12 @@ function renderEnv() {
       el("span", { class: "state" }, known.includes(c.state) ? t(`env.${c.state}`) : c.state),
       el("div", {},
         el("strong", { class: "check-name" }, c.name),
-        c.detail ? el("p", { class: "found" }, c.detail) : null,
+        c.detail && !(c.state === "ok" && QUIET_WHEN_OK.includes(c.id))
+          ? el("p", { class: "found" }, c.detail) : null,
         c.hint && c.state !== "ok" ? el("p", { class: "hint" }, t("env.hint", { hint: c.hint })) : null,
         el("details", { class: "for-support" }, el("summary", {}, t("env.details")),
           el("p", {}, `${c.title} (${c.id})`),
+          c.detail ? el("p", {}, c.detail) : null,
           c.details ? el("dl", {}, detailLines(c.details).map(([k, v]) => row(k, v))) : null))))));
 }
 

@@ -329,6 +329,7 @@ const zh = {
   "check.driver": "电子钥匙驱动",
   "check.browser": "浏览器设置",
   "check.token": "电子钥匙证书",
+  "check.tokenOf": "电子钥匙证书：{who}",
 };
 
 const en = {
@@ -653,6 +654,7 @@ const en = {
   "check.driver": "USB key driver",
   "check.browser": "Browser settings",
   "check.token": "USB key certificates",
+  "check.tokenOf": "USB key certificates: {who}",
 };
 
 const tables = { zh, en };

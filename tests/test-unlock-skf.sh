@@ -13,7 +13,11 @@
 # interrupted by SIGKILL of ukeyd between its steps and recovered; each
 # stopped (the hook's SIGSTOP) at its most delicate steps while the token is
 # pulled, the helper killed or the CA made unreachable, then recovered with
-# no admin try lost, and unlocked again; a wrong admin-PIN record costs one
+# no admin try lost, and unlocked again (a pulled key answers TOKEN_REMOVED:
+# no pcscd runs here, and none is needed); the CA down after the admin PIN's
+# `authorized` and `puk-changed`, the helper killed after `authorized`; a key
+# that loses its challenge when its application closes unlocks at no admin
+# try; a wrong admin-PIN record costs one
 # admin try and is reported. The new PIN must
 # verify every time. Ends by searching every log and the journal for PINs,
 # admin PINs and codes.
@@ -120,7 +124,8 @@ skf-helper = $helper
 EOF
 
 start_daemon() {   # [ENV=VALUE...]
-    start_ukeyd "$work/ukeyd.log" env "$@" "$ukeyd" --config "$work/ukeyd.conf" &&
+    start_ukeyd "$work/ukeyd.log" env PCSCLITE_CSOCK_NAME="$work/no-pcscd.comm" "$@" \
+        "$ukeyd" --config "$work/ukeyd.conf" &&
         wait_for_skf_token
 }
 wait_for_skf_token() {
@@ -191,6 +196,10 @@ wait_for_empty_journal() {
 }
 admin_tries() {   # the admin PIN's tries left, as the token's own tool shows them
     "$vskf" show "$VSKF_DIR" "$DEMO_SKF_DEVICE" | sed -n 's|^ *admin-pin-tries: \([0-9]*\)/.*|\1|p'
+}
+pin_tries_full() {   # the user PIN's tries, as the token's own tool shows them: N/N
+    "$vskf" show "$VSKF_DIR" "$DEMO_SKF_DEVICE" |
+        grep -qE '^ *user-pin-tries: ([0-9]+)/\1( |$)'
 }
 last_rotation() { ca_sql "SELECT mechanism || ' ' || state FROM rotations ORDER BY created_at DESC, rowid DESC LIMIT 1"; }
 
@@ -323,6 +332,10 @@ interrupted_at() {   # MECHANISM STEP pull|helper|ca PIN PIN-AFTER
     answer=$code
     check "[$label] complete answers (HTTP $answer)" test "$answer" != 000
     [ "$answer" = 200 ] || expect_json "[$label] …with a problem, not a success" "$code" '.code != null'
+    # No pcscd runs here: a pulled key is TOKEN_REMOVED all the same.
+    if [ "$how" = pull ] && [ "$answer" != 200 ]; then
+        expect_json "[$label] …TOKEN_REMOVED, not blamed on PC/SC" 409 "$(problem TOKEN_REMOVED)"
+    fi
     undo_interruption "$how"
     check "[$label] the token is back" wait_for_skf_token
     check "[$label] the journal empties by itself" \
@@ -333,8 +346,10 @@ interrupted_at() {   # MECHANISM STEP pull|helper|ca PIN PIN-AFTER
     check "[$label] no admin try was lost" test "$(admin_tries)" -ge "$tries_before"
     note_ca_secrets
     # A PIN the card took before the interruption stays; else it is still blocked.
-    if [ "$answer" = 200 ] || [ "$mech/$step" = admin-pin/pin-reset ]; then
+    if [ "$answer" = 200 ] || [ "$mech/$step" = admin-pin/pin-reset ] ||
+        [ "$mech/$step" = admin-pin/puk-changed ]; then
         check "[$label] the PIN set verifies" pin_verifies "$pin"
+        check "[$label] …and the PIN's tries are full again" pin_tries_full
     fi
     restart_daemon || { ok 1 "[$label] ukeyd restarts"; return; }
     unlock_once "$label, later" "$mech" review "$later_pin"
@@ -368,6 +383,20 @@ wrong_record() {   # MECHANISM
     unlock_once "$label, record corrected" "$mech" review "${NEW_PINS[7]}"
     check "[$label] the right answer restored the admin tries" \
         test "$(admin_tries)" -eq "$tries_before"
+}
+
+# A key that draws a fresh random when its application closes
+# (challenge-lost-on-close, docs/virtual-skf.md): the challenge and the CA's
+# answer meet in one hold of the token, so the right answer is taken and no
+# admin try is spent.
+lost_challenge_unlock() {   # PIN
+    local label="remote-challenge, a key that loses its challenge on close" tries_before
+    echo challenge-lost-on-close >"$VSKF_DIR/quirks"
+    tries_before=$(admin_tries)
+    unlock_once "$label" remote-challenge sms "$1"
+    check "[$label] no admin try was spent" test "$(admin_tries)" -eq "$tries_before"
+    check "[$label] the PIN's tries are full" pin_tries_full
+    rm -f "$VSKF_DIR/quirks"
 }
 
 test_no_secrets_logged() {
@@ -413,6 +442,11 @@ interrupted_at remote-challenge pin-temporary helper "${NEW_PINS[5]}" "${NEW_PIN
 interrupted_at admin-pin pin-reset helper "${NEW_PINS[0]}" "${NEW_PINS[1]}"
 interrupted_at remote-challenge authorized ca "${NEW_PINS[2]}" "${NEW_PINS[3]}"
 interrupted_at admin-pin pin-reset ca "${NEW_PINS[4]}" "${NEW_PINS[5]}"
+interrupted_at admin-pin authorized ca "${NEW_PINS[6]}" "${NEW_PINS[7]}"
+interrupted_at admin-pin puk-changed ca "${NEW_PINS[0]}" "${NEW_PINS[1]}"
+interrupted_at admin-pin authorized helper "${NEW_PINS[2]}" "${NEW_PINS[3]}"
+interrupted_at remote-challenge authorized helper "${NEW_PINS[4]}" "${NEW_PINS[5]}"
+lost_challenge_unlock "${NEW_PINS[6]}"
 wrong_record remote-challenge
 wrong_record admin-pin
 

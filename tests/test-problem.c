@@ -50,6 +50,48 @@ static void test_every_code(void)
     TAP_EQ_STR(api_code_name(API_CODE__COUNT + 3), "INTERNAL", "out of range name");
 }
 
+/* One word for one thing, as the CA's manuals say it: the key is 电子钥匙 and
+ * its secret 密码, in every Chinese title and detail (with every extra value
+ * filled, so detail_more is read too); and no page is told to send
+ * confirmLastTry: the page asks the user. */
+static void test_one_word_for_one_thing(void)
+{
+    static const char *const others[] = { "令牌", "USB Key", "UKey", "PIN", "卡片", "槽位" };
+    static const struct token_pin_info policy = { .min_len = 6, .max_len = 8, .charset = "digits" };
+    int foreign = 0;
+
+    for (int c = API_OK + 1; c < API_CODE__COUNT; c++) {
+        struct problem p = problem_of(c);
+        json_t *b;
+
+        p.field = "newPin";
+        p.tries_left = 2;
+        p.attempts_left = 2;
+        p.retry_after_s = 30;
+        p.state = "open";
+        p.rule = "sequence";
+        p.policy = &policy;
+        b = problem_body(&p, LANG_ZH_CN, NULL);
+        for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+            const char *title = str_member(b, "title"), *detail = str_member(b, "detail");
+
+            if ((title && strstr(title, others[i])) || (detail && strstr(detail, others[i]))) {
+                tap_diag("%s says \"%s\": %s / %s", api_code_name(c), others[i], title, detail);
+                foreign++;
+            }
+        }
+        json_decref(b);
+        for (int l = 0; l < LANG__COUNT; l++) {
+            p = problem_of(c);
+            b = problem_body(&p, l, NULL);
+            tap_ok(!strstr(str_member(b, "detail"), "confirmLastTry"),
+                   "%s in %s tells nobody to send confirmLastTry", api_code_name(c), lang_tag(l));
+            json_decref(b);
+        }
+    }
+    TAP_EQ_INT(foreign, 0, "every Chinese text says 电子钥匙 and 密码, no other word for them");
+}
+
 static void test_body_shape(void)
 {
     struct problem p = problem_of(API_ORIGIN_FORBIDDEN);
@@ -81,7 +123,7 @@ static void test_pin_bodies(void)
     TAP_EQ_STR(str_member(b, "detail"), "The PIN is incorrect; 2 tries left.", "detail with tries");
     json_decref(b);
     b = problem_body(&p, LANG_ZH_CN, NULL);
-    TAP_EQ_STR(str_member(b, "detail"), "PIN 码不正确，还可以尝试 2 次。", "Chinese detail with tries");
+    TAP_EQ_STR(str_member(b, "detail"), "密码不正确，还可以尝试 2 次。", "Chinese detail with tries");
     json_decref(b);
 
     p.tries_left = PROBLEM_TRIES_UNKNOWN;
@@ -102,7 +144,7 @@ static void test_pin_bodies(void)
     TAP_EQ_INT(json_integer_value(json_object_get(b, "maxLength")), 8, "maxLength member");
     json_decref(b);
     b = problem_body(&p, LANG_ZH_CN, NULL);
-    TAP_EQ_STR(str_member(b, "detail"), "“newPin”不符合该令牌的 PIN 规则：长度 6–8 位，仅限数字。",
+    TAP_EQ_STR(str_member(b, "detail"), "“newPin”不符合该电子钥匙的密码规则：长度 6–8 位，仅限数字。",
                "Chinese policy detail");
     json_decref(b);
 }
@@ -177,6 +219,7 @@ int main(void)
     test_body_shape();
     test_pin_bodies();
     test_new_pin_bodies();
+    test_one_word_for_one_thing();
     test_bad_request_bodies();
     return tap_done();
 }

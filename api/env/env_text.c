@@ -123,7 +123,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_NET_HTTP] = T("{host} 应答了 HTTP {status}", "{host} answered HTTP {status}"),
     [ENV_NET_ERROR] = T("访问 {host} 失败：{error}", "Reaching {host} failed: {error}"),
 
-    [ENV_PCSC_TITLE] = T("智能卡服务 pcscd", "Smart card service (pcscd)"),
+    [ENV_PCSC_TITLE] = T("智能卡服务", "Smart card service"),
     [ENV_PCSC_UP] = T("pcscd 可以连接", "pcscd is reachable"),
     [ENV_PCSC_DOWN] = T("无法连接 pcscd 智能卡服务", "The pcscd smart card service cannot be "
                                                     "reached"),
@@ -132,9 +132,9 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                              "Press Repair to restart pcscd, or ask the administrator to run "
                              "sudo systemctl restart pcscd.socket pcscd.service"),
     [ENV_PCSC_UNKNOWN] = T("pcscd 不可用，无法检查", "Not checked: pcscd is unavailable"),
-    [ENV_PCSC_HINT_UNKNOWN] = T("请先解决 pcscd 的问题（见“智能卡服务 pcscd”一项）。",
+    [ENV_PCSC_HINT_UNKNOWN] = T("请先解决 pcscd 的问题（见“智能卡服务”一项）。",
                                 "Fix pcscd first (see the smart card service check)."),
-    [ENV_SYSTEMD_TITLE] = T("pcscd 的 systemd 服务", "pcscd's systemd units"),
+    [ENV_SYSTEMD_TITLE] = T("智能卡服务的运行状态", "Smart card service state"),
     [ENV_SYSTEMD_NO_BUS] = T("没有 systemd 系统总线（容器或不使用 systemd 的系统），"
                              "未查看 pcscd 的服务状态",
                              "No systemd system bus (a container, or a system without "
@@ -154,12 +154,12 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                    "install pcscd"),
     [ENV_SYSTEMD_ERROR] = T("无法向 systemd 查询 pcscd 的状态：{error}",
                             "Could not ask systemd about pcscd: {error}"),
-    [ENV_DRIVERS_TITLE] = T("读卡器驱动", "Reader drivers"),
+    [ENV_DRIVERS_TITLE] = T("电子钥匙驱动", "USB key drivers"),
     [ENV_DRIVERS_CCID] = T("已安装 CCID 通用读卡器驱动；{dir} 中共有 {count} 个驱动",
                            "The CCID driver for USB readers is installed; {count} driver(s) in "
                            "{dir}"),
     [ENV_DRIVERS_NO_CCID] = T("没有找到 CCID 通用读卡器驱动（{dir}/ifd-ccid.bundle），"
-                              "USB Key 可能无法识别",
+                              "电子钥匙可能无法识别",
                               "The CCID driver for USB readers is missing "
                               "({dir}/ifd-ccid.bundle): USB tokens may not be seen"),
     [ENV_DRIVERS_HINT_CCID] = T("请管理员安装 CCID 驱动：sudo apt-get install libccid",
@@ -168,32 +168,32 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_READERS_TITLE] = T("读卡器", "Readers"),
     [ENV_READERS_FOUND] = T("发现 {count} 个读卡器：{names}", "{count} reader(s): {names}"),
     [ENV_READERS_NONE] = T("没有发现读卡器", "No reader found"),
-    [ENV_READERS_HINT_NONE] = T("请插入 USB Key；如果已经插入，请换一个 USB 接口，并用 lsusb "
+    [ENV_READERS_HINT_NONE] = T("请插入电子钥匙；如果已经插入，请换一个 USB 接口，并用 lsusb "
                                 "确认系统能看到它。",
                                 "Plug in the USB token; if it is plugged in, try another USB "
                                 "port and check that lsusb lists it."),
-    [ENV_TOKENS_TITLE] = T("令牌识别", "Tokens"),
-    [ENV_TOKENS_FOUND] = T("识别到 {count} 个令牌", "{count} token(s) recognised"),
-    [ENV_TOKENS_NONE] = T("读卡器中没有令牌", "No token in any reader"),
-    [ENV_TOKENS_HINT_NONE] = T("请插入 USB Key。", "Plug in the USB token."),
+    [ENV_TOKENS_TITLE] = T("电子钥匙识别", "USB keys"),
+    [ENV_TOKENS_FOUND] = T("识别到 {count} 个电子钥匙", "{count} USB key(s) recognised"),
+    [ENV_TOKENS_NONE] = T("没有识别到电子钥匙", "No USB key found"),
+    [ENV_TOKENS_HINT_NONE] = T("请插入电子钥匙。", "Plug in the USB key."),
     [ENV_TOKENS_UNRECOGNISED] = T("读卡器 {reader} 中的卡无法识别（ATR {atr}）",
                                   "The card in {reader} is not recognised (ATR {atr})"),
-    [ENV_TOKENS_HINT_UNRECOGNISED] = T("这种令牌暂不受支持；请记下 ATR 并联系技术支持。",
-                                       "This kind of token is not supported; note the ATR and "
+    [ENV_TOKENS_HINT_UNRECOGNISED] = T("这种电子钥匙暂不受支持；请记下 ATR 并联系技术支持。",
+                                       "This kind of USB key is not supported; note the ATR and "
                                        "contact support."),
 
-    [ENV_TOKEN_TITLE] = T("令牌 {model}（序列号 {serial}）", "Token {model} (serial {serial})"),
+    [ENV_TOKEN_TITLE] = T("电子钥匙 {model}（序列号 {serial}）", "USB key {model} (serial {serial})"),
     [ENV_TOKEN_OK] = T("{count} 张证书均在有效期内，最早于 {date} 到期（剩 {days} 天）",
                        "{count} certificate(s), all valid; the first expires on {date} ({days} "
                        "days left)"),
-    [ENV_TOKEN_PIN_BLOCKED] = T("PIN 已锁定", "The PIN is blocked"),
-    [ENV_TOKEN_HINT_BLOCKED] = T("请在证书助手中点击“找回密码”：验证身份后远程解锁，并设置新 PIN。",
-                                 "Use 找回密码 (Forgot PIN) in the CA's assistant: after you "
-                                 "prove who you are, the token is unlocked remotely and you set "
+    [ENV_TOKEN_PIN_BLOCKED] = T("密码已锁定", "The PIN is blocked"),
+    [ENV_TOKEN_HINT_BLOCKED] = T("请点击“找回密码”：验证身份后远程解锁，并设置新密码。",
+                                 "Use 找回密码 (Forgot PIN) on the CA's portal: after you "
+                                 "prove who you are, the key is unlocked remotely and you set "
                                  "a new PIN."),
-    [ENV_TOKEN_PIN_LAST] = T("PIN 只剩 {tries} 次尝试机会", "Only {tries} PIN try left"),
-    [ENV_TOKEN_HINT_LAST] = T("输错将锁定令牌；如果忘记了 PIN，请使用“找回密码”。",
-                              "A wrong PIN will block the token; if you forgot it, use "
+    [ENV_TOKEN_PIN_LAST] = T("密码只剩 {tries} 次尝试机会", "Only {tries} PIN try left"),
+    [ENV_TOKEN_HINT_LAST] = T("再输错密码将被锁定；如果忘记了密码，请使用“找回密码”。",
+                              "A wrong PIN will block the key; if you forgot it, use "
                               "找回密码 (Forgot PIN)."),
     [ENV_TOKEN_CERT_EXPIRED] = T("{slot} 槽位的证书已于 {date} 过期",
                                  "The certificate in slot {slot} expired on {date}"),
@@ -212,10 +212,10 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                     "The data in slot {slot} is not a certificate ukeyd can "
                                     "read"),
     [ENV_TOKEN_HINT_UNREADABLE] = T("请联系技术支持。", "Contact support."),
-    [ENV_TOKEN_NO_CERT] = T("令牌中没有证书", "The token holds no certificate"),
-    [ENV_TOKEN_HINT_NO_CERT] = T("请联系证书颁发机构将证书写入令牌。",
+    [ENV_TOKEN_NO_CERT] = T("电子钥匙中没有证书", "The USB key holds no certificate"),
+    [ENV_TOKEN_HINT_NO_CERT] = T("请联系证书颁发机构将证书写入电子钥匙。",
                                  "Contact the certificate authority to have the certificate "
-                                 "written to the token."),
+                                 "written to the key."),
 
     [ENV_BROWSER_TITLE] = T("浏览器访问本机", "Browser access to this machine"),
     [ENV_BROWSER_OK] = T("允许 {count} 个门户网站调用 ukeyd：{origins}",
@@ -270,9 +270,10 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                   "pcscd-restart-command",
                                   "pcscd cannot be restarted from here: there is no systemd "
                                   "system bus and no pcscd-restart-command is configured"),
-    [ENV_REPAIR_RESCAN_DONE] = T("已重新扫描读卡器并重新读取令牌：{readers} 个读卡器，{tokens} 个令牌",
-                                 "Re-scanned the readers and re-read the tokens: {readers} "
-                                 "reader(s), {tokens} token(s)"),
+    [ENV_REPAIR_RESCAN_DONE] = T("已重新扫描读卡器并重新读取电子钥匙：{readers} 个读卡器，"
+                                 "{tokens} 个电子钥匙",
+                                 "Re-scanned the readers and re-read the USB keys: {readers} "
+                                 "reader(s), {tokens} USB key(s)"),
     [ENV_REPAIR_RESCAN_FAILED] = T("无法重新扫描：pcscd 在 {ms} 毫秒内仍不可用",
                                    "Could not re-scan: pcscd was still unavailable after {ms} ms"),
     [ENV_REPAIR_INSTALL_CCID] = T("缺少 CCID 读卡器驱动，需要管理员安装",

@@ -86,23 +86,22 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "The limit of concurrent event streams is reached; close other tabs "
                       "and try again.", NULL } } },
     [API_PIN_INCORRECT] = { "PIN_INCORRECT", MHD_HTTP_FORBIDDEN, {
-        [LANG_ZH_CN] = { "PIN 码错误", "PIN 码不正确。", "PIN 码不正确，还可以尝试 {tries} 次。" },
+        [LANG_ZH_CN] = { "密码错误", "密码不正确。", "密码不正确，还可以尝试 {tries} 次。" },
         [LANG_EN] = { "Incorrect PIN", "The PIN is incorrect.",
                       "The PIN is incorrect; {tries} tries left." } } },
     [API_PIN_BLOCKED] = { "PIN_BLOCKED", MHD_HTTP_LOCKED, {
-        [LANG_ZH_CN] = { "PIN 码已锁定", "PIN 码已被锁定，需要解锁后才能使用。", NULL },
+        [LANG_ZH_CN] = { "密码已锁定", "密码已被锁定，请通过“找回密码”解锁后再使用。", NULL },
         [LANG_EN] = { "PIN blocked", "The PIN is blocked; the token must be unlocked first.",
                       NULL } } },
     [API_PIN_LAST_TRY] = { "PIN_LAST_TRY", MHD_HTTP_PRECONDITION_REQUIRED, {
         [LANG_ZH_CN] = { "仅剩最后一次机会",
-                         "只剩最后一次尝试机会，输错将锁定 PIN 码。确认后请带上 "
-                         "\"confirmLastTry\": true 重新提交。", NULL },
+                         "只剩最后一次尝试机会，再输错密码将被锁定。请确认无误后再继续。", NULL },
         [LANG_EN] = { "Last try",
-                      "Only one try is left and a wrong PIN will block the token. To go on, "
-                      "send the request again with \"confirmLastTry\": true.", NULL } } },
+                      "Only one try is left, and a wrong PIN will block it. Go on only when "
+                      "you are sure of the PIN.", NULL } } },
     [API_PIN_POLICY] = { "PIN_POLICY", MHD_HTTP_UNPROCESSABLE_CONTENT, {
-        [LANG_ZH_CN] = { "PIN 码不符合规则", "PIN 码不符合该令牌的长度或字符要求。",
-                         "“{field}”不符合该令牌的 PIN 规则：长度 {min}–{max} 位，{charset}。" },
+        [LANG_ZH_CN] = { "密码不符合规则", "密码不符合该电子钥匙的长度或字符要求。",
+                         "“{field}”不符合该电子钥匙的密码规则：长度 {min}–{max} 位，{charset}。" },
         [LANG_EN] = { "PIN does not meet the rules",
                       "The PIN does not meet the token's length or character rules.",
                       "\"{field}\" does not meet the token's PIN rules: {min} to {max} "
@@ -127,36 +126,36 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "The PUK is blocked; please contact the certificate authority.", NULL } } },
     [API_PUK_LAST_TRY] = { "PUK_LAST_TRY", MHD_HTTP_LOCKED, {
         [LANG_ZH_CN] = { "PUK 码仅剩最后一次机会",
-                         "这个 USB Key 的 PUK 码只剩最后一次尝试机会，ukeyd 不会冒险使用它。"
+                         "这个电子钥匙的 PUK 码只剩最后一次尝试机会，ukeyd 不会冒险使用它。"
                          "请联系证书颁发机构。", NULL },
         [LANG_EN] = { "Last PUK try",
                       "The USB token's PUK has one try left, which ukeyd never risks; please "
                       "contact the certificate authority.", NULL } } },
     [API_TOKEN_NOT_FOUND] = { "TOKEN_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
-        [LANG_ZH_CN] = { "找不到令牌", "没有找到这个 USB Key，请确认已插好。", NULL },
+        [LANG_ZH_CN] = { "找不到电子钥匙", "没有找到这个电子钥匙，请确认已插好。", NULL },
         [LANG_EN] = { "Token not found",
                       "No USB token with this id is present; check that it is plugged in.",
                       NULL } } },
     [API_TOKEN_REMOVED] = { "TOKEN_REMOVED", MHD_HTTP_CONFLICT, {
-        [LANG_ZH_CN] = { "令牌已拔出", "操作过程中 USB Key 被拔出，请重新插入后再试。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙已拔出", "操作过程中电子钥匙被拔出，请重新插入后再试。", NULL },
         [LANG_EN] = { "Token removed",
                       "The USB token was removed during the operation; plug it in and try "
                       "again.", NULL } } },
     [API_TOKEN_BUSY] = { "TOKEN_BUSY", MHD_HTTP_CONFLICT, {
-        [LANG_ZH_CN] = { "令牌忙", "另一个程序正在独占使用这个 USB Key，请稍后再试。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙忙", "另一个程序正在独占使用这个电子钥匙，请稍后再试。", NULL },
         [LANG_EN] = { "Token busy",
                       "Another program is using the USB token exclusively; try again later.",
                       NULL } } },
     [API_CERTIFICATE_NOT_FOUND] = { "CERTIFICATE_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
-        [LANG_ZH_CN] = { "找不到证书", "令牌的这个槽位中没有证书。", NULL },
+        [LANG_ZH_CN] = { "找不到证书", "电子钥匙中没有这张证书。", NULL },
         [LANG_EN] = { "Certificate not found", "The token holds no certificate in this slot.",
                       NULL } } },
     [API_CARD_UNSUPPORTED] = { "CARD_UNSUPPORTED", MHD_HTTP_UNPROCESSABLE_CONTENT, {
-        [LANG_ZH_CN] = { "不支持的令牌", "无法识别这个 USB Key 的类型。", NULL },
+        [LANG_ZH_CN] = { "不支持的电子钥匙", "无法识别这个电子钥匙的类型。", NULL },
         [LANG_EN] = { "Unsupported token", "This kind of USB token is not supported.",
                       NULL } } },
     [API_CARD_ERROR] = { "CARD_ERROR", MHD_HTTP_BAD_GATEWAY, {
-        [LANG_ZH_CN] = { "令牌响应异常", "USB Key 返回了意外的响应或数据。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙响应异常", "电子钥匙返回了意外的响应或数据。", NULL },
         [LANG_EN] = { "Token error", "The USB token answered with an unexpected status or data.",
                       NULL } } },
     [API_PCSC_UNAVAILABLE] = { "PCSC_UNAVAILABLE", MHD_HTTP_SERVICE_UNAVAILABLE, {
@@ -166,7 +165,7 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "The pcscd smart card service cannot be reached; check that it is "
                       "running.", NULL } } },
     [API_TIMEOUT] = { "TIMEOUT", MHD_HTTP_GATEWAY_TIMEOUT, {
-        [LANG_ZH_CN] = { "令牌超时", "USB Key 没有及时响应。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙超时", "电子钥匙没有及时响应。", NULL },
         [LANG_EN] = { "Token timeout", "The USB token did not answer in time.", NULL } } },
     [API_UNLOCK_NOT_CONFIGURED] = { "UNLOCK_NOT_CONFIGURED", MHD_HTTP_SERVICE_UNAVAILABLE, {
         [LANG_ZH_CN] = { "在线解锁未开通",
@@ -196,16 +195,16 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_EN] = { "Not possible now", "The unlock cannot take this step now.",
                       "The unlock is in state \"{state}\" and cannot take this step." } } },
     [API_UNLOCK_TOKEN_UNKNOWN] = { "UNLOCK_TOKEN_UNKNOWN", MHD_HTTP_UNPROCESSABLE_CONTENT, {
-        [LANG_ZH_CN] = { "证书颁发机构没有此令牌的记录",
-                         "证书颁发机构的解锁服务没有这个 USB Key 或其证书的记录，"
+        [LANG_ZH_CN] = { "证书颁发机构没有此电子钥匙的记录",
+                         "证书颁发机构的解锁服务没有这个电子钥匙或其证书的记录，"
                          "请联系证书颁发机构。", NULL },
         [LANG_EN] = { "Token unknown to the CA",
                       "The CA's unlock service has no record of this USB token or its "
                       "certificate; contact the CA.", NULL } } },
     [API_UNLOCK_RECORD_MISMATCH] = { "UNLOCK_RECORD_MISMATCH", MHD_HTTP_CONFLICT, {
-        [LANG_ZH_CN] = { "证书颁发机构的记录与令牌不符",
-                         "证书颁发机构对这个 USB Key 的记录与令牌不符，无法在线解锁；"
-                         "已通知证书颁发机构，请联系其客服处理。令牌没有被锁死。", NULL },
+        [LANG_ZH_CN] = { "证书颁发机构的记录与电子钥匙不符",
+                         "证书颁发机构对这个电子钥匙的记录与实际不符，无法在线解锁；"
+                         "已通知证书颁发机构，请联系其客服处理。电子钥匙没有被锁死。", NULL },
         [LANG_EN] = { "The CA's record does not match the token",
                       "The CA's record of this USB token does not match the token, so it "
                       "cannot be unlocked online. The CA has been told; please contact it. "
@@ -245,14 +244,14 @@ static const struct code_info codes[API_CODE__COUNT] = {
     [API_CERT_SERVICE_UNAVAILABLE] = { "CERT_SERVICE_UNAVAILABLE", MHD_HTTP_SERVICE_UNAVAILABLE, {
         [LANG_ZH_CN] = { "证书服务不可用",
                          "暂时无法使用证书颁发机构的证书服务（或本机未配置 ca-service-url），"
-                         "请检查网络后重试。令牌上的证书没有改变。", NULL },
+                         "请检查网络后重试。电子钥匙上的证书没有改变。", NULL },
         [LANG_EN] = { "Certificate service unavailable",
                       "The CA's certificate service cannot be reached, is not configured "
                       "(ca-service-url) or gave no usable answer; the token's certificate is "
                       "unchanged. Check the network and try again.", NULL } } },
     [API_CERT_ACTION_NOT_FOUND] = { "CERT_ACTION_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "没有可执行的证书业务",
-                         "证书颁发机构没有这个令牌的这笔已批准的证书业务（可能尚未付费、尚在审核、"
+                         "证书颁发机构没有这个电子钥匙的这笔已批准的证书业务（可能尚未付费、尚在审核、"
                          "已被驳回或已经完成）。", NULL },
         [LANG_EN] = { "No such certificate action",
                       "The CA has no approved certificate action with this number for this "
@@ -268,30 +267,32 @@ static const struct code_info codes[API_CODE__COUNT] = {
     [API_CERT_INVALID] = { "CERT_INVALID", MHD_HTTP_BAD_GATEWAY, {
         [LANG_ZH_CN] = { "证书未通过校验",
                          "证书颁发机构签发的证书不能链接到本机配置的根证书（ca-roots），"
-                         "或其公钥不是令牌中的密钥；证书没有写入令牌。", NULL },
+                         "或其公钥不是电子钥匙中的密钥；证书没有写入电子钥匙。", NULL },
         [LANG_EN] = { "Certificate rejected",
                       "The certificate the CA issued does not chain to the roots configured "
                       "here (ca-roots), or its key is not the token's; nothing was written.",
                       NULL } } },
     [API_MANAGEMENT_AUTH_FAILED] = { "MANAGEMENT_AUTH_FAILED", MHD_HTTP_BAD_GATEWAY, {
-        [LANG_ZH_CN] = { "令牌管理认证失败",
-                         "令牌拒绝了证书颁发机构的管理密钥认证，令牌未被修改，请联系证书颁发机构。",
+        [LANG_ZH_CN] = { "电子钥匙管理认证失败",
+                         "电子钥匙拒绝了证书颁发机构的管理密钥认证，电子钥匙未被修改，"
+                         "请联系证书颁发机构。",
                          NULL },
         [LANG_EN] = { "Management authentication failed",
                       "The token refused the CA's management key authentication; nothing was "
                       "written. Contact the CA.", NULL } } },
     [API_TOKEN_WRITE_FAILED] = { "TOKEN_WRITE_FAILED", MHD_HTTP_INTERNAL_SERVER_ERROR, {
-        [LANG_ZH_CN] = { "写入令牌失败",
-                         "证书写入后读回的内容不一致。请保持令牌插好并重试这笔业务。", NULL },
+        [LANG_ZH_CN] = { "写入电子钥匙失败",
+                         "证书写入后读回的内容不一致。请保持电子钥匙插好并重试这笔业务。", NULL },
         [LANG_EN] = { "Write to the token failed",
                       "The certificate did not read back as written. Keep the token plugged "
                       "in and carry out the action again.", NULL } } },
     [API_TOKEN_FULL] = { "TOKEN_FULL", MHD_HTTP_INSUFFICIENT_STORAGE, {
-        [LANG_ZH_CN] = { "令牌空间不足", "令牌没有足够的空间存放这张证书。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙空间不足", "电子钥匙没有足够的空间存放这张证书。", NULL },
         [LANG_EN] = { "Token full", "The token has no room for this certificate.", NULL } } },
     [API_OPERATION_NOT_SUPPORTED] = { "OPERATION_NOT_SUPPORTED", MHD_HTTP_CONFLICT, {
-        [LANG_ZH_CN] = { "令牌不支持此操作",
-                         "这个令牌不支持所需的操作（例如在卡内生成该类型的密钥或移动密钥）。", NULL },
+        [LANG_ZH_CN] = { "电子钥匙不支持此操作",
+                         "这个电子钥匙不支持所需的操作（例如在电子钥匙内生成该类型的密钥"
+                         "或移动密钥）。", NULL },
         [LANG_EN] = { "Not supported by this token",
                       "This token lacks an operation the action needs (e.g. generating this "
                       "kind of key, or moving a key).", NULL } } },

@@ -161,6 +161,11 @@ check "a DNS-rebinding Host: 403 HOST_FORBIDDEN, and no code in the answer" \
     all 'is_problem 403 HOST_FORBIDDEN' "body_lacks $code"
 req GET "/demo/api/outbox?phone=$FREE_PHONE" -H "Host: localhost:${URL##*:}"
 check "Host localhost is this machine: served" status_is 200
+# People read the outbox in a browser tab or with curl: the Chinese as it is.
+check "the outbox reads as UTF-8: the SMS text in Chinese characters" \
+    grep -qF '【演示CA】您的证书解锁验证码为' <<<"$BODY"
+check "…with no \\uXXXX escapes" bash -c '! grep -qE "\\\\u[0-9a-fA-F]{4}" <<<"$1"' _ "$BODY"
+check "…and says its charset" header_has 'Content-Type: application/json; charset=utf-8'
 
 verify_sms "$FREE_RID" "$code"
 check "verify: right SMS code -> authorized" all 'status_is 200' 'field_is .state authorized'

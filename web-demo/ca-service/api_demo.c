@@ -76,14 +76,25 @@ void demo_order(struct http_req *r)
         reply_problem(r, &p);
 }
 
+/* Read by people (a browser tab, curl), not by programs: readable UTF-8. */
+static void reply_readable_or_internal(struct http_req *r, json_t *body)
+{
+    struct ca_problem p = ca_fail(CA_INTERNAL);
+
+    if (body)
+        reply_json_readable(r, HTTP_OK, body);
+    else
+        reply_problem(r, &p);
+}
+
 void demo_outbox(struct http_req *r)
 {
-    reply_or_internal(r, sms_outbox(r->ca->db, req_query(r, "phone")));
+    reply_readable_or_internal(r, sms_outbox(r->ca->db, req_query(r, "phone")));
 }
 
 void demo_reviews(struct http_req *r)
 {
-    reply_or_internal(r, review_list(r->ca->db));
+    reply_readable_or_internal(r, review_list(r->ca->db));
 }
 
 void demo_approve(struct http_req *r)

@@ -35,6 +35,7 @@
 #define ALLOW_MAX              64
 #define HTTP_STATUS_MIN_ERROR  400
 #define LISTEN_BACKLOG         64
+#define JSON_READABLE_INDENT   2
 
 struct http_server {
     struct ca *ca;
@@ -91,6 +92,17 @@ static void reply_dump(struct http_req *r, unsigned status, json_t *body, const 
 void reply_json(struct http_req *r, unsigned status, json_t *body)
 {
     reply_dump(r, status, body, "application/json");
+}
+
+/* People open these in a browser tab or curl them: Chinese text as UTF-8,
+ * never \uXXXX escapes, indented, and the charset said. */
+void reply_json_readable(struct http_req *r, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_INDENT(JSON_READABLE_INDENT)) : NULL;
+
+    json_decref(body);
+    set_answer(r, status, text ? buffer_response(text, strlen(text)) : NULL,
+               "application/json; charset=utf-8");
 }
 
 void reply_problem(struct http_req *r, const struct ca_problem *p)

@@ -91,6 +91,9 @@ bool req_form(struct http_req *r, MHD_PostDataIterator field, void *ctx);
 /* --- answering (each takes what it is given) ------------------------------ */
 
 void reply_json(struct http_req *r, unsigned status, json_t *body);
+/* reply_json for pages people read (the demo's outbox and queues): UTF-8 as
+ * it is, indented, "charset=utf-8". */
+void reply_json_readable(struct http_req *r, unsigned status, json_t *body);
 void reply_problem(struct http_req *r, const struct ca_problem *p);
 /* out (always taken) with status when p is CA_OK, else the problem. */
 void reply_outcome(struct http_req *r, unsigned status, const struct ca_problem *p, json_t *out);

@@ -15,8 +15,10 @@
 #     subject, the CA says done, and `vskf check` (the library's own view of
 #     the container) finds the serial ukeyd shows, for the container's key;
 #   - a renewal with a new SM2 key (证书延期): a new key in the container,
-#     the certificate for it, checked the same way;
-#   - a change of the encryption certificate (the container's encryption key kept);
+#     the certificate for it, checked the same way; again with a library
+#     that numbers SM2 0x00020200;
+#   - a change of the encryption certificate (the container's encryption key
+#     kept); a renewal of it is not filed by the reference CA;
 #   - ukeyd SIGKILLed after the key was made, after the request was signed
 #     and after the import; the key pulled while ukeyd is down; the helper
 #     killed before the user carries the action out again: each ends with a
@@ -223,6 +225,15 @@ check "…the container holds the certificate, for its key (vskf check)" \
 check "…the key is a new one" test "$(public_key_of "$SIGN")" != "$old_key"
 check "…the encryption certificate is untouched" container_sound enc
 
+# A library that numbers SM2 0x00020200 (GmSSL's sgd.h): the key pair is still made.
+"$vskf" quirks "$VSKF_DIR" sm2-id-0x00020200
+file_approved renewal "$SIGN"
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "a renewal where the library numbers SM2 0x00020200" 200 '.state == "done"'
+check "…the container holds the certificate, for its key" \
+    test "$(vskf_serial sign)" = "$(field .serial | sed 's/^0*//')"
+"$vskf" quirks "$VSKF_DIR"
+
 # --- the encryption certificate, its key kept ----------------------------------------------
 
 old_enc=$(serial_of "$ENC")
@@ -231,6 +242,11 @@ carry_out "{\"pin\":\"$PIN\"}"
 expect_json "a change of the encryption certificate" 200 '.state == "done"' ".slot == \"$ENC\""
 check "…the container's encryption certificate is new, for its key" \
     bash -c "s=\$1; [ \"\$s\" != '$old_enc' ] && [ \"\$s\" = '$(field .serial | sed 's/^0*//')' ]" _ "$(vskf_serial enc)"
+
+answer=$(ca_post /portal/api/cert-requests "$(jq -nc --arg t "$tok" --arg s "$ENC" \
+    --arg c "$(serial_of "$ENC")" '{tokenId:$t, kind:"renewal", slot:$s, certSerial:$c}')")
+check "a new key for the encryption certificate is not filed (its key pair comes enveloped)" \
+    test "$(jq -r '"\(.code) \(.field)"' <<<"$answer")" = "BAD_REQUEST kind"
 
 # --- interruptions ------------------------------------------------------------------------
 

@@ -816,7 +816,15 @@ skf_err skf_lib_gen_sign_key(struct skf_lib *lib, const char *dev, const char *a
 
     pthread_mutex_lock(&lib->lock);
     if ((e = open_verified(&s, lib, dev, app, con, pin, tries_left, sar)) == SKF_OK) {
-        e = note(sar, lib->fn.gen_ecc_key_pair(s.con, SGD_SM2_1, blob));
+        e = note(sar, lib->fn.gen_ecc_key_pair(s.con, lib->profile.sm2_alg_id, blob));
+        /* SM2 numbered the other way (0x00020200, as GmSSL's sgd.h has it):
+         * a refused id changed nothing, so the other is asked once. */
+        if (e == SKF_E_NOT_SUPPORTED || (e == SKF_E_LIBRARY_FAIL && sar &&
+                                         *sar == SAR_INVALIDPARAMERR))
+            e = note(sar, lib->fn.gen_ecc_key_pair(s.con, lib->profile.sm2_alg_id == SGD_SM2_1
+                                                              ? SGD_SM2_2
+                                                              : SGD_SM2_1,
+                                                   blob));
         if (e == SKF_OK)
             e = point_from_blob(lib, blob, sizeof blob, x, y);
     }

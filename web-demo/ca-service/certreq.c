@@ -90,6 +90,9 @@ static bool ends_with(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
+#define SKF_SIGN_SUFFIX   ".sign"
+#define SKF_ENC_SUFFIX    ".enc"
+
 bool cr_slot_valid(const char *slot)
 {
     unsigned ignored;
@@ -98,7 +101,7 @@ bool cr_slot_valid(const char *slot)
     if (index_of(slot, slots, sizeof slots / sizeof slots[0], &ignored))
         return true;
     return n > 0 && n < CR_SLOT_MAX && strspn(slot, SKF_CERT_ID_CHARS) == n &&
-           (ends_with(slot, ".sign") || ends_with(slot, ".enc"));
+           (ends_with(slot, SKF_SIGN_SUFFIX) || ends_with(slot, SKF_ENC_SUFFIX));
 }
 
 /* --- details ------------------------------------------------------------------ */
@@ -438,6 +441,11 @@ struct ca_problem certreq_file(struct ca *ca, const struct cert_filing *f,
     plan.kind = (enum cr_kind)kind;
     if (!cr_slot_valid(f->slot))
         return ca_bad_field("slot");
+    /* An SKF key's encryption key pair comes from the CA's key management
+     * centre, enveloped (GM/T 0016 SKF_ImportECCKeyPair), which the reference
+     * does not run: its certificate is changed or reinstalled, its key kept. */
+    if (cr_new_key(plan.kind) && ends_with(f->slot, SKF_ENC_SUFFIX))
+        return ca_bad_field("kind");
     if ((bad = certreq_bad_detail(&f->details)))
         return ca_bad_field(bad);
     if (plan.kind == CK_CHANGE && details_empty(&f->details))

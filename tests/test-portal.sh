@@ -109,6 +109,22 @@ if [ -x "$build/ukeyd-skf-host" ] && [ -r "$build/vskf/libvskf.so" ] && [ -x "$b
     export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
     skf_ready=1
 fi
+# The SKF key on the CA's record too (owner, phone, admin PIN, both
+# certificates), so that its 找回密码 walk (skf-unlock.test.mjs) unlocks it.
+SKF_PHONE=13600003000
+if [ "$skf_ready" = 1 ]; then
+    skf_cert() {
+        jq -n --arg s "$(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//')" \
+            --arg i "$(openssl x509 -in "$1" -noout -issuer -nameopt RFC2253,-esc_msb,sep_comma_plus_space |
+                sed 's/^issuer=//')" '{serial: $s, issuer: $i}'
+    }
+    jq --arg t "skf-$DEMO_SKF_SERIAL" --arg a "$DEMO_SKF_ADMIN_PIN" --arg p "$SKF_PHONE" \
+        --argjson s "$(skf_cert "$work/skf/$DEMO_SKF_SIGN_CERT")" \
+        --argjson e "$(skf_cert "$work/skf/$DEMO_SKF_ENC_CERT")" \
+        '.tokens += [{tokenId: $t, owner: "演示专用", phone: $p, adminPin: $a, certificates: [$s, $e]}]' \
+        "$work/demo/ca-seed.json" >"$work/ca-seed-skf.json" && mv "$work/ca-seed-skf.json" "$work/demo/ca-seed.json" ||
+        bail "could not put the SKF key on the CA's record"
+fi
 
 start_rig_with "$work/demo/sm2.state" "$work/demo/rsa-ec.state" "$work/soon.state" ||
     bail "the PC/SC rig did not start"
@@ -220,7 +236,7 @@ export BROWSER_PROFILE_DIR="$work/profiles"
 export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_port"
 export PRISTINE_DIR="$work/demo-pristine" CA_ISSUES=${ca_issuers:+1}
 if [ "$skf_ready" = 1 ]; then
-    export VSKF="$build/vskf/vskf" SKF_DEVICE="$DEMO_SKF_DEVICE" SKF_PIN="$DEMO_SKF_USER_PIN"
+    export VSKF="$build/vskf/vskf" SKF_DEVICE="$DEMO_SKF_DEVICE" SKF_PIN="$DEMO_SKF_USER_PIN" SKF_PHONE
 fi
 # The certificate walks (cert.test.mjs) run after the others, in a node of
 # their own (node --test would sort the files): they change the tokens'
@@ -233,6 +249,8 @@ walks() {
 walks portal.test.mjs >"$work/walks-portal.tap"
 rc=$?
 walks cert.test.mjs >"$work/walks-cert.tap" || rc=1
+# 找回密码 on the SKF key last: it plugs the key in and pulls it out again.
+walks skf-unlock.test.mjs >"$work/walks-skf-unlock.tap" || rc=1
 awk '
     /^TAP version/ { if (seen++) next }
     /^1\.\.[0-9]+$/ { next }
@@ -241,9 +259,9 @@ awk '
         print head (++n) substr($0, RLENGTH + 1); next
     }
     { print }
-    END { print "1.." n }' "$work/walks-portal.tap" "$work/walks-cert.tap"
+    END { print "1.." n }' "$work/walks-portal.tap" "$work/walks-cert.tap" "$work/walks-skf-unlock.tap"
 # Nothing secret in the daemon's log, whatever happened.
-if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999|Wrong777|Sk836215|Wrong888' "$work/ukeyd.log"; then
+if grep -qE 'Kx742951|Mz519384|Rw283746|Tq605182|Wrong999|Wrong777|Sk836215|Wrong888|Sj470358|Wrong555' "$work/ukeyd.log"; then
     echo "not ok - a PIN appears in ukeyd's log"
     rc=1
 fi

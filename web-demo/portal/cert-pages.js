@@ -114,11 +114,17 @@ export function createCertPages(ctx) {
     return token.certificates?.find((c) => c.slot === slot && c.decoded) ?? null;
   }
 
+  // An SKF key's certificates are named by container ("DEMO_SM2.sign"): it
+  // has no PIV slots to offer beyond those it holds.
+  function standardSlots(token) {
+    return token.edge === "SKF" ? [] : STANDARD_SLOTS;
+  }
+
   function slotChoices(kind, token) {
     const present = (token.certificates ?? []).filter((c) => c.decoded).map((c) => c.slot);
     if (kind === "change" || kind === "renewal") return present;
-    if (kind === "issue") return STANDARD_SLOTS.filter((s) => !present.includes(s));
-    return [...new Set([...present, ...STANDARD_SLOTS])];
+    if (kind === "issue") return standardSlots(token).filter((s) => !present.includes(s));
+    return [...new Set([...present, ...standardSlots(token)])];
   }
 
   function slotOf(kind, token) {
@@ -127,7 +133,7 @@ export function createCertPages(ctx) {
     if (want && choices.includes(want)) return want;
     // A reinstall is offered first for the signing slot when its
     // certificate is missing.
-    if (kind === "reinstall" && !currentCert(token, "9a")) return "9a";
+    if (kind === "reinstall" && token.edge !== "SKF" && !currentCert(token, "9a")) return "9a";
     return choices[0] ?? null;
   }
 

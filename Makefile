@@ -248,9 +248,10 @@ check-run: all
 
 # The whole product on this machine (web-demo/run-demo): installs what is
 # missing, builds, then runs pcscd + virtual tokens, the reference CA service
-# serving the demo portal, and ukeyd, until Ctrl-C.
+# serving the demo portal, and ukeyd, until Ctrl-C. exec: no shell stands
+# between make and run-demo for Ctrl-C to kill (make would say "Interrupt").
 demo:
-	@UKEYD_BUILD=$(BUILD) web-demo/run-demo
+	@UKEYD_BUILD=$(BUILD) exec web-demo/run-demo
 
 # --- installing ------------------------------------------------------------
 #

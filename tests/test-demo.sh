@@ -118,7 +118,8 @@ check "the printed PIN curl line names the SM2 token" test "$(jq -r .triesLeft <
 sock_line=$(printed_curl run1 'unix-socket')
 if [ -n "$sock_line" ]; then
     out=$(eval "$sock_line --max-time 5")
-    check "the printed support-socket curl line answers" jq -e . >/dev/null <<<"$out"
+    check "the printed support-socket curl line answers" \
+        bash -c 'jq -e . <<<"$1" >/dev/null' _ "$out"
 fi
 check "the SMS outbox answers" \
     curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$ca_port/demo/api/outbox"
@@ -163,5 +164,36 @@ out=$(curl -s --max-time 5 "http://127.0.0.1:$ukeyd_port/v1/status")
 check "the second run was not disturbed by the third" test "$(jq -r .pcscAvailable <<<"$out")" = true
 check "Ctrl-C stops the second run" stop_demo "$pid2"
 demo_pids=()
+
+# --- make demo, stopped with Ctrl-C as in a terminal ------------------------------
+
+# A terminal's Ctrl-C goes to its whole foreground process group: make and
+# run-demo alike. Stopping is how the demo ends, so run-demo exits 0 and
+# make prints no "*** [Makefile:…: demo] Error 130".
+(cd "$top" && exec env DEMO_NO_DEPS=1 DEMO_NO_BUILD=1 UKEYD_PORT="$ukeyd_port" \
+    UKEY_CA_PORT="$ca_port" make --no-print-directory demo BUILD="$build" \
+    </dev/null >"$work/make.out" 2>&1) &
+make_pid=$!
+demo_pids+=("$make_pid")
+started=0
+for ((i = 0; i < START_WAIT_TENTHS; i++)); do
+    grep -q '^ Stop: press Ctrl-C' "$work/make.out" && { started=1; break; }
+    kill -0 "$make_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "make demo starts" test "$started" = 1
+kill -INT -- "-$make_pid" 2>/dev/null
+stopped=0
+for ((i = 0; i < STOP_WAIT_TENTHS; i++)); do
+    kill -0 "$make_pid" 2>/dev/null || { stopped=1; break; }
+    sleep 0.1
+done
+wait "$make_pid" 2>/dev/null
+check "Ctrl-C to make's process group stops it" test "$stopped" = 1
+check "…and run-demo says it stopped everything" \
+    grep -q 'stopped everything it started' "$work/make.out"
+errors=$(grep -E 'make(\[[0-9]+\])?: \*\*\*|Error [0-9]+' "$work/make.out")
+check "…with no make error line${errors:+ ($errors)}" test -z "$errors"
+[ "$stopped" = 1 ] && demo_pids=()
 
 done_testing

@@ -17,6 +17,7 @@
 
 #define NOW        1800000000L
 #define DAY        86400L
+#define EXPIRED_DATE "2027-01-13"     /* NOW less two days, the date ukeyd prints (UTC) */
 #define PATH_TEXT  512
 
 /* --- words ---------------------------------------------------------------- */
@@ -46,7 +47,7 @@ static void test_headings_for_users(void)
         ENV_TOKEN_TITLE, ENV_BROWSER_TITLE,
     };
     static const char *const internals[] = { "pcscd", "systemd", "CCID", "PC/SC" };
-    static const char *const other_words[] = { "令牌", "USB Key", "PIN" };
+    static const char *const other_words[] = { "令牌", "USB Key", "PIN", "槽位" };
     int named = 0, foreign = 0;
 
     for (size_t t = 0; t < sizeof titles / sizeof titles[0]; t++)
@@ -163,10 +164,13 @@ static void test_aggregation(void)
 static struct cert_summary summaries[4];
 static struct token_cert certs[4];
 
+/* A PIV certificate: "9a" (PIV Authentication) or "9c" (Digital Signature). */
 static void make_cert(size_t i, const char *slot, long not_before, long not_after)
 {
     summaries[i] = (struct cert_summary){ .not_before = not_before, .not_after = not_after };
-    certs[i] = (struct token_cert){ .slot_name = slot, .summary = &summaries[i] };
+    certs[i] = (struct token_cert){
+        .slot_name = slot, .summary = &summaries[i],
+        .slot_label = strcmp(slot, "9a") == 0 ? "PIV Authentication" : "Digital Signature" };
 }
 
 static struct token_snapshot snapshot(size_t n_certs, int tries, bool blocked)
@@ -223,7 +227,11 @@ static void test_tokens(void)
     TAP_EQ_INT(c->state, ENV_FAIL, "an expired certificate: fail");
     tap_ok(has_problem(c, "certificate-expired"), "problem certificate-expired listed");
     text = env_text_render(&c->found, LANG_EN);
-    tap_ok(text && strstr(text, "slot 9c expired"), "names the slot (%s)", text);
+    TAP_EQ_STR(text, "The signing certificate expired on " EXPIRED_DATE,
+               "names the certificate for what it does, not its slot");
+    free(text);
+    text = env_text_render(&c->found, LANG_ZH_CN);
+    TAP_EQ_STR(text, "签名证书已于 " EXPIRED_DATE " 过期", "…in Chinese as the assistant does");
     free(text);
 
     make_cert(1, "9c", NOW - 400 * DAY, NOW + 10 * DAY);

@@ -320,7 +320,8 @@ test_expired_certificate() {
     expect_state "an expired certificate: the token check fails" "$id" fail
     check "... problems: certificate-expired and certificate-expiring" \
         test "$(field_of "$id" 'details.problems | join(",")')" = "certificate-expired,certificate-expiring"
-    check "... found names slot 9a" grep -qF "slot 9a expired" <<<"$(field_of "$id" found)"
+    check "... found names the certificate for what it does, not slot 9a" \
+        grep -qF "The authentication certificate expired" <<<"$(field_of "$id" found)"
     check "... the hint is to renew" grep -qi "renew" <<<"$(field_of "$id" hint)"
     check "... 9c expires in ${EXPIRING_DAYS} days or less" \
         test "$(field_of "$id" 'details.certificates[] | select(.slot == "9c") | .daysLeft')" -le "$EXPIRING_DAYS"

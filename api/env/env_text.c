@@ -195,22 +195,19 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_TOKEN_HINT_LAST] = T("再输错密码将被锁定；如果忘记了密码，请使用“找回密码”。",
                               "A wrong PIN will block the key; if you forgot it, use "
                               "找回密码 (Forgot PIN)."),
-    [ENV_TOKEN_CERT_EXPIRED] = T("{slot} 槽位的证书已于 {date} 过期",
-                                 "The certificate in slot {slot} expired on {date}"),
+    [ENV_TOKEN_CERT_EXPIRED] = T("{cert}已于 {date} 过期", "The {cert} expired on {date}"),
     [ENV_TOKEN_HINT_EXPIRED] = T("请联系证书颁发机构办理证书更新。",
                                  "Contact the certificate authority to renew the certificate."),
-    [ENV_TOKEN_CERT_EXPIRING] = T("{slot} 槽位的证书将于 {date} 到期（剩 {days} 天）",
-                                  "The certificate in slot {slot} expires on {date} ({days} "
-                                  "days left)"),
+    [ENV_TOKEN_CERT_EXPIRING] = T("{cert}将于 {date} 到期（剩 {days} 天）",
+                                  "The {cert} expires on {date} ({days} days left)"),
     [ENV_TOKEN_HINT_EXPIRING] = T("请在到期前办理证书更新。",
                                   "Renew the certificate before it expires."),
-    [ENV_TOKEN_CERT_NOT_YET] = T("{slot} 槽位的证书要到 {date} 才生效",
-                                 "The certificate in slot {slot} is not valid before {date}"),
+    [ENV_TOKEN_CERT_NOT_YET] = T("{cert}要到 {date} 才生效",
+                                 "The {cert} is not valid before {date}"),
     [ENV_TOKEN_HINT_NOT_YET] = T("请检查系统时钟是否正确。", "Check that the system clock is "
                                                            "right."),
-    [ENV_TOKEN_CERT_UNREADABLE] = T("{slot} 槽位中的数据不是可以解析的证书",
-                                    "The data in slot {slot} is not a certificate ukeyd can "
-                                    "read"),
+    [ENV_TOKEN_CERT_UNREADABLE] = T("{cert}的数据不是可以解析的证书",
+                                    "The {cert}'s data is not a certificate ukeyd can read"),
     [ENV_TOKEN_HINT_UNREADABLE] = T("请联系技术支持。", "Contact support."),
     [ENV_TOKEN_NO_CERT] = T("电子钥匙中没有证书", "The USB key holds no certificate"),
     [ENV_TOKEN_HINT_NO_CERT] = T("请联系证书颁发机构将证书写入电子钥匙。",
@@ -288,6 +285,32 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
 
 #undef T
 
+/* The placeholder whose value is a token layer's certificate label, shown
+ * as the name the CA's assistant gives that certificate. */
+#define ARG_CERT "cert"
+
+static const struct {
+    const char *label;           /* token_cert.slot_label */
+    const char *words[LANG__COUNT];
+} cert_names[] = {
+    { "PIV Authentication", { [LANG_ZH_CN] = "身份认证证书",
+                              [LANG_EN] = "authentication certificate" } },
+    { "Digital Signature", { [LANG_ZH_CN] = "签名证书", [LANG_EN] = "signing certificate" } },
+    { "Key Management", { [LANG_ZH_CN] = "加密证书", [LANG_EN] = "encryption certificate" } },
+    { "Card Authentication", { [LANG_ZH_CN] = "设备认证证书",
+                               [LANG_EN] = "device authentication certificate" } },
+    { "SKF signing", { [LANG_ZH_CN] = "签名证书", [LANG_EN] = "signing certificate" } },
+    { "SKF encryption", { [LANG_ZH_CN] = "加密证书", [LANG_EN] = "encryption certificate" } },
+};
+
+static const char *cert_name(const char *label, enum api_lang lang)
+{
+    for (size_t i = 0; i < sizeof cert_names / sizeof cert_names[0]; i++)
+        if (strcmp(label, cert_names[i].label) == 0)
+            return cert_names[i].words[lang];
+    return lang == LANG_ZH_CN ? "证书" : "certificate";
+}
+
 void env_words_set(struct env_words *w, enum env_msg msg)
 {
     w->msg = msg;
@@ -354,8 +377,11 @@ char *env_text_render(const struct env_words *w, enum api_lang lang)
         return NULL;
     while (*p) {
         const char *close = *p == '{' ? strchr(p, '}') : NULL;
-        const char *value = close ? arg_value(w, p + 1, (size_t)(close - p - 1)) : NULL;
+        size_t len = close ? (size_t)(close - p - 1) : 0;
+        const char *value = close ? arg_value(w, p + 1, len) : NULL;
 
+        if (value && len == strlen(ARG_CERT) && strncmp(p + 1, ARG_CERT, len) == 0)
+            value = cert_name(value, lang);
         if (value) {
             fputs(value, f);
             p = close + 1;

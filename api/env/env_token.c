@@ -138,7 +138,9 @@ static void cert_words(struct env_words *w, const struct token_cert *c, time_t n
 
     if (!c)
         return;
-    env_words_arg(w, "slot", "%s", c->slot_name);
+    /* Named for what it does (env_text.c), never by its slot: "9a" is for
+     * the details support staff read. */
+    env_words_arg(w, "cert", "%s", c->slot_label ? c->slot_label : "");
     if (!c->summary)
         return;
     date_of(c->summary->not_before > now ? c->summary->not_before : c->summary->not_after,

@@ -17,6 +17,7 @@ import {
   type CertAction,
   type EventDataMap,
   type EventType,
+  type PinSimplicityRule,
   type PinState,
   type Problem,
   type Status,
@@ -76,6 +77,23 @@ export async function verify(id: string, pin: string, ask: (text: string) => Pro
       default:
         return e.title ?? e.kind;
     }
+  }
+}
+
+// A new PIN ukeyd refuses says which rule, for the page to say it in its words.
+export async function change(id: string, oldPin: string, newPin: string): Promise<string> {
+  try {
+    return String((await ukeyd.changePin(id, oldPin, newPin)).changed);
+  } catch (e) {
+    if (!(e instanceof UkeydError)) throw e;
+    if (e.code === ErrorCode.PIN_SAME_AS_OLD) return "新密码不能与原密码相同";
+    if (e.code === ErrorCode.PIN_TOO_SIMPLE) {
+      const rule: PinSimplicityRule | undefined = e.problem?.rule;
+      // @ts-expect-error: not one of the rules
+      const wrong: PinSimplicityRule = "too-short";
+      return rule === "sequence" ? "不能是连续的数字" : `过于简单 (${rule ?? wrong})`;
+    }
+    return e.title ?? e.kind;
   }
 }
 

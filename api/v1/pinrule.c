@@ -19,10 +19,10 @@
 #define ASCII_PRINTABLE_LAST  '~'
 #define DECIMAL_DIGITS        10
 
-/* Among the most frequent 6-digit PINs in leaked Chinese data (Wang et al.,
- * "Understanding Human-Chosen PINs", AsiaCCS 2017) that no shape above
- * covers: keypad columns and diagonals, a doubled run, a run and its
- * mirror, and 5201314 (“我爱你一生一世”). */
+/* PINs well known to be among the most chosen in China that none of the
+ * three shapes covers: a doubled run (112233), a run and its mirror
+ * (123321), keypad columns (147258), a keypad diagonal (159753), two
+ * keypad rows (789456), and 5201314 (“我爱你一生一世”). */
 static const char *const COMMON_PINS[] = {
     "112233", "123321", "147258", "159753", "789456", "5201314",
 };

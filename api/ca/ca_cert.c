@@ -285,7 +285,12 @@ static bool read_action_certs(json_t *list, struct ca_action *a)
     json_t *item;
     size_t i;
 
-    a->certs[0] = (struct ca_action_cert){ .slot = a->slot, .role = role_of_slot(a->slot) };
+    /* An SKF certificate id says its role itself: <container>.enc. */
+    enum ca_cert_role own = a->slot ? role_of_slot(a->slot)
+                                    : ends_with(a->cert_id, CERT_ID_ENC) ? CA_ROLE_ENCRYPTION
+                                                                         : CA_ROLE_SIGNING;
+
+    a->certs[0] = (struct ca_action_cert){ .slot = a->slot, .role = own };
     snprintf(a->certs[0].old_serial, sizeof a->certs[0].old_serial, "%s", a->old_serial);
     a->n_certs = 1;
     if (!list)

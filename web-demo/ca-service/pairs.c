@@ -16,6 +16,7 @@
 #include "tokens.h"
 
 #define SLOT_ENCRYPTION  "9d"
+#define SKF_ENCRYPTION_SUFFIX ".enc"
 #define ROLE_SIGNING     "signing"
 #define ROLE_ENCRYPTION  "encryption"
 
@@ -25,7 +26,12 @@ static const char *const signing_slots[] = { "9a", "9c" };
 
 const char *pair_role(const char *slot)
 {
-    return strcmp(slot, SLOT_ENCRYPTION) == 0 ? ROLE_ENCRYPTION : ROLE_SIGNING;
+    size_t n = strlen(slot), k = strlen(SKF_ENCRYPTION_SUFFIX);
+
+    /* PIV's key management slot, or an SKF key's <container>.enc */
+    return strcmp(slot, SLOT_ENCRYPTION) == 0 ||
+                   (n > k && strcmp(slot + n - k, SKF_ENCRYPTION_SUFFIX) == 0)
+               ? ROLE_ENCRYPTION : ROLE_SIGNING;
 }
 
 static bool is_signing_slot(const char *slot)

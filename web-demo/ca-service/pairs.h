@@ -28,7 +28,8 @@
 
 #define PAIR_PARTNERS_MAX  1             /* a pair is two certificates */
 
-/* "signing" for 9a, 9c and 9e; "encryption" for 9d. */
+/* "signing" for 9a, 9c, 9e and an SKF <container>.sign; "encryption" for 9d
+ * and <container>.enc. */
 const char *pair_role(const char *slot);
 
 /* At filing (in its transaction): records the partner of `r` when it has one. */

@@ -153,7 +153,8 @@ public_key_of() {   # CERT-ID: the certificate's public key as ukeyd serves it
     curl -s --max-time "$CURL_MAX_S" "$base/v1/tokens/$tok/certificates/$1.pem" |
         openssl x509 -noout -pubkey 2>/dev/null
 }
-journal_empty() { ! ls "$state/cert/"*.json 2>/dev/null | grep -q .; }
+journal_holds() { compgen -G "$state/cert/*.json" >/dev/null; }
+journal_empty() { ! journal_holds; }
 
 # file KIND CERT-ID [ORGANIZATION]: a request at the CA's portal, approved; $number.
 file_approved() {
@@ -162,7 +163,7 @@ file_approved() {
         --arg s "$2" --arg c "$(serial_of "$2")" --arg o "${3:-演示科技有限公司}" \
         '{tokenId:$t, kind:$k, slot:$s, certSerial:$c, details:{organization:$o}}')")
     number=$(jq -r .number <<<"$answer")
-    [ -n "$number" ] && [ "$number" != null ] || diag "filing failed: $answer"
+    if [ -z "$number" ] || [ "$number" = null ]; then diag "filing failed: $answer"; fi
     ca_post "/demo/api/cert-requests/$number/review" >/dev/null
     ca_post "/demo/api/cert-requests/$number/approve" >/dev/null
 }
@@ -209,7 +210,7 @@ check "…ukeyd shows the new serial" test "$(serial_of "$SIGN")" = "$new_sign"
 check "…the container holds it, for its key (vskf check)" test "$(vskf_serial sign)" = "$new_sign"
 check "…with the new organisation" bash -c "[[ '$(subject_of "$SIGN")' == *'O=新演示科技有限公司'* ]]"
 check "…the key was kept" test "$(public_key_of "$SIGN")" = "$old_key"
-check "…the CA says done" test "$(ca_state)" = done
+check "…the CA says done" test "$(ca_state)" = "done"
 check "…the journal is empty" journal_empty
 
 # --- a renewal with a new key (证书延期) -------------------------------------------------------
@@ -262,16 +263,16 @@ killed() {
     wait "$daemon_pid" 2>/dev/null
     check "$name: ukeyd died by SIGKILL" test "$?" = "$KILLED_BY_SIGKILL"
     daemon_pid=
-    check "$name: the journal holds the action" bash -c "ls '$state/cert/'*.json >/dev/null 2>&1"
+    check "$name: the journal holds the action" journal_holds
     start_daemon
     if [ "$step" = cert-installing ]; then
         # The certificate is in: the recovery confirms without the PIN.
         local i
         for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
-            [ "$(ca_state)" = done ] && break
+            [ "$(ca_state)" = "done" ] && break
             sleep 0.1
         done
-        check "$name: the recovery at start finishes, no PIN asked" test "$(ca_state)" = done
+        check "$name: the recovery at start finishes, no PIN asked" test "$(ca_state)" = "done"
     else
         check "$name: the action waits for the user, interrupted" wait_listed_interrupted
         check "$name: …asking for the PIN" test "$(action_field .needsPin)" = true
@@ -300,7 +301,7 @@ daemon_pid=
 start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"
 req GET "/v1/tokens/$tok"
 check "pulled: ukeyd serves no such key" test "$code" != 200
-check "pulled: the journal keeps the action" bash -c "ls '$state/cert/'*.json >/dev/null 2>&1"
+check "pulled: the journal keeps the action" journal_holds
 "$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE"
 check "plugged back: ukeyd sees the key" wait_for_skf_token
 helper_pid=$(ps -o pid= --ppid "$daemon_pid" | tr -d ' ' | head -n 1)

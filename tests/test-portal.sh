@@ -104,24 +104,30 @@ skf_ready=0
 if [ -x "$build/ukeyd-skf-host" ] && [ -r "$build/vskf/libvskf.so" ] && [ -x "$build/vskf/vskf" ] &&
         [ -r "$build/demo-skf/skf.env" ]; then
     cp -r "$build/demo-skf" "$work/skf"
+    # untouched, for the certificate walk to start from the demo's PIN
+    cp -r "$build/demo-skf" "$work/skf-pristine"
     # shellcheck disable=SC1091
     . "$work/skf/skf.env"
     export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
     skf_ready=1
 fi
 # The SKF key on the CA's record too (owner, phone, admin PIN, both
-# certificates), so that its 找回密码 walk (skf-unlock.test.mjs) unlocks it.
+# certificates under the ids ukeyd gives them), so that its 找回密码 walk
+# (skf-unlock.test.mjs) unlocks it and its 证书延期 walk (cert.test.mjs) renews it.
 SKF_PHONE=13600003000
 if [ "$skf_ready" = 1 ]; then
-    skf_cert() {
+    skf_cert() {   # PEM SLOT
         jq -n --arg s "$(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//')" \
             --arg i "$(openssl x509 -in "$1" -noout -issuer -nameopt RFC2253,-esc_msb,sep_comma_plus_space |
-                sed 's/^issuer=//')" '{serial: $s, issuer: $i}'
+                sed 's/^issuer=//')" --arg slot "$2" \
+            --arg d "$(openssl x509 -in "$1" -outform DER | base64 -w 0)" \
+            '{serial: $s, issuer: $i, slot: $slot, der: $d}'
     }
     jq --arg t "skf-$DEMO_SKF_SERIAL" --arg a "$DEMO_SKF_ADMIN_PIN" --arg p "$SKF_PHONE" \
-        --argjson s "$(skf_cert "$work/skf/$DEMO_SKF_SIGN_CERT")" \
-        --argjson e "$(skf_cert "$work/skf/$DEMO_SKF_ENC_CERT")" \
-        '.tokens += [{tokenId: $t, owner: "演示专用", phone: $p, adminPin: $a, certificates: [$s, $e]}]' \
+        --argjson s "$(skf_cert "$work/skf/$DEMO_SKF_SIGN_CERT" "$DEMO_SKF_CONTAINER.sign")" \
+        --argjson e "$(skf_cert "$work/skf/$DEMO_SKF_ENC_CERT" "$DEMO_SKF_CONTAINER.enc")" \
+        '.tokens += [{tokenId: $t, owner: "演示专用", phone: $p, adminPin: $a, certificates: [$s, $e],
+                      certFees: {change: "0.00", renewal: "0.00", reinstall: "0.00", issue: "0.00"}}]' \
         "$work/demo/ca-seed.json" >"$work/ca-seed-skf.json" && mv "$work/ca-seed-skf.json" "$work/demo/ca-seed.json" ||
         bail "could not put the SKF key on the CA's record"
 fi
@@ -237,6 +243,7 @@ export RIG_READER_0 RIG_READER_1 RIG_READER_2 UKEYD_REFUSING_PORT="$refusing_por
 export PRISTINE_DIR="$work/demo-pristine" CA_ISSUES=${ca_issuers:+1}
 if [ "$skf_ready" = 1 ]; then
     export VSKF="$build/vskf/vskf" SKF_DEVICE="$DEMO_SKF_DEVICE" SKF_PIN="$DEMO_SKF_USER_PIN" SKF_PHONE
+    export SKF_PRISTINE_DIR="$work/skf-pristine/$DEMO_SKF_DIR"
 fi
 # The certificate walks (cert.test.mjs) run after the others, in a node of
 # their own (node --test would sort the files): they change the tokens'

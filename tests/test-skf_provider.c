@@ -11,7 +11,9 @@
  * challenge-response unblock; plug and unplug followed; two libraries at
  * once; a helper killed costs a clean error and the next call works; a
  * configured library that is missing is a clear log line and every other
- * token is still served. No PIN reaches the log.
+ * token is still served; certificate writes by certificate id (a new SM2 key
+ * in the container and its request, an import read back) under the PIN, a
+ * wrong one costing one try and nothing else. No PIN reaches the log.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,8 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "tests/rig.h"
 #include "tests/tap.h"
+#include "token/cert.h"
 #include "token/token.h"
 
 #define DEV_A        "VSKF-A"
@@ -307,6 +313,120 @@ static void test_listing(struct token_service *svc, char *piv_id, size_t piv_id_
         TAP_EQ_INT(s->pin.is_default, TOKEN_PIN_DEFAULT_UNKNOWN, "PIV does not say whether the PIN is default");
         token_snapshot_unref(s);
     }
+}
+
+/* A certificate for the key `spki`, signed by a throwaway key: what a CA
+ * issues, less the chain (the token checks no chain; ukeyd's API does). */
+static bool cert_for(const uint8_t *spki, size_t len, long serial, uint8_t **der, size_t *der_len)
+{
+    const unsigned char *p = spki;
+    EVP_PKEY *subject = d2i_PUBKEY(NULL, &p, (long)len);
+    EVP_PKEY *ca = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = X509_new();
+    unsigned char *out = NULL;
+    int n = -1;
+
+    if (subject && ca && x && X509_set_version(x, X509_VERSION_3) &&
+        ASN1_INTEGER_set(X509_get_serialNumber(x), serial) &&
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                                   (const unsigned char *)"演示专用", -1, -1, 0) &&
+        X509_set_issuer_name(x, X509_get_subject_name(x)) && X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600) && X509_set_pubkey(x, subject) &&
+        X509_sign(x, ca, EVP_sha256()) > 0)
+        n = i2d_X509(x, &out);
+    if (n > 0 && (*der = malloc((size_t)n))) {
+        memcpy(*der, out, (size_t)n);
+        *der_len = (size_t)n;
+    }
+    OPENSSL_free(out);
+    X509_free(x);
+    EVP_PKEY_free(ca);
+    EVP_PKEY_free(subject);
+    return n > 0 && *der;
+}
+
+static void test_cert_writes(struct token_service *svc)
+{
+    struct token_snapshot *s = NULL;
+    struct token_slot_state st;
+    const struct token_cert *c;
+    uint8_t *old_der = NULL, *key = NULL, *spki = NULL, *csr = NULL, *issued = NULL;
+    size_t old_len = 0, key_len = 0, spki_len = 0, csr_len = 0, issued_len = 0, mark;
+    bool same = false;
+    int tries = -9;
+
+    if (!TAP_EQ_INT(token_service_get(svc, ID_A, &s), TOKEN_OK, "writes: the key's snapshot"))
+        return;
+    tap_ok(s->caps & TOKEN_CAP_CERT_WRITE, "writes: the key says it can be written to");
+    c = cert_by_id(s, CERT_SIGN_ID);
+    if (c && (old_der = malloc(c->der_len))) {
+        memcpy(old_der, c->der, c->der_len);
+        old_len = c->der_len;
+    }
+    token_snapshot_unref(s);
+    if (!tap_ok(old_der != NULL, "writes: the signing certificate of container %s", CONTAINER))
+        return;
+    TAP_EQ_INT(token_service_cert_key(svc, ID_A, CERT_SIGN_ID, &key, &key_len), TOKEN_OK,
+               "the container's signing key read by its certificate's id (escapes undone), no PIN");
+    tap_ok(cert_key_matches_spki(old_der, old_len, key, key_len, &same) == TOKEN_OK && same,
+           "…the key of the certificate there");
+    free(key);
+    key = NULL;
+    TAP_EQ_INT(token_service_cert_key(svc, ID_A, "no-such-id", &key, &key_len), TOKEN_E_INVALID_ARG,
+               "an id that names no certificate is refused");
+    TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_ENC_ID, USER_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
+                                         &spki, &spki_len, &csr, &csr_len, &tries),
+               TOKEN_E_NOT_SUPPORTED, "no new key for an encryption certificate (it comes enveloped)");
+    TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, USER_PIN, 0, TOKEN_KEY_EC_P256, NULL,
+                                         0, &spki, &spki_len, &csr, &csr_len, &tries),
+               TOKEN_E_NOT_SUPPORTED, "…nor a key other than SM2");
+    tap_ok(shows(DEV_A, "user-pin-tries: 3/3"), "…both refused before the PIN was presented");
+    TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, WRONG_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
+                                         &spki, &spki_len, &csr, &csr_len, &tries),
+               TOKEN_E_PIN_INCORRECT, "a new key pair under a wrong PIN is refused");
+    TAP_EQ_INT(tries, 2, "…for one try");
+    tap_ok(token_service_cert_key(svc, ID_A, CERT_SIGN_ID, &key, &key_len) == TOKEN_OK &&
+           cert_key_matches_spki(old_der, old_len, key, key_len, &same) == TOKEN_OK && same,
+           "…and the container keeps its key");
+    free(key);
+    key = NULL;
+    TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, USER_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
+                                         &spki, &spki_len, &csr, &csr_len, &tries),
+               TOKEN_OK, "a new SM2 key pair in the container, and a request signed by it");
+    tap_ok(spki && csr && csr_len > 0 &&
+           !(cert_key_matches_spki(old_der, old_len, spki, spki_len, &same) == TOKEN_OK && same),
+           "…a new key (the request's own signature was checked before it was handed out)");
+    tap_ok(shows(DEV_A, "user-pin-tries: 3/3") && !shows(DEV_A, "logged-in: user"),
+           "…the tries full again, no PIN left verified");
+    TAP_EQ_INT(token_service_cert_state(svc, ID_A, CERT_SIGN_ID, old_der, old_len, &st), TOKEN_OK,
+               "the container's state against its old certificate");
+    tap_ok(st.key_known && st.has_key && !st.key_matches && st.cert_is_given && !st.cert_matches_key,
+           "…the new key beside the old certificate: the window a journal covers");
+    TAP_EQ_INT(token_service_import_cert(svc, ID_A, CERT_SIGN_ID, WRONG_PIN, 0, old_der, old_len,
+                                         &tries),
+               TOKEN_E_KEY_MISMATCH, "a certificate for another key is refused before the PIN");
+    tap_ok(shows(DEV_A, "user-pin-tries: 3/3"), "…at no cost");
+    if (!tap_ok(cert_for(spki, spki_len, 4242, &issued, &issued_len), "a certificate for the new key"))
+        goto out;
+    mark = events_mark();
+    TAP_EQ_INT(token_service_import_cert(svc, ID_A, CERT_SIGN_ID, USER_PIN, 0, issued, issued_len,
+                                         &tries),
+               TOKEN_OK, "imported under the PIN, read back whole");
+    tap_ok(wait_event(mark, TOKEN_EV_CERTS_CHANGED, ID_A), "…CERTS_CHANGED sent");
+    if (TAP_EQ_INT(token_service_get(svc, ID_A, &s), TOKEN_OK, "…and the snapshot read again")) {
+        c = cert_by_id(s, CERT_SIGN_ID);
+        tap_ok(c && c->der_len == issued_len && memcmp(c->der, issued, issued_len) == 0,
+               "…shows the new certificate");
+        token_snapshot_unref(s);
+    }
+    TAP_EQ_INT(token_service_cert_state(svc, ID_A, CERT_SIGN_ID, issued, issued_len, &st), TOKEN_OK,
+               "the container's state against the new certificate");
+    tap_ok(st.key_matches && st.cert_is_given && st.cert_matches_key, "…key and certificate agree");
+out:
+    free(issued);
+    free(spki);
+    free(csr);
+    free(old_der);
 }
 
 static void test_wrong_pin(struct token_service *svc)
@@ -644,6 +764,7 @@ int main(void)
 
     test_libraries();
     test_listing(svc, piv_id, sizeof piv_id);
+    test_cert_writes(svc);
     test_wrong_pin(svc);
     test_unblock_admin(svc);
     test_change(svc);

@@ -13,6 +13,8 @@
 //   证书延期 on the RSA/EC token (free): a new key pair under the PIN, a
 //     wrong PIN first
 //   证书重装 of a certificate, on request
+//   证书延期 on the demo SKF key (when the build has the SKF provider): a
+//     new SM2 key in its container under its PIN, judged by `vskf check`
 //   the English switch on the new pages
 //
 // Runs after portal.test.mjs (its walks compare the demo certificates):
@@ -21,8 +23,10 @@
 
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   CA_URL, DEMO_DIR, PORTAL_URL, READER, UKEYD_URL, WAIT_MS, client, closeBrowser, context, errorShown, eventually,
   launchBrowser, need, openTab, page, payOrder, pickToken, rig, screenshots, text, tokenId, tourPages, visible, waitStatus,
@@ -364,4 +368,64 @@ walk("every page with the requests filed, at 1366 and 800 px, in Chinese and Eng
   await pickToken("account", 1);
   await visible("#account-requests");
   await tourPages("cert-page");
+});
+
+// 证书延期 on the demo SKF key (a GM/T 0016 library's key: no management key,
+// its PIN authorises the write). test-portal.sh sets VSKF and friends when
+// the build has the SKF provider; the key is put back to the demo's state
+// ($SKF_PRISTINE_DIR) first, and pulled out again for the 找回密码 walk
+// after this file.
+walk("证书延期 on the SKF key: a new SM2 key in its container, under its PIN", async (t) => {
+  const VSKF = process.env.VSKF;
+  const SKF_PIN = process.env.SKF_PIN;
+  if (!VSKF || !SKF_PIN) {
+    t.skip("this build has no SKF provider");
+    return;
+  }
+  const vskf = (...args) => promisify(execFile)(VSKF, args, { timeout: 20000 });
+  // The key as the demo made it (the walks before changed its PIN), while it is out.
+  await vskf("unplug", need("VSKF_DIR"), need("SKF_DEVICE"));
+  const device = `${need("SKF_DEVICE")}.skf`;
+  copyFileSync(join(need("SKF_PRISTINE_DIR"), device), join(need("VSKF_DIR"), device));
+  await vskf("plug", need("VSKF_DIR"), need("SKF_DEVICE"));
+  try {
+    const tk = await eventually("ukeyd lists the SKF key", async () =>
+      (await ukeyd("GET", "/v1/tokens")).json?.tokens?.find((x) => x.edge === "SKF"), 20000);
+    assert.equal(tk.capabilities?.certificateWrites, true, "the SKF key can be written to");
+    const sign = tk.certificates.find((c) => c.id.endsWith(".sign"));
+    const old = (await ukeyd("GET", `/v1/tokens/${tk.id}/certificates/${sign.id}`)).json;
+    await openTab("cert-renewal");
+    const select = page.locator("#panel-cert-renewal .token-select");
+    await eventually("the renewal page offers the SKF key", async () =>
+      (await select.locator(`option[value="${tk.id}"]`).count()) === 1, 15000);
+    await select.selectOption(tk.id);
+    await visible("#cert-renewal-body[data-phase=form]");
+    await page.locator("#cert-renewal-slot").selectOption(sign.id);
+    assert.ok((await text("#cert-renewal-current")).includes(old.serial));
+    await page.locator("#cert-renewal-submit").click();
+    await visible("#cert-renewal-state[data-state=submitted]", 15000);
+    const req = await eventually("the SKF key's renewal request", async () => {
+      const r = await context.request.get(`${CA_URL}/portal/api/tokens/${tk.id}/cert-requests`,
+        { headers: { Accept: "application/json" } });
+      return r.status() === 200 ? JSON.parse(await r.text()).requests.find((x) => x.kind === "renewal") : null;
+    });
+    await staff(req.number, "approve");
+    await visible("#cert-renewal-body[data-phase=write]", 15000);
+    assert.match(await text("#cert-renewal-body"), /SM2/);
+    await shot("skf-renewal-write");
+    await page.locator("#cert-renewal-pin").fill(SKF_PIN);
+    await page.locator("#cert-renewal-write").click();
+    await visible("#cert-renewal-done", WRITE_WAIT_MS);
+    const now = (await ukeyd("GET", `/v1/tokens/${tk.id}/certificates/${sign.id}`)).json;
+    assert.notEqual(now.serial, old.serial, "a new certificate");
+    assert.ok(now.notAfter >= old.notAfter, `validity renewed: ${old.notAfter} → ${now.notAfter}`);
+    assert.ok((await text("#cert-renewal-new")).includes(now.serial));
+    // The container's own view: its certificate is its (new) key's.
+    const { stdout } = await vskf("check", need("VSKF_DIR"), need("SKF_DEVICE"), sign.id.slice(0, -".sign".length), "sign");
+    assert.equal(stdout.trim().replace(/^serial: 0*/, ""), now.serial.replace(/^0*/, ""),
+      "vskf check: the container holds the certificate ukeyd shows, for its key");
+    await shot("skf-renewal-done");
+  } finally {
+    await vskf("unplug", need("VSKF_DIR"), need("SKF_DEVICE"));
+  }
 });

@@ -21,8 +21,9 @@
 #     kept); a renewal of it is not filed by the reference CA;
 #   - ukeyd SIGKILLed after the key was made, after the request was signed
 #     and after the import; the key pulled while ukeyd is down; the helper
-#     killed before the user carries the action out again: each ends with a
-#     container whose certificate is its key's, and the action done;
+#     killed before the user carries the action out again, and dying inside
+#     key generation, signing and the import (tests/skf-faulty): each ends
+#     with a container whose certificate is its key's, and the action done;
 #   - no PIN in ukeyd's log or journal.
 #
 # TAP on stdout; everything bounded in time; every process stopped by PID.
@@ -312,6 +313,32 @@ carry_out "{\"pin\":\"$PIN\"}"
 expect_json "the helper killed: carried out again, done" 200 '.state == "done"'
 check "…the container's certificate is its key's" container_sound sign
 check "…the journal is empty" journal_empty
+
+# The helper dies inside each library call of a renewal (tests/skf-faulty
+# aborts there once): the call fails cleanly, ukeyd lives, and carrying the
+# action out again leaves the container whole.
+faulty=$build/skf-faulty/libskf-faulty.so
+if [ -e "$faulty" ]; then
+    sed "s|^skf-library = .*|skf-library = $faulty|" "$work/ukeyd.conf" >"$work/faulty.conf"
+    stop_ukeyd
+    if ! start_ukeyd "$work/ukeyd.log" env SKF_FAULTY_TARGET="$libvskf" \
+            SKF_FAULTY_CONTROL="$work/faulty.control" "$ukeyd" --config "$work/faulty.conf" ||
+            ! wait_for_skf_token; then
+        bail "ukeyd did not start over the faulty library"
+    fi
+    for fn in SKF_GenECCKeyPair SKF_ECCSignData SKF_ImportCertificate; do
+        file_approved renewal "$SIGN"
+        echo "$fn abort" >"$work/faulty.control"
+        carry_out "{\"pin\":\"$PIN\"}"
+        expect_json "the helper died in $fn: the write fails cleanly" 502 "$(problem CARD_ERROR)"
+        check "…ukeyd lives on" kill -0 "$daemon_pid"
+        carry_out "{\"pin\":\"$PIN\"}"
+        expect_json "…carried out again, done" 200 '.state == "done"'
+        check "…the container's certificate is its key's" container_sound sign
+        check "…ukeyd shows it" test "$(serial_of "$SIGN")" = "$(vskf_serial sign)"
+        check "…the journal is empty" journal_empty
+    done
+fi
 
 stop_ukeyd
 check "ukeyd stops cleanly" test "$stop_rc" = 0

@@ -293,6 +293,9 @@ check "…as a pair: 9a (signing) and the token's encryption certificate 9d with
     'same_serial "$(field .actions[0].certificates[0].oldSerial)" "$SM2_9A"' \
     'same_serial "$(field .actions[0].certificates[1].oldSerial)" "$SM2_9D"'
 CHG_ACT=$(field .actions[0].actionId)
+file_request "$SM2" renewal 9d "$SM2_9D"
+check "a request for 9d while the pair re-issues it -> 409 STATE_CONFLICT approved" \
+    all 'is_problem 409 STATE_CONFLICT' 'field_is .state approved'
 check "the action id is a 128-bit bearer capability" grep -Eq '^act-[0-9a-f]{32}$' <<<"$CHG_ACT"
 get "/cert/v1/actions/$CHG_ACT"
 check "GET the action: the same" all 'status_is 200' 'field_is .number "$CHG"' 'field_is .state approved'

@@ -415,7 +415,8 @@ static struct ca_problem plan_and_store(struct ca *ca, const struct cert_filing 
     p->r->kind = p->kind;
     if ((pr = check_old_cert(p, f)).code != CA_OK || (pr = choose_key_alg(p, f)).code != CA_OK ||
         (pr = build_subject(p, f, t)).code != CA_OK ||
-        (pr = check_no_open_request(ca->db, p->r)).code != CA_OK)
+        (pr = check_no_open_request(ca->db, p->r)).code != CA_OK ||
+        (pr = pair_check_free(ca->db, p->r)).code != CA_OK)
         return pr;
     if ((code = choose_start(ca->db, p->r)) != CA_OK ||
         (code = insert_request(ca->db, p, &f->details)) != CA_OK ||

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "db.h"
@@ -95,6 +96,61 @@ enum ca_code pair_file(sqlite3 *db, const struct cert_request *r)
     return db_exec(db, "INSERT INTO cert_request_partners (number, slot, old_serial) "
                        "VALUES (?, ?, ?)", "sss", r->number, slot, serial) == 1
                ? CA_OK : CA_INTERNAL;
+}
+
+/* Open as the one-open-request rule counts them: an approval past its time is not. */
+#define OPEN_REQUEST \
+    "r.state IN ('awaiting-payment', 'submitted', 'under-review', 'approved', 'issued') " \
+    "AND NOT (r.state = 'approved' AND r.expires_at <= ?)"
+
+/* 409 with the state a person sees of the open request that holds the slot. */
+static struct ca_problem taken_by(const char *state)
+{
+    struct ca_problem p = ca_fail(CA_STATE_CONFLICT);
+
+    p.state = cr_person_state(CR_SUBMITTED);
+    for (unsigned s = 0; s < CR__COUNT; s++)
+        if (strcmp(state, cr_state_name((enum cr_state)s)) == 0)
+            p.state = cr_person_state((enum cr_state)s);
+    return p;
+}
+
+/* An open request of the token that re-issues `slot`: as its own (own true)
+ * or as its pair's other half. */
+static struct ca_problem slot_free(sqlite3 *db, const char *token_id, const char *slot, bool own)
+{
+    DB_STMT *st = own ? db_prepare(db, "SELECT r.state FROM cert_requests r WHERE r.token_id = ? "
+                                       "AND r.slot = ? AND " OPEN_REQUEST " LIMIT 1",
+                                   "sst", token_id, slot, time(NULL))
+                      : db_prepare(db, "SELECT r.state FROM cert_request_partners p JOIN "
+                                       "cert_requests r ON r.number = p.number WHERE "
+                                       "r.token_id = ? AND p.slot = ? AND " OPEN_REQUEST
+                                       " LIMIT 1", "sst", token_id, slot, time(NULL));
+    char state[CA_ID_MAX];
+    bool failed = false;
+
+    if (!st)
+        return ca_fail(CA_INTERNAL);
+    if (!db_row(st, &failed))
+        return failed ? ca_fail(CA_INTERNAL) : ca_ok();
+    db_text(st, 0, state, sizeof state);
+    return taken_by(state);
+}
+
+struct ca_problem pair_check_free(sqlite3 *db, const struct cert_request *r)
+{
+    char serial[CA_SERIAL_MAX];
+    const char *partner = NULL;
+    bool failed = false;
+    struct ca_problem p = slot_free(db, r->token_id, r->slot, false);
+
+    if (p.code != CA_OK)
+        return p;
+    if (!partner_of(db, r, &partner, serial, sizeof serial, &failed))
+        return failed ? ca_fail(CA_INTERNAL) : ca_ok();
+    if ((p = slot_free(db, r->token_id, partner, true)).code != CA_OK)
+        return p;
+    return slot_free(db, r->token_id, partner, false);
 }
 
 /* --- what the action shows ------------------------------------------------------- */

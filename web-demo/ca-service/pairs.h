@@ -32,6 +32,11 @@
  * and <container>.enc. */
 const char *pair_role(const char *slot);
 
+/* At filing, beside the one-open-request rule: 409 STATE_CONFLICT (with the
+ * state a person sees) when an open request's pair holds `r`'s slot, or
+ * another open request holds the slot `r` would pair with. */
+struct ca_problem pair_check_free(sqlite3 *db, const struct cert_request *r);
+
 /* At filing (in its transaction): records the partner of `r` when it has one. */
 enum ca_code pair_file(sqlite3 *db, const struct cert_request *r);
 

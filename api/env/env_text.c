@@ -53,7 +53,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                  "Ask the administrator to upgrade ukeyd: sudo apt-get update "
                                  "&& sudo apt-get install --only-upgrade ukeyd"),
 
-    [ENV_CLOCK_TITLE] = T("系统时钟", "System clock"),
+    [ENV_CLOCK_TITLE] = T("本地时间", "Local time"),
     [ENV_CLOCK_IN_SYNC] = T("本机时间 {local}（时区 {zone}），与 CA 服务的时间相差 {skew} 秒",
                             "Local time {local} (time zone {zone}), {skew} s from the CA "
                             "service's clock"),
@@ -74,11 +74,11 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                               "A wrong clock breaks certificate checks and SMS codes. Ask the "
                               "administrator to turn on time synchronisation: sudo timedatectl "
                               "set-ntp true"),
-    [ENV_CLOCK_HINT_NETWORK] = T("请先解决与 CA 服务的网络问题（见“CA 服务网络”一项）。",
+    [ENV_CLOCK_HINT_NETWORK] = T("请先解决与 CA 服务的网络问题（见“网络状态”一项）。",
                                  "Fix the network problem with the CA service first (see the "
                                  "network check)."),
 
-    [ENV_NET_TITLE] = T("CA 服务网络", "Network to the CA service"),
+    [ENV_NET_TITLE] = T("网络状态", "Network"),
     [ENV_NET_UNCONFIGURED] = T("未配置 CA 服务地址（ca-service-url）",
                                "No CA service address is configured (ca-service-url)"),
     [ENV_NET_HINT_CONFIGURE] = T("请管理员在 /etc/ukeyd/ukeyd.conf 中设置 ca-service-url，"
@@ -134,7 +134,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_PCSC_UNKNOWN] = T("pcscd 不可用，无法检查", "Not checked: pcscd is unavailable"),
     [ENV_PCSC_HINT_UNKNOWN] = T("请先解决 pcscd 的问题（见“智能卡服务”一项）。",
                                 "Fix pcscd first (see the smart card service check)."),
-    [ENV_SYSTEMD_TITLE] = T("智能卡服务的运行状态", "Smart card service state"),
+    [ENV_SYSTEMD_TITLE] = T("智能卡服务自动启动", "Smart card service start-up"),
     [ENV_SYSTEMD_NO_BUS] = T("没有 systemd 系统总线（容器或不使用 systemd 的系统），"
                              "未查看 pcscd 的服务状态",
                              "No systemd system bus (a container, or a system without "
@@ -154,7 +154,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                    "install pcscd"),
     [ENV_SYSTEMD_ERROR] = T("无法向 systemd 查询 pcscd 的状态：{error}",
                             "Could not ask systemd about pcscd: {error}"),
-    [ENV_DRIVERS_TITLE] = T("电子钥匙驱动", "USB key drivers"),
+    [ENV_DRIVERS_TITLE] = T("电子钥匙驱动", "USB key driver"),
     [ENV_DRIVERS_CCID] = T("已安装 CCID 通用读卡器驱动；{dir} 中共有 {count} 个驱动",
                            "The CCID driver for USB readers is installed; {count} driver(s) in "
                            "{dir}"),
@@ -172,7 +172,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                 "确认系统能看到它。",
                                 "Plug in the USB token; if it is plugged in, try another USB "
                                 "port and check that lsusb lists it."),
-    [ENV_TOKENS_TITLE] = T("电子钥匙识别", "USB keys"),
+    [ENV_TOKENS_TITLE] = T("电子钥匙", "USB keys"),
     [ENV_TOKENS_FOUND] = T("识别到 {count} 个电子钥匙", "{count} USB key(s) recognised"),
     [ENV_TOKENS_NONE] = T("没有识别到电子钥匙", "No USB key found"),
     [ENV_TOKENS_HINT_NONE] = T("请插入电子钥匙。", "Plug in the USB key."),
@@ -214,7 +214,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                  "Contact the certificate authority to have the certificate "
                                  "written to the key."),
 
-    [ENV_BROWSER_TITLE] = T("浏览器访问本机", "Browser access to this machine"),
+    [ENV_BROWSER_TITLE] = T("浏览器设置", "Browser settings"),
     [ENV_BROWSER_OK] = T("允许 {count} 个门户网站调用 ukeyd：{origins}",
                          "{count} portal origin(s) may call ukeyd: {origins}"),
     [ENV_BROWSER_HINT_LNA] = T("Chrome 142 起（Firefox 也在跟进），网页第一次访问本机时浏览器会询问"

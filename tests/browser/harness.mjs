@@ -210,9 +210,9 @@ export const TOUR_WIDTHS = [1366, 800];
 const TOUR_HEIGHT = 900;
 const TOUR_DEFAULT = { width: 1200, height: 900 };
 
-// What wraps badly on the page now: a tab, a table heading or a step on more
-// than one line, a table cell or a status word one character a line, or the
-// page wider than the window.
+// What wraps badly on the page now: a tab, a table heading, a step or a
+// state on more than one line, a short table cell or label broken, a long
+// one squeezed to a few characters a line, or the page wider than the window.
 async function badWrapping() {
   return page.evaluate(() => {
     // The lines its text sits on (boxes of elements inside do not count).
@@ -232,10 +232,12 @@ async function badWrapping() {
     for (const e of document.querySelectorAll("[role=tab], table th, .steps li, .state-badge, .check .state")) {
       if (shown(e) && e.textContent.trim() && lines(e) > 1) bad.push(`"${e.textContent.trim()}" on ${lines(e)} lines`);
     }
+    // A cell's few words stay on one line; longer text wraps, but never
+    // down to a character or two a line.
     for (const e of document.querySelectorAll("table td, dl dt")) {
       const words = e.textContent.trim();
       const n = shown(e) && words.length > 1 ? lines(e) : 1;
-      if (n > 1 && words.length / n < 2) bad.push(`"${words}" one character a line`);
+      if (n > 1 && (words.length <= 6 || words.length / n < 3)) bad.push(`"${words}" broken over ${n} lines`);
     }
     if (document.documentElement.scrollWidth > window.innerWidth + 1) {
       bad.push(`the page is ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);

@@ -142,7 +142,11 @@ test_listing() {
         '[.certificates[].keyType] == ["SM2", "SM2"]'
     expect_json "…the owner's Chinese name intact" 200 \
         '[.certificates[].subject.commonName] == ["演示专用", "演示专用"]'
+    expect_json "…its electronic seals: the files that are seals, not the certificate beside them" \
+        200 ".seals == $DEMO_SKF_SEALS"
     req GET /v1/tokens
+    expect_json "a PIV token cannot hold seals: null" 200 \
+        '[.tokens[] | select(.edge == "PIV") | .seals] == [null, null]'
     expect_json "the PIV tokens say PUK unlock and certificate writes" 200 \
         '[.tokens[] | select(.edge == "PIV") | .capabilities.unlock] == [["puk"], ["puk"]]' \
         '[.tokens[] | select(.edge == "PIV") | .capabilities.certificateWrites] == [true, true]' \
@@ -242,12 +246,21 @@ test_hotplug() {
     req GET "/v1/tokens/$skf_id"
     expect_json "the key is gone: 404" 404 "$(problem TOKEN_NOT_FOUND)"
     : >"$ev.mark"
+    # a CA's tool writes two seals (under names that do not say so) and takes one away
+    "$vskf" put-file "$VSKF_DIR" "$DEMO_SKF_DEVICE" "$DEMO_SKF_APP" ES0003 \
+        "$work/skf/$DEMO_SKF_SEAL_FILE" >/dev/null
+    "$vskf" put-file "$VSKF_DIR" "$DEMO_SKF_DEVICE" "$DEMO_SKF_APP" gz_0004 \
+        "$work/skf/$DEMO_SKF_SEAL_FILE" >/dev/null
+    "$vskf" rm-file "$VSKF_DIR" "$DEMO_SKF_DEVICE" "$DEMO_SKF_APP" seal.2 >/dev/null
     "$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" >/dev/null
     check "vskf plug: token-inserted on /v1/events" \
         wait_for_text "$ev" 'event: token-inserted' "$EVENT_WAIT_S"
     check "…the same token id again" \
         test "$(grep -A1 '^event: token-inserted' "$ev" | grep -c "\"tokenId\":\"$skf_id\"")" -ge 1
     check "…and GET /v1/tokens/{id} answers again" wait_for_token "$skf_id"
+    req GET "/v1/tokens/$skf_id"
+    expect_json "…its seals read again: two added, one taken away" 200 \
+        ".seals == $((DEMO_SKF_SEALS + 1))"
     kill "$stream" 2>/dev/null
     wait "$stream" 2>/dev/null
 }

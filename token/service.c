@@ -151,6 +151,7 @@ struct token_snapshot *service_snapshot_new(void)
     s->refs = 1;
     s->certset->refs = 1;
     s->pin.tries_left = s->pin.tries_max = -1;
+    s->seals = TOKEN_SEALS_UNKNOWN;
     return s;
 }
 

@@ -16,6 +16,7 @@
 #ifndef UKEYD_TOKEN_TOKEN_H
 #define UKEYD_TOKEN_TOKEN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -132,6 +133,9 @@ struct token_cert {
                                               token's challenge (SKF vendor extension) */
 #define TOKEN_CAP_CERT_WRITE        0x08u  /* key generation and certificate writes (issue 9) */
 
+/* token_snapshot.seals when the token holds no seals (PIV) or they could not be counted. */
+#define TOKEN_SEALS_UNKNOWN         UINT_MAX
+
 /* One token as last read; immutable once published, reference counted. */
 struct token_snapshot {
     char *id;                 /* stable: "piv-<card GUID hex>", "piv-sn-<serial>", "skf-<serial>" */
@@ -146,6 +150,8 @@ struct token_snapshot {
     uint8_t atr[TOKEN_ATR_MAX];
     size_t atr_len;
     struct token_pin_info pin;   /* as read when the snapshot was taken */
+    unsigned seals;              /* electronic seals (电子印章) on it, as read when it was
+                                    plugged in; TOKEN_SEALS_UNKNOWN */
     struct token_cert *certs;    /* shared by the snapshots of one insertion; read-only */
     size_t n_certs;
     /* private */

@@ -198,16 +198,22 @@ json_t *render_certificates(const struct token_snapshot *s)
     return json_pack("{s:s, s:o}", "tokenId", s->id, "certificates", certificate_array(s));
 }
 
+/* null for a token that cannot hold seals, or whose seals could not be read */
+static json_t *render_seals(unsigned seals)
+{
+    return seals == TOKEN_SEALS_UNKNOWN ? json_null() : json_integer(seals);
+}
+
 json_t *render_token(const struct token_snapshot *s)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
                      "reader", s->reader ? s->reader : "", "edge", s->edge ? s->edge : "",
                      "manufacturer", json_string_or_null(s->manufacturer), "capabilities",
                      render_capabilities(s->caps), "model",
                      json_string_or_null(s->model), "serial", json_string_or_null(s->serial),
                      "version", json_string_or_null(s->version), "atr",
-                     hex_string(s->atr, s->atr_len), "pin", render_pin(&s->pin), "certificates",
-                     certificate_array(s));
+                     hex_string(s->atr, s->atr_len), "pin", render_pin(&s->pin), "seals",
+                     render_seals(s->seals), "certificates", certificate_array(s));
 }
 
 json_t *render_tokens(struct token_snapshot *const *list, size_t n)

@@ -3,8 +3,9 @@
  * tests/vskf/cli.c — `vskf`, the hands of the tests on the virtual SKF
  * devices: provision a device (its state file), plug it in and pull it out
  * (the library's SKF_WaitForDevEvent sees both), show what it holds without
- * its secrets, set the library's quirk profile, and compute the CA's answer
- * to a remote-unblock challenge. It uses no ukeyd code.
+ * its secrets, put a file into an application or take one out (as a CA's
+ * tool writes electronic seals), set the library's quirk profile, and
+ * compute the CA's answer to a remote-unblock challenge. It uses no ukeyd code.
  */
 #include "tests/vskf/vskf.h"
 
@@ -41,6 +42,7 @@ static void usage(void)
           "       [--sign-cert FILE --sign-key FILE] [--enc-cert FILE --enc-key FILE]\n"
           "  vskf plug DIR NAME | vskf unplug DIR NAME | vskf show DIR NAME\n"
           "  vskf check DIR NAME CONTAINER sign|enc\n"
+          "  vskf put-file DIR NAME APP FILE SOURCE | vskf rm-file DIR NAME APP FILE\n"
           "  vskf quirks DIR [QUIRK,...]        (no list: clear the profile)\n"
           "  vskf unblock-answer ADMIN-PIN NEW-PIN CHALLENGE-HEX\n",
           stderr);
@@ -536,6 +538,105 @@ static int cmd_check(const char *dir, const char *name, const char *container, c
     return rc;
 }
 
+/* --- files of an application ------------------------------------------------------------- */
+
+/* SOURCE's bytes, at most VSKF_FILE_SIZE_MAX; -1 with a message otherwise. */
+static int read_source(const char *path, struct vskf_bytes *out)
+{
+    static uint8_t buf[VSKF_FILE_SIZE_MAX + 1];
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (!f)
+        return fail("cannot open %s: %s", path, strerror(errno)), -1;
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n == 0 || n > VSKF_FILE_SIZE_MAX)
+        return fail("%s: 1..%d bytes, please", path, VSKF_FILE_SIZE_MAX), -1;
+    return vskf_bytes_set(out, buf, n) < 0 ? (fail("out of memory"), -1) : 0;
+}
+
+/* Adds FILE (readable by anyone, written with the user PIN, as the seals a CA
+ * writes) or replaces its content; removes it when `source` is NULL. The
+ * state file is changed under the device's lock, whether plugged or not. */
+static int cmd_file(const char *dir, const char *name, const char *app_name,
+                    const char *file, const char *source)
+{
+    struct vskf_state *st = calloc(1, sizeof *st);
+    struct vskf_bytes data = { 0 };
+    struct vskf_paths paths;
+    struct vskf_app *app;
+    struct vskf_file *f;
+    char err[ERR_MAX];
+    int fd = -1, rc = EXIT_FAILURE;
+
+    if (!st)
+        return fail("out of memory");
+    if (strlen(file) == 0 || strlen(file) > VSKF_FILE_NAME_MAX) {
+        fail("a file name is 1..%d bytes", VSKF_FILE_NAME_MAX);
+        goto out;
+    }
+    if (source && read_source(source, &data) < 0)
+        goto out;
+    if (vskf_paths_for(dir, name, &paths) < 0) {
+        fail("bad directory or device name \"%s\"", name);
+        goto out;
+    }
+    if ((fd = vskf_lock(paths.lock)) < 0) {
+        fail("cannot lock %s", paths.lock);
+        goto out;
+    }
+    if (vskf_state_load(paths.state, st, err, sizeof err) < 0) {
+        fail("%s", err);
+        goto out;
+    }
+    if (!(app = vskf_find_app(st, app_name))) {
+        fail("no application %s", app_name);
+        goto out;
+    }
+    f = vskf_find_file(app, file);
+    if (!source) {
+        if (!f) {
+            fail("no file %s in %s", file, app_name);
+            goto out;
+        }
+        vskf_bytes_free(&f->data);
+        *f = app->files[app->n_files - 1];
+        memset(&app->files[app->n_files - 1], 0, sizeof *f);
+        app->n_files--;
+    } else {
+        if (!f && app->n_files == VSKF_FILES_MAX) {
+            fail("%s holds %d files already", app_name, VSKF_FILES_MAX);
+            goto out;
+        }
+        if (!f) {
+            f = &app->files[app->n_files++];
+            memset(f, 0, sizeof *f);
+            snprintf(f->name, sizeof f->name, "%s", file);
+            f->read_rights = SECURE_ANYONE_ACCOUNT;
+            f->write_rights = SECURE_USER_ACCOUNT;
+        }
+        vskf_bytes_free(&f->data);
+        f->data = data;
+        data = (struct vskf_bytes){ 0 };
+        if (vskf_used_space(st) > st->total_space) {
+            fail("no room on %s for %s", name, file);
+            goto out;
+        }
+    }
+    if (vskf_state_save(paths.state, st, err, sizeof err) < 0) {
+        fail("%s", err);
+        goto out;
+    }
+    rc = EXIT_SUCCESS;
+out:
+    vskf_unlock(fd);
+    vskf_bytes_free(&data);
+    vskf_state_free(st);
+    free(st);
+    return rc;
+}
+
 /* --- quirks, unblock answers ------------------------------------------------------------------ */
 
 static int cmd_quirks(const char *dir, const char *list)
@@ -590,6 +691,10 @@ int main(int argc, char **argv)
         return cmd_show(argv[2], argv[3]);
     if (strcmp(cmd, "check") == 0 && argc == 6)
         return cmd_check(argv[2], argv[3], argv[4], argv[5]);
+    if (strcmp(cmd, "put-file") == 0 && argc == 7)
+        return cmd_file(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (strcmp(cmd, "rm-file") == 0 && argc == 6)
+        return cmd_file(argv[2], argv[3], argv[4], argv[5], NULL);
     if (strcmp(cmd, "quirks") == 0 && (argc == 3 || argc == 4))
         return cmd_quirks(argv[2], argc == 4 ? argv[3] : NULL);
     if (strcmp(cmd, "unblock-answer") == 0 && argc == 5)

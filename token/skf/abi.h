@@ -157,5 +157,9 @@ typedef skf_rv (*skf_fn_ecc_sign_data)(skf_handle con, const uint8_t *digest, sk
                                        uint8_t *signature_blob);
 typedef skf_rv (*skf_fn_import_certificate)(skf_handle con, skf_arg sign, const uint8_t *cert,
                                             skf_arg len);
+/* Files of an application (GM/T 0016-2012 7.4.4, 7.4.6): where electronic seals live. */
+typedef skf_rv (*skf_fn_enum_files)(skf_handle app, char *names, skf_slot *size);
+typedef skf_rv (*skf_fn_read_file)(skf_handle app, const char *name, skf_arg offset, skf_arg size,
+                                   uint8_t *out, skf_slot *out_len);
 
 #endif

@@ -492,6 +492,19 @@ static void do_export_public_key(struct request *r)
         answer_point(r->w, x, y);
 }
 
+static void do_file_heads(struct request *r)
+{
+    static struct skf_file_heads heads;   /* too big for the stack of a small helper */
+    uint32_t sar = SAR_OK;
+    skf_err e = want_names(r, true, false)
+                    ? skf_lib_file_heads(&lib, r->dev, r->app, &heads, &sar)
+                    : SKF_E_INVALID_ARG;
+
+    answer_status(r->w, e, sar);
+    for (size_t i = 0; e == SKF_OK && i < heads.n; i++)
+        skf_wire_bytes(r->w, SKF_TAG_FILE_HEAD, heads.head[i], heads.len[i]);
+}
+
 /* GEN_SIGN_KEY, SIGN_DIGEST, IMPORT_CERT */
 static void do_write_op(struct request *r, unsigned op)
 {
@@ -551,6 +564,7 @@ static void dispatch(struct request *r, unsigned op)
     case SKF_OP_GEN_SIGN_KEY:
     case SKF_OP_SIGN_DIGEST:
     case SKF_OP_IMPORT_CERT: do_write_op(r, op); break;
+    case SKF_OP_FILE_HEADS: do_file_heads(r); break;
     default: answer_status(r->w, SKF_E_INVALID_ARG, SAR_OK); break;
     }
 }

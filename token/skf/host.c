@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "token/skf/host.h"
+#include "token/skf/seal.h"
 #include "token/skf/wire.h"
 
 extern char **environ;
@@ -1119,4 +1120,32 @@ skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *ap
     if (!der || len == 0 || len > SKF_WIRE_BYTES_MAX)
         return SKF_E_INVALID_ARG;
     return write_call(h, dev, app, con, pin, &wc, tries_left);
+}
+
+skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *app,
+                             unsigned *seals)
+{
+    const struct skf_field *f;
+    size_t cursor = 0;
+    struct call c;
+    skf_err e;
+
+    *seals = 0;
+    if (!name_ok(dev) || !name_ok(app))
+        return SKF_E_INVALID_ARG;
+    if (!(skf_host_caps(h) & SKF_CAP_FILES))
+        return SKF_E_NOT_SUPPORTED;
+    if ((e = call_begin(&c, h, SKF_OP_FILE_HEADS)) != SKF_OK)
+        return e;
+    put_names(&c, dev, app, NULL);
+    if ((e = call_run(&c, h->o.read_ms)) == SKF_OK) {
+        while ((f = skf_frame_next(&h->resp, SKF_TAG_FILE_HEAD, &cursor)) && e == SKF_OK) {
+            if (f->len > SKF_FILE_HEAD_LEN)
+                e = SKF_E_MALFORMED;
+            else if (skf_seal_recognised(f->val, f->len))
+                (*seals)++;
+        }
+    }
+    call_end(&c);
+    return e;
 }

@@ -142,4 +142,10 @@ skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *ap
                              const char *con, const char *pin, bool sign, const uint8_t *der,
                              size_t len, uint32_t *tries_left);
 
+/* How many of the application's files are electronic seals (token/skf/seal.h),
+ * counting those that read without a PIN (SKF_OP_FILE_HEADS); SKF_E_NOT_SUPPORTED
+ * when the library cannot list or read files. Deadline: read_ms. */
+skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *app,
+                             unsigned *seals);
+
 #endif

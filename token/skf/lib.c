@@ -49,6 +49,9 @@ static const struct fn_entry fn_table[] = {
     FN(export_public_key, "SKF_ExportPublicKey", NULL, false),
     FN(ecc_sign_data, "SKF_ECCSignData", NULL, false),
     FN(import_certificate, "SKF_ImportCertificate", NULL, false),
+    /* files: without them a key's seals are not counted */
+    FN(enum_files, "SKF_EnumFiles", NULL, false),
+    FN(read_file, "SKF_ReadFile", NULL, false),
 };
 
 #define FN_COUNT (sizeof fn_table / sizeof fn_table[0])
@@ -108,6 +111,8 @@ skf_err skf_lib_open(struct skf_lib *lib, const char *path, char *why, size_t wh
     if (lib->fn.gen_ecc_key_pair && lib->fn.export_public_key && lib->fn.ecc_sign_data &&
         lib->fn.import_certificate)
         lib->caps |= SKF_CAP_CERT_WRITE;
+    if (lib->fn.enum_files && lib->fn.read_file)
+        lib->caps |= SKF_CAP_FILES;
     return SKF_OK;
 }
 
@@ -871,5 +876,57 @@ skf_err skf_lib_import_cert(struct skf_lib *lib, const char *dev, const char *ap
         e = note(sar, lib->fn.import_certificate(s.con, sign ? SKF_TRUE : SKF_FALSE, der, len));
     close_verified(&s, e);
     pthread_mutex_unlock(&lib->lock);
+    return e;
+}
+
+/* --- files ------------------------------------------------------------------ */
+
+static skf_rv call_enum_files(void *ctx, uint8_t *buf, skf_slot *len)
+{
+    struct handle_ctx *c = ctx;
+
+    return c->lib->fn.enum_files(c->h, (char *)buf, len);
+}
+
+/* One file's head into out; false when the library would not read it. A
+ * pulled device ends the whole operation (*e). */
+static bool read_head(struct skf_lib *lib, skf_handle app, const char *name,
+                      struct skf_file_heads *out, skf_err *e)
+{
+    uint8_t *head = out->head[out->n];
+    skf_slot got = SKF_FILE_HEAD_LEN;   /* some libraries read it as the buffer's size */
+    skf_rv rv = lib->fn.read_file(app, name, 0, SKF_FILE_HEAD_LEN, head, &got);
+
+    if (skf_err_from_sar(rv) == SKF_E_DEVICE_REMOVED) {
+        *e = SKF_E_DEVICE_REMOVED;
+        return false;
+    }
+    if (rv != SAR_OK || ulong_of(lib, got) > SKF_FILE_HEAD_LEN)
+        return false;
+    out->len[out->n++] = ulong_of(lib, got);
+    return true;
+}
+
+skf_err skf_lib_file_heads(struct skf_lib *lib, const char *dev, const char *app,
+                           struct skf_file_heads *out, uint32_t *sar)
+{
+    struct skf_names names = { 0 };
+    struct session s;
+    skf_err e;
+
+    memset(out, 0, sizeof *out);
+    if (!(lib->caps & SKF_CAP_FILES))
+        return SKF_E_NOT_SUPPORTED;
+    pthread_mutex_lock(&lib->lock);
+    if ((e = session_open(&s, lib, sar, dev, app, NULL)) == SKF_OK) {
+        struct handle_ctx c = { lib, s.app };
+
+        e = fetch_names(lib, call_enum_files, &c, &names, sar);
+    }
+    for (size_t i = 0; e == SKF_OK && i < names.n; i++)
+        read_head(lib, s.app, names.name[i], out, &e);
+    session_close(&s, e);
+    pthread_mutex_unlock(&lib->lock);
+    skf_names_free(&names);
     return e;
 }

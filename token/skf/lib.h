@@ -61,6 +61,8 @@ struct skf_lib {
         skf_fn_export_public_key export_public_key;
         skf_fn_ecc_sign_data ecc_sign_data;
         skf_fn_import_certificate import_certificate;
+        skf_fn_enum_files enum_files;
+        skf_fn_read_file read_file;
     } fn;
     /* the device kept connected between operations (not with global_device) */
     char kept_name[SKF_NAME_MAX + 1];
@@ -163,6 +165,19 @@ skf_err skf_lib_sign_digest(struct skf_lib *lib, const char *dev, const char *ap
 skf_err skf_lib_import_cert(struct skf_lib *lib, const char *dev, const char *app,
                             const char *con, const char *pin, bool sign, const uint8_t *der,
                             size_t len, uint32_t *tries_left, uint32_t *sar);
+
+/* The first bytes (up to SKF_FILE_HEAD_LEN) of each file of the application
+ * that reads without a PIN, in the library's order (SKF_CAP_FILES;
+ * SKF_E_NOT_SUPPORTED without). A file the library will not read (a PIN
+ * needed, shorter than asked and refused) is left out: no seal is that short. */
+struct skf_file_heads {
+    size_t n;
+    size_t len[SKF_NAMES_MAX];
+    uint8_t head[SKF_NAMES_MAX][SKF_FILE_HEAD_LEN];
+};
+
+skf_err skf_lib_file_heads(struct skf_lib *lib, const char *dev, const char *app,
+                           struct skf_file_heads *out, uint32_t *sar);
 
 /* Forgets the kept device connection (it was pulled). Takes lib->lock. */
 void skf_lib_forget_device(struct skf_lib *lib, const char *dev);

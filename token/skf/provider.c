@@ -398,6 +398,21 @@ static token_err fill_identity(struct token_snapshot *s, const struct skf_devinf
     return oom || !s->id || !s->reader || !s->version ? TOKEN_E_NO_MEMORY : TOKEN_OK;
 }
 
+/* The seals in the PIN application, or TOKEN_SEALS_UNKNOWN: a key whose files
+ * cannot be read is still a key to use. */
+static unsigned count_seals(struct skf_library *l, const char *dev, const char *app)
+{
+    unsigned seals;
+    skf_err e = skf_host_count_seals(l->host, dev, app, &seals);
+
+    if (e == SKF_OK)
+        return seals;
+    if (e != SKF_E_NOT_SUPPORTED)
+        lib_logf(l, LOG_INFO, NULL, "SKF library %s: the seals of device \"%s\" were not counted (%s)",
+                 l->path, dev, skf_err_name(e));
+    return TOKEN_SEALS_UNKNOWN;
+}
+
 /* Reads device `dev` into a snapshot; *app gets its PIN application. */
 static token_err read_device(struct skf_library *l, const char *dev, struct token_snapshot **out,
                              char **app)
@@ -432,6 +447,7 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
     service_summarize_certs(s->certs, s->n_certs);
     pin_info_to_snapshot(l, &pi, &s->pin);
     s->caps = library_caps(l);
+    s->seals = count_seals(l, dev, *app);
     *out = s;
     return TOKEN_OK;
 }

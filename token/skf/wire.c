@@ -52,6 +52,7 @@ static const struct tag_rule tag_rules[SKF_TAG__END] = {
     [SKF_TAG_EC_POINT] = { SKF_T_BYTES, false },
     [SKF_TAG_DIGEST] = { SKF_T_BYTES, false },
     [SKF_TAG_SIGNATURE] = { SKF_T_BYTES, false },
+    [SKF_TAG_FILE_HEAD] = { SKF_T_BYTES, true },
 };
 
 #define U32_LEN 4
@@ -99,6 +100,7 @@ const char *skf_wire_op_name(unsigned op)
         [SKF_OP_GEN_SIGN_KEY] = "GEN_SIGN_KEY",
         [SKF_OP_SIGN_DIGEST] = "SIGN_DIGEST",
         [SKF_OP_IMPORT_CERT] = "IMPORT_CERT",
+        [SKF_OP_FILE_HEADS] = "FILE_HEADS",
     };
 
     return op < SKF_OP__END && names[op] ? names[op] : "UNKNOWN";

@@ -59,6 +59,9 @@ enum skf_op {
     SKF_OP_GEN_SIGN_KEY = 18,          /* a new SM2 signing key pair in the container */
     SKF_OP_SIGN_DIGEST = 19,           /* SKF_ECCSignData with the container's signing key */
     SKF_OP_IMPORT_CERT = 20,           /* SKF_ImportCertificate, signing or encryption */
+    /* the first SKF_FILE_HEAD_LEN bytes of each file of the application that
+     * reads without a PIN (electronic seals are files); no PIN */
+    SKF_OP_FILE_HEADS = 21,
     SKF_OP__END
 };
 
@@ -112,6 +115,7 @@ enum skf_tag {
     SKF_TAG_EC_POINT = 40,     /* bytes an SM2 public key: X || Y, SKF_EC_COORD_LEN each */
     SKF_TAG_DIGEST = 41,       /* bytes e = SM3(Z || M), SKF_SM3_LEN */
     SKF_TAG_SIGNATURE = 42,    /* bytes r || s, SKF_EC_COORD_LEN each */
+    SKF_TAG_FILE_HEAD = 43,    /* bytes, repeatable: a file's first bytes, at most SKF_FILE_HEAD_LEN */
     SKF_TAG__END
 };
 
@@ -121,6 +125,12 @@ enum skf_tag {
 #define SKF_CAP_REMOTE_UNBLOCK       (1u << 2)   /* both functions of the extension */
 /* SKF_GenECCKeyPair, SKF_ECCSignData, SKF_ImportCertificate, SKF_ExportPublicKey */
 #define SKF_CAP_CERT_WRITE           (1u << 3)
+/* SKF_EnumFiles and SKF_ReadFile: the application's files can be read */
+#define SKF_CAP_FILES                (1u << 4)
+
+/* How much of each file SKF_OP_FILE_HEADS reads: enough for the DER headers
+ * that tell an electronic seal (token/skf/seal.h). */
+#define SKF_FILE_HEAD_LEN            32
 
 /* SM2 values as the protocol carries them: 256-bit coordinates and scalars,
  * big-endian without the blobs' left padding; an SM3 digest. */

@@ -198,6 +198,9 @@ export interface Token {
   version: string | null;
   atr: string;
   pin: PinState;
+  /** Electronic seals (电子印章) on an SKF key, read when it was plugged in;
+   * null for a token that cannot hold them (PIV) or whose library cannot read files. */
+  seals: number | null;
   certificates: Certificate[];
 }
 /** GET /v1/tokens */

@@ -48,6 +48,8 @@ export async function start(show: (text: string) => void): Promise<Token[]> {
     if (pin.isDefault === true) show("请先修改出厂默认 PIN 码");
     const unlock: UnlockMechanism[] = token.capabilities.unlock;
     if (token.edge === "SKF") show(`${token.manufacturer ?? ""} ${pin.triesMax ?? "?"} ${unlock.join(",")}`);
+    const seals: number | null = token.seals;
+    if (seals !== null) show(`电子钥匙内有 ${seals} 个电子印章`);
     for (const cert of token.certificates) {
       if (cert.decoded) show(`${cert.id} ${cert.subject?.commonName ?? ""} ${cert.daysLeft ?? ""}`);
       await ukeyd.certificateFile(token.id, cert.id, "der");

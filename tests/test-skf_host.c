@@ -273,6 +273,40 @@ static void test_reads(struct skf_host *h, const uint8_t *der, size_t der_len)
            pi.tries_left, pi.tries_max, pi.default_pin);
 }
 
+/* The seals among the application's files: counted by content, through
+ * the helper, as files come and go; none before any is written. */
+static void test_seals(struct skf_host *h)
+{
+    /* a GM/T 0031 SESeal's opening, SEQUENCE { SEQUENCE { SEQUENCE { "ES", 1, "v" } ... } ... },
+     * all a count reads */
+    static const uint8_t opening[] = { 0x30, 0x40, 0x30, 0x30, 0x30, 0x0a, 0x16, 0x02, 'E', 'S',
+                                       0x02, 0x01, 0x01, 0x16, 0x01, 'v' };
+    char seal[PATH_LEN], der[PATH_LEN];
+    unsigned seals = 99;
+    FILE *f;
+
+    TAP_EQ_STR(skf_err_name(skf_host_count_seals(h, DEV, APP, &seals)), "OK", "seals counted");
+    TAP_EQ_INT(seals, 0, "none on a fresh key");
+    snprintf(seal, sizeof seal, "%s/seal.der", work);
+    snprintf(der, sizeof der, "%s/sign.der", work);
+    if ((f = fopen(seal, "we"))) {
+        fwrite(opening, 1, sizeof opening, f);
+        fclose(f);
+    }
+    tap_ok(run("'%s' put-file '%s' %s %s ES01 '%s' && '%s' put-file '%s' %s %s ES02 '%s' && "
+               "'%s' put-file '%s' %s %s cert '%s'",
+               vskf_cli, devdir, DEV, APP, seal, vskf_cli, devdir, DEV, APP, seal,
+               vskf_cli, devdir, DEV, APP, der) == 0,
+           "two seals and a certificate written to the key");
+    TAP_EQ_STR(skf_err_name(skf_host_count_seals(h, DEV, APP, &seals)), "OK", "seals counted again");
+    TAP_EQ_INT(seals, 2, "two seals, the certificate not among them");
+    tap_ok(run("'%s' rm-file '%s' %s %s ES01", vskf_cli, devdir, DEV, APP) == 0, "a seal taken away");
+    skf_host_count_seals(h, DEV, APP, &seals);
+    TAP_EQ_INT(seals, 1, "one seal left");
+    TAP_EQ_STR(skf_err_name(skf_host_count_seals(h, DEV, "NO_APP", &seals)), "APP_NOT_FOUND",
+               "an unknown application");
+}
+
 static uint32_t user_tries(struct skf_host *h)
 {
     struct skf_pin_info pi = { 0 };
@@ -890,6 +924,7 @@ int main(void)
         if (TAP_EQ_STR(skf_err_name(start(faulty, NULL, true, 0, &h, why, sizeof why)), "OK",
                        "the helper starts over the virtual token")) {
             test_reads(h, der, der_len);
+            test_seals(h);
             test_pins(h);
             test_cert_writes(h, der, der_len);
             test_remote_unblock(h);

@@ -260,6 +260,40 @@ static void test_write_ops(void)
     tap_ok(strcmp(skf_wire_op_name(SKF_OP_IMPORT_CERT), "IMPORT_CERT") == 0, "ops have names");
 }
 
+/* FILE_HEADS: a request, and an answer of as many file heads as an
+ * application holds files, each kept apart and in order; a CERT may not repeat. */
+static void test_file_heads(void)
+{
+    static struct skf_frame f;
+    static const uint8_t heads[3][SKF_FILE_HEAD_LEN] = { { 0x30, 0x82 }, { 0x16, 0x02, 'E', 'S' }, { 1 } };
+    static const size_t lens[3] = { SKF_FILE_HEAD_LEN, 4, 1 };
+    const struct skf_field *fl;
+    struct skf_wire_out w;
+    size_t n, cursor = 0, i = 0;
+    bool intact = true;
+
+    n = request(SKF_OP_FILE_HEADS, 40);
+    tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK && f.op == SKF_OP_FILE_HEADS,
+           "a FILE_HEADS request parses");
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_RESPONSE, SKF_OP_FILE_HEADS, 40);
+    skf_wire_u32(&w, SKF_TAG_STATUS, 0);
+    for (size_t k = 0; k < 3; k++)
+        skf_wire_bytes(&w, SKF_TAG_FILE_HEAD, heads[k], lens[k]);
+    n = skf_wire_end(&w);
+    tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK, "an answer of three file heads parses");
+    while ((fl = skf_frame_next(&f, SKF_TAG_FILE_HEAD, &cursor))) {
+        intact = intact && i < 3 && fl->len == lens[i] && memcmp(fl->val, heads[i], lens[i]) == 0;
+        i++;
+    }
+    tap_ok(intact && i == 3, "…each head apart, in order, its bytes intact");
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_RESPONSE, SKF_OP_EXPORT_CERT, 41);
+    skf_wire_bytes(&w, SKF_TAG_CERT, heads[0], 2);
+    skf_wire_bytes(&w, SKF_TAG_CERT, heads[0], 2);
+    n = skf_wire_end(&w);
+    TAP_EQ_INT(skf_wire_parse(buf, n, &f), SKF_WIRE_E_DUPLICATE, "…while a CERT twice is refused");
+    tap_ok(strcmp(skf_wire_op_name(SKF_OP_FILE_HEADS), "FILE_HEADS") == 0, "FILE_HEADS has its name");
+}
+
 int main(void)
 {
     test_round_trip();
@@ -267,5 +301,6 @@ int main(void)
     test_encoder_limits();
     test_malformed();
     test_write_ops();
+    test_file_heads();
     return tap_done();
 }

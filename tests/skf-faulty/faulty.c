@@ -352,6 +352,12 @@ FORWARD(SKF_ECCSignData, (void *con, const uint8_t *digest, arg_t len, uint8_t *
 FORWARD(SKF_ImportCertificate, (void *con, arg_t sign, const uint8_t *cert, arg_t len),
         (con, sign, cert, len), (void *, arg_t, const uint8_t *, arg_t))
 
+/* files: where electronic seals live */
+FORWARD(SKF_EnumFiles, (void *app, char *names, void *size), (app, names, size),
+        (void *, char *, void *))
+FORWARD(SKF_ReadFile, (void *app, const char *name, arg_t offset, arg_t size, uint8_t *out, void *len),
+        (app, name, offset, size, out, len), (void *, const char *, arg_t, arg_t, uint8_t *, void *))
+
 #ifndef FAULTY_WITHOUT_REMOTE_UNBLOCK
 FORWARD(SKF_GenRemoteUnblockRequest, (void *app, uint8_t *random, arg_t len), (app, random, len),
         (void *, uint8_t *, arg_t))

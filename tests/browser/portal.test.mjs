@@ -431,7 +431,11 @@ walk("forgotten phone: upload, review, unlock code, new PIN", async () => {
   await page.locator("#unlock-kind").selectOption("id-copy");
   // A tiny PNG: the CA keeps it for the support desk.
   const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  // The file control in the page's words, whatever the browser's language.
+  assert.equal(await text("#unlock-upload-form .file-choose"), "选择文件");
+  assert.equal(await text("#unlock-upload-form .file-name"), "未选择文件");
   await page.locator("#unlock-file").setInputFiles({ name: "id-copy.png", mimeType: "image/png", buffer: png });
+  assert.equal(await text("#unlock-upload-form .file-name"), "id-copy.png");
   await page.locator("#unlock-upload").click();
   const pending = await visible("#review-state[data-review=pending]");
   assert.match(await pending.textContent(), /等待人工审核/);

@@ -178,6 +178,17 @@ function caErrorBox(err) {
   return box;
 }
 
+// A file input in the page's words (选择文件, 未选择文件), not in the
+// browser's own ("Choose File" in an English build).
+function fileField(input) {
+  const chosen = () => input.files?.[0]?.name ?? t("file.none");
+  const name = el("span", { class: "file-name" }, chosen());
+  input.classList.add("file-input");
+  input.addEventListener("change", () => { name.textContent = chosen(); });
+  return el("span", { class: "file-pick" }, input,
+    el("button", { type: "button", class: "file-choose", onclick: () => input.click() }, t("file.choose")), name);
+}
+
 function okBox(text) {
   return el("div", { class: "msg ok", role: "status" }, text);
 }
@@ -604,6 +615,14 @@ function defaultPinNudge(token) {
     ? warnBox(t("pin.defaultWarning")) : null;
 }
 
+// The electronic seals (电子印章) on an SKF key, as a CA's assistant says
+// them; nothing for a token that cannot hold any (seals is null).
+function sealCount(token) {
+  if (typeof token.seals !== "number") return null;
+  return el("p", { class: "seals", "data-seals": token.seals },
+    t(token.seals === 1 ? "token.seals1" : "token.seals", { n: token.seals }));
+}
+
 function renderCerts() {
   const panel = $("#panel-certs");
   if (state.conn !== "ok") {
@@ -623,6 +642,7 @@ function renderCerts() {
         row(t(token.edge === "SKF" ? "token.device" : "token.reader"), token.reader),
         row(t("token.serial"), token.serial ?? "—"),
         row(t("token.pin"), pinSummary(token))),
+      sealCount(token),
       defaultPinNudge(token)),
     token.certificates?.length
       ? el("div", { class: "certs" }, token.certificates.map((c) => certCard(token, c)))
@@ -1250,7 +1270,7 @@ function uploadForm(s) {
       });
     } },
   el("label", {}, el("span", {}, t("unlock.upload.kind")), kind),
-  el("label", {}, el("span", {}, t("unlock.upload.file")), file),
+  el("label", {}, el("span", {}, t("unlock.upload.file")), fileField(file)),
   el("button", { type: "submit", id: "unlock-upload", class: "primary" }, t("unlock.upload.submit")));
   return form;
 }
@@ -1516,7 +1536,7 @@ function renderAll() {
 // with this page's helpers.
 const certPages = createCertPages({
   api, ca, state, el, $, $$, t, show, errorBox, okBox, warnBox, withBusy, pinOperation, policyText,
-  localDay, localTime, money, certLabel, slotLabel,
+  localDay, localTime, money, certLabel, slotLabel, fileField,
   afterPinOperation, refreshPinAfterError, selectTab, onTokenChange,
   refreshTokens: () => scheduleRefresh(),
 });

@@ -343,7 +343,7 @@ export function createCertPages(ctx) {
     file.addEventListener("change", () => { dr.file = file.files?.[0] ?? null; });
     return [el("h3", { class: "sub" }, t("certop.materials")),
       el("label", {}, el("span", {}, t("unlock.upload.kind")), sel),
-      el("label", {}, el("span", {}, t("unlock.upload.file")), file)];
+      el("label", {}, el("span", {}, t("unlock.upload.file")), ctx.fileField(file))];
   }
 
   function detailsFor(kind, token, cert) {

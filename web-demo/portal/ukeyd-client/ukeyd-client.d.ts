@@ -277,6 +277,16 @@ export interface CertAction {
   needsPin: boolean;
   interrupted: boolean;
   expectedSerial: string | null;
+  /** Every certificate the action re-issues, its own first: a change on a
+   * token with a signing and an encryption certificate lists both (a pair,
+   * carried out as one). */
+  certificates: CertActionCertificate[];
+}
+export interface CertActionCertificate {
+  slot: string;
+  /** 签名证书 or 加密证书. */
+  role: "signing" | "encryption";
+  oldSerial: string | null;
 }
 /** GET /v1/tokens/{id}/cert-actions */
 export interface CertActionList {
@@ -291,6 +301,8 @@ export interface CertActionResult {
   state: "done" | "written";
   serial: string;
   certificate: Certificate | null;
+  /** Every slot written, the action's own first (a pair's two). */
+  certificates: { slot: string; serial: string; certificate: Certificate | null }[];
 }
 
 export type EnvironmentState = "ok" | "warn" | "fail";

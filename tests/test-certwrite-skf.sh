@@ -17,8 +17,9 @@
 #   - a renewal with a new SM2 key (证书延期): a new key in the container,
 #     the certificate for it, checked the same way; again with a library
 #     that numbers SM2 0x00020200;
-#   - a change of the encryption certificate (the container's encryption key
-#     kept); a renewal of it is not filed by the reference CA;
+#   - a reinstall (证书重装), the key kept; a change of the encryption
+#     certificate (the container's encryption key kept); a renewal of it is
+#     not filed by the reference CA;
 #   - ukeyd SIGKILLed after the key was made, after the request was signed
 #     and after the import; the key pulled while ukeyd is down; the helper
 #     killed before the user carries the action out again, and dying inside
@@ -244,6 +245,14 @@ carry_out "{\"pin\":\"$PIN\"}"
 expect_json "a change of the encryption certificate" 200 '.state == "done"' ".slot == \"$ENC\""
 check "…the container's encryption certificate is new, for its key" \
     bash -c "s=\$1; [ \"\$s\" != '$old_enc' ] && [ \"\$s\" = '$(field .serial | sed 's/^0*//')' ]" _ "$(vskf_serial enc)"
+
+# A reinstall (证书重装) of the signing certificate: written again, its key kept.
+key_now=$(public_key_of "$SIGN")
+file_approved reinstall "$SIGN"
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "a reinstall of the signing certificate" 200 '.state == "done"' ".slot == \"$SIGN\""
+check "…the container holds it, for its key" test "$(vskf_serial sign)" = "$(field .serial | sed 's/^0*//')"
+check "…the key kept" test "$(public_key_of "$SIGN")" = "$key_now"
 
 answer=$(ca_post /portal/api/cert-requests "$(jq -nc --arg t "$tok" --arg s "$ENC" \
     --arg c "$(serial_of "$ENC")" '{tokenId:$t, kind:"renewal", slot:$s, certSerial:$c}')")

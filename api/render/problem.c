@@ -91,7 +91,7 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "The PIN is incorrect; {tries} tries left." } } },
     [API_PIN_BLOCKED] = { "PIN_BLOCKED", MHD_HTTP_LOCKED, {
         [LANG_ZH_CN] = { "密码已锁定", "密码已被锁定，请通过“找回密码”解锁后再使用。", NULL },
-        [LANG_EN] = { "PIN blocked", "The PIN is blocked; the token must be unlocked first.",
+        [LANG_EN] = { "PIN blocked", "The PIN is blocked; the USB key must be unlocked first.",
                       NULL } } },
     [API_PIN_LAST_TRY] = { "PIN_LAST_TRY", MHD_HTTP_PRECONDITION_REQUIRED, {
         [LANG_ZH_CN] = { "仅剩最后一次机会",
@@ -103,8 +103,8 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_ZH_CN] = { "密码不符合规则", "密码不符合该电子钥匙的长度或字符要求。",
                          "“{field}”不符合该电子钥匙的密码规则：长度 {min}–{max} 位，{charset}。" },
         [LANG_EN] = { "PIN does not meet the rules",
-                      "The PIN does not meet the token's length or character rules.",
-                      "\"{field}\" does not meet the token's PIN rules: {min} to {max} "
+                      "The PIN does not meet the USB key's length or character rules.",
+                      "\"{field}\" does not meet the USB key's PIN rules: {min} to {max} "
                       "characters, {charset}." } } },
     [API_PIN_SAME_AS_OLD] = { "PIN_SAME_AS_OLD", MHD_HTTP_UNPROCESSABLE_CONTENT, {
         [LANG_ZH_CN] = { "新密码与原密码相同", "新密码不能与原密码相同，请另设一个。", NULL },
@@ -129,34 +129,34 @@ static const struct code_info codes[API_CODE__COUNT] = {
                          "这个电子钥匙的 PUK 码只剩最后一次尝试机会，ukeyd 不会冒险使用它。"
                          "请联系证书颁发机构。", NULL },
         [LANG_EN] = { "Last PUK try",
-                      "The USB token's PUK has one try left, which ukeyd never risks; please "
+                      "The USB key's PUK has one try left, which ukeyd never risks; please "
                       "contact the certificate authority.", NULL } } },
     [API_TOKEN_NOT_FOUND] = { "TOKEN_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "找不到电子钥匙", "没有找到这个电子钥匙，请确认已插好。", NULL },
-        [LANG_EN] = { "Token not found",
-                      "No USB token with this id is present; check that it is plugged in.",
+        [LANG_EN] = { "USB key not found",
+                      "No USB key with this id is present; check that it is plugged in.",
                       NULL } } },
     [API_TOKEN_REMOVED] = { "TOKEN_REMOVED", MHD_HTTP_CONFLICT, {
         [LANG_ZH_CN] = { "电子钥匙已拔出", "操作过程中电子钥匙被拔出，请重新插入后再试。", NULL },
-        [LANG_EN] = { "Token removed",
-                      "The USB token was removed during the operation; plug it in and try "
+        [LANG_EN] = { "USB key removed",
+                      "The USB key was removed during the operation; plug it in and try "
                       "again.", NULL } } },
     [API_TOKEN_BUSY] = { "TOKEN_BUSY", MHD_HTTP_CONFLICT, {
         [LANG_ZH_CN] = { "电子钥匙忙", "另一个程序正在独占使用这个电子钥匙，请稍后再试。", NULL },
-        [LANG_EN] = { "Token busy",
-                      "Another program is using the USB token exclusively; try again later.",
+        [LANG_EN] = { "USB key busy",
+                      "Another program is using the USB key exclusively; try again later.",
                       NULL } } },
     [API_CERTIFICATE_NOT_FOUND] = { "CERTIFICATE_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "找不到证书", "电子钥匙中没有这张证书。", NULL },
-        [LANG_EN] = { "Certificate not found", "The token holds no certificate in this slot.",
+        [LANG_EN] = { "Certificate not found", "The USB key holds no certificate in this slot.",
                       NULL } } },
     [API_CARD_UNSUPPORTED] = { "CARD_UNSUPPORTED", MHD_HTTP_UNPROCESSABLE_CONTENT, {
         [LANG_ZH_CN] = { "不支持的电子钥匙", "无法识别这个电子钥匙的类型。", NULL },
-        [LANG_EN] = { "Unsupported token", "This kind of USB token is not supported.",
+        [LANG_EN] = { "Unsupported USB key", "This kind of USB key is not supported.",
                       NULL } } },
     [API_CARD_ERROR] = { "CARD_ERROR", MHD_HTTP_BAD_GATEWAY, {
         [LANG_ZH_CN] = { "电子钥匙响应异常", "电子钥匙返回了意外的响应或数据。", NULL },
-        [LANG_EN] = { "Token error", "The USB token answered with an unexpected status or data.",
+        [LANG_EN] = { "USB key error", "The USB key answered with an unexpected status or data.",
                       NULL } } },
     [API_PCSC_UNAVAILABLE] = { "PCSC_UNAVAILABLE", MHD_HTTP_SERVICE_UNAVAILABLE, {
         [LANG_ZH_CN] = { "智能卡服务不可用", "无法连接 pcscd 智能卡服务，请检查该服务是否运行。",
@@ -166,7 +166,7 @@ static const struct code_info codes[API_CODE__COUNT] = {
                       "running.", NULL } } },
     [API_TIMEOUT] = { "TIMEOUT", MHD_HTTP_GATEWAY_TIMEOUT, {
         [LANG_ZH_CN] = { "电子钥匙超时", "电子钥匙没有及时响应。", NULL },
-        [LANG_EN] = { "Token timeout", "The USB token did not answer in time.", NULL } } },
+        [LANG_EN] = { "USB key timeout", "The USB key did not answer in time.", NULL } } },
     [API_UNLOCK_NOT_CONFIGURED] = { "UNLOCK_NOT_CONFIGURED", MHD_HTTP_SERVICE_UNAVAILABLE, {
         [LANG_ZH_CN] = { "在线解锁未开通",
                          "本机没有配置证书颁发机构的解锁服务（ca-service-url），请联系管理员。",
@@ -198,17 +198,17 @@ static const struct code_info codes[API_CODE__COUNT] = {
         [LANG_ZH_CN] = { "证书颁发机构没有此电子钥匙的记录",
                          "证书颁发机构的解锁服务没有这个电子钥匙或其证书的记录，"
                          "请联系证书颁发机构。", NULL },
-        [LANG_EN] = { "Token unknown to the CA",
-                      "The CA's unlock service has no record of this USB token or its "
+        [LANG_EN] = { "USB key unknown to the CA",
+                      "The CA's unlock service has no record of this USB key or its "
                       "certificate; contact the CA.", NULL } } },
     [API_UNLOCK_RECORD_MISMATCH] = { "UNLOCK_RECORD_MISMATCH", MHD_HTTP_CONFLICT, {
         [LANG_ZH_CN] = { "证书颁发机构的记录与电子钥匙不符",
                          "证书颁发机构对这个电子钥匙的记录与实际不符，无法在线解锁；"
                          "已通知证书颁发机构，请联系其客服处理。电子钥匙没有被锁死。", NULL },
-        [LANG_EN] = { "The CA's record does not match the token",
-                      "The CA's record of this USB token does not match the token, so it "
+        [LANG_EN] = { "The CA's record does not match the USB key",
+                      "The CA's record of this USB key does not match what is on it, so it "
                       "cannot be unlocked online. The CA has been told; please contact it. "
-                      "The token is not blocked.", NULL } } },
+                      "The USB key is not blocked.", NULL } } },
     [API_PAYMENT_REQUIRED] = { "PAYMENT_REQUIRED", MHD_HTTP_PAYMENT_REQUIRED, {
         [LANG_ZH_CN] = { "请先支付解锁费用", "本次解锁需要付费，请先在支付页面完成支付。", NULL },
         [LANG_EN] = { "Payment required",
@@ -247,15 +247,15 @@ static const struct code_info codes[API_CODE__COUNT] = {
                          "请检查网络后重试。电子钥匙上的证书没有改变。", NULL },
         [LANG_EN] = { "Certificate service unavailable",
                       "The CA's certificate service cannot be reached, is not configured "
-                      "(ca-service-url) or gave no usable answer; the token's certificate is "
-                      "unchanged. Check the network and try again.", NULL } } },
+                      "(ca-service-url) or gave no usable answer; the certificate on the USB "
+                      "key is unchanged. Check the network and try again.", NULL } } },
     [API_CERT_ACTION_NOT_FOUND] = { "CERT_ACTION_NOT_FOUND", MHD_HTTP_NOT_FOUND, {
         [LANG_ZH_CN] = { "没有可执行的证书业务",
                          "证书颁发机构没有这个电子钥匙的这笔已批准的证书业务（可能尚未付费、尚在审核、"
                          "已被驳回或已经完成）。", NULL },
         [LANG_EN] = { "No such certificate action",
                       "The CA has no approved certificate action with this number for this "
-                      "token (it may be unpaid, under review, rejected or already done).",
+                      "USB key (it may be unpaid, under review, rejected or already done).",
                       NULL } } },
     [API_CERT_ACTION_NOT_READY] = { "CERT_ACTION_NOT_READY", MHD_HTTP_CONFLICT, {
         [LANG_ZH_CN] = { "证书业务当前不能执行", "证书颁发机构表示这笔业务当前不能执行。",
@@ -270,7 +270,8 @@ static const struct code_info codes[API_CODE__COUNT] = {
                          "或其公钥不是电子钥匙中的密钥；证书没有写入电子钥匙。", NULL },
         [LANG_EN] = { "Certificate rejected",
                       "The certificate the CA issued does not chain to the roots configured "
-                      "here (ca-roots), or its key is not the token's; nothing was written.",
+                      "here (ca-roots), or its public key is not the USB key's; nothing was "
+                      "written.",
                       NULL } } },
     [API_MANAGEMENT_AUTH_FAILED] = { "MANAGEMENT_AUTH_FAILED", MHD_HTTP_BAD_GATEWAY, {
         [LANG_ZH_CN] = { "电子钥匙管理认证失败",
@@ -278,24 +279,24 @@ static const struct code_info codes[API_CODE__COUNT] = {
                          "请联系证书颁发机构。",
                          NULL },
         [LANG_EN] = { "Management authentication failed",
-                      "The token refused the CA's management key authentication; nothing was "
+                      "The USB key refused the CA's management key authentication; nothing was "
                       "written. Contact the CA.", NULL } } },
     [API_TOKEN_WRITE_FAILED] = { "TOKEN_WRITE_FAILED", MHD_HTTP_INTERNAL_SERVER_ERROR, {
         [LANG_ZH_CN] = { "写入电子钥匙失败",
                          "证书写入后读回的内容不一致。请保持电子钥匙插好并重试这笔业务。", NULL },
-        [LANG_EN] = { "Write to the token failed",
-                      "The certificate did not read back as written. Keep the token plugged "
+        [LANG_EN] = { "Write to the USB key failed",
+                      "The certificate did not read back as written. Keep the USB key plugged "
                       "in and carry out the action again.", NULL } } },
     [API_TOKEN_FULL] = { "TOKEN_FULL", MHD_HTTP_INSUFFICIENT_STORAGE, {
         [LANG_ZH_CN] = { "电子钥匙空间不足", "电子钥匙没有足够的空间存放这张证书。", NULL },
-        [LANG_EN] = { "Token full", "The token has no room for this certificate.", NULL } } },
+        [LANG_EN] = { "USB key full", "The USB key has no room for this certificate.", NULL } } },
     [API_OPERATION_NOT_SUPPORTED] = { "OPERATION_NOT_SUPPORTED", MHD_HTTP_CONFLICT, {
         [LANG_ZH_CN] = { "电子钥匙不支持此操作",
                          "这个电子钥匙不支持所需的操作（例如在电子钥匙内生成该类型的密钥"
                          "或移动密钥）。", NULL },
-        [LANG_EN] = { "Not supported by this token",
-                      "This token lacks an operation the action needs (e.g. generating this "
-                      "kind of key, or moving a key).", NULL } } },
+        [LANG_EN] = { "Not supported by this USB key",
+                      "This USB key lacks an operation the action needs (e.g. generating this "
+                      "kind of key pair, or moving a key pair).", NULL } } },
     [API_CERT_ROOTS_NOT_CONFIGURED] = { "CERT_ROOTS_NOT_CONFIGURED",
                                         MHD_HTTP_SERVICE_UNAVAILABLE, {
         [LANG_ZH_CN] = { "未配置根证书",

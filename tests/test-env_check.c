@@ -17,7 +17,12 @@
 
 #define NOW        1800000000L
 #define DAY        86400L
-#define EXPIRED_DATE "2027-01-13"     /* NOW less two days, the date ukeyd prints (UTC) */
+#define HOUR       3600L
+/* Dates are told in the machine's local time with its offset: in Beijing, a
+ * certificate that ended at 2027-01-13 16:00 UTC ended on the 14th. */
+#define USER_TZ      "Asia/Shanghai"
+#define EXPIRED_AT   (NOW - 2 * DAY + 8 * HOUR)
+#define EXPIRED_TEXT "2027-01-14 00:00 +08:00"
 #define PATH_TEXT  512
 
 /* --- words ---------------------------------------------------------------- */
@@ -38,7 +43,8 @@ static void test_every_message_has_words(void)
 
 /* The headings a user reads speak of 智能卡服务, 读卡器, 电子钥匙: the names
  * pcscd, systemd and CCID stay in the findings support staff read, and the
- * key and its secret have one word each (电子钥匙, 密码). */
+ * key and its secret have one word each: 电子钥匙 and 密码, and in English the
+ * portal's (web-demo/portal/i18n.js) USB key and PIN. */
 static void test_headings_for_users(void)
 {
     static const enum env_msg titles[] = {
@@ -48,6 +54,9 @@ static void test_headings_for_users(void)
     };
     static const char *const internals[] = { "pcscd", "systemd", "CCID", "PC/SC" };
     static const char *const other_words[] = { "令牌", "USB Key", "PIN", "槽位" };
+    /* " token": the {tokens} placeholder is no word a user reads. */
+    static const char *const en_other_words[] = { " token", "Token", "USB Key", "password",
+                                                  "the key " };
     int named = 0, foreign = 0;
 
     for (size_t t = 0; t < sizeof titles / sizeof titles[0]; t++)
@@ -69,6 +78,15 @@ static void test_headings_for_users(void)
                 foreign++;
             }
     TAP_EQ_INT(foreign, 0, "the Chinese words say 电子钥匙 and 密码, no other word for them");
+    foreign = 0;
+    for (int m = ENV_MSG_NONE + 1; m < ENV_MSG__COUNT; m++)
+        for (size_t i = 0; i < sizeof en_other_words / sizeof en_other_words[0]; i++)
+            if (strstr(env_text_template((enum env_msg)m, LANG_EN), en_other_words[i])) {
+                tap_diag("\"%s\" says %s", env_text_template((enum env_msg)m, LANG_EN),
+                         en_other_words[i]);
+                foreign++;
+            }
+    TAP_EQ_INT(foreign, 0, "the English words are the portal's: USB key and PIN, never token");
 }
 
 static void test_render(void)
@@ -222,16 +240,16 @@ static void test_tokens(void)
     TAP_EQ_STR(text, "USB key Test token (serial 42)", "title names model and serial");
     free(text);
 
-    make_cert(1, "9c", NOW - 400 * DAY, NOW - 2 * DAY);
+    make_cert(1, "9c", NOW - 400 * DAY, EXPIRED_AT);
     c = judge(&r, &s);
     TAP_EQ_INT(c->state, ENV_FAIL, "an expired certificate: fail");
     tap_ok(has_problem(c, "certificate-expired"), "problem certificate-expired listed");
     text = env_text_render(&c->found, LANG_EN);
-    TAP_EQ_STR(text, "The signing certificate expired on " EXPIRED_DATE,
-               "names the certificate for what it does, not its slot");
+    TAP_EQ_STR(text, "The signing certificate expired on " EXPIRED_TEXT,
+               "names the certificate for what it does, not its slot, and the local time");
     free(text);
     text = env_text_render(&c->found, LANG_ZH_CN);
-    TAP_EQ_STR(text, "签名证书已于 " EXPIRED_DATE " 过期", "…in Chinese as the assistant does");
+    TAP_EQ_STR(text, "签名证书已于 " EXPIRED_TEXT " 过期", "…in Chinese as the assistant does");
     free(text);
 
     make_cert(1, "9c", NOW - 400 * DAY, NOW + 10 * DAY);
@@ -404,6 +422,8 @@ static void test_browser(void)
 
 int main(void)
 {
+    setenv("TZ", USER_TZ, 1);
+    tzset();
     test_every_message_has_words();
     test_headings_for_users();
     test_render();

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests api/env/env_clock.c: the skew against a server's Date (whole seconds,
  * measured around a round trip), its classification at the 60 s / 300 s
- * limits, the clock.skew check in each situation, and where the NTP answer
- * comes from: the kernel when adjtimex answers, else timedated — here only
- * without a bus; tests/test-env_systemd.c asks a fake timedated. */
+ * limits, the clock.skew check in each situation and the local time it
+ * tells, and where the NTP answer comes from: the kernel when adjtimex
+ * answers, else timedated — here only without a bus; tests/test-env_systemd.c asks a fake timedated. */
 #include <stdlib.h>
 #include <sys/timex.h>
 
@@ -103,6 +103,47 @@ static void test_check(void)
     env_report_free(&r);
 }
 
+/* A user reads the time as the clock on the wall shows it, with the offset
+ * rather than a zone's name ("Etc/UTC" says nothing to most); details keep
+ * the exact values. T0 is 2023-11-14 22:13:20 UTC: the next day in Beijing. */
+static void test_local_time_words(void)
+{
+    struct env_report r = { 0 };
+    const struct env_clock_reference ref = { .configured = true, .have_date = true, .skew_s = 3 };
+    char shown[ENV_CLOCK_TEXT_MAX];
+    char *text;
+
+    setenv("TZ", "Asia/Shanghai", 1);
+    tzset();
+    env_clock_text(T0, shown, sizeof shown);
+    TAP_EQ_STR(shown, "2023-11-15 06:13 +08:00", "a time is shown in local time with its offset");
+    env_clock_check(&r, T0, &ref);
+    text = found(r.checks[0], LANG_EN);
+    TAP_EQ_STR(text, "Local time 2023-11-15 06:13 +08:00, 3 s from the CA service's clock",
+               "the clock check says the local time and offset (en)");
+    free(text);
+    text = found(r.checks[0], LANG_ZH_CN);
+    TAP_EQ_STR(text, "本机时间 2023-11-15 06:13 +08:00，与 CA 服务的时间相差 3 秒",
+               "the clock check says the local time and offset (zh-CN)");
+    free(text);
+    TAP_EQ_STR(json_string_value(json_object_get(r.checks[0]->details, "localTime")) ?: "(null)",
+               "2023-11-15T06:13:20+08:00", "details.localTime stays RFC 3339");
+    TAP_EQ_INT(json_integer_value(json_object_get(r.checks[0]->details, "utcOffsetMinutes")), 480,
+               "details.utcOffsetMinutes");
+    env_report_free(&r);
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    env_clock_check(&r, T0, &ref);
+    text = found(r.checks[0], LANG_EN);
+    TAP_EQ_STR(text, "Local time 2023-11-14 22:13 +00:00, 3 s from the CA service's clock",
+               "on a UTC machine: the offset +00:00, no zone name");
+    free(text);
+    env_report_free(&r);
+    unsetenv("TZ");
+    tzset();
+}
+
 static void test_ntp(void)
 {
     struct env_clock_ntp ntp;
@@ -127,6 +168,7 @@ int main(void)
     test_skew();
     test_classify();
     test_check();
+    test_local_time_words();
     test_ntp();
     return tap_done();
 }

@@ -35,6 +35,7 @@ readonly SKEW_FAIL_S=400          # beyond the 300 s failure limit
 readonly SKEW_WARN_S=120          # between the 60 s and 300 s limits
 readonly SKEW_OK_S=2              # what a round trip on loopback can show
 readonly EXPIRING_DAYS=10
+readonly USER_TZ=Asia/Shanghai     # ukeyd runs in it: users read +08:00, JSON stays UTC
 readonly EXPIRED_SERIAL=10000099
 readonly PIN=123456
 readonly PUK=12345678
@@ -208,7 +209,7 @@ reload() {
 }
 configure() { write_config "$@" && reload; }
 
-start_daemon() { start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/ukeyd.conf"; }
+start_daemon() { start_ukeyd "$work/ukeyd.log" env TZ="$USER_TZ" "$ukeyd" --config "$work/ukeyd.conf"; }
 
 write_config "http://127.0.0.1:$ca_port" "pcscd-restart-command=$hook"
 start_daemon || { tail -n 20 "$work/ukeyd.log" | sed 's/^/# /'; skip_all "ukeyd did not start"; }
@@ -279,6 +280,10 @@ test_all_ok() {
     check "clock: ntpSynchronized and ntpSource, both null or neither ($(field_of clock.skew 'details.ntpSource'))" \
         test "$(field_of clock.skew 'details | has("ntpSynchronized") and has("ntpSource") and
             ((.ntpSynchronized == null) == (.ntpSource == null))')" = true
+    check "clock: found tells the local time with its offset, no zone name ($(field_of clock.skew found))" \
+        grep -qE '^Local time [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} \+08:00, ' <<<"$(field_of clock.skew found)"
+    check "... while details.localTime is RFC 3339 and checkedAt UTC" \
+        test "$(field_of clock.skew 'details.localTime | test("T[0-9:]{8}[+]08:00$")'):$(jqr '.checkedAt | test("T[0-9:]{8}Z$")')" = true:true
     check "pcsc.readers names the rig's readers" \
         grep -qF "$RIG_READER_0" <<<"$(field_of pcsc.readers found)"
     if [ "$(field_of pcsc.systemd details.systemd)" = false ]; then
@@ -322,6 +327,8 @@ test_expired_certificate() {
         test "$(field_of "$id" 'details.problems | join(",")')" = "certificate-expired,certificate-expiring"
     check "... found names the certificate for what it does, not slot 9a" \
         grep -qF "The authentication certificate expired" <<<"$(field_of "$id" found)"
+    check "... on a local date and time with the offset ($(field_of "$id" found))" \
+        grep -qE 'expired on [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} \+08:00$' <<<"$(field_of "$id" found)"
     check "... the hint is to renew" grep -qi "renew" <<<"$(field_of "$id" hint)"
     check "... 9c expires in ${EXPIRING_DAYS} days or less" \
         test "$(field_of "$id" 'details.certificates[] | select(.slot == "9c") | .daysLeft')" -le "$EXPIRING_DAYS"

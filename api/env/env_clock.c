@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api/env/env_clock.c — clock skew against the CA service, its classification,
- * the time zone's name, whether NTP keeps the clock synchronised (the
- * kernel's word, else timedated's), and the clock.skew check.
+ * the time zone's name, times written for users (local, with the offset),
+ * whether NTP keeps the clock synchronised (the kernel's word, else
+ * timedated's), and the clock.skew check.
  */
 #include "api/env/env_clock.h"
 
@@ -97,6 +98,16 @@ void env_clock_zone(time_t now, char *buf, size_t size)
         snprintf(buf, size, "UTC");
 }
 
+/* strftime's %z gives +0800 at the end of `buf` (`n` long); RFC 3339 and
+ * people write +08:00. */
+static void colon_in_offset(char *buf, size_t n, size_t size)
+{
+    if (n >= OFFSET_DIGITS && n + 2 <= size) {
+        memmove(buf + n - 1, buf + n - 2, 3);
+        buf[n - 2] = ':';
+    }
+}
+
 /* "2026-11-21T14:20:13+08:00" */
 static void iso_local(time_t now, char *buf, size_t size)
 {
@@ -107,11 +118,19 @@ static void iso_local(time_t now, char *buf, size_t size)
         snprintf(buf, size, "?");
         return;
     }
-    /* RFC 3339 wants the offset as +08:00, strftime gives +0800. */
-    if (n >= OFFSET_DIGITS && n + 2 <= size) {
-        memmove(buf + n - 1, buf + n - 2, 3);
-        buf[n - 2] = ':';
+    colon_in_offset(buf, n, size);
+}
+
+void env_clock_text(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    size_t n;
+
+    if (!localtime_r(&t, &tm) || !(n = strftime(buf, size, "%Y-%m-%d %H:%M %z", &tm))) {
+        snprintf(buf, size, "?");
+        return;
     }
+    colon_in_offset(buf, n, size);
 }
 
 static long utc_offset_minutes(time_t now)
@@ -164,11 +183,12 @@ static void say_skew(struct env_check *c, long skew_s)
 void env_clock_check(struct env_report *r, time_t now, const struct env_clock_reference *ref)
 {
     struct env_check *c = env_report_add(r, "clock", "clock.skew", ENV_CLOCK_TITLE);
-    char local[ISO_LOCAL_MAX], zone[ENV_ARG_MAX];
+    char local[ISO_LOCAL_MAX], shown[ENV_CLOCK_TEXT_MAX], zone[ENV_ARG_MAX];
 
     if (!c)
         return;
     iso_local(now, local, sizeof local);
+    env_clock_text(now, shown, sizeof shown);
     env_clock_zone(now, zone, sizeof zone);
     if (ref->have_date)
         say_skew(c, ref->skew_s);
@@ -176,8 +196,9 @@ void env_clock_check(struct env_report *r, time_t now, const struct env_clock_re
         env_check_say(c, ENV_WARN, ENV_CLOCK_UNREACHABLE, ENV_CLOCK_HINT_NETWORK);
     else
         env_check_say(c, ENV_OK, ENV_CLOCK_UNCOMPARED, ENV_MSG_NONE);
-    env_words_arg(&c->found, "local", "%s", local);
-    env_words_arg(&c->found, "zone", "%s", zone);
+    /* The zone's name ("Etc/UTC" on many a machine) means little to a user:
+     * the sentence gives the offset, details.timeZone the name. */
+    env_words_arg(&c->found, "local", "%s", shown);
     env_check_detail(c, "localTime", json_string(local));
     env_check_detail(c, "timeZone", json_string(zone));
     env_check_detail(c, "utcOffsetMinutes", json_integer(utc_offset_minutes(now)));

@@ -33,6 +33,12 @@ enum env_state env_clock_classify(long skew_s);
  * /etc/localtime link, else the abbreviation in effect ("CST"). */
 void env_clock_zone(time_t now, char *buf, size_t size);
 
+/* `t` as a user reads it, in this machine's local time with the offset
+ * rather than a zone's name: "2026-12-07 20:31 +08:00" ("?" if it cannot be
+ * told). JSON fields keep RFC 3339; this is for the sentences. */
+#define ENV_CLOCK_TEXT_MAX 32
+void env_clock_text(time_t t, char *buf, size_t size);
+
 struct env_clock_ntp;
 
 /* What the CA service told about its clock. */

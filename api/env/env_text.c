@@ -54,21 +54,18 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                  "&& sudo apt-get install --only-upgrade ukeyd"),
 
     [ENV_CLOCK_TITLE] = T("本地时间", "Local time"),
-    [ENV_CLOCK_IN_SYNC] = T("本机时间 {local}（时区 {zone}），与 CA 服务的时间相差 {skew} 秒",
-                            "Local time {local} (time zone {zone}), {skew} s from the CA "
-                            "service's clock"),
-    [ENV_CLOCK_AHEAD] = T("本机时间 {local}（时区 {zone}）比 CA 服务快 {skew} 秒",
-                          "Local time {local} (time zone {zone}) is {skew} s ahead of the CA "
-                          "service's clock"),
-    [ENV_CLOCK_BEHIND] = T("本机时间 {local}（时区 {zone}）比 CA 服务慢 {skew} 秒",
-                           "Local time {local} (time zone {zone}) is {skew} s behind the CA "
-                           "service's clock"),
-    [ENV_CLOCK_UNCOMPARED] = T("本机时间 {local}（时区 {zone}）；未配置 CA 服务，无法比对",
-                               "Local time {local} (time zone {zone}); no CA service is "
-                               "configured to compare with"),
-    [ENV_CLOCK_UNREACHABLE] = T("本机时间 {local}（时区 {zone}）；未能从 CA 服务取得时间进行比对",
-                                "Local time {local} (time zone {zone}); the CA service's time "
-                                "could not be obtained to compare with"),
+    [ENV_CLOCK_IN_SYNC] = T("本机时间 {local}，与 CA 服务的时间相差 {skew} 秒",
+                            "Local time {local}, {skew} s from the CA service's clock"),
+    [ENV_CLOCK_AHEAD] = T("本机时间 {local}，比 CA 服务快 {skew} 秒",
+                          "Local time {local}, {skew} s ahead of the CA service's clock"),
+    [ENV_CLOCK_BEHIND] = T("本机时间 {local}，比 CA 服务慢 {skew} 秒",
+                           "Local time {local}, {skew} s behind the CA service's clock"),
+    [ENV_CLOCK_UNCOMPARED] = T("本机时间 {local}；未配置 CA 服务，无法比对",
+                               "Local time {local}; no CA service is configured to compare "
+                               "with"),
+    [ENV_CLOCK_UNREACHABLE] = T("本机时间 {local}；未能从 CA 服务取得时间进行比对",
+                                "Local time {local}; the CA service's time could not be "
+                                "obtained to compare with"),
     [ENV_CLOCK_HINT_SYNC] = T("时间偏差会导致证书校验和短信验证码失败。请管理员开启时间同步："
                               "sudo timedatectl set-ntp true",
                               "A wrong clock breaks certificate checks and SMS codes. Ask the "
@@ -161,16 +158,16 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_DRIVERS_NO_CCID] = T("没有找到 CCID 通用读卡器驱动（{dir}/ifd-ccid.bundle），"
                               "电子钥匙可能无法识别",
                               "The CCID driver for USB readers is missing "
-                              "({dir}/ifd-ccid.bundle): USB tokens may not be seen"),
+                              "({dir}/ifd-ccid.bundle): USB keys may not be seen"),
     [ENV_DRIVERS_HINT_CCID] = T("请管理员安装 CCID 驱动：sudo apt-get install libccid",
                                 "Ask the administrator to install the CCID driver: sudo apt-get "
                                 "install libccid"),
-    [ENV_READERS_TITLE] = T("读卡器", "Readers"),
-    [ENV_READERS_FOUND] = T("发现 {count} 个读卡器：{names}", "{count} reader(s): {names}"),
-    [ENV_READERS_NONE] = T("没有发现读卡器", "No reader found"),
+    [ENV_READERS_TITLE] = T("读卡器", "Card readers"),
+    [ENV_READERS_FOUND] = T("发现 {count} 个读卡器：{names}", "{count} card reader(s): {names}"),
+    [ENV_READERS_NONE] = T("没有发现读卡器", "No card reader found"),
     [ENV_READERS_HINT_NONE] = T("请插入电子钥匙；如果已经插入，请换一个 USB 接口，并用 lsusb "
                                 "确认系统能看到它。",
-                                "Plug in the USB token; if it is plugged in, try another USB "
+                                "Plug in the USB key; if it is plugged in, try another USB "
                                 "port and check that lsusb lists it."),
     [ENV_TOKENS_TITLE] = T("电子钥匙", "USB keys"),
     [ENV_TOKENS_FOUND] = T("识别到 {count} 个电子钥匙", "{count} USB key(s) recognised"),
@@ -189,11 +186,11 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_TOKEN_PIN_BLOCKED] = T("密码已锁定", "The PIN is blocked"),
     [ENV_TOKEN_HINT_BLOCKED] = T("请点击“找回密码”：验证身份后远程解锁，并设置新密码。",
                                  "Use 找回密码 (Forgot PIN) on the CA's portal: after you "
-                                 "prove who you are, the key is unlocked remotely and you set "
-                                 "a new PIN."),
+                                 "prove who you are, the USB key is unlocked remotely and you "
+                                 "set a new PIN."),
     [ENV_TOKEN_PIN_LAST] = T("密码只剩 {tries} 次尝试机会", "Only {tries} PIN try left"),
     [ENV_TOKEN_HINT_LAST] = T("再输错密码将被锁定；如果忘记了密码，请使用“找回密码”。",
-                              "A wrong PIN will block the key; if you forgot it, use "
+                              "A wrong PIN will block the USB key; if you forgot it, use "
                               "找回密码 (Forgot PIN)."),
     [ENV_TOKEN_CERT_EXPIRED] = T("{cert}已于 {date} 过期", "The {cert} expired on {date}"),
     [ENV_TOKEN_HINT_EXPIRED] = T("请联系证书颁发机构办理证书更新。",
@@ -212,7 +209,7 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
     [ENV_TOKEN_NO_CERT] = T("电子钥匙中没有证书", "The USB key holds no certificate"),
     [ENV_TOKEN_HINT_NO_CERT] = T("请联系证书颁发机构将证书写入电子钥匙。",
                                  "Contact the certificate authority to have the certificate "
-                                 "written to the key."),
+                                 "written to the USB key."),
 
     [ENV_BROWSER_TITLE] = T("浏览器设置", "Browser settings"),
     [ENV_BROWSER_OK] = T("允许 {count} 个门户网站调用 ukeyd：{origins}",
@@ -269,8 +266,8 @@ static const struct env_text texts[ENV_MSG__COUNT] = {
                                   "system bus and no pcscd-restart-command is configured"),
     [ENV_REPAIR_RESCAN_DONE] = T("已重新扫描读卡器并重新读取电子钥匙：{readers} 个读卡器，"
                                  "{tokens} 个电子钥匙",
-                                 "Re-scanned the readers and re-read the USB keys: {readers} "
-                                 "reader(s), {tokens} USB key(s)"),
+                                 "Re-scanned the card readers and re-read the USB keys: "
+                                 "{readers} card reader(s), {tokens} USB key(s)"),
     [ENV_REPAIR_RESCAN_FAILED] = T("无法重新扫描：pcscd 在 {ms} 毫秒内仍不可用",
                                    "Could not re-scan: pcscd was still unavailable after {ms} ms"),
     [ENV_REPAIR_INSTALL_CCID] = T("缺少 CCID 读卡器驱动，需要管理员安装",

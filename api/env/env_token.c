@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/env/env_clock.h"
 #include "api/env/env_pcsc.h"
 
-#define DATE_TEXT_MAX   11              /* "2027-11-21" */
 #define TOKEN_ID_PREFIX "token."
 #define NO_SERIAL       "—"
 #define LAST_TRY        1               /* a wrong PIN now blocks the token */
@@ -59,14 +59,6 @@ struct token_findings {
     const struct token_cert *cert_of[ISSUE__COUNT];   /* the certificate concerned */
     const struct token_cert *first_to_expire;
 };
-
-static void date_of(time_t t, char *buf, size_t size)
-{
-    struct tm tm;
-
-    if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d", &tm))
-        snprintf(buf, size, "?");
-}
 
 static long days_left(const struct token_cert *c, time_t now)
 {
@@ -134,7 +126,7 @@ static int headline(const struct token_findings *tf)
 
 static void cert_words(struct env_words *w, const struct token_cert *c, time_t now)
 {
-    char date[DATE_TEXT_MAX];
+    char date[ENV_CLOCK_TEXT_MAX];
 
     if (!c)
         return;
@@ -143,8 +135,10 @@ static void cert_words(struct env_words *w, const struct token_cert *c, time_t n
     env_words_arg(w, "cert", "%s", c->slot_label ? c->slot_label : "");
     if (!c->summary)
         return;
-    date_of(c->summary->not_before > now ? c->summary->not_before : c->summary->not_after,
-            date, sizeof date);
+    /* The moment it begins or ends, in the user's time: a certificate that
+     * ends at 23:00 UTC ends the next day in Beijing. */
+    env_clock_text(c->summary->not_before > now ? c->summary->not_before : c->summary->not_after,
+                   date, sizeof date);
     env_words_arg(w, "date", "%s", date);
     env_words_arg(w, "days", "%ld", days_left(c, now));
 }

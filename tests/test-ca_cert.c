@@ -272,6 +272,52 @@ static void test_issue_confirm(const struct ca_client *c)
            "confirm: any other state is not a confirmation");
 }
 
+/* An SKF key's change of c1.sign with `certificates` (JSON array text). */
+#define SKF_PAIR_ACTION(certificates)                                                           \
+    "{\"actionId\":\"" ACTION_ID "\",\"number\":\"C2026112101\",\"kind\":\"change\","             \
+    "\"state\":\"approved\",\"slot\":\"c1.sign\",\"keyPolicy\":\"keep\",\"keyAlgorithm\":\"SM2\","  \
+    "\"managementKeyAlgorithm\":\"AES-128\",\"subject\":\"CN=演示专用\","                       \
+    "\"oldSerial\":\"01\",\"expiresAt\":\"2026-12-21T00:00:00Z\",\"certificates\":"            \
+    certificates "}"
+
+/* An SKF key's pair: both halves named by certificate id, never a PIV slot. */
+static void test_skf_pair(const struct ca_client *c)
+{
+    struct ca_action a;
+    struct ca_issued all[CA_ACTION_CERTS_MAX];
+    const struct ca_written written[] = { { "c1.sign", "5A0B" }, { "c1.enc", "6C1D" } };
+    size_t n = 0;
+
+    answer(200, JSON, SKF_PAIR_ACTION("[{\"slot\":\"c1.sign\",\"oldSerial\":\"01\"},"
+                                      "{\"slot\":\"c1.enc\",\"oldSerial\":\"02\"}]"));
+    tap_ok(ca_cert_get(c, ACTION_ID, &a, NULL) == CA_OK && a.n_certs == 2 &&
+               a.certs[0].slot == 0 && strcmp(a.certs[0].cert_id, "c1.sign") == 0 &&
+               a.certs[0].role == CA_ROLE_SIGNING && a.certs[1].slot == 0 &&
+               strcmp(a.certs[1].cert_id, "c1.enc") == 0 && a.certs[1].role == CA_ROLE_ENCRYPTION &&
+               strcmp(a.certs[1].old_serial, "02") == 0,
+           "an SKF pair: c1.sign and c1.enc, by their ids, their roles from the ids");
+    answer(200, JSON, SKF_PAIR_ACTION("[{\"slot\":\"c1.sign\",\"oldSerial\":\"01\"},"
+                                      "{\"slot\":\"9d\",\"oldSerial\":\"02\"}]"));
+    tap_ok(ca_cert_get(c, ACTION_ID, &a, NULL) == CA_E_UNAVAILABLE,
+           "…a pair of an SKF id and a PIV slot is refused");
+    answer(200, JSON, SKF_PAIR_ACTION("[{\"slot\":\"c1.sign\",\"oldSerial\":\"01\"},"
+                                      "{\"slot\":\"c1.sign\",\"oldSerial\":\"01\"}]"));
+    tap_ok(ca_cert_get(c, ACTION_ID, &a, NULL) == CA_E_UNAVAILABLE,
+           "…as is one id twice");
+    answer(200, JSON, "{\"certificate\":\"MAMCAQA=\",\"chain\":[],\"certificates\":["
+                      "{\"slot\":\"c1.sign\",\"certificate\":\"MAMCAQA=\",\"chain\":[]},"
+                      "{\"slot\":\"c1.enc\",\"certificate\":\"MAMCAQE=\",\"chain\":[]}]}");
+    tap_ok(ca_cert_issue_all(c, ACTION_ID, NULL, 0, all, &n, NULL) == CA_OK && n == 2 &&
+               strcmp(all[0].cert_id, "c1.sign") == 0 && strcmp(all[1].cert_id, "c1.enc") == 0,
+           "issue: an SKF pair's two certificates, by their ids");
+    for (size_t i = 0; i < CA_ACTION_CERTS_MAX; i++)
+        ca_issued_clear(&all[i]);
+    answer(200, JSON, "{\"state\":\"done\"}");
+    tap_ok(ca_cert_confirm_all(c, ACTION_ID, written, 2, NULL) == CA_OK &&
+               strstr(srv.last_body, "{\"slot\":\"c1.enc\",\"serial\":\"6C1D\"}") != NULL,
+           "confirm: the other half named by its id");
+}
+
 int main(void)
 {
     struct MHD_Daemon *d;
@@ -300,6 +346,7 @@ int main(void)
         test_get(c);
         test_management_auth(c);
         test_issue_confirm(c);
+        test_skf_pair(c);
     }
     ca_client_free(c);
     ca_client_global_cleanup();

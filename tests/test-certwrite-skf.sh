@@ -25,6 +25,13 @@
 #     killed before the user carries the action out again, and dying inside
 #     key generation, signing and the import (tests/skf-faulty): each ends
 #     with a container whose certificate is its key's, and the action done;
+#   - the pair (证书变更 of either certificate): <container>.sign and
+#     <container>.enc re-issued together, both with the new company, each
+#     its container key's per `vskf check`, the keys kept; ukeyd SIGKILLed
+#     between the two writes: the record waits for the PIN, the user's next
+#     try writes the other half, never a mixed pair left; a CA whose
+#     certificate for one half is for another key: neither written, no PIN
+#     try spent;
 #   - no PIN in ukeyd's log or journal.
 #
 # TAP on stdout; everything bounded in time; every process stopped by PID.
@@ -349,6 +356,118 @@ if [ -e "$faulty" ]; then
     done
 fi
 
+# --- the pair: <container>.sign and <container>.enc re-issued together ----------------------
+
+# The same daemon again, over the virtual library itself.
+stop_ukeyd
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not restart"; }
+org_of() { subject_of "$1" | grep -o 'O=[^,]*' | head -n 1; }   # CERT-ID
+both_sound() { container_sound sign && container_sound enc; }
+new_with_org() {   # CERT-ID OLD-SERIAL ORGANIZATION: ukeyd shows another serial, that company
+    local now
+    now=$(serial_of "$1")
+    [ -n "$now" ] && [ "$now" != "$2" ] && [ "$(org_of "$1")" = "O=$3" ]
+}
+both_orgs() { [ "$(org_of "$SIGN")" = "O=$1" ] && [ "$(org_of "$ENC")" = "O=$1" ]; }   # ORG
+vskf_shows() {   # SIGN-SERIAL ENC-SERIAL: what the containers hold, by `vskf check`
+    [ -n "$1" ] && [ "$(vskf_serial sign)" = "$1" ] && [ -n "$2" ] && [ "$(vskf_serial enc)" = "$2" ]
+}
+
+old_sign=$(serial_of "$SIGN")
+old_enc=$(serial_of "$ENC")
+sign_key=$(public_key_of "$SIGN")
+enc_key=$(public_key_of "$ENC")
+file_approved change "$SIGN" 成对演示科技有限公司
+check "pair: the change of $SIGN is listed with $ENC as its other half" \
+    test "$(action_field '[.certificates[] | .slot + ":" + .role] | join(" ")')" = \
+    "$SIGN:signing $ENC:encryption"
+tries=$(user_tries)
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "pair: carried out, both certificates written" 200 '.state == "done"' \
+    "[.certificates[].slot] == [\"$SIGN\", \"$ENC\"]" \
+    '[.certificates[].certificate.subject.display | test("成对演示科技有限公司")] == [true, true]'
+check "pair: ukeyd shows a new signing certificate with the new company" \
+    new_with_org "$SIGN" "$old_sign" 成对演示科技有限公司
+check "pair: …and a new encryption certificate with it" \
+    new_with_org "$ENC" "$old_enc" 成对演示科技有限公司
+check "pair: each certificate is its container key's (vskf check)" both_sound
+check "pair: …the serials the container holds are the ones ukeyd shows" \
+    vskf_shows "$(serial_of "$SIGN")" "$(serial_of "$ENC")"
+check "pair: both keys kept" \
+    test "$(public_key_of "$SIGN") $(public_key_of "$ENC")" = "$sign_key $enc_key"
+check "pair: the PIN's tries are where they were" test "$(user_tries)" = "$tries"
+check "pair: the CA says done" test "$(ca_state)" = "done"
+check "pair: the journal is empty" journal_empty
+
+# Killed between the two writes: the change filed for $ENC writes it first,
+# then $SIGN; ukeyd dies in between.
+file_approved change "$ENC" 第三成对科技有限公司
+check "pair from $ENC: listed with $SIGN as its other half" \
+    test "$(action_field '[.certificates[].slot] | join(" ")')" = "$ENC $SIGN"
+sign_before=$(vskf_serial sign)
+enc_before=$(vskf_serial enc)
+stop_ukeyd
+start_daemon UKEYD_TEST_CRASH_AFTER=cert-writing
+carry_out "{\"pin\":\"$PIN\"}"
+wait "$daemon_pid" 2>/dev/null
+check "pair killed: ukeyd died by SIGKILL after the first write" test "$?" = "$KILLED_BY_SIGKILL"
+daemon_pid=
+check "pair killed: the journal holds the record with the other half by its id" \
+    bash -c "jq -e --arg s '$SIGN' '.format == 2 and .partners[0].slot == \$s' '$state/cert/'*.json"
+enc_written=$(vskf_serial enc)
+check "pair killed: right then $ENC is new and $SIGN is not" \
+    vskf_shows "$sign_before" "$enc_written"
+check "pair killed: …$ENC's a new one" test "$enc_written" != "$enc_before"
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not restart after the kill"; }
+# An SKF key's write needs the PIN, which ukeyd never keeps: the recovery
+# at start leaves the record for the user's next try.
+check "pair killed: the action waits for the user, interrupted" wait_listed_interrupted
+check "pair killed: …asking for the PIN" test "$(action_field .needsPin)" = true
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "pair killed: carried out again, done" 200 '.state == "done"' \
+    "[.certificates[].slot] == [\"$ENC\", \"$SIGN\"]"
+check "pair killed: both certificates carry the new company" \
+    both_orgs 第三成对科技有限公司
+check "pair killed: each certificate is its container key's" both_sound
+check "pair killed: $SIGN was written by the second try, $ENC kept the first try's" \
+    vskf_shows "$(serial_of "$SIGN")" "$enc_written"
+check "pair killed: …$SIGN's a new one" test "$(vskf_serial sign)" != "$sign_before"
+check "pair killed: the CA says done" test "$(ca_state)" = "done"
+check "pair killed: the journal is empty" journal_empty
+
+# One bad half: a CA whose record of $ENC is the demo's first signing
+# certificate (a key the token no longer holds: renewed above) re-certifies
+# that key; ukeyd refuses the pair before the PIN and writes neither.
+curl -s --max-time "$CURL_MAX_S" -o "$work/sign-now.pem" "$base/v1/tokens/$tok/certificates/$SIGN.pem"
+jq -n --arg t "$tok" --arg a "$DEMO_SKF_ADMIN_PIN" \
+    --argjson s "$(cert_record "$work/sign-now.pem" "$SIGN")" \
+    --argjson e "$(cert_record "$work/skf/$DEMO_SKF_SIGN_CERT" "$ENC")" \
+    '{tokens: [{tokenId: $t, owner: "演示专用", phone: "13700001000", adminPin: $a,
+                certFees: {change: "0.00", renewal: "0.00", reinstall: "0.00", issue: "0.00"},
+                certificates: [$s, $e]}]}' >"$work/ca-stray-seed.json"
+stop_ukeyd
+stop_ukey_ca
+rm -f "$work/ca.db"
+start_ukey_ca "$work/ca-stray-seed.json" --issuer "$demo/sm2-ca.pem:$demo/sm2-ca-key.pem"
+ok $? "bad half: a CA whose record of $ENC is for another key starts"
+sed -i "s|^ca-service-url = .*|ca-service-url = $CA|" "$work/ukeyd.conf"
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with the second CA"; }
+sign_before=$(vskf_serial sign)
+enc_before=$(vskf_serial enc)
+file_approved change "$SIGN" 坏成对科技有限公司
+check "bad half: the change is listed as a pair" \
+    test "$(action_field '[.certificates[].slot] | join(" ")')" = "$SIGN $ENC"
+tries=$(user_tries)
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "bad half: CERT_INVALID" 502 "$(problem CERT_INVALID)"
+check "bad half: no PIN try spent" test "$(user_tries)" = "$tries"
+check "bad half: neither certificate written (the containers)" \
+    vskf_shows "$sign_before" "$enc_before"
+check "bad half: …nor as ukeyd shows them" \
+    test "$(serial_of "$SIGN") $(serial_of "$ENC")" = "$sign_before $enc_before"
+check "bad half: each certificate is still its container key's" both_sound
+check "bad half: no journal record is left" journal_empty
+check "bad half: the CA was not told done" test "$(ca_state)" != "done"
 stop_ukeyd
 check "ukeyd stops cleanly" test "$stop_rc" = 0
 

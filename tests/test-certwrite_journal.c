@@ -172,6 +172,7 @@ static void add_enc_partner(struct cert_record *rec)
     rec->partners[0] = (struct cert_partner){ .slot = 0x9D,
                                               .cert = dup_bytes(enc_cert, sizeof enc_cert),
                                               .cert_len = sizeof enc_cert };
+    snprintf(rec->partners[0].cert_id, sizeof rec->partners[0].cert_id, "9d");
     snprintf(rec->partners[0].serial, sizeof rec->partners[0].serial, "6C1D");
     rec->n_partners = 1;
 }
@@ -180,7 +181,8 @@ static bool holds_pair(const struct cert_record *r)
 {
     const struct cert_partner *p = &r->partners[0];
 
-    return r->n_partners == 1 && p->slot == 0x9D && p->cert_len == sizeof enc_cert &&
+    return r->n_partners == 1 && p->slot == 0x9D && strcmp(p->cert_id, "9d") == 0 &&
+           p->cert_len == sizeof enc_cert &&
            memcmp(p->cert, enc_cert, sizeof enc_cert) == 0 && strcmp(p->serial, "6C1D") == 0 &&
            r->cert_len == sizeof cert && strcmp(r->serial, "5A0B") == 0;
 }
@@ -217,6 +219,51 @@ static void test_pair(const char *dir, struct cert_journal *j)
     cert_records_free(list, n);
     tap_ok(cert_journal_remove(j, ACTION_A) == 0 && cert_journal_remove(j, ACTION_B) == 0,
            "remove both");
+}
+
+/* A format 2 record of ACTION_B for an SKF key's signing certificate. */
+#define SKF_PAIR_RECORD(partners)                                                               \
+    "{\"format\":2,\"step\":\"writing\",\"tokenId\":\"skf-x\","                               \
+    "\"caUrl\":\"http://127.0.0.1:1\","                                                      \
+    "\"actionId\":\"" ACTION_B "\",\"number\":\"C2026112101\",\"kind\":\"change\","            \
+    "\"slot\":\"c1.sign\",\"keyPolicy\":\"keep\",\"keyAlgorithm\":\"SM2\","                  \
+    "\"managementKeyAlgorithm\":\"AES-128\",\"oldSerial\":null,"                                 \
+    "\"certificate\":\"MIICAA==\",\"serial\":\"5A0B\",\"partners\":" partners "}"
+
+/* An SKF key's pair: its certificate ids, not PIV slots, on both halves. */
+static void test_skf_pair(const char *dir, struct cert_journal *j)
+{
+    struct cert_record rec, *list = NULL;
+    size_t n = 0;
+
+    sample(&rec, ACTION_A, CERT_STEP_WRITING, CA_KEY_KEEP);
+    tap_ok(ca_action_set_slot(&rec.action, "c1.sign"), "an SKF action names c1.sign");
+    add_enc_partner(&rec);
+    rec.partners[0].slot = 0;
+    snprintf(rec.partners[0].cert_id, sizeof rec.partners[0].cert_id, "c1.enc");
+    tap_ok(cert_journal_write(j, &rec) == 0 && cert_journal_list(j, &list, &n) == 0 && n == 1,
+           "an SKF pair's record is written and read back");
+    if (n == 1)
+        tap_ok(list[0].action.slot == 0 && strcmp(list[0].action.cert_id, "c1.sign") == 0 &&
+                   list[0].n_partners == 1 && list[0].partners[0].slot == 0 &&
+                   strcmp(list[0].partners[0].cert_id, "c1.enc") == 0 &&
+                   strcmp(list[0].partners[0].serial, "6C1D") == 0,
+               "…the other half is c1.enc, by its id");
+    cert_records_free(list, n);
+    cert_record_clear(&rec);
+    tap_ok(cert_journal_remove(j, ACTION_A) == 0, "remove it");
+
+    write_file(dir, ACTION_B ".json", SKF_PAIR_RECORD(
+        "[{\"slot\":\"9d\",\"serial\":\"6C1D\",\"certificate\":\"MIICAA==\"}]"));
+    tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 0,
+           "an SKF action whose other half is a PIV slot is not read");
+    cert_records_free(list, n);
+    write_file(dir, ACTION_B ".json", SKF_PAIR_RECORD(
+        "[{\"slot\":\"c1.sign\",\"serial\":\"6C1D\",\"certificate\":\"MIICAA==\"}]"));
+    tap_ok(cert_journal_list(j, &list, &n) == 0 && n == 0,
+           "…nor one whose other half is its own id");
+    cert_records_free(list, n);
+    tap_ok(cert_journal_remove(j, ACTION_B) == 0, "remove it");
 }
 
 static void test_refusals(const char *dir, struct cert_journal *j)
@@ -343,6 +390,7 @@ int main(void)
     if (j) {
         test_round_trip(dir, j);
         test_pair(dir, j);
+        test_skf_pair(dir, j);
         test_refusals(dir, j);
     }
     cert_journal_close(j);

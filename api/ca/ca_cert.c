@@ -76,13 +76,6 @@ const char *ca_cert_role_name(enum ca_cert_role role)
     return (unsigned)role < N_ITEMS(role_names) ? role_names[role] : "signing";
 }
 
-/* The role a slot's certificate has when the service does not say: PIV's
- * key management slot holds the encryption certificate. */
-static enum ca_cert_role role_of_slot(uint8_t slot)
-{
-    return slot == PIV_SLOT_KEY_MANAGEMENT ? CA_ROLE_ENCRYPTION : CA_ROLE_SIGNING;
-}
-
 const char *ca_action_kind_name(enum ca_action_kind kind)
 {
     return (unsigned)kind < CA_KIND__COUNT ? kind_names[kind] : NULL;
@@ -193,8 +186,16 @@ bool ca_cert_id_valid(const char *name)
            (ends_with(name, CERT_ID_SIGN) || ends_with(name, CERT_ID_ENC));
 }
 
-/* A PIV slot, or 0 for an SKF certificate id; false for anything else. */
-static bool slot_or_cert_id(const char *name, uint8_t *slot)
+/* The role a certificate has when the service does not say: PIV's key
+ * management slot, and an SKF key's <container>.enc, hold the encryption one. */
+static enum ca_cert_role role_of_cert_id(uint8_t slot, const char *cert_id)
+{
+    if (slot)
+        return slot == PIV_SLOT_KEY_MANAGEMENT ? CA_ROLE_ENCRYPTION : CA_ROLE_SIGNING;
+    return ends_with(cert_id, CERT_ID_ENC) ? CA_ROLE_ENCRYPTION : CA_ROLE_SIGNING;
+}
+
+bool ca_slot_or_cert_id(const char *name, uint8_t *slot)
 {
     if (ca_slot_of_name(name, slot))
         return true;
@@ -204,7 +205,7 @@ static bool slot_or_cert_id(const char *name, uint8_t *slot)
 
 bool ca_action_set_slot(struct ca_action *a, const char *name)
 {
-    if (!slot_or_cert_id(name, &a->slot))
+    if (!ca_slot_or_cert_id(name, &a->slot))
         return false;
     snprintf(a->cert_id, sizeof a->cert_id, "%s", name);
     return true;
@@ -266,10 +267,11 @@ static bool read_action_cert(json_t *v, struct ca_action_cert *out)
 
     if (json_unpack(v, "{s:s, s?s, s:o}", "slot", &slot, "role", &role, "oldSerial",
                     &old_serial) ||
-        !slot_or_cert_id(slot, &out->slot) ||
+        !ca_slot_or_cert_id(slot, &out->slot) ||
         !read_old_serial(old_serial, out->old_serial, sizeof out->old_serial))
         return false;
-    out->role = role_of_slot(out->slot);
+    snprintf(out->cert_id, sizeof out->cert_id, "%s", slot);
+    out->role = role_of_cert_id(out->slot, out->cert_id);
     if (role) {
         if (!index_of_name(role, role_names, (int)N_ITEMS(role_names), &index))
             return false;
@@ -285,12 +287,9 @@ static bool read_action_certs(json_t *list, struct ca_action *a)
     json_t *item;
     size_t i;
 
-    /* An SKF certificate id says its role itself: <container>.enc. */
-    enum ca_cert_role own = a->slot ? role_of_slot(a->slot)
-                                    : ends_with(a->cert_id, CERT_ID_ENC) ? CA_ROLE_ENCRYPTION
-                                                                         : CA_ROLE_SIGNING;
-
-    a->certs[0] = (struct ca_action_cert){ .slot = a->slot, .role = own };
+    a->certs[0] = (struct ca_action_cert){ .slot = a->slot,
+                                           .role = role_of_cert_id(a->slot, a->cert_id) };
+    snprintf(a->certs[0].cert_id, sizeof a->certs[0].cert_id, "%s", a->cert_id);
     snprintf(a->certs[0].old_serial, sizeof a->certs[0].old_serial, "%s", a->old_serial);
     a->n_certs = 1;
     if (!list)
@@ -302,11 +301,15 @@ static bool read_action_certs(json_t *list, struct ca_action *a)
         if (!read_action_cert(item, &a->certs[i]))
             return false;
         for (size_t j = 0; j < i; j++)
-            if (a->certs[j].slot == a->certs[i].slot)
+            if (strcmp(a->certs[j].cert_id, a->certs[i].cert_id) == 0)
                 return false;
+        /* a pair lives on one token: PIV slots both, or SKF ids both */
+        if (!a->certs[i].slot != !a->slot)
+            return false;
     }
     a->n_certs = json_array_size(list);
-    return a->certs[0].slot == a->slot && strcmp(a->certs[0].old_serial, a->old_serial) == 0;
+    return strcmp(a->certs[0].cert_id, a->cert_id) == 0 &&
+           strcmp(a->certs[0].old_serial, a->old_serial) == 0;
 }
 
 static ca_err read_action(const struct ca_call *call, json_t *root, struct ca_action *out)
@@ -439,16 +442,17 @@ static ca_err read_issued_all(const struct ca_call *call, json_t *root,
         json_array_size(list) > CA_ACTION_CERTS_MAX)
         return ca_shape_error(call, NULL, "certificates");
     json_array_foreach(list, i, item) {
+        const char *name = json_string_value(json_object_get(item, "slot"));
         uint8_t slot = 0;
 
-        if (!slot_or_cert_id(json_string_value(json_object_get(item, "slot")), &slot))
+        if (!ca_slot_or_cert_id(name, &slot))
             return ca_shape_error(call, NULL, "certificates");
         for (size_t j = 0; j < *n; j++)
-            if (out[j].slot == slot)
+            if (strcmp(out[j].cert_id, name) == 0)
                 return ca_shape_error(call, NULL, "certificates");
         if ((err = read_issued(call, item, &out[i])) != CA_OK)
             return err;
-        out[i].slot = slot;
+        snprintf(out[i].cert_id, sizeof out[i].cert_id, "%s", name);
         *n = i + 1;
     }
     return CA_OK;
@@ -604,9 +608,8 @@ static json_t *written_json(const struct ca_written *written, size_t n)
     json_t *list = json_array();
 
     for (size_t i = 0; list && i < n; i++) {
-        if (json_array_append_new(list, json_pack("{s:s, s:s}", "slot",
-                                                  ca_slot_name(written[i].slot), "serial",
-                                                  written[i].serial))) {
+        if (json_array_append_new(list, json_pack("{s:s, s:s}", "slot", written[i].slot,
+                                                  "serial", written[i].serial))) {
             json_decref(list);
             return NULL;
         }

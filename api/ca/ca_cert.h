@@ -81,7 +81,8 @@ const char *ca_cert_role_name(enum ca_cert_role role);
 
 /* One certificate an action re-issues: its slot, and the one there now. */
 struct ca_action_cert {
-    uint8_t slot;
+    uint8_t slot;                        /* a PIV slot; 0: cert_id names it */
+    char cert_id[CA_CERT_ID_MAX + 1];    /* as the protocol spells it: "9d", "<container>.enc" */
     enum ca_cert_role role;
     char old_serial[CA_SERIAL_MAX + 1];  /* "" when null */
 };
@@ -118,7 +119,9 @@ struct ca_presented_cert {
 
 /* What issue answers: the certificate and the issuing CA's chain (DER). */
 struct ca_issued {
-    uint8_t slot;                        /* 0: the action's own slot (an answer of before pairs) */
+    /* the slot or SKF certificate id it is for; "": the action's own (an
+     * answer of before pairs) */
+    char cert_id[CA_CERT_ID_MAX + 1];
     uint8_t *der;
     size_t der_len;
     uint8_t *chain[CA_CHAIN_MAX];
@@ -137,6 +140,9 @@ bool ca_action_number_valid(const char *number);
 bool ca_action_set_slot(struct ca_action *a, const char *name);
 /* Whether `name` is such an SKF certificate id. */
 bool ca_cert_id_valid(const char *name);
+/* A PIV slot into *slot, or an SKF certificate id (*slot 0); false for
+ * anything else. */
+bool ca_slot_or_cert_id(const char *name, uint8_t *slot);
 /* The action's `slot` as the protocol spells it. */
 const char *ca_action_slot(const struct ca_action *a);
 /* "9a" → 0x9A for the four slots the protocol names; false otherwise. */
@@ -172,7 +178,7 @@ ca_err ca_cert_issue_all(const struct ca_client *c, const char *action_id, const
 
 /* The serial now in each slot the action wrote; written[0] is the action's own. */
 struct ca_written {
-    uint8_t slot;
+    const char *slot;                    /* as the protocol spells it: "9a", an SKF id */
     const char *serial;
 };
 ca_err ca_cert_confirm_all(const struct ca_client *c, const char *action_id,

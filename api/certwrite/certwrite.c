@@ -291,13 +291,14 @@ static int check_issued(const struct certwrite *cw, const struct ca_issued *is,
     return 0;
 }
 
-/* The answer's certificate for `slot` (an answer of before pairs names none:
- * its one is the action's own). */
-static struct ca_issued *issued_for(struct ca_issued *all, size_t n, uint8_t slot,
-                                    uint8_t own_slot)
+/* The answer's certificate for `cert_id` (an answer of before pairs names
+ * none: its one is the action's own, `own_id`). */
+static struct ca_issued *issued_for(struct ca_issued *all, size_t n, const char *cert_id,
+                                    const char *own_id)
 {
     for (size_t i = 0; i < n; i++)
-        if (all[i].slot == slot || (all[i].slot == 0 && slot == own_slot))
+        if (strcmp(all[i].cert_id, cert_id) == 0 ||
+            (!all[i].cert_id[0] && strcmp(cert_id, own_id) == 0))
             return &all[i];
     return NULL;
 }
@@ -311,38 +312,53 @@ static void issued_all_clear(struct ca_issued *all)
 static token_err slot_key(struct certwrite *cw, const struct token_snapshot *s, uint8_t slot,
                           uint8_t **spki, size_t *len);
 
-/* The key in `slot` of the token as it is now. */
-static token_err token_slot_key(struct certwrite *cw, const char *token_id, uint8_t slot,
-                                uint8_t **spki, size_t *len)
+/* The key of PIV `slot`, or (slot 0) of SKF certificate `cert_id`, on the
+ * token as it is now: the token layer asks whichever interface it speaks. */
+static token_err token_cert_key(struct certwrite *cw, const char *token_id, uint8_t slot,
+                                const char *cert_id, uint8_t **spki, size_t *len)
 {
     struct token_snapshot *s = NULL;
-    token_err err = token_service_get(cw->svc, token_id, &s);
+    token_err err;
 
-    if (err != TOKEN_OK)
-        return err;
-    err = slot_key(cw, s, slot, spki, len);
-    token_snapshot_unref(s);
+    if (!slot) {
+        err = token_service_cert_key(cw->svc, token_id, cert_id, spki, len);
+    } else if ((err = token_service_get(cw->svc, token_id, &s)) == TOKEN_OK) {
+        err = slot_key(cw, s, slot, spki, len);
+        token_snapshot_unref(s);
+    }
     return err == TOKEN_E_NO_OBJECT ? TOKEN_E_NOT_SUPPORTED : err;
 }
 
-/* The other half of a pair, checked against the key already in its slot. */
-static int check_partner(struct certwrite *cw, const struct ca_issued *is, uint8_t slot,
-                         const char *token_id, struct cert_partner *out,
-                         struct certwrite_error *e)
+/* Where PIV `slot`, or (slot 0) SKF certificate `cert_id`, stands against `der`. */
+static token_err token_cert_state(struct certwrite *cw, const char *token_id, uint8_t slot,
+                                  const char *cert_id, const uint8_t *der, size_t der_len,
+                                  struct token_slot_state *out)
+{
+    if (!slot)
+        return token_service_cert_state(cw->svc, token_id, cert_id, der, der_len, out);
+    return token_service_slot_state(cw->svc, token_id, slot, der, der_len, out);
+}
+
+/* The other half of a pair, checked against the key already in its slot
+ * (an SKF key: its container's signing or encryption key). */
+static int check_partner(struct certwrite *cw, const struct ca_issued *is,
+                         const struct ca_action_cert *c, const char *token_id,
+                         struct cert_partner *out, struct certwrite_error *e)
 {
     uint8_t *spki = NULL;
     size_t spki_len = 0;
-    token_err err = token_slot_key(cw, token_id, slot, &spki, &spki_len);
+    token_err err = token_cert_key(cw, token_id, c->slot, c->cert_id, &spki, &spki_len);
     int rc;
 
     if (err != TOKEN_OK) {
-        log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: no key in slot %s for the pair's "
-                "other certificate (%s)", ca_slot_name(slot), token_err_name(err));
+        log_msg(LOG_ERR, TOKEN_FIELDS(token_id), "certificate: no key in %s for the pair's "
+                "other certificate (%s)", c->cert_id, token_err_name(err));
         return token_failure(e, err, -1);
     }
     rc = check_issued(cw, is, spki, spki_len, token_id, out->serial, sizeof out->serial, e);
     free(spki);
-    out->slot = slot;
+    out->slot = c->slot;
+    snprintf(out->cert_id, sizeof out->cert_id, "%s", c->cert_id);
     return rc;
 }
 
@@ -356,7 +372,8 @@ static int check_all(struct certwrite *cw, const struct ca_action *a, struct ca_
                      size_t n, const uint8_t *spki, size_t spki_len, struct cert_record *rec,
                      struct certwrite_error *e)
 {
-    struct ca_issued *own = issued_for(all, n, a->slot, a->slot);
+    const char *own_id = ca_action_slot(a);
+    struct ca_issued *own = issued_for(all, n, own_id, own_id);
     struct cert_partner partners[CERT_PARTNERS_MAX] = { { 0 } };
 
     if (!own || n != a->n_certs || a->n_certs > CA_ACTION_CERTS_MAX) {
@@ -368,21 +385,21 @@ static int check_all(struct certwrite *cw, const struct ca_action *a, struct ca_
                      e) < 0)
         return -1;
     for (size_t i = 1; i < a->n_certs; i++) {
-        struct ca_issued *is = issued_for(all, n, a->certs[i].slot, a->slot);
+        struct ca_issued *is = issued_for(all, n, a->certs[i].cert_id, own_id);
 
         if (!is || is == own) {
             log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id), "certificate: the answer of action %s "
-                    "lacks the %s certificate", a->number, ca_slot_name(a->certs[i].slot));
+                    "lacks the %s certificate", a->number, a->certs[i].cert_id);
             return code_failure(e, CERTWRITE_CERT_INVALID);
         }
-        if (check_partner(cw, is, a->certs[i].slot, rec->token_id, &partners[i - 1], e) < 0)
+        if (check_partner(cw, is, &a->certs[i], rec->token_id, &partners[i - 1], e) < 0)
             return -1;
     }
     rec->cert = own->der;
     rec->cert_len = own->der_len;
     own->der = NULL;
     for (size_t i = 1; i < a->n_certs; i++) {
-        struct ca_issued *is = issued_for(all, n, a->certs[i].slot, a->slot);
+        struct ca_issued *is = issued_for(all, n, a->certs[i].cert_id, own_id);
 
         rec->partners[i - 1] = partners[i - 1];
         rec->partners[i - 1].cert = is->der;
@@ -473,16 +490,15 @@ static enum recovery_result deliver_confirmation(struct certwrite *cw, const str
                                                  const struct cert_record *rec)
 {
     const struct log_fields *f = TOKEN_FIELDS(rec->token_id);
-    struct ca_written written[CA_ACTION_CERTS_MAX] = { { rec->action.slot, rec->serial } };
+    struct ca_written written[CA_ACTION_CERTS_MAX] = {
+        { ca_action_slot(&rec->action), rec->serial }
+    };
     struct ca_refusal why;
     ca_err err;
 
     for (size_t i = 0; i < rec->n_partners; i++)
-        written[i + 1] = (struct ca_written){ rec->partners[i].slot, rec->partners[i].serial };
-    /* An SKF certificate has no PIV slot to name: the serial says it all. */
-    err = by_pin(&rec->action) && !rec->n_partners
-              ? ca_cert_confirm(c, rec->action.id, rec->serial, &why)
-              : ca_cert_confirm_all(c, rec->action.id, written, rec->n_partners + 1, &why);
+        written[i + 1] = (struct ca_written){ rec->partners[i].cert_id, rec->partners[i].serial };
+    err = ca_cert_confirm_all(c, rec->action.id, written, rec->n_partners + 1, &why);
 
     switch (err) {
     case CA_OK:
@@ -514,6 +530,8 @@ static void fill_outcome(const struct cert_record *rec, bool confirmed,
     snprintf(out->cert_id, sizeof out->cert_id, "%s", ca_action_slot(&rec->action));
     for (size_t i = 0; i < rec->n_partners; i++) {
         out->partners[i].slot = rec->partners[i].slot;
+        snprintf(out->partners[i].cert_id, sizeof out->partners[i].cert_id, "%s",
+                 rec->partners[i].cert_id);
         snprintf(out->partners[i].serial, sizeof out->partners[i].serial, "%s",
                  rec->partners[i].serial);
     }
@@ -541,11 +559,12 @@ static enum recovery_result confirm_written(struct certwrite *cw, const struct c
 
 /* --- the card steps ------------------------------------------------------------------ */
 
-/* An SKF key's certificate into its container, under the PIN of this
- * carry-out; a recovery without one leaves the record for the user's next try. */
+/* An SKF key's certificate `cert_id` into its container, under the PIN of
+ * this carry-out; a recovery without one leaves the record for the user's
+ * next try. */
 static int write_by_pin(struct certwrite *cw, const struct cert_record *rec,
-                        const uint8_t *der, size_t der_len, const char *serial,
-                        struct certwrite_error *e)
+                        const char *cert_id, const uint8_t *der, size_t der_len,
+                        const char *serial, struct certwrite_error *e)
 {
     int tries = -1;
     token_err err;
@@ -554,25 +573,28 @@ static int write_by_pin(struct certwrite *cw, const struct cert_record *rec,
         *e = (struct certwrite_error){ .kind = CERTWRITE_ERR_PIN_MISSING, .tries_left = -1 };
         return -1;
     }
-    err = token_service_import_cert(cw->svc, rec->token_id, rec->action.cert_id, cw->pin,
-                                    cw->pin_flags, der, der_len, &tries);
+    err = token_service_import_cert(cw->svc, rec->token_id, cert_id, cw->pin, cw->pin_flags,
+                                    der, der_len, &tries);
     if (err != TOKEN_OK)
         return token_failure(e, err, tries);
     log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "certificate: serial %s written to %s "
-            "(action %s)", serial, rec->action.cert_id, rec->action.number);
+            "(action %s)", serial, cert_id, rec->action.number);
     return 0;
 }
 
+/* Into PIV `slot` under the management key, or (slot 0) into SKF
+ * certificate `cert_id` under the user's PIN. */
 static int write_cert(struct certwrite *cw, const struct ca_client *c,
-                      const struct cert_record *rec, uint8_t slot, const uint8_t *der,
-                      size_t der_len, const char *serial, struct certwrite_error *e)
+                      const struct cert_record *rec, uint8_t slot, const char *cert_id,
+                      const uint8_t *der, size_t der_len, const char *serial,
+                      struct certwrite_error *e)
 {
     struct relay_ctx relay = { .ca = c };
     struct token_mgmt_relay r = relay_of(&relay, &rec->action);
     token_err err;
 
-    if (by_pin(&rec->action))
-        return write_by_pin(cw, rec, der, der_len, serial, e);
+    if (!slot)
+        return write_by_pin(cw, rec, cert_id, der, der_len, serial, e);
     err = token_service_write_cert(cw->svc, rec->token_id, slot, der, der_len, &r);
 
     if (err != TOKEN_OK)
@@ -586,7 +608,8 @@ static int write_cert(struct certwrite *cw, const struct ca_client *c,
 static int write_step(struct certwrite *cw, const struct ca_client *c, struct cert_record *rec,
                       struct certwrite_error *e)
 {
-    if (write_cert(cw, c, rec, rec->action.slot, rec->cert, rec->cert_len, rec->serial, e) < 0)
+    if (write_cert(cw, c, rec, rec->action.slot, rec->action.cert_id, rec->cert, rec->cert_len,
+                   rec->serial, e) < 0)
         return -1;
     /* With a pair this is between its two writes: what the recovery must finish. */
     crash_point(cw, CERT_STEP_WRITING, rec->token_id);
@@ -604,14 +627,14 @@ static int write_partners(struct certwrite *cw, const struct ca_client *c,
         token_err err;
 
         if (look) {
-            err = token_service_slot_state(cw->svc, rec->token_id, p->slot, p->cert, p->cert_len,
-                                           &now);
+            err = token_cert_state(cw, rec->token_id, p->slot, p->cert_id, p->cert, p->cert_len,
+                                   &now);
             if (err != TOKEN_OK)
                 return token_failure(e, err, -1);
             if (now.cert_is_given)
                 continue;
         }
-        if (write_cert(cw, c, rec, p->slot, p->cert, p->cert_len, p->serial, e) < 0)
+        if (write_cert(cw, c, rec, p->slot, p->cert_id, p->cert, p->cert_len, p->serial, e) < 0)
             return -1;
     }
     return 0;
@@ -626,7 +649,8 @@ static int install_step(struct certwrite *cw, const struct ca_client *c, struct 
 
     if (by_pin(&rec->action)) {
         /* An SKF key made the new key pair in its container: the certificate is what is left. */
-        if (write_by_pin(cw, rec, rec->cert, rec->cert_len, rec->serial, e) < 0)
+        if (write_by_pin(cw, rec, rec->action.cert_id, rec->cert, rec->cert_len, rec->serial,
+                         e) < 0)
             return -1;
     } else if ((err = token_service_install_key(cw->svc, rec->token_id, TOKEN_STAGING_SLOT,
                                                 rec->action.slot, rec->cert, rec->cert_len,
@@ -683,6 +707,7 @@ static int issue_and_install(struct certwrite *cw, const struct ca_client *c,
         return ca_failure(e, cerr, &why);
     }
     now.slot = rec->action.slot;
+    snprintf(now.cert_id, sizeof now.cert_id, "%s", rec->action.cert_id);
     rc = check_all(cw, &now, all, n, rec->staged_spki, rec->staged_spki_len, rec, e);
     OPENSSL_cleanse(&now, sizeof now);
     if (rc == 0) {
@@ -902,14 +927,11 @@ static enum recovery_result follow_plan(struct certwrite *cw, const struct ca_cl
     enum cert_plan plan;
     token_err err = TOKEN_OK;
 
-    if (rec->cert && by_pin(&rec->action)) {
-        /* No staging slot: the new key is in the container or nowhere. */
-        err = token_service_cert_state(cw->svc, rec->token_id, rec->action.cert_id, rec->cert,
-                                       rec->cert_len, &slot);
-    } else if (rec->cert) {
-        err = token_service_slot_state(cw->svc, rec->token_id, rec->action.slot, rec->cert,
-                                       rec->cert_len, &slot);
-        if (err == TOKEN_OK && rec->step == CERT_STEP_INSTALLING)
+    if (rec->cert) {
+        err = token_cert_state(cw, rec->token_id, rec->action.slot, rec->action.cert_id,
+                               rec->cert, rec->cert_len, &slot);
+        /* An SKF key has no staging slot: the new key is in the container or nowhere. */
+        if (err == TOKEN_OK && rec->step == CERT_STEP_INSTALLING && !by_pin(&rec->action))
             err = token_service_slot_state(cw->svc, rec->token_id, TOKEN_STAGING_SLOT, rec->cert,
                                            rec->cert_len, &staged);
     }

@@ -98,6 +98,7 @@ struct certwrite_outcome {
     char serial[CA_SERIAL_MAX + 1];
     struct {                             /* the other half of a pair, written with it */
         uint8_t slot;
+        char cert_id[CA_CERT_ID_MAX + 1];
         char serial[CA_SERIAL_MAX + 1];
     } partners[CERT_PARTNERS_MAX];
     size_t n_partners;

@@ -15,6 +15,7 @@
  *
  * Format 2 is format 1 and the other half of a pair, with the certificate:
  *   "partners": [{"slot":"9d", "certificate":"<b64 DER>", "serial":"…"}]
+ * (an SKF key's "slot" is a certificate id, "<container>.enc", as the action's is)
  * A record without partners is written as format 1, so a ukeyd of before
  * pairs still finishes it; one with partners is format 2, which such a ukeyd
  * leaves alone rather than finish half of.
@@ -120,7 +121,7 @@ static int set_b64(json_t *v, const char *name, const uint8_t *data, size_t len)
 
 static json_t *partner_to_json(const struct cert_partner *p)
 {
-    json_t *v = json_pack("{s:s, s:s}", "slot", ca_slot_name(p->slot), "serial", p->serial);
+    json_t *v = json_pack("{s:s, s:s}", "slot", p->cert_id, "serial", p->serial);
 
     if (v && set_b64(v, "certificate", p->cert, p->cert_len)) {
         json_decref(v);
@@ -229,7 +230,8 @@ static bool action_from_json(json_t *v, struct ca_action *a)
     return true;
 }
 
-/* "partners" of a format 2 record: each in a slot of its own, not the action's. */
+/* "partners" of a format 2 record: each in a slot of its own, not the
+ * action's, on the same kind of token (PIV slots both, or SKF ids both). */
 static bool read_partners(json_t *v, struct cert_record *rec)
 {
     json_t *list = json_object_get(v, "partners"), *item;
@@ -245,7 +247,9 @@ static bool read_partners(json_t *v, struct cert_record *rec)
         const char *serial = json_string_value(json_object_get(item, "serial"));
 
         rec->n_partners = i + 1;
-        if (!ca_slot_of_name(slot, &p->slot) || p->slot == rec->action.slot ||
+        if (!ca_slot_or_cert_id(slot, &p->slot) || !p->slot != !rec->action.slot ||
+            strcmp(slot, ca_action_slot(&rec->action)) == 0 ||
+            !journal_copy_text(slot, p->cert_id, sizeof p->cert_id) ||
             !journal_copy_text(serial, p->serial, sizeof p->serial) ||
             !read_b64(item, "certificate", CA_CERT_DER_MAX, &p->cert, &p->cert_len) || !p->cert)
             return false;

@@ -39,12 +39,14 @@ enum cert_step {
 /* "generating", "signed", "writing", "installing", "confirming". */
 const char *cert_step_name(enum cert_step step);
 
-/* The other half of a pair: a certificate for the key already in `slot`,
- * written after the action's own (docs/cert-protocol.md, "Certificate pairs"). */
+/* The other half of a pair: a certificate for the key already in its slot
+ * (or an SKF key's container), written after the action's own
+ * (docs/cert-protocol.md, "Certificate pairs"). */
 #define CERT_PARTNERS_MAX (CA_ACTION_CERTS_MAX - 1)
 
 struct cert_partner {
-    uint8_t slot;
+    uint8_t slot;                        /* a PIV slot; 0: cert_id names it */
+    char cert_id[CA_CERT_ID_MAX + 1];    /* as the protocol spells it: "9d", "<container>.enc" */
     uint8_t *cert;
     size_t cert_len;
     char serial[CA_SERIAL_MAX + 1];

@@ -71,10 +71,9 @@ static json_t *render_action_certs(const struct ca_action *a)
     for (size_t i = 0; list && i < a->n_certs; i++) {
         const struct ca_action_cert *c = &a->certs[i];
 
-        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot",
-                                                  i ? ca_slot_name(c->slot) : ca_action_slot(a),
-                                                  "role",
-                                                  ca_cert_role_name(c->role), "oldSerial",
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot", c->cert_id,
+                                                  "role", ca_cert_role_name(c->role),
+                                                  "oldSerial",
                                                   json_text_or_null(c->old_serial)))) {
             json_decref(list);
             return NULL;
@@ -153,7 +152,7 @@ static json_t *render_written(struct request *r, const char *token_id,
     json_t *list = json_array();
 
     for (size_t i = 0; list && i <= out->n_partners; i++) {
-        const char *slot = i ? ca_slot_name(out->partners[i - 1].slot) : out->cert_id;
+        const char *slot = i ? out->partners[i - 1].cert_id : out->cert_id;
         const char *serial = i ? out->partners[i - 1].serial : out->serial;
 
         if (json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "slot", slot,

@@ -17,6 +17,7 @@
 #include "tokens.h"
 
 #define SLOT_ENCRYPTION  "9d"
+#define SKF_SIGNING_SUFFIX    ".sign"
 #define SKF_ENCRYPTION_SUFFIX ".enc"
 #define ROLE_SIGNING     "signing"
 #define ROLE_ENCRYPTION  "encryption"
@@ -25,13 +26,18 @@
 static const char *const signing_slots[] = { "9a", "9c" };
 #define N_SIGNING_SLOTS (sizeof signing_slots / sizeof signing_slots[0])
 
+/* The length of `slot`'s container name when it ends with `suffix`, else 0. */
+static size_t container_len(const char *slot, const char *suffix)
+{
+    size_t n = strlen(slot), k = strlen(suffix);
+
+    return n > k && strcmp(slot + n - k, suffix) == 0 ? n - k : 0;
+}
+
 const char *pair_role(const char *slot)
 {
-    size_t n = strlen(slot), k = strlen(SKF_ENCRYPTION_SUFFIX);
-
     /* PIV's key management slot, or an SKF key's <container>.enc */
-    return strcmp(slot, SLOT_ENCRYPTION) == 0 ||
-                   (n > k && strcmp(slot + n - k, SKF_ENCRYPTION_SUFFIX) == 0)
+    return strcmp(slot, SLOT_ENCRYPTION) == 0 || container_len(slot, SKF_ENCRYPTION_SUFFIX)
                ? ROLE_ENCRYPTION : ROLE_SIGNING;
 }
 
@@ -64,21 +70,39 @@ static bool slot_serial(sqlite3 *db, const char *token_id, const char *slot, cha
 
 /* --- filing ------------------------------------------------------------------- */
 
+/* An SKF key's <container>.sign pairs with <container>.enc of the same
+ * container, and back: the other id into `slot`; false for a PIV slot (or an
+ * id too long to turn). */
+static bool skf_partner_id(const char *id, char slot[CR_SLOT_MAX])
+{
+    size_t n;
+
+    if ((n = container_len(id, SKF_SIGNING_SUFFIX)))
+        return snprintf(slot, CR_SLOT_MAX, "%.*s%s", (int)n, id, SKF_ENCRYPTION_SUFFIX) <
+               CR_SLOT_MAX;
+    if ((n = container_len(id, SKF_ENCRYPTION_SUFFIX)))
+        return snprintf(slot, CR_SLOT_MAX, "%.*s%s", (int)n, id, SKF_SIGNING_SUFFIX) <
+               CR_SLOT_MAX;
+    return false;
+}
+
 /* The other half of `r`'s slot on record, into `slot` and `serial`; false when none. */
-static bool partner_of(sqlite3 *db, const struct cert_request *r, const char **slot,
+static bool partner_of(sqlite3 *db, const struct cert_request *r, char slot[CR_SLOT_MAX],
                        char *serial, size_t size, bool *failed)
 {
     *failed = false;
     if (r->kind != CK_CHANGE)
         return false;
+    if (skf_partner_id(r->slot, slot))
+        return slot_serial(db, r->token_id, slot, serial, size, failed);
     if (is_signing_slot(r->slot)) {
-        *slot = SLOT_ENCRYPTION;
+        snprintf(slot, CR_SLOT_MAX, "%s", SLOT_ENCRYPTION);
         return slot_serial(db, r->token_id, SLOT_ENCRYPTION, serial, size, failed);
     }
     if (strcmp(r->slot, SLOT_ENCRYPTION) != 0)
         return false;
     for (size_t i = 0; i < N_SIGNING_SLOTS && !*failed; i++) {
-        *slot = signing_slots[i];
+        snprintf(slot, CR_SLOT_MAX, "%s", signing_slots[i]);
         if (slot_serial(db, r->token_id, signing_slots[i], serial, size, failed))
             return true;
     }
@@ -87,11 +111,10 @@ static bool partner_of(sqlite3 *db, const struct cert_request *r, const char **s
 
 enum ca_code pair_file(sqlite3 *db, const struct cert_request *r)
 {
-    char serial[CA_SERIAL_MAX];
-    const char *slot = NULL;
+    char serial[CA_SERIAL_MAX], slot[CR_SLOT_MAX];
     bool failed = false;
 
-    if (!partner_of(db, r, &slot, serial, sizeof serial, &failed))
+    if (!partner_of(db, r, slot, serial, sizeof serial, &failed))
         return failed ? CA_INTERNAL : CA_OK;
     return db_exec(db, "INSERT INTO cert_request_partners (number, slot, old_serial) "
                        "VALUES (?, ?, ?)", "sss", r->number, slot, serial) == 1
@@ -139,14 +162,13 @@ static struct ca_problem slot_free(sqlite3 *db, const char *token_id, const char
 
 struct ca_problem pair_check_free(sqlite3 *db, const struct cert_request *r)
 {
-    char serial[CA_SERIAL_MAX];
-    const char *partner = NULL;
+    char serial[CA_SERIAL_MAX], partner[CR_SLOT_MAX];
     bool failed = false;
     struct ca_problem p = slot_free(db, r->token_id, r->slot, false);
 
     if (p.code != CA_OK)
         return p;
-    if (!partner_of(db, r, &partner, serial, sizeof serial, &failed))
+    if (!partner_of(db, r, partner, serial, sizeof serial, &failed))
         return failed ? ca_fail(CA_INTERNAL) : ca_ok();
     if ((p = slot_free(db, r->token_id, partner, true)).code != CA_OK)
         return p;

@@ -5,7 +5,8 @@
  * together, as GM/T 0014's double certificate has them carry one subject.
  * A change of a signing slot (9a, 9c) whose token has an encryption
  * certificate (9d) on record, or of 9d whose token has a signing one (9a,
- * else 9c), carries that other certificate as its partner: filed with it,
+ * else 9c), or of an SKF key's <container>.sign whose <container>.enc is on
+ * record (and back), carries that other certificate as its partner: filed with it,
  * listed in the action's `certificates`, issued with it, and confirmed only
  * together with it (docs/cert-protocol.md, "Certificate pairs").
  *

@@ -273,6 +273,105 @@ static void test_reads(struct skf_host *h, const uint8_t *der, size_t der_len)
            pi.tries_left, pi.tries_max, pi.default_pin);
 }
 
+/* A whole device in one round trip (skf_host_read_device), what ukeyd reads
+ * for a key it has not seen: the same as the calls one by one. */
+static void test_read_device(struct skf_host *h, const uint8_t *der, size_t der_len)
+{
+    struct skf_device_read r;
+
+    TAP_EQ_STR(skf_err_name(skf_host_read_device(h, DEV, &r)), "OK", "a whole device read");
+    TAP_EQ_STR(r.info.serial, "SN-0001", "its serial number");
+    TAP_EQ_STR(r.info.label, "测试钥匙", "its label, Chinese intact");
+    TAP_EQ_STR(r.app ? r.app : "(none)", APP, "the PIN application");
+    tap_ok(r.pin.tries_max == 6 && r.pin.tries_left == 6 && r.pin.default_pin,
+           "the user PIN's 6 of 6 tries, factory PIN (%u/%u %d)", r.pin.tries_left, r.pin.tries_max,
+           r.pin.default_pin);
+    TAP_EQ_INT(r.n_certs, 1, "one certificate: the encryption slot is empty");
+    tap_ok(r.n_certs == 1 && strcmp(r.certs[0].container, CON) == 0 && r.certs[0].sign &&
+               r.certs[0].container_type == 2 && r.certs[0].len == der_len &&
+               memcmp(r.certs[0].der, der, der_len) == 0,
+           "the signing certificate of the ECC container, the very DER provisioned");
+    TAP_EQ_INT(r.frames, 1, "in one frame");
+    skf_device_read_free(&r);
+    TAP_EQ_STR(skf_err_name(skf_host_read_device(h, "NO-SUCH-KEY", &r)), "DEVICE_NOT_FOUND",
+               "an unknown device");
+    tap_ok(r.app == NULL && r.n_certs == 0, "and nothing handed back");
+}
+
+#define MANY_DEV         "VSKF-MANY"
+#define BLANK_DEV        "VSKF-BLANK"
+#define MANY_CONTAINERS  8       /* the virtual token's most */
+#define BIG_COMMENT_LEN  7000    /* a certificate of about 7.5 KB: the token holds 8 KiB */
+
+/* Copies container C0's lines of a vskf state file to C1..C7 and seals the
+ * file with its crc32 again (the virtual token provisions one container). */
+static const char many_containers_py[] =
+    "import sys,zlib\n"
+    "p=sys.argv[1]; n=int(sys.argv[2])\n"
+    "t=open(p).read().split('\\n')\n"
+    "t=[l for l in t if l and not l.startswith('crc32=')]\n"
+    "i=t.index('container=C0'); j=i+1\n"
+    "while j<len(t) and not t[j].startswith(('container=','file=','app=')): j+=1\n"
+    "block=t[i+1:j]\n"
+    "for k in range(1,n): t[j:j]=['container=C%d'%k]+block; j+=1+len(block)\n"
+    "s='\\n'.join(t)+'\\n'\n"
+    "open(p,'w').write(s+'crc32=%08X\\n'%zlib.crc32(s.encode()))\n";
+
+/* Sixteen certificates of 7.5 KB in eight containers: more than one frame
+ * holds, so the read takes a sequence, and still every certificate comes
+ * once, in order, signing before encryption. A key without applications is
+ * APP_NOT_FOUND, as the calls one by one say. */
+static void test_read_device_many(struct skf_host *h)
+{
+    char key[PATH_LEN], cert[PATH_LEN], derpath[PATH_LEN], state[PATH_LEN + 16], py[PATH_LEN];
+    struct skf_device_read r;
+    uint8_t *big = NULL;
+    size_t big_len = 0, in_order = 0;
+    FILE *f;
+
+    snprintf(key, sizeof key, "%s/sign.key", work);
+    snprintf(cert, sizeof cert, "%s/big.pem", work);
+    snprintf(derpath, sizeof derpath, "%s/big.der", work);
+    snprintf(state, sizeof state, "%s/%s.skf", devdir, MANY_DEV);
+    snprintf(py, sizeof py, "%s/many.py", work);
+    if ((f = fopen(py, "we"))) {
+        fputs(many_containers_py, f);
+        fclose(f);
+    }
+    tap_ok(run("openssl req -new -x509 -key '%s' -sm3 -subj '/CN=many' -days 30 "
+               "-addext \"nsComment=$(head -c %d /dev/zero | tr '\\0' x)\" -out '%s' && "
+               "openssl x509 -in '%s' -outform DER -out '%s' && "
+               "'%s' provision '%s' %s --container C0 --sign-cert '%s' --sign-key '%s' "
+               "--enc-cert '%s' --enc-key '%s' && python3 '%s' '%s' %d && '%s' plug '%s' %s",
+               key, BIG_COMMENT_LEN, cert, cert, derpath, vskf_cli, devdir, MANY_DEV, cert, key, cert,
+               key, py, state, MANY_CONTAINERS, vskf_cli, devdir, MANY_DEV) == 0 &&
+               read_file(derpath, &big, &big_len),
+           "a key with %d containers, each with two certificates of %d characters' comment",
+           MANY_CONTAINERS, BIG_COMMENT_LEN);
+    TAP_EQ_STR(skf_err_name(skf_host_read_device(h, MANY_DEV, &r)), "OK", "the whole key read");
+    TAP_EQ_INT(r.n_certs, 2 * MANY_CONTAINERS, "every certificate");
+    tap_ok(r.frames > 1, "in a sequence of %u frames (%zu bytes of certificates)", r.frames,
+           r.n_certs * big_len);
+    for (size_t i = 0; i < r.n_certs; i++) {
+        char want[24];
+
+        snprintf(want, sizeof want, "C%zu", i / 2);
+        if (strcmp(r.certs[i].container, want) == 0 && r.certs[i].sign == (i % 2 == 0) &&
+            r.certs[i].container_type == 2 && r.certs[i].len == big_len &&
+            memcmp(r.certs[i].der, big, big_len) == 0)
+            in_order++;
+    }
+    TAP_EQ_INT(in_order, 2 * MANY_CONTAINERS, "each once, C0 to C7, signing before encryption, DER intact");
+    TAP_EQ_STR(r.app ? r.app : "(none)", "DEFAULT_APP", "the PIN application");
+    skf_device_read_free(&r);
+    run("'%s' unplug '%s' %s", vskf_cli, devdir, MANY_DEV);
+    tap_ok(run("'%s' provision '%s' %s --no-app && '%s' plug '%s' %s", vskf_cli, devdir, BLANK_DEV,
+               vskf_cli, devdir, BLANK_DEV) == 0, "a key without applications");
+    TAP_EQ_STR(skf_err_name(skf_host_read_device(h, BLANK_DEV, &r)), "APP_NOT_FOUND", "read: APP_NOT_FOUND");
+    run("'%s' unplug '%s' %s", vskf_cli, devdir, BLANK_DEV);
+    free(big);
+}
+
 /* The seals among the application's files: counted by content, through
  * the helper, as files come and go; none before any is written. */
 static void test_seals(struct skf_host *h)
@@ -924,6 +1023,8 @@ int main(void)
         if (TAP_EQ_STR(skf_err_name(start(faulty, NULL, true, 0, &h, why, sizeof why)), "OK",
                        "the helper starts over the virtual token")) {
             test_reads(h, der, der_len);
+            test_read_device(h, der, der_len);
+            test_read_device_many(h);
             test_seals(h);
             test_pins(h);
             test_cert_writes(h, der, der_len);

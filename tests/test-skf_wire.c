@@ -5,6 +5,7 @@
  * every malformed frame, for the reason it should.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tests/tap.h"
@@ -294,6 +295,83 @@ static void test_file_heads(void)
     tap_ok(strcmp(skf_wire_op_name(SKF_OP_FILE_HEADS), "FILE_HEADS") == 0, "FILE_HEADS has its name");
 }
 
+/* An answer of READ_DEVICE's shape: the device's fields, then `n` entries
+ * of (container, type, certificate) as `shape` says: 's' signing, 'e'
+ * encryption, 't' a container without its type, 'o' the type before the
+ * container, '0' an empty certificate, 'l' a name too long for a container. */
+static size_t read_answer(const char *shape)
+{
+    static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+    char long_name[SKF_WIRE_NAME_MAX + 2];
+    struct skf_wire_out w;
+
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    skf_wire_begin(&w, buf, sizeof buf, SKF_KIND_RESPONSE, SKF_OP_READ_DEVICE, 50);
+    skf_wire_str(&w, SKF_TAG_SERIAL, "SN-1");
+    for (const char *c = shape; *c; c++) {
+        char name[16];
+
+        snprintf(name, sizeof name, "C%d", (int)(c - shape) / 2);
+        if (*c == 'o')
+            skf_wire_u32(&w, SKF_TAG_ENTRY_TYPE, 2);
+        skf_wire_str(&w, SKF_TAG_ENTRY_CONTAINER, *c == 'l' ? long_name : name);
+        if (*c != 't' && *c != 'o')
+            skf_wire_u32(&w, SKF_TAG_ENTRY_TYPE, 2);
+        skf_wire_bytes(&w, *c == 'e' ? SKF_TAG_ENC_CERT : SKF_TAG_SIGN_CERT, der, *c == '0' ? 0 : sizeof der);
+    }
+    skf_wire_u32(&w, SKF_TAG_RESUME, 6);
+    skf_wire_u32(&w, SKF_TAG_STATUS, 0);
+    return skf_wire_end(&w);
+}
+
+/* What skf_frame_next_cert makes of an answer: the entries it gave before
+ * the end (return 0) or a refusal (return -1 counted as -1). */
+static int walk_certs(const char *shape, char *kinds, size_t cap)
+{
+    static struct skf_frame f;
+    struct skf_cert_entry ce;
+    size_t n = read_answer(shape), cursor = 0, k = 0;
+    int got;
+
+    kinds[0] = '\0';
+    if (n == 0 || skf_wire_parse(buf, n, &f) != SKF_WIRE_OK)
+        return -2;
+    while ((got = skf_frame_next_cert(&f, &cursor, &ce)) == 1 && k + 1 < cap) {
+        kinds[k++] = ce.sign ? 's' : 'e';
+        kinds[k] = '\0';
+        if (ce.container_type != 2 || ce.der_len != 5 || ce.container_len != 2 || ce.container[0] != 'C')
+            return -3;
+    }
+    return got;
+}
+
+/* READ_DEVICE: a device's certificates as triples in order, the other
+ * fields around them left alone; a triple broken or emptied is refused. */
+static void test_read_device(void)
+{
+    static struct skf_frame f;
+    char kinds[32];
+    uint32_t resume = 0;
+    size_t n;
+
+    n = request(SKF_OP_READ_DEVICE, 49);
+    tap_ok(n > 0 && skf_wire_parse(buf, n, &f) == SKF_WIRE_OK && f.op == SKF_OP_READ_DEVICE,
+           "a READ_DEVICE request parses");
+    TAP_EQ_INT(walk_certs("seese", kinds, sizeof kinds), 0, "an answer of five certificates walks to its end");
+    TAP_EQ_STR(kinds, "seese", "…each in order, signing and encryption told apart");
+    n = read_answer("se");
+    tap_ok(skf_wire_parse(buf, n, &f) == SKF_WIRE_OK && skf_frame_u32(&f, SKF_TAG_RESUME, &resume) &&
+               resume == 6, "…the slot to resume from beside them");
+    TAP_EQ_INT(walk_certs("", kinds, sizeof kinds), 0, "an answer without certificates: none");
+    TAP_EQ_INT(walk_certs("st", kinds, sizeof kinds), -1, "a container without its type: refused");
+    TAP_EQ_STR(kinds, "s", "…after the whole entry before it");
+    TAP_EQ_INT(walk_certs("o", kinds, sizeof kinds), -1, "a type before its container: refused");
+    TAP_EQ_INT(walk_certs("s0", kinds, sizeof kinds), -1, "an empty certificate: refused");
+    TAP_EQ_INT(walk_certs("l", kinds, sizeof kinds), -1, "a container name over SKF_WIRE_NAME_MAX: refused");
+    tap_ok(strcmp(skf_wire_op_name(SKF_OP_READ_DEVICE), "READ_DEVICE") == 0, "READ_DEVICE has its name");
+}
+
 int main(void)
 {
     test_round_trip();
@@ -302,5 +380,6 @@ int main(void)
     test_malformed();
     test_write_ops();
     test_file_heads();
+    test_read_device();
     return tap_done();
 }

@@ -3,7 +3,8 @@
  * fuzz-skf-wire — what crosses the process boundary to an SKF helper, read by
  * both sides (token/skf/wire.c), and what a vendor library writes that the
  * helper decodes: name lists (token/skf/lib.c) and DEVINFO under every
- * layout (token/skf/profile.c).
+ * layout (token/skf/profile.c); READ_DEVICE's certificate entries
+ * (skf_frame_next_cert).
  *
  * Properties: a frame that parses lies wholly in the input, every field
  * inside it, and writing the fields back with the encoder gives the input
@@ -16,6 +17,25 @@
 #include "token/skf/wire.h"
 
 static uint8_t again[SKF_WIRE_FRAME_MAX];
+
+/* READ_DEVICE's certificates: each entry handed on lies in the input, has a
+ * name and a certificate within their limits, and the walk ends. */
+static void check_certs(const struct skf_frame *f, const uint8_t *data, size_t size)
+{
+    struct skf_cert_entry ce;
+    size_t cursor = 0, before = 0;
+    int got;
+
+    while ((got = skf_frame_next_cert(f, &cursor, &ce)) == 1) {
+        FUZZ_ASSERT(cursor > before && cursor <= f->nfields);
+        FUZZ_ASSERT(ce.container_len > 0 && ce.container_len <= SKF_WIRE_NAME_MAX && ce.der_len > 0);
+        FUZZ_ASSERT((const uint8_t *)ce.container >= data &&
+                    (const uint8_t *)ce.container + ce.container_len <= data + size);
+        FUZZ_ASSERT(ce.der >= data && ce.der + ce.der_len <= data + size);
+        before = cursor;
+    }
+    FUZZ_ASSERT(got == 0 || got == -1);
+}
 
 static void check_frame(const uint8_t *data, size_t size)
 {
@@ -48,6 +68,7 @@ static void check_frame(const uint8_t *data, size_t size)
     }
     n = skf_wire_end(&w);
     FUZZ_ASSERT(n == size && memcmp(again, data, size) == 0);
+    check_certs(&f, data, size);
 }
 
 static void check_names(const uint8_t *data, size_t size)

@@ -537,6 +537,171 @@ static void do_write_op(struct request *r, unsigned op)
     }
 }
 
+/* ---- READ_DEVICE: a whole device in one round trip ---- */
+
+/* What a READ_DEVICE answer keeps free for the fields written after the
+ * certificates: APP, the PIN info (3), RESUME and STATUS. */
+#define READ_TAIL_FIELDS  6
+#define READ_TAIL_BYTES   (READ_TAIL_FIELDS * (SKF_WIRE_FIELD_HEADER + 4) + SKF_WIRE_NAME_MAX)
+#define CERT_ENTRY_FIELDS 3
+#define DEVINFO_FIELDS    11
+
+/* The answer being filled: fields counted, as the parser limits them. */
+struct read_answer {
+    struct skf_wire_out *w;
+    size_t fields;
+    uint32_t resume;          /* the slot to go on from; 0: nothing left */
+    size_t certs;
+};
+
+/* Every answer holds at least one certificate besides its fixed fields, so
+ * a sequence of answers always moves on. */
+_Static_assert(SKF_WIRE_PREFIX_LEN + SKF_WIRE_HEADER_LEN + DEVINFO_FIELDS * SKF_WIRE_FIELD_HEADER +
+                   sizeof(((struct skf_devinfo *)0)->manufacturer) * 4 + 7 * 4 + READ_TAIL_BYTES +
+                   CERT_ENTRY_FIELDS * SKF_WIRE_FIELD_HEADER + SKF_WIRE_NAME_MAX + 4 + SKF_WIRE_BYTES_MAX <=
+                   SKF_WIRE_FRAME_MAX,
+               "one certificate fits in every READ_DEVICE answer");
+_Static_assert(DEVINFO_FIELDS + CERT_ENTRY_FIELDS + READ_TAIL_FIELDS <= SKF_WIRE_FIELDS_MAX,
+               "one certificate fits in every READ_DEVICE answer's fields");
+
+static void put_devinfo(struct read_answer *a, const struct skf_devinfo *d)
+{
+    struct skf_wire_out *w = a->w;
+
+    skf_wire_str(w, SKF_TAG_MANUFACTURER, d->manufacturer);
+    skf_wire_str(w, SKF_TAG_ISSUER, d->issuer);
+    skf_wire_str(w, SKF_TAG_LABEL, d->label);
+    skf_wire_str(w, SKF_TAG_SERIAL, d->serial);
+    skf_wire_u32(w, SKF_TAG_VERSIONS, (uint32_t)d->version << 16 | d->hw_version);
+    skf_wire_u32(w, SKF_TAG_FW_VERSION, d->fw_version);
+    skf_wire_u32(w, SKF_TAG_ALG_SYM, d->alg_sym);
+    skf_wire_u32(w, SKF_TAG_ALG_ASYM, d->alg_asym);
+    skf_wire_u32(w, SKF_TAG_ALG_HASH, d->alg_hash);
+    skf_wire_u32(w, SKF_TAG_TOTAL_SPACE, d->total_space);
+    skf_wire_u32(w, SKF_TAG_FREE_SPACE, d->free_space);
+    a->fields += DEVINFO_FIELDS;
+}
+
+static bool entry_fits(const struct read_answer *a, const char *con, size_t der_len)
+{
+    size_t bytes = CERT_ENTRY_FIELDS * SKF_WIRE_FIELD_HEADER + strlen(con) + 4 + der_len;
+
+    return a->fields + CERT_ENTRY_FIELDS + READ_TAIL_FIELDS <= SKF_WIRE_FIELDS_MAX &&
+           a->w->len + bytes + READ_TAIL_BYTES <= a->w->cap;
+}
+
+/* The certificate in `slot` of container `con`, if it has one and it fits;
+ * else a->resume says where the next answer starts. */
+static skf_err put_cert(struct read_answer *a, const char *dev, const char *app, const char *con,
+                        uint32_t type, uint32_t slot, uint32_t *sar)
+{
+    bool sign = slot % 2 == 0;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    skf_err e = skf_lib_export_cert(&lib, dev, app, con, sign, &der, &len, sar);
+
+    if (e == SKF_E_CERT_NOT_FOUND || e == SKF_E_CONTAINER_NOT_FOUND) {
+        *sar = SAR_OK;
+        return SKF_OK;      /* an empty slot: not an error, as for EXPORT_CERT's callers */
+    }
+    if (e == SKF_OK && !entry_fits(a, con, len))
+        a->resume = slot;
+    else if (e == SKF_OK) {
+        skf_wire_str(a->w, SKF_TAG_ENTRY_CONTAINER, con);
+        skf_wire_u32(a->w, SKF_TAG_ENTRY_TYPE, type);
+        skf_wire_bytes(a->w, sign ? SKF_TAG_SIGN_CERT : SKF_TAG_ENC_CERT, der, len);
+        a->fields += CERT_ENTRY_FIELDS;
+        a->certs++;
+    }
+    free(der);
+    return e;
+}
+
+/* The certificates of `app` from slot `from` on, as many as fit. */
+static skf_err put_app_certs(struct read_answer *a, const char *dev, const char *app, uint32_t from,
+                             uint32_t *sar)
+{
+    struct skf_names cons = { 0 };
+    skf_err e = skf_lib_list_containers(&lib, dev, app, &cons, sar);
+
+    for (size_t i = 0; e == SKF_OK && a->resume == 0 && i < cons.n && i < UINT32_MAX / 2; i++) {
+        uint32_t type = 0, slot = (uint32_t)i * 2;
+
+        if (slot + 1 < from)
+            continue;
+        e = skf_lib_container_type(&lib, dev, app, cons.name[i], &type, sar);
+        for (; e == SKF_OK && a->resume == 0 && slot < (uint32_t)i * 2 + 2; slot++)
+            if (slot >= from)
+                e = put_cert(a, dev, app, cons.name[i], type, slot, sar);
+    }
+    skf_names_free(&cons);
+    return e;
+}
+
+/* The PIN application: the first holding a certificate (its certificates
+ * written), else the first. */
+static skf_err put_pin_app(struct read_answer *a, const char *dev, char *app, size_t cap, uint32_t *sar)
+{
+    struct skf_names apps = { 0 };
+    skf_err e = skf_lib_list_apps(&lib, dev, &apps, sar);
+
+    if (e == SKF_OK && apps.n == 0)
+        e = SKF_E_APP_NOT_FOUND;     /* a blank key: nothing to show, no PIN to check */
+    for (size_t i = 0; e == SKF_OK && i < apps.n; i++) {
+        e = put_app_certs(a, dev, apps.name[i], 0, sar);
+        if (i == 0 || (e == SKF_OK && (a->certs > 0 || a->resume != 0)))
+            snprintf(app, cap, "%s", apps.name[i]);
+        if (a->certs > 0 || a->resume != 0)
+            break;
+    }
+    skf_names_free(&apps);
+    return e;
+}
+
+static skf_err read_first(struct read_answer *a, struct request *r, uint32_t *sar)
+{
+    struct skf_devinfo d;
+    struct skf_pin_info pi;
+    skf_err e = skf_lib_device_info(&lib, r->dev, &d, sar);
+
+    if (e == SKF_OK) {
+        put_devinfo(a, &d);
+        e = put_pin_app(a, r->dev, r->app, sizeof r->app, sar);
+    }
+    if (e == SKF_OK)
+        e = skf_lib_pin_info(&lib, r->dev, r->app, SKF_PIN_USER, &pi, sar);
+    if (e == SKF_OK) {
+        skf_wire_str(a->w, SKF_TAG_APP, r->app);
+        skf_wire_u32(a->w, SKF_TAG_TRIES_MAX, pi.tries_max);
+        skf_wire_u32(a->w, SKF_TAG_TRIES_LEFT, pi.tries_left);
+        skf_wire_u32(a->w, SKF_TAG_DEFAULT_PIN, pi.default_pin);
+    }
+    return e;
+}
+
+/* First answer: device info, APP, PIN info, certificates. With RESUME (and
+ * APP) in the request: only the certificates from that slot on. */
+static void do_read_device(struct request *r)
+{
+    struct read_answer a = { .w = r->w };
+    size_t start = r->w->len;
+    uint32_t from = 0, sar = SAR_OK;
+    bool resume = skf_frame_get(r->f, SKF_TAG_RESUME) != NULL;
+    skf_err e = SKF_E_INVALID_ARG;
+
+    if (!want_names(r, resume, false) || (resume && (!skf_frame_u32(r->f, SKF_TAG_RESUME, &from) || from == 0)))
+        e = SKF_E_INVALID_ARG;
+    else if (resume)
+        e = put_app_certs(&a, r->dev, r->app, from, &sar);
+    else
+        e = read_first(&a, r, &sar);
+    if (e != SKF_OK)
+        r->w->len = start;       /* an error answers with its status alone */
+    else if (a.resume != 0)
+        skf_wire_u32(r->w, SKF_TAG_RESUME, a.resume);
+    answer_status(r->w, e, sar);
+}
+
 static void dispatch(struct request *r, unsigned op)
 {
     if (op != SKF_OP_HELLO && !hello_done) {
@@ -565,6 +730,7 @@ static void dispatch(struct request *r, unsigned op)
     case SKF_OP_SIGN_DIGEST:
     case SKF_OP_IMPORT_CERT: do_write_op(r, op); break;
     case SKF_OP_FILE_HEADS: do_file_heads(r); break;
+    case SKF_OP_READ_DEVICE: do_read_device(r); break;
     default: answer_status(r->w, SKF_E_INVALID_ARG, SAR_OK); break;
     }
 }

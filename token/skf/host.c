@@ -772,10 +772,28 @@ static uint32_t take_u32(const struct skf_frame *f, unsigned tag)
     return v;
 }
 
+static void take_devinfo(const struct skf_frame *f, struct skf_devinfo *out)
+{
+    uint32_t versions = take_u32(f, SKF_TAG_VERSIONS);
+
+    memset(out, 0, sizeof *out);
+    take_str(f, SKF_TAG_MANUFACTURER, out->manufacturer, sizeof out->manufacturer);
+    take_str(f, SKF_TAG_ISSUER, out->issuer, sizeof out->issuer);
+    take_str(f, SKF_TAG_LABEL, out->label, sizeof out->label);
+    take_str(f, SKF_TAG_SERIAL, out->serial, sizeof out->serial);
+    out->version = (uint16_t)(versions >> 16);
+    out->hw_version = (uint16_t)versions;
+    out->fw_version = (uint16_t)take_u32(f, SKF_TAG_FW_VERSION);
+    out->alg_sym = take_u32(f, SKF_TAG_ALG_SYM);
+    out->alg_asym = take_u32(f, SKF_TAG_ALG_ASYM);
+    out->alg_hash = take_u32(f, SKF_TAG_ALG_HASH);
+    out->total_space = take_u32(f, SKF_TAG_TOTAL_SPACE);
+    out->free_space = take_u32(f, SKF_TAG_FREE_SPACE);
+}
+
 skf_err skf_host_device_info(struct skf_host *h, const char *dev, struct skf_devinfo *out)
 {
     struct call c;
-    uint32_t versions;
     skf_err e;
 
     if (!name_ok(dev))
@@ -783,22 +801,8 @@ skf_err skf_host_device_info(struct skf_host *h, const char *dev, struct skf_dev
     if ((e = call_begin(&c, h, SKF_OP_DEVICE_INFO)) != SKF_OK)
         return e;
     skf_wire_str(&c.w, SKF_TAG_DEVICE, dev);
-    if ((e = call_run(&c, h->o.read_ms)) == SKF_OK) {
-        memset(out, 0, sizeof *out);
-        take_str(&h->resp, SKF_TAG_MANUFACTURER, out->manufacturer, sizeof out->manufacturer);
-        take_str(&h->resp, SKF_TAG_ISSUER, out->issuer, sizeof out->issuer);
-        take_str(&h->resp, SKF_TAG_LABEL, out->label, sizeof out->label);
-        take_str(&h->resp, SKF_TAG_SERIAL, out->serial, sizeof out->serial);
-        versions = take_u32(&h->resp, SKF_TAG_VERSIONS);
-        out->version = (uint16_t)(versions >> 16);
-        out->hw_version = (uint16_t)versions;
-        out->fw_version = (uint16_t)take_u32(&h->resp, SKF_TAG_FW_VERSION);
-        out->alg_sym = take_u32(&h->resp, SKF_TAG_ALG_SYM);
-        out->alg_asym = take_u32(&h->resp, SKF_TAG_ALG_ASYM);
-        out->alg_hash = take_u32(&h->resp, SKF_TAG_ALG_HASH);
-        out->total_space = take_u32(&h->resp, SKF_TAG_TOTAL_SPACE);
-        out->free_space = take_u32(&h->resp, SKF_TAG_FREE_SPACE);
-    }
+    if ((e = call_run(&c, h->o.read_ms)) == SKF_OK)
+        take_devinfo(&h->resp, out);
     call_end(&c);
     return e;
 }
@@ -1147,5 +1151,128 @@ skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *ap
         }
     }
     call_end(&c);
+    return e;
+}
+
+/* ---- a whole device (SKF_OP_READ_DEVICE) ---- */
+
+void skf_device_read_free(struct skf_device_read *r)
+{
+    for (size_t i = 0; r && i < r->n_certs; i++) {
+        free(r->certs[i].container);
+        free(r->certs[i].der);
+    }
+    if (r) {
+        free(r->certs);
+        free(r->app);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+static bool cert_seen(const struct skf_device_read *r, const struct skf_cert_entry *ce)
+{
+    for (size_t i = 0; i < r->n_certs; i++)
+        if (r->certs[i].sign == ce->sign && strlen(r->certs[i].container) == ce->container_len &&
+            memcmp(r->certs[i].container, ce->container, ce->container_len) == 0)
+            return true;
+    return false;
+}
+
+static skf_err add_read_cert(struct skf_device_read *r, const struct skf_cert_entry *ce)
+{
+    struct skf_read_cert *c = realloc(r->certs, (r->n_certs + 1) * sizeof *c);
+
+    if (!c)
+        return SKF_E_NO_MEMORY;
+    r->certs = c;
+    c = &r->certs[r->n_certs];
+    c->container = strndup(ce->container, ce->container_len);
+    c->der = malloc(ce->der_len);
+    if (!c->container || !c->der) {
+        free(c->container);
+        free(c->der);
+        return SKF_E_NO_MEMORY;
+    }
+    memcpy(c->der, ce->der, ce->der_len);
+    c->len = ce->der_len;
+    c->sign = ce->sign;
+    c->container_type = ce->container_type;
+    r->n_certs++;
+    return SKF_OK;
+}
+
+/* The certificates of one answer; one listed twice makes it malformed. */
+static skf_err take_read_certs(const struct skf_frame *f, struct skf_device_read *out)
+{
+    struct skf_cert_entry ce;
+    size_t cursor = 0;
+    skf_err e = SKF_OK;
+    int got;
+
+    while (e == SKF_OK && (got = skf_frame_next_cert(f, &cursor, &ce)) != 0)
+        e = got < 0 || cert_seen(out, &ce) ? SKF_E_MALFORMED : add_read_cert(out, &ce);
+    return e;
+}
+
+/* The first answer's device information, PIN application and PIN info. */
+static skf_err take_read_head(const struct skf_frame *f, struct skf_device_read *out)
+{
+    const struct skf_field *app = skf_frame_get(f, SKF_TAG_APP);
+    uint32_t def = 0;
+
+    if (!app || app->len == 0 || app->len > SKF_WIRE_NAME_MAX ||
+        !skf_frame_u32(f, SKF_TAG_TRIES_MAX, &out->pin.tries_max) ||
+        !skf_frame_u32(f, SKF_TAG_TRIES_LEFT, &out->pin.tries_left) ||
+        !skf_frame_u32(f, SKF_TAG_DEFAULT_PIN, &def))
+        return SKF_E_MALFORMED;
+    out->pin.default_pin = def != 0;
+    take_devinfo(f, &out->info);
+    return (out->app = strndup((const char *)app->val, app->len)) ? SKF_OK : SKF_E_NO_MEMORY;
+}
+
+/* One answer of the sequence: `from` 0 is the first; *next gets where the
+ * following one starts, 0 when none does. */
+static skf_err read_device_frame(struct skf_host *h, const char *dev, uint32_t from, unsigned ms,
+                                 struct skf_device_read *out, uint32_t *next)
+{
+    struct call c;
+    skf_err e;
+
+    *next = 0;
+    if ((e = call_begin(&c, h, SKF_OP_READ_DEVICE)) != SKF_OK)
+        return e;
+    put_names(&c, dev, from ? out->app : NULL, NULL);
+    if (from)
+        skf_wire_u32(&c.w, SKF_TAG_RESUME, from);
+    if ((e = call_run(&c, ms)) == SKF_OK && from == 0)
+        e = take_read_head(&h->resp, out);
+    if (e == SKF_OK)
+        e = take_read_certs(&h->resp, out);
+    if (e == SKF_OK && skf_frame_u32(&h->resp, SKF_TAG_RESUME, next) && *next <= from)
+        e = SKF_E_MALFORMED;     /* a sequence that does not move on would never end */
+    if (e == SKF_OK)
+        out->frames++;
+    call_end(&c);
+    return e;
+}
+
+skf_err skf_host_read_device(struct skf_host *h, const char *dev, struct skf_device_read *out)
+{
+    long long end = now_ms() + h->o.read_ms;
+    uint32_t from = 0, next = 0;
+    skf_err e;
+
+    memset(out, 0, sizeof *out);
+    if (!name_ok(dev))
+        return SKF_E_INVALID_ARG;
+    e = read_device_frame(h, dev, 0, h->o.read_ms, out, &next);
+    while (e == SKF_OK && next != 0) {
+        long long left = end - now_ms();
+
+        from = next;
+        e = left > 0 ? read_device_frame(h, dev, from, (unsigned)left, out, &next) : SKF_E_HELPER_TIMEOUT;
+    }
+    if (e != SKF_OK)
+        skf_device_read_free(out);
     return e;
 }

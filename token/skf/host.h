@@ -148,4 +148,33 @@ skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *ap
 skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *app,
                              unsigned *seals);
 
+/*
+ * A whole device in one round trip (SKF_OP_READ_DEVICE): its information,
+ * the application its PIN is about (the first holding a certificate, else
+ * the first), that application's user PIN and the certificates of its
+ * containers, signing before encryption, in the library's order. When the
+ * certificates do not fit in one frame the answer says where to go on and
+ * more frames follow (docs/skf-helper.md); the whole sequence has read_ms.
+ * A device without applications is SKF_E_APP_NOT_FOUND.
+ */
+struct skf_read_cert {
+    char *container;
+    uint32_t container_type;   /* 0 empty, 1 RSA, 2 ECC */
+    bool sign;
+    uint8_t *der;
+    size_t len;
+};
+
+struct skf_device_read {
+    struct skf_devinfo info;
+    char *app;
+    struct skf_pin_info pin;
+    size_t n_certs;
+    struct skf_read_cert *certs;
+    unsigned frames;           /* answers it took (for tests and the bench) */
+};
+
+skf_err skf_host_read_device(struct skf_host *h, const char *dev, struct skf_device_read *out);
+void skf_device_read_free(struct skf_device_read *r);
+
 #endif

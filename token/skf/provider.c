@@ -309,52 +309,20 @@ static token_err add_cert(struct cert_list *list, const char *container, bool si
     return TOKEN_OK;
 }
 
-/* Both certificates of every container of `app`; a missing one is no error. */
-static skf_err read_app_certs(struct skf_library *l, const char *dev, const char *app,
-                              struct cert_list *list)
+/* The certificates of a read, as the token's: add_cert takes each DER. */
+static skf_err take_certs(struct skf_device_read *r, struct cert_list *certs)
 {
-    struct skf_name_list cons = {0};
-    skf_err e = skf_host_list_containers(l->host, dev, app, &cons);
+    skf_err e = SKF_OK;
 
-    for (size_t i = 0; e == SKF_OK && i < cons.n; i++) {
-        for (int sign = 1; sign >= 0 && e == SKF_OK; sign--) {
-            uint8_t *der = NULL;
-            size_t len = 0;
+    for (size_t i = 0; i < r->n_certs; i++) {
+        struct skf_read_cert *c = &r->certs[i];
 
-            e = skf_host_export_cert(l->host, dev, app, cons.name[i], sign, &der, &len);
-            if (e == SKF_E_CERT_NOT_FOUND || e == SKF_E_CONTAINER_NOT_FOUND) {
-                e = SKF_OK;
-                continue;
-            }
-            if (e == SKF_OK && add_cert(list, cons.name[i], sign, der, len) != TOKEN_OK)
-                e = SKF_E_NO_MEMORY;
-        }
+        if (e == SKF_OK && add_cert(certs, c->container, c->sign, c->der, c->len) != TOKEN_OK)
+            e = SKF_E_NO_MEMORY;
+        else if (e != SKF_OK)
+            free(c->der);
+        c->der = NULL;
     }
-    skf_name_list_free(&cons);
-    return e;
-}
-
-/* The application the token's PIN is about: the first holding a
- * certificate, else the first. Its certificates are the token's. */
-static skf_err read_certs(struct skf_library *l, const char *dev, char **app_out,
-                          struct cert_list *certs)
-{
-    struct skf_name_list apps = {0};
-    skf_err e = skf_host_list_apps(l->host, dev, &apps);
-
-    *app_out = NULL;
-    for (size_t i = 0; e == SKF_OK && i < apps.n && certs->n == 0; i++) {
-        e = read_app_certs(l, dev, apps.name[i], certs);
-        if (e == SKF_OK && certs->n > 0)
-            *app_out = strdup(apps.name[i]);
-    }
-    if (e == SKF_OK && !*app_out)
-        *app_out = apps.n > 0 ? strdup(apps.name[0]) : NULL;
-    if (e == SKF_OK && apps.n == 0)
-        e = SKF_E_APP_NOT_FOUND;   /* a blank key: nothing to show, no PIN to check */
-    if (e == SKF_OK && !*app_out)
-        e = SKF_E_NO_MEMORY;
-    skf_name_list_free(&apps);
     return e;
 }
 
@@ -418,6 +386,7 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
                              char **app)
 {
     struct cert_list certs = {0};
+    struct skf_device_read r;
     struct skf_pin_info pi;
     struct skf_devinfo d;
     struct token_snapshot *s = service_snapshot_new();
@@ -427,11 +396,14 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
     *app = NULL;
     if (!s)
         return TOKEN_E_NO_MEMORY;
-    e = skf_host_device_info(l->host, dev, &d);
+    e = skf_host_read_device(l->host, dev, &r);
     if (e == SKF_OK)
-        e = read_certs(l, dev, app, &certs);
-    if (e == SKF_OK)
-        e = skf_host_pin_info(l->host, dev, *app, SKF_PIN_USER, &pi);
+        e = take_certs(&r, &certs);
+    *app = r.app;
+    r.app = NULL;
+    d = r.info;
+    pi = r.pin;
+    skf_device_read_free(&r);
     err = token_err_from_skf(e);
     service_snapshot_set_certs(s, certs.v, certs.n);
     if (!err)

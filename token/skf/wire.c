@@ -53,6 +53,11 @@ static const struct tag_rule tag_rules[SKF_TAG__END] = {
     [SKF_TAG_DIGEST] = { SKF_T_BYTES, false },
     [SKF_TAG_SIGNATURE] = { SKF_T_BYTES, false },
     [SKF_TAG_FILE_HEAD] = { SKF_T_BYTES, true },
+    [SKF_TAG_RESUME] = { SKF_T_U32, false },
+    [SKF_TAG_ENTRY_CONTAINER] = { SKF_T_STR, true },
+    [SKF_TAG_ENTRY_TYPE] = { SKF_T_U32, true },
+    [SKF_TAG_SIGN_CERT] = { SKF_T_BYTES, true },
+    [SKF_TAG_ENC_CERT] = { SKF_T_BYTES, true },
 };
 
 #define U32_LEN 4
@@ -101,6 +106,7 @@ const char *skf_wire_op_name(unsigned op)
         [SKF_OP_SIGN_DIGEST] = "SIGN_DIGEST",
         [SKF_OP_IMPORT_CERT] = "IMPORT_CERT",
         [SKF_OP_FILE_HEADS] = "FILE_HEADS",
+        [SKF_OP_READ_DEVICE] = "READ_DEVICE",
     };
 
     return op < SKF_OP__END && names[op] ? names[op] : "UNKNOWN";
@@ -265,6 +271,39 @@ bool skf_frame_str(const struct skf_frame *f, unsigned tag, char *dst, size_t ca
     memcpy(dst, fl->val, fl->len);
     dst[fl->len] = '\0';
     return true;
+}
+
+static bool is_entry_tag(unsigned tag)
+{
+    return tag == SKF_TAG_ENTRY_CONTAINER || tag == SKF_TAG_ENTRY_TYPE || tag == SKF_TAG_SIGN_CERT ||
+           tag == SKF_TAG_ENC_CERT;
+}
+
+int skf_frame_next_cert(const struct skf_frame *f, size_t *cursor, struct skf_cert_entry *out)
+{
+    const struct skf_field *con, *type, *cert;
+
+    while (*cursor < f->nfields && !is_entry_tag(f->fields[*cursor].tag))
+        (*cursor)++;
+    if (*cursor >= f->nfields)
+        return 0;
+    if (f->nfields - *cursor < 3)
+        return -1;
+    con = &f->fields[*cursor];
+    type = con + 1;
+    cert = con + 2;
+    if (con->tag != SKF_TAG_ENTRY_CONTAINER || con->len == 0 || con->len > SKF_WIRE_NAME_MAX ||
+        type->tag != SKF_TAG_ENTRY_TYPE ||
+        (cert->tag != SKF_TAG_SIGN_CERT && cert->tag != SKF_TAG_ENC_CERT) || cert->len == 0)
+        return -1;
+    out->container = (const char *)con->val;
+    out->container_len = con->len;
+    out->container_type = get_be32(type->val);
+    out->sign = cert->tag == SKF_TAG_SIGN_CERT;
+    out->der = cert->val;
+    out->der_len = cert->len;
+    *cursor += 3;
+    return 1;
 }
 
 /* --- encoder ------------------------------------------------------------ */

@@ -62,6 +62,11 @@ enum skf_op {
     /* the first SKF_FILE_HEAD_LEN bytes of each file of the application that
      * reads without a PIN (electronic seals are files); no PIN */
     SKF_OP_FILE_HEADS = 21,
+    /* a whole device in one round trip (docs/skf-helper.md, "Reading a
+     * device"): device info, the PIN application with its user PIN's info and
+     * the certificates of its containers; RESUME asks for the rest when they
+     * did not all fit in one frame. No PIN. */
+    SKF_OP_READ_DEVICE = 22,
     SKF_OP__END
 };
 
@@ -116,6 +121,15 @@ enum skf_tag {
     SKF_TAG_DIGEST = 41,       /* bytes e = SM3(Z || M), SKF_SM3_LEN */
     SKF_TAG_SIGNATURE = 42,    /* bytes r || s, SKF_EC_COORD_LEN each */
     SKF_TAG_FILE_HEAD = 43,    /* bytes, repeatable: a file's first bytes, at most SKF_FILE_HEAD_LEN */
+    /* READ_DEVICE: the certificate slot (2 * container index, + 1 for the
+     * encryption one) to go on from; in an answer, that more are left */
+    SKF_TAG_RESUME = 44,       /* u32 */
+    /* READ_DEVICE's certificates, each as three fields in this order (see
+     * skf_frame_next_cert): the container, its type, the certificate */
+    SKF_TAG_ENTRY_CONTAINER = 45, /* str, repeatable */
+    SKF_TAG_ENTRY_TYPE = 46,   /* u32, repeatable */
+    SKF_TAG_SIGN_CERT = 47,    /* bytes DER, repeatable */
+    SKF_TAG_ENC_CERT = 48,     /* bytes DER, repeatable */
     SKF_TAG__END
 };
 
@@ -196,6 +210,21 @@ const struct skf_field *skf_frame_get(const struct skf_frame *f, unsigned tag);
 const struct skf_field *skf_frame_next(const struct skf_frame *f, unsigned tag, size_t *cursor);
 bool skf_frame_u32(const struct skf_frame *f, unsigned tag, uint32_t *out);
 bool skf_frame_str(const struct skf_frame *f, unsigned tag, char *dst, size_t cap);
+
+/* One certificate of a READ_DEVICE answer; pointers into the frame. */
+struct skf_cert_entry {
+    const char *container;     /* not terminated: container_len bytes */
+    size_t container_len;      /* 1 .. SKF_WIRE_NAME_MAX */
+    uint32_t container_type;
+    bool sign;
+    const uint8_t *der;
+    size_t der_len;            /* at least 1 */
+};
+
+/* Walks a READ_DEVICE answer's certificates in order (start with *cursor =
+ * 0): 1 and *out filled, 0 at the end, -1 if the entries break their shape
+ * (a field out of its triple, an empty name or certificate, a name too long). */
+int skf_frame_next_cert(const struct skf_frame *f, size_t *cursor, struct skf_cert_entry *out);
 
 /* The encoder writes into a caller's buffer; a field that would overflow it
  * or break a limit marks the frame failed, and skf_wire_end says so. */

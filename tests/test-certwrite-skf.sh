@@ -54,7 +54,7 @@ readonly RECOVERY_WAIT_TENTHS=300
 readonly KILLED_BY_SIGKILL=137
 readonly NAMEOPT="RFC2253,-esc_msb,sep_comma_plus_space"
 
-need_tools curl jq ss openssl
+need_tools curl jq ss openssl sqlite3
 for bin in "$ukeyd" "$helper" "$vskf" "$libvskf" "$build/ukey-ca"; do
     [ -e "$bin" ] || skip_all "no $bin (build first)"
 done
@@ -119,18 +119,9 @@ skf-discover = no
 skf-helper = $helper
 EOF
 
-wait_for_skf_token() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        req GET "/v1/tokens/$tok"
-        [ "$code" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 start_daemon() {   # [ENV=VALUE...]
     start_ukeyd "$work/ukeyd.log" env "$@" "$ukeyd" --config "$work/ukeyd.conf" &&
-        wait_for_skf_token
+        wait_for_token "$tok"
 }
 start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with the SKF key"; }
 
@@ -140,13 +131,20 @@ expect_json "the SKF key can be written to" 200 '.capabilities.certificateWrites
 
 # --- helpers ---------------------------------------------------------------------------
 
-serial_of() {   # CERT-ID: the serial ukeyd shows now
+# serial_of CERT-ID: the serial ukeyd shows now. When ukeyd shows none it
+# says so, answers a value no other call gives (so no comparison of two
+# failures passes) and leaves a mark the last test checks.
+serial_of() {
     local i
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < LIB_START_WAIT_TENTHS; i++)); do
         req GET "/v1/tokens/$tok/certificates/$1"
-        [ "$code" = 200 ] && { field .serial | sed 's/^0*//'; return; }
+        [ "$code" = 200 ] && { field .serial | sed 's/^0*//'; return 0; }
         sleep 0.1
     done
+    echo "# serial_of $1: ukeyd answered $code, no serial" >&2
+    echo "$1 >>serial_of $1 failed" >>"$work/serial-failures"
+    echo "no-serial-$1-$BASHPID-$RANDOM"
+    return 1
 }
 subject_of() { req GET "/v1/tokens/$tok/certificates/$1"; field .subject.display; }
 # The container's own judgement (the virtual library's state, not ukeyd's
@@ -320,7 +318,7 @@ req GET "/v1/tokens/$tok"
 check "pulled: ukeyd serves no such key" test "$code" != 200
 check "pulled: the journal keeps the action" journal_holds
 "$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE"
-check "plugged back: ukeyd sees the key" wait_for_skf_token
+check "plugged back: ukeyd sees the key" wait_for_token "$tok"
 helper_pid=$(ps -o pid= --ppid "$daemon_pid" | tr -d ' ' | head -n 1)
 check "the SKF helper runs under ukeyd" test -n "$helper_pid"
 [ -n "$helper_pid" ] && kill -KILL "$helper_pid"
@@ -339,7 +337,7 @@ if [ -e "$faulty" ]; then
     stop_ukeyd
     if ! start_ukeyd "$work/ukeyd.log" env SKF_FAULTY_TARGET="$libvskf" \
             SKF_FAULTY_CONTROL="$work/faulty.control" "$ukeyd" --config "$work/faulty.conf" ||
-            ! wait_for_skf_token; then
+            ! wait_for_token "$tok"; then
         bail "ukeyd did not start over the faulty library"
     fi
     for fn in SKF_GenECCKeyPair SKF_ECCSignData SKF_ImportCertificate; do
@@ -355,6 +353,91 @@ if [ -e "$faulty" ]; then
         check "…the journal is empty" journal_empty
     done
 fi
+
+# --- the new key made, its certificate not written: the record stays ------------------------
+
+# wait_logged REGEX: until ukeyd's log has a line matching it.
+wait_logged() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        grep -qE -- "$1" "$work/ukeyd.log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_journal_empty() {
+    local i
+    for ((i = 0; i < RECOVERY_WAIT_TENTHS; i++)); do
+        journal_empty && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ca-roots that do not hold the demo SM2 CA: the certificate issued for
+# the container's new key does not verify. The key is already replaced, so
+# the record must stay (naming the request), the action listed as
+# interrupted; with the right roots back, the user's next try writes it.
+stop_ukeyd
+sed "s|^ca-roots = .*|ca-roots = $demo/rsa-ca.pem|" "$work/ukeyd.conf" >"$work/wrong-roots.conf"
+start_ukeyd "$work/ukeyd.log" "$ukeyd" --config "$work/wrong-roots.conf" && wait_for_token "$tok" ||
+    { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with other ca-roots"; }
+file_approved renewal "$SIGN"
+before=$(serial_of "$SIGN")
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "roots not matching: the renewal's certificate is refused" 502 "$(problem CERT_INVALID)"
+check "…the container has its new key beside the old certificate" \
+    bash -c "! '$vskf' check '$VSKF_DIR' '$DEMO_SKF_DEVICE' '$DEMO_SKF_CONTAINER' sign >/dev/null 2>&1"
+check "…the journal keeps the action" journal_holds
+check "…listed as interrupted, asking for the PIN" \
+    test "$(action_field '"\(.interrupted) \(.needsPin)"')" = "true true"
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "…carried out again with the same roots: refused again" 502 "$(problem CERT_INVALID)"
+check "…the record still there" journal_holds
+stop_ukeyd
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not start with the SM2 roots"; }
+check "the right roots back: the action waits for the user, interrupted" wait_listed_interrupted
+check "…asking for the PIN" test "$(action_field .needsPin)" = true
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "…carried out with the PIN, done" 200 '.state == "done"'
+renewed=$(field .serial | sed 's/^0*//')
+check "…the container's certificate is its key's (vskf check)" container_sound sign
+check "…the one issued for the renewal" test "$(vskf_serial sign)" = "$renewed"
+check "…a new one" test "$renewed" != "$before"
+check "…ukeyd shows it" test "$(serial_of "$SIGN")" = "$renewed"
+check "…the CA says done" test "$(ca_state)" = "done"
+check "…the journal is empty" journal_empty
+
+# The CA refuses to issue once the new key is made: ukeyd killed after the
+# request was signed, and the action expiring at the CA meanwhile (its
+# expiresAt put in the past) makes the recovery's `issue` impossible. The
+# record stays as long as the container's certificate is not its key's;
+# a new request carried out makes the container whole and ends it.
+file_approved renewal "$SIGN"
+expired_number=$number
+stop_ukeyd
+start_daemon UKEYD_TEST_CRASH_AFTER=cert-signed
+carry_out "{\"pin\":\"$PIN\"}"
+wait "$daemon_pid" 2>/dev/null
+check "refused after the key: ukeyd died by SIGKILL after the request was signed" \
+    test "$?" = "$KILLED_BY_SIGKILL"
+daemon_pid=
+sqlite3 "$work/ca.db" "UPDATE cert_requests SET expires_at = 1 WHERE number = '$expired_number'"
+check "…the CA says the action expired" test "$(ca_state)" = "expired"
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not restart"; }
+check "…the recovery asked the CA" \
+    wait_logged "action $expired_number (is settled at the CA|can no longer be issued)"
+check "…the record stays: the container's key has no certificate" journal_holds
+check "…which is so (vskf check)" \
+    bash -c "! '$vskf' check '$VSKF_DIR' '$DEMO_SKF_DEVICE' '$DEMO_SKF_CONTAINER' sign >/dev/null 2>&1"
+file_approved renewal "$SIGN"
+carry_out "{\"pin\":\"$PIN\"}"
+expect_json "…a new renewal carried out, done" 200 '.state == "done"'
+check "…the container's certificate is its key's" container_sound sign
+check "…ukeyd shows it" test "$(serial_of "$SIGN")" = "$(vskf_serial sign)"
+stop_ukeyd
+start_daemon || { diag_file "$work/ukeyd.log"; bail "ukeyd did not restart"; }
+check "…the next recovery finds the container whole and ends the old record" wait_journal_empty
 
 # --- the pair: <container>.sign and <container>.enc re-issued together ----------------------
 
@@ -478,6 +561,7 @@ for s in "${SECRETS[@]}"; do
     holds_secret "$s" "$work/ukeyd.log" "$state" && { diag "a secret leaked"; leaks=1; }
 done
 ok $leaks "no PIN in ukeyd's log or journal"
+check "ukeyd showed every certificate a test asked it for" test ! -e "$work/serial-failures"
 check "no whole actionId in ukeyd's log" bash -c "! grep -qE 'act-[0-9a-f]{32}' '$work/ukeyd.log'"
 
 done_testing

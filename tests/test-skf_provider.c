@@ -352,7 +352,7 @@ static void test_cert_writes(struct token_service *svc)
     const struct token_cert *c;
     uint8_t *old_der = NULL, *key = NULL, *spki = NULL, *csr = NULL, *issued = NULL;
     size_t old_len = 0, key_len = 0, spki_len = 0, csr_len = 0, issued_len = 0, mark;
-    bool same = false;
+    bool same = false, replaced = true;
     int tries = -9;
 
     if (!TAP_EQ_INT(token_service_get(svc, ID_A, &s), TOKEN_OK, "writes: the key's snapshot"))
@@ -375,24 +375,27 @@ static void test_cert_writes(struct token_service *svc)
     TAP_EQ_INT(token_service_cert_key(svc, ID_A, "no-such-id", &key, &key_len), TOKEN_E_INVALID_ARG,
                "an id that names no certificate is refused");
     TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_ENC_ID, USER_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
-                                         &spki, &spki_len, &csr, &csr_len, &tries),
+                                         &spki, &spki_len, &csr, &csr_len, &tries, &replaced),
                TOKEN_E_NOT_SUPPORTED, "no new key for an encryption certificate (it comes enveloped)");
+    tap_ok(!replaced, "…the key said untouched");
     TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, USER_PIN, 0, TOKEN_KEY_EC_P256, NULL,
-                                         0, &spki, &spki_len, &csr, &csr_len, &tries),
+                                         0, &spki, &spki_len, &csr, &csr_len, &tries, &replaced),
                TOKEN_E_NOT_SUPPORTED, "…nor a key other than SM2");
     tap_ok(shows(DEV_A, "user-pin-tries: 3/3"), "…both refused before the PIN was presented");
     TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, WRONG_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
-                                         &spki, &spki_len, &csr, &csr_len, &tries),
+                                         &spki, &spki_len, &csr, &csr_len, &tries, &replaced),
                TOKEN_E_PIN_INCORRECT, "a new key pair under a wrong PIN is refused");
     TAP_EQ_INT(tries, 2, "…for one try");
+    tap_ok(!replaced, "…the key said untouched");
     tap_ok(token_service_cert_key(svc, ID_A, CERT_SIGN_ID, &key, &key_len) == TOKEN_OK &&
            cert_key_matches_spki(old_der, old_len, key, key_len, &same) == TOKEN_OK && same,
            "…and the container keeps its key");
     free(key);
     key = NULL;
     TAP_EQ_INT(token_service_new_key_csr(svc, ID_A, CERT_SIGN_ID, USER_PIN, 0, TOKEN_KEY_SM2, NULL, 0,
-                                         &spki, &spki_len, &csr, &csr_len, &tries),
+                                         &spki, &spki_len, &csr, &csr_len, &tries, &replaced),
                TOKEN_OK, "a new SM2 key pair in the container, and a request signed by it");
+    tap_ok(replaced, "…the key said replaced");
     tap_ok(spki && csr && csr_len > 0 &&
            !(cert_key_matches_spki(old_der, old_len, spki, spki_len, &same) == TOKEN_OK && same),
            "…a new key (the request's own signature was checked before it was handed out)");

@@ -72,7 +72,8 @@ token_err token_service_new_key_csr(struct token_service *svc, const char *id,
                                     const char *cert_id, const char *pin, unsigned flags,
                                     enum token_key_alg alg, const uint8_t *subject_der,
                                     size_t subject_len, uint8_t **spki, size_t *spki_len,
-                                    uint8_t **csr, size_t *csr_len, int *tries_left)
+                                    uint8_t **csr, size_t *csr_len, int *tries_left,
+                                    bool *key_replaced)
 {
     struct provider_cert_write w = {.new_key = true, .id = id, .cert_id = cert_id, .alg = alg,
                                     .subject = subject_der, .subject_len = subject_len};
@@ -81,14 +82,18 @@ token_err token_service_new_key_csr(struct token_service *svc, const char *id,
 
     if (tries_left)
         *tries_left = -1;
+    if (key_replaced)
+        *key_replaced = false;
     if (!svc || !id || !cert_id || !pin || !spki || !spki_len || !csr || !csr_len ||
-        !token_key_alg_name(alg))
+        !key_replaced || !token_key_alg_name(alg))
         return TOKEN_E_INVALID_ARG;
     if ((err = route_writer(svc, id, &p)) != TOKEN_OK)
         return err;
     if ((err = p->ops->cert_write(NULL, &w)) != TOKEN_OK)   /* judged before the PIN */
         return err;
+    /* w.key_replaced stays false unless the provider got as far as the key. */
     err = service_verify_pin_then(svc, id, pin, flags, p->ops->cert_write, &w, tries_left);
+    *key_replaced = w.key_replaced;
     if (err) {
         free(w.spki);
         free(w.csr);

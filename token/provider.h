@@ -112,6 +112,7 @@ struct provider_cert_write {
     size_t der_len;
     uint8_t *spki, *csr;             /* new_key: out, malloc()ed */
     size_t spki_len, csr_len;
+    bool key_replaced;               /* new_key: out, the key may have changed (even on failure) */
 };
 
 /* Every provider's own struct begins with this. */

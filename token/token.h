@@ -435,13 +435,19 @@ token_err token_service_cert_key(struct token_service *svc, const char *id, cons
  * PKCS#10 request for it (subject as token_service_sign_csr) is signed by
  * the new key; both under one PIN check. Returns the key's SPKI and the
  * request (caller frees both). TOKEN_E_NOT_SUPPORTED before the PIN for an
- * encryption certificate or another algorithm.
+ * encryption certificate or another algorithm. `key_replaced` says, on
+ * success and on failure alike, whether `cert_id`'s key may have changed:
+ * false only when the token layer knows the call stopped before the key
+ * pair was made (the request judged, the PIN refused, the container not
+ * found); a failure after that (the request's signature, the token pulled
+ * mid-call) leaves a key its certificate does not match.
  */
 token_err token_service_new_key_csr(struct token_service *svc, const char *id,
                                     const char *cert_id, const char *pin, unsigned flags,
                                     enum token_key_alg alg, const uint8_t *subject_der,
                                     size_t subject_len, uint8_t **spki, size_t *spki_len,
-                                    uint8_t **csr, size_t *csr_len, int *tries_left);
+                                    uint8_t **csr, size_t *csr_len, int *tries_left,
+                                    bool *key_replaced);
 
 /*
  * Writes certificate `der` as `cert_id` and reads it back: TOKEN_E_WRITE_FAILED

@@ -479,6 +479,14 @@ static const struct token_cert *action_cert(const struct token_snapshot *s,
 
 /* --- confirmation ----------------------------------------------------------------- */
 
+/* An SKF record past `generating`: the container's key was replaced in
+ * place and its certificate is the old key's until the import. Such a
+ * record is the only trace of that, so no refusal drops it. */
+static bool container_key_replaced(const struct cert_record *rec)
+{
+    return by_pin(&rec->action) && rec->step >= CERT_STEP_SIGNED;
+}
+
 static enum recovery_result drop_record(struct certwrite *cw, const struct cert_record *rec)
 {
     return cert_journal_remove(cw->journal, rec->action.id) == 0 ? RECOVERY_DONE
@@ -693,16 +701,19 @@ static int issue_and_install(struct certwrite *cw, const struct ca_client *c,
     struct ca_refusal why;
     size_t n = 0;
     ca_err cerr = ca_cert_issue_all(c, rec->action.id, rec->csr, rec->csr_len, all, &n, &why);
+    bool issued = cerr == CA_OK;
     int rc;
 
     /* The record keeps no list of the action's certificates: what the
      * service says of the action now names them. */
-    if (cerr == CA_OK)
+    if (issued)
         cerr = ca_cert_get(c, rec->action.id, &now, &why);
     if (cerr != CA_OK) {
         issued_all_clear(all);
-        /* The CSR stays in the journal while the service is away. */
-        if (cerr != CA_E_UNAVAILABLE)
+        /* The CSR stays in the journal while the service is away, once the
+         * service has issued for it (asked again, it answers the same
+         * certificates), and whenever the container's key is the new one. */
+        if (cerr != CA_E_UNAVAILABLE && !issued && !container_key_replaced(rec))
             drop_record(cw, rec);
         return ca_failure(e, cerr, &why);
     }
@@ -714,7 +725,8 @@ static int issue_and_install(struct certwrite *cw, const struct ca_client *c,
         rec->step = CERT_STEP_INSTALLING;
         if (cert_journal_write(cw->journal, rec) < 0)
             rc = code_failure(e, CERTWRITE_INTERNAL);
-    } else {
+    } else if (!container_key_replaced(rec)) {
+        /* Only the staging slot holds the new key: the slot is as it was. */
         drop_record(cw, rec);
     }
     issued_all_clear(all);
@@ -805,6 +817,7 @@ static int carry_out_new_by_pin(struct certwrite *cw, const struct token_snapsho
     uint8_t *subject = NULL;
     size_t subject_len = 0;
     int tries = -1;
+    bool key_replaced = true;
     token_err err;
 
     record_start(&rec, cw, s->id, a, CERT_STEP_GENERATING);
@@ -814,13 +827,18 @@ static int carry_out_new_by_pin(struct certwrite *cw, const struct token_snapsho
         subject = subject_of_cert(current->der, current->der_len, &subject_len);
     err = token_service_new_key_csr(cw->svc, s->id, a->cert_id, pin, flags, a->key_alg, subject,
                                     subject_len, &rec.staged_spki, &rec.staged_spki_len,
-                                    &rec.csr, &rec.csr_len, &tries);
+                                    &rec.csr, &rec.csr_len, &tries, &key_replaced);
     free(subject);
     if (err != TOKEN_OK) {
-        /* The PIN or the request failed before the container changed, or
-         * the token went: the record at `generating` stays only for the latter. */
-        if (card_untouched(err))
+        /* The token layer says whether the container may hold a new key
+         * now; if so the record at `generating` names it until the user's
+         * next carry-out replaces key and request. */
+        if (!key_replaced)
             drop_record(cw, &rec);
+        else
+            log_msg(LOG_WARNING, TOKEN_FIELDS(s->id), "certificate: the new key of action %s "
+                    "may be in the container without its certificate (%s); the record "
+                    "stays", a->number, token_err_name(err));
         return token_failure(e, err, tries);
     }
     crash_point(cw, CERT_STEP_GENERATING, s->id);
@@ -966,6 +984,32 @@ static enum recovery_result follow_plan(struct certwrite *cw, const struct ca_cl
     return RECOVERY_FAILED;
 }
 
+/*
+ * An SKF action the CA will no longer issue for (expired, or unknown to it):
+ * its record is dropped only once the container's certificate is its key's
+ * again (another action's import made it whole); until then it is the one
+ * trace of a container whose key its certificate does not match.
+ */
+static enum recovery_result settle_abandoned_by_pin(struct certwrite *cw,
+                                                    const struct cert_record *rec)
+{
+    struct token_slot_state now = { 0 };
+    token_err err = token_cert_state(cw, rec->token_id, 0, rec->action.cert_id, NULL, 0, &now);
+
+    if (err != TOKEN_OK)
+        return token_gone(err) ? RECOVERY_TOKEN_ABSENT : RECOVERY_FAILED;
+    if (now.cert_present && now.cert_matches_key) {
+        log_msg(LOG_NOTICE, TOKEN_FIELDS(rec->token_id), "certificate: action %s is settled at "
+                "the CA and %s holds a certificate for its key; record dropped",
+                rec->action.number, rec->action.cert_id);
+        return drop_record(cw, rec);
+    }
+    log_msg(LOG_ERR, TOKEN_FIELDS(rec->token_id), "certificate: action %s can no longer be "
+            "issued, and %s's key may have no certificate; the record stays until a new request "
+            "is carried out", rec->action.number, rec->action.cert_id);
+    return RECOVERY_DONE;
+}
+
 /* What the CA says of the action decides whether there is anything left to do. */
 static enum recovery_result recover_with(struct certwrite *cw, const struct ca_client *c,
                                          struct cert_record *rec, struct certwrite_outcome *out,
@@ -974,6 +1018,11 @@ static enum recovery_result recover_with(struct certwrite *cw, const struct ca_c
     struct ca_action now;
     ca_err err = ca_cert_get(c, rec->action.id, &now, NULL);
 
+    /* An SKF container whose key the action replaced keeps its record
+     * whatever the CA says, until the container is whole again. */
+    if ((err == CA_E_ACTION_UNKNOWN || (err == CA_OK && now.state == CA_ACTION_EXPIRED)) &&
+        by_pin(&rec->action))
+        return settle_abandoned_by_pin(cw, rec);
     /* `expired` was never issued: at most a key was staged, the slot is as it was. */
     if (err == CA_E_ACTION_UNKNOWN ||
         (err == CA_OK && (now.state == CA_ACTION_DONE || now.state == CA_ACTION_EXPIRED))) {
@@ -1185,7 +1234,8 @@ static int find_action(struct certwrite *cw, const struct token_snapshot *s, con
     return found ? 0 : code_failure(e, CERTWRITE_ACTION_NOT_FOUND);
 }
 
-/* Whether the journal still says the slot should hold `number`'s new certificate. */
+/* Whether the journal still says the slot should hold `number`'s new
+ * certificate, or (SKF) names a container key its request was signed by. */
 static bool slot_promised(struct certwrite *cw, const char *number)
 {
     struct cert_record *recs = NULL;
@@ -1195,7 +1245,8 @@ static bool slot_promised(struct certwrite *cw, const char *number)
     if (cert_journal_list(cw->journal, &recs, &n) < 0)
         return true;                     /* cannot tell: do not risk overwriting it */
     for (size_t i = 0; i < n && !promised; i++)
-        promised = strcmp(recs[i].action.number, number) == 0 && cert_record_slot_has_new(&recs[i]);
+        promised = strcmp(recs[i].action.number, number) == 0 &&
+                   (cert_record_slot_has_new(&recs[i]) || container_key_replaced(&recs[i]));
     cert_records_free(recs, n);
     return promised;
 }
@@ -1213,8 +1264,10 @@ static int recover_first(struct certwrite *cw, const char *token_id, const char 
         if (settled)
             return 1;
         /* A record that holds the certificate the slot should have (a write
-         * that failed for good) is never replaced by a fresh start: that
-         * would forget which certificate belongs to a key already moved in. */
+         * that failed for good), or the request of an SKF container's new
+         * key, is never replaced by a fresh start: that would forget which
+         * certificate belongs to a key already moved in, or replace the
+         * key again for a certificate that could not be written. */
         if (slot_promised(cw, number)) {
             *e = mine;
             return -1;

@@ -1167,7 +1167,7 @@ static token_err skf_cert_write(void *session, void *arg)
         return TOKEN_OK;
     if (w->new_key)
         return skf_write_new_key_csr(&ws->t, ws->pin, con, w->subject, w->subject_len, &w->spki,
-                                     &w->spki_len, &w->csr, &w->csr_len);
+                                     &w->spki_len, &w->csr, &w->csr_len, &w->key_replaced);
     err = skf_write_import(&ws->t, ws->pin, con, sign, w->der, w->der_len);
     if (err != TOKEN_E_TOKEN_REMOVED && err != TOKEN_E_INVALID_ARG)
         certs_changed(ws->l, ws->t.dev, ws->t.token_id);

@@ -146,10 +146,24 @@ static token_err container_signs(void *userdata, enum token_key_alg alg, const u
     return der_of_signature(rs, sig, sig_len);
 }
 
+/* A failed key generation that never reached SKF_GenECCKeyPair: the helper
+ * was not asked, or refused the device, application, container or PIN
+ * before it. Anything else (the helper dying or timing out mid-call, the
+ * library failing, memory short while the answer came back) may have left
+ * the container with a new key. */
+static bool gen_failed_before_key(skf_err e)
+{
+    return e == SKF_E_INVALID_ARG || e == SKF_E_HELPER_START ||
+           e == SKF_E_HELPER_BACKOFF || e == SKF_E_LIBRARY_LOAD || e == SKF_E_LIBRARY_SYMBOL ||
+           e == SKF_E_DEVICE_NOT_FOUND || e == SKF_E_APP_NOT_FOUND ||
+           e == SKF_E_CONTAINER_NOT_FOUND || e == SKF_E_PIN_INCORRECT ||
+           e == SKF_E_PIN_LOCKED || e == SKF_E_PIN_POLICY;
+}
+
 token_err skf_write_new_key_csr(const struct skf_write_target *t, const char *pin,
                                 const char *con, const uint8_t *subject, size_t subject_len,
                                 uint8_t **spki, size_t *spki_len, uint8_t **csr,
-                                size_t *csr_len)
+                                size_t *csr_len, bool *key_replaced)
 {
     uint8_t point[2 * SKF_EC_COORD_LEN];
     struct signer sg = {t, pin, con};
@@ -157,6 +171,7 @@ token_err skf_write_new_key_csr(const struct skf_write_target *t, const char *pi
     skf_err e = skf_host_gen_sign_key(t->host, t->dev, t->app, con, pin, point, &tries);
     token_err err;
 
+    *key_replaced = !(e != SKF_OK && gen_failed_before_key(e));
     if (e != SKF_OK)
         return skf_token_err(e);
     if ((err = spki_of_point(point, spki, spki_len)) != TOKEN_OK)

@@ -39,11 +39,14 @@ token_err skf_write_cert_key(const struct skf_write_target *t, const char *con, 
                              uint8_t **spki, size_t *spki_len);
 
 /* A new SM2 signing key pair in `con` and a request signed by it (`pin`
- * verified by the caller already; the helper presents it again per call). */
+ * verified by the caller already; the helper presents it again per call).
+ * `key_replaced`: whether the container's key may have changed, set on
+ * success and on failure alike; false only for a failure known to come
+ * before SKF_GenECCKeyPair. */
 token_err skf_write_new_key_csr(const struct skf_write_target *t, const char *pin,
                                 const char *con, const uint8_t *subject, size_t subject_len,
                                 uint8_t **spki, size_t *spki_len, uint8_t **csr,
-                                size_t *csr_len);
+                                size_t *csr_len, bool *key_replaced);
 
 /* `der` into `con` as its signing or encryption certificate, then read back:
  * TOKEN_E_WRITE_FAILED unless byte for byte. */

@@ -17,7 +17,8 @@
 # no pcscd runs here, and none is needed); the CA down after the admin PIN's
 # `authorized` and `puk-changed`, the helper killed after `authorized`; a key
 # that loses its challenge when its application closes unlocks at no admin
-# try; a wrong admin-PIN record costs one
+# try, also when a second key is plugged into the same library while the CA
+# answers; a wrong admin-PIN record costs one
 # admin try and is reported. The new PIN must
 # verify every time. Ends by searching every log and the journal for PINs,
 # admin PINs and codes.
@@ -399,6 +400,79 @@ lost_challenge_unlock() {   # PIN
     rm -f "$VSKF_DIR/quirks"
 }
 
+# The CA made to wait (SIGSTOP) while its answer to the held challenge is
+# due, and a second key plugged into the same library meanwhile (with the
+# challenge-lost-on-close quirk on): ukeyd reads the new key, and that must
+# leave the held challenge alone, so `complete` succeeds with no admin try
+# spent and no report to the CA. (A call on the key itself closes the
+# challenge's application: the answer is then not presented at all, as
+# tests/test-skf_host.c checks.) The CA's deadline is raised for this case:
+# a bound, not a wait.
+readonly HELD_CA_TIMEOUT_S=40
+readonly SECOND_SERIAL=GM3000V000002
+readonly SECOND_DEVICE=second-sm2
+readonly SECOND_ADMIN_PIN=87654321
+ca_has_unread_request() {   # ukeyd's request sits in a socket of the stopped CA
+    ss -Htn state established "( sport = :${CA##*:} )" | awk '$1 > 0 { f = 1 } END { exit !f }'
+}
+token_listed() { req GET "/v1/tokens/$1"; [ "$code" = 200 ]; }
+plug_second_key() {
+    "$vskf" provision "$VSKF_DIR" "$SECOND_DEVICE" --serial "$SECOND_SERIAL" \
+        --label second --admin-pin "$SECOND_ADMIN_PIN" >/dev/null &&
+        "$vskf" plug "$VSKF_DIR" "$SECOND_DEVICE" &&
+        wait_until "$RECOVERY_WAIT_TENTHS" token_listed "skf-$SECOND_SERIAL"
+}
+SECRETS+=("$SECOND_ADMIN_PIN")
+reports() { ca_sql "SELECT count(*) FROM puk_reports"; }
+second_key_while_ca_answers() {   # PIN
+    local pin=$1 label="remote-challenge, a second key plugged while the CA answers"
+    local tries_before reports_before curl_pid
+    sed -i "s/^ca-timeout = .*/ca-timeout = $HELD_CA_TIMEOUT_S/" "$work/ukeyd.conf"
+    restart_daemon UKEYD_TEST_CRASH_AFTER=stop:authorized || { ok 1 "[$label] ukeyd starts"; return; }
+    echo challenge-lost-on-close >"$VSKF_DIR/quirks"
+    use_mechanism remote-challenge
+    block_pin
+    open_session
+    prove review
+    expect_json "[$label] identity proven" 200 '.state == "authorized"'
+    tries_before=$(admin_tries)
+    reports_before=$(reports)
+    rm -rf "$work/bg"
+    mkdir "$work/bg"
+    (   # its own body and headers: the test's requests meanwhile write $work's
+        work=$work/bg
+        post_json "/v1/unlock/$sid/complete" "{\"newPin\":\"$pin\",\"confirmNewPin\":\"$pin\"}" \
+            --max-time "$INTERRUPTED_CURL_MAX_S"
+        echo "$code" >"$work/complete.code"
+    ) &
+    curl_pid=$!
+    helper_pids+=("$curl_pid")
+    if check "[$label] ukeyd stops before the challenge" wait_until "$STOP_WAIT_TENTHS" daemon_stopped; then
+        kill -STOP "$ca_pid"
+        kill -CONT "$daemon_pid"
+        check "[$label] the challenge went to the stopped CA" \
+            wait_until "$STOP_WAIT_TENTHS" ca_has_unread_request
+        check "[$label] the second key is seen" plug_second_key
+        kill -CONT "$ca_pid"
+    else
+        kill -CONT "$daemon_pid" 2>/dev/null
+    fi
+    wait "$curl_pid"
+    code=$(cat "$work/bg/complete.code" 2>/dev/null)
+    cp "$work/bg/body" "$work/body" 2>/dev/null
+    expect_json "[$label] complete succeeds: the other key left the challenge alone" 200 \
+        '.completed == true'
+    check "[$label] no admin try was spent" test "$(admin_tries)" -eq "$tries_before"
+    check "[$label] the CA was not told its record is wrong" test "$(reports)" -eq "$reports_before"
+    check "[$label] no journal record is left" test "$(journal_records)" -eq 0
+    check "[$label] the new PIN verifies" pin_verifies "$pin"
+    rm -f "$VSKF_DIR/quirks"
+    "$vskf" unplug "$VSKF_DIR" "$SECOND_DEVICE"
+    rm -f "$VSKF_DIR/$SECOND_DEVICE".*
+    sed -i "s/^ca-timeout = .*/ca-timeout = $CA_TIMEOUT_S/" "$work/ukeyd.conf"
+    restart_daemon || ok 1 "[$label] ukeyd restarts"
+}
+
 test_no_secrets_logged() {
     local secret f leaked=0
     for f in "$work/ukeyd.log" "$work/ukey-ca.log"; do
@@ -447,6 +521,7 @@ interrupted_at admin-pin puk-changed ca "${NEW_PINS[0]}" "${NEW_PINS[1]}"
 interrupted_at admin-pin authorized helper "${NEW_PINS[2]}" "${NEW_PINS[3]}"
 interrupted_at remote-challenge authorized helper "${NEW_PINS[4]}" "${NEW_PINS[5]}"
 lost_challenge_unlock "${NEW_PINS[6]}"
+second_key_while_ca_answers "${NEW_PINS[7]}"
 wrong_record remote-challenge
 wrong_record admin-pin
 

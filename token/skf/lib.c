@@ -134,14 +134,34 @@ static void release_held(struct skf_lib *lib)
     memset(&lib->held, 0, sizeof lib->held);
 }
 
+/* Forgets the kept connection; one the held application lives in passes to
+ * the hold instead of closing (that would lose its challenge). */
+static void unkeep_dev(struct skf_lib *lib)
+{
+    if (!lib->kept_name[0])
+        return;
+    if (lib->held.on && !lib->held.own_dev && lib->held.dev == lib->kept_dev)
+        lib->held.own_dev = true;
+    else
+        lib->fn.disconnect_dev(lib->kept_dev);
+    lib->kept_name[0] = '\0';
+    lib->kept_dev = NULL;
+}
+
 static void drop_kept(struct skf_lib *lib)
 {
     release_held(lib);
-    if (lib->kept_name[0]) {
-        lib->fn.disconnect_dev(lib->kept_dev);
-        lib->kept_name[0] = '\0';
-        lib->kept_dev = NULL;
-    }
+    unkeep_dev(lib);
+}
+
+/* A session on `dev` is about to open. A library with one global current
+ * device loses the held application to any other connection; otherwise only
+ * a session on the held device itself may disturb it, and a call on another
+ * key of the same library leaves the challenge alone. */
+static void release_held_before(struct skf_lib *lib, const char *dev)
+{
+    if (lib->held.on && (lib->profile.global_device || strcmp(lib->held.dev_name, dev) == 0))
+        release_held(lib);
 }
 
 void skf_lib_close(struct skf_lib *lib)
@@ -304,7 +324,7 @@ static skf_err open_dev(struct session *s, const char *name)
         s->have_dev = true;
         return SKF_OK;
     }
-    drop_kept(lib);
+    unkeep_dev(lib);
     if ((rv = lib->fn.connect_dev(name, &h)) != SAR_OK)
         return or_else(note(s->sar, rv), SKF_E_DEVICE_NOT_FOUND);
     s->dev = h;
@@ -322,7 +342,7 @@ static skf_err session_open(struct session *s, struct skf_lib *lib, uint32_t *sa
     skf_rv rv;
     skf_err e;
 
-    release_held(lib);
+    release_held_before(lib, dev);
     memset(s, 0, sizeof *s);
     s->lib = lib;
     s->sar = sar;
@@ -680,6 +700,12 @@ static bool take_held(struct skf_lib *lib, struct session *s, uint32_t *sar, con
     s->app = lib->held.app;
     s->have_dev = true;
     s->have_app = true;
+    /* a connection the hold took over from the kept one is kept again */
+    if (lib->held.own_dev && !lib->profile.global_device) {
+        unkeep_dev(lib);
+        snprintf(lib->kept_name, sizeof lib->kept_name, "%s", dev);
+        lib->kept_dev = lib->held.dev;
+    }
     memset(&lib->held, 0, sizeof lib->held);
     return true;
 }
@@ -709,19 +735,24 @@ skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char 
 {
     struct session s;
     skf_slot retry = RETRY_UNSET;
-    skf_err e = SKF_OK;
+    skf_err e;
 
     if (!(lib->caps & SKF_CAP_REMOTE_UNBLOCK))
         return SKF_E_NOT_SUPPORTED;
     if (len == 0 || len > SKF_ANSWER_MAX)
         return SKF_E_INVALID_ARG;
     pthread_mutex_lock(&lib->lock);
-    if (take_held(lib, &s, sar, dev, app) ||
-        (e = session_open(&s, lib, sar, dev, app, NULL)) == SKF_OK) {
-        e = note(sar, lib->fn.remote_unblock_pin(s.app, answer, len, &retry));
-        e = pin_outcome(lib, s.app, SKF_PIN_ADMIN, e, retry, tries_left);
-        clear_state_locked(lib, s.app);
+    /* Without its challenge's application the answer is never presented: a
+     * key that drew a fresh random would count it as a wrong admin PIN. */
+    if (!take_held(lib, &s, sar, dev, app)) {
+        pthread_mutex_unlock(&lib->lock);
+        if (sar)
+            *sar = SAR_OK;             /* the library was not asked */
+        return SKF_E_CHALLENGE_STALE;
     }
+    e = note(sar, lib->fn.remote_unblock_pin(s.app, answer, len, &retry));
+    e = pin_outcome(lib, s.app, SKF_PIN_ADMIN, e, retry, tries_left);
+    clear_state_locked(lib, s.app);
     session_close(&s, e);
     pthread_mutex_unlock(&lib->lock);
     return e;

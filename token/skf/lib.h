@@ -68,12 +68,14 @@ struct skf_lib {
     char kept_name[SKF_NAME_MAX + 1];
     skf_handle kept_dev;
     /* The application a remote unblock's challenge was drawn in, held open
-     * until its answer or the library's next call of any other kind: a key
-     * may draw a fresh random when an application is reopened, and the CA's
-     * answer to the old one would then cost an admin-PIN try. */
+     * until its answer or the library's next call on the same device (on any
+     * device with global_device): a key may draw a fresh random when an
+     * application is reopened, and the CA's answer to the old one would then
+     * cost an admin-PIN try. */
     struct {
         bool on;
-        bool own_dev;             /* with global_device the connection is the hold's */
+        bool own_dev;             /* the connection is the hold's: with global_device, or
+                                     taken over from the kept one for another device */
         skf_handle dev, app;
         char dev_name[SKF_NAME_MAX + 1];
         char app_name[SKF_NAME_MAX + 1];
@@ -133,8 +135,10 @@ skf_err skf_lib_unblock_pin(struct skf_lib *lib, const char *dev, const char *ap
                             const char *new_pin, uint32_t *tries_left, uint32_t *sar);
 skf_err skf_lib_clear_state(struct skf_lib *lib, const char *dev, const char *app, uint32_t *sar);
 /* The challenge leaves its application open (lib->held); the answer to the
- * same device and application is given in it, and closes it. Any other call
- * that opens a session closes it first. */
+ * same device and application is given in it, and closes it. A call that
+ * opens a session on the same device (on any, with global_device) closes it
+ * first; an answer that finds it closed is SKF_E_CHALLENGE_STALE, never
+ * presented. */
 skf_err skf_lib_remote_unblock_request(struct skf_lib *lib, const char *dev, const char *app,
                                        uint8_t *challenge, size_t len, uint32_t *sar);
 skf_err skf_lib_remote_unblock(struct skf_lib *lib, const char *dev, const char *app,

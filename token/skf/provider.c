@@ -122,6 +122,7 @@ static token_err token_err_from_skf(skf_err e)
     case SKF_E_TIMEOUT:
         return TOKEN_E_TIMEOUT;
     case SKF_E_HELPER_BACKOFF:       /* restarted again soon: try later */
+    case SKF_E_CHALLENGE_STALE:      /* nothing presented: a fresh challenge, later */
         return TOKEN_E_TOKEN_BUSY;
     case SKF_E_HELPER_START:
     case SKF_E_HELPER_DIED:

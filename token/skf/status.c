@@ -29,6 +29,7 @@ const char *skf_err_name(skf_err err)
         [SKF_E_PIN_POLICY] = "PIN_POLICY",
         [SKF_E_NOT_LOGGED_IN] = "NOT_LOGGED_IN",
         [SKF_E_TIMEOUT] = "TIMEOUT",
+        [SKF_E_CHALLENGE_STALE] = "CHALLENGE_STALE",
     };
 
     if ((unsigned)err >= SKF_E__COUNT || !names[err])

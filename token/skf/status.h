@@ -41,6 +41,8 @@ typedef enum skf_err {
     SKF_E_PIN_POLICY = 20,          /* refused before reaching the token: length or characters */
     SKF_E_NOT_LOGGED_IN = 21,       /* the token wants a verified PIN first */
     SKF_E_TIMEOUT = 22,             /* the library itself reported SAR_TIMEOUTERR */
+    SKF_E_CHALLENGE_STALE = 23,     /* a remote unblock's answer came after its challenge's
+                                       application was closed: not presented, ask again */
     SKF_E__COUNT
 } skf_err;
 

@@ -7,8 +7,9 @@
  *
  *   1. a cold read (load the library or start the helper, then list the
  *      device, its information, applications, containers, both certificates
- *      of each container and the user PIN's tries; through the helper as
- *      ukeyd does it, the list and one READ_DEVICE), each round with the
+ *      of each container, the user PIN's tries and the seal count, every
+ *      file's first bytes; through the helper as ukeyd does it, the list and
+ *      one READ_DEVICE), each round with the
  *      library loaded afresh and a new helper, and the median of warm reads;
  *   2. a PIN verify (with the secure state cleared afterwards, as ukeyd
  *      does), median of rounds; warm reads and verifies run twice, first with
@@ -41,6 +42,7 @@
 
 #include "token/skf/host.h"
 #include "token/skf/lib.h"
+#include "token/skf/seal.h"
 
 #define ROUNDS_DEFAULT   20
 #define ROUNDS_MAX       200
@@ -59,8 +61,10 @@
 #define DEV_NAME_BYTES   256
 #define US_PER_MS        1000
 /* list devices, device info, list applications, list containers, container
- * type, two certificates, PIN info: the demo key has one of each */
-#define READ_CALLS       8u
+ * type, two certificates, PIN info, list files, and one file read for each
+ * of the demo key's three files (two seals and a certificate,
+ * docs/virtual-skf.md); the demo key has one of the rest */
+#define READ_CALLS       12u
 /* through the helper, as ukeyd reads: the device list, then READ_DEVICE */
 #define READ_ROUND_TRIPS 2u
 
@@ -99,6 +103,20 @@ struct target {
     const char *device;
     const char *pin;
 };
+
+/* The seals among the application's files, as the helper counts them. */
+static unsigned count_seals_in_process(struct target *t, const char *app)
+{
+    static struct skf_file_heads heads;
+    unsigned seals = 0;
+    skf_err e = skf_lib_file_heads(&t->lib, t->device, app, &heads, NULL);
+
+    if (e != SKF_OK)
+        die("in process: file heads", e);
+    for (size_t i = 0; i < heads.n; i++)
+        seals += skf_seal_recognised(heads.head[i], heads.len[i]);
+    return seals;
+}
 
 /* One read as ukeyd's provider makes it of a token it has not seen:
  * returns the number of certificate bytes read, or dies. */
@@ -140,6 +158,7 @@ static size_t read_token_in_process(struct target *t)
         skf_names_free(&cons);
         if ((e = skf_lib_pin_info(&t->lib, t->device, apps.name[a], SKF_PIN_USER, &pin, NULL)) != SKF_OK)
             die("in process: PIN info", e);
+        (void)count_seals_in_process(t, apps.name[a]);
     }
     skf_names_free(&apps);
     skf_names_free(&devs);
@@ -159,6 +178,8 @@ static size_t read_token_through_helper(struct target *t)
         die("helper: list devices", e);
     if ((e = skf_host_read_device(t->host, t->device, &r)) != SKF_OK)
         die("helper: read device", e);
+    if (!r.seals_counted)
+        die("helper: read device without its seals", SKF_E_MALFORMED);
     for (size_t i = 0; i < r.n_certs; i++)
         total += r.certs[i].len;
     skf_device_read_free(&r);

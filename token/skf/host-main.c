@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "token/skf/lib.h"
+#include "token/skf/seal.h"
 #include "token/skf/wire.h"
 
 #define CALL_FD         3
@@ -492,19 +493,6 @@ static void do_export_public_key(struct request *r)
         answer_point(r->w, x, y);
 }
 
-static void do_file_heads(struct request *r)
-{
-    static struct skf_file_heads heads;   /* too big for the stack of a small helper */
-    uint32_t sar = SAR_OK;
-    skf_err e = want_names(r, true, false)
-                    ? skf_lib_file_heads(&lib, r->dev, r->app, &heads, &sar)
-                    : SKF_E_INVALID_ARG;
-
-    answer_status(r->w, e, sar);
-    for (size_t i = 0; e == SKF_OK && i < heads.n; i++)
-        skf_wire_bytes(r->w, SKF_TAG_FILE_HEAD, heads.head[i], heads.len[i]);
-}
-
 /* GEN_SIGN_KEY, SIGN_DIGEST, IMPORT_CERT */
 static void do_write_op(struct request *r, unsigned op)
 {
@@ -540,8 +528,8 @@ static void do_write_op(struct request *r, unsigned op)
 /* ---- READ_DEVICE: a whole device in one round trip ---- */
 
 /* What a READ_DEVICE answer keeps free for the fields written after the
- * certificates: APP, the PIN info (3), RESUME and STATUS. */
-#define READ_TAIL_FIELDS  6
+ * certificates: APP, the PIN info (3), SEALS, RESUME and STATUS. */
+#define READ_TAIL_FIELDS  7
 #define READ_TAIL_BYTES   (READ_TAIL_FIELDS * (SKF_WIRE_FIELD_HEADER + 4) + SKF_WIRE_NAME_MAX)
 #define CERT_ENTRY_FIELDS 3
 #define DEVINFO_FIELDS    11
@@ -658,6 +646,24 @@ static skf_err put_pin_app(struct read_answer *a, const char *dev, char *app, si
     return e;
 }
 
+/* SEALS: how many of the application's files open as a seal. Counted here
+ * rather than sent as file heads: one u32 fits every first answer beside
+ * any certificate, where heads (up to SKF_NAMES_MAX of them) would need a
+ * resume sequence of their own. Left out when the files cannot be read: a
+ * key whose files cannot be read is still a key to use. */
+static void put_seals(struct skf_wire_out *w, const char *dev, const char *app)
+{
+    static struct skf_file_heads heads;   /* too big for the stack of a small helper */
+    uint32_t sar = SAR_OK, seals = 0;
+
+    if (skf_lib_file_heads(&lib, dev, app, &heads, &sar) != SKF_OK)
+        return;
+    for (size_t i = 0; i < heads.n; i++)
+        if (skf_seal_recognised(heads.head[i], heads.len[i]))
+            seals++;
+    skf_wire_u32(w, SKF_TAG_SEALS, seals);
+}
+
 static skf_err read_first(struct read_answer *a, struct request *r, uint32_t *sar)
 {
     struct skf_devinfo d;
@@ -675,12 +681,13 @@ static skf_err read_first(struct read_answer *a, struct request *r, uint32_t *sa
         skf_wire_u32(a->w, SKF_TAG_TRIES_MAX, pi.tries_max);
         skf_wire_u32(a->w, SKF_TAG_TRIES_LEFT, pi.tries_left);
         skf_wire_u32(a->w, SKF_TAG_DEFAULT_PIN, pi.default_pin);
+        put_seals(a->w, r->dev, r->app);
     }
     return e;
 }
 
-/* First answer: device info, APP, PIN info, certificates. With RESUME (and
- * APP) in the request: only the certificates from that slot on. */
+/* First answer: device info, APP, PIN info, SEALS, certificates. With
+ * RESUME (and APP) in the request: only the certificates from that slot on. */
 static void do_read_device(struct request *r)
 {
     struct read_answer a = { .w = r->w };
@@ -729,7 +736,6 @@ static void dispatch(struct request *r, unsigned op)
     case SKF_OP_GEN_SIGN_KEY:
     case SKF_OP_SIGN_DIGEST:
     case SKF_OP_IMPORT_CERT: do_write_op(r, op); break;
-    case SKF_OP_FILE_HEADS: do_file_heads(r); break;
     case SKF_OP_READ_DEVICE: do_read_device(r); break;
     default: answer_status(r->w, SKF_E_INVALID_ARG, SAR_OK); break;
     }

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "token/skf/host.h"
-#include "token/skf/seal.h"
 #include "token/skf/wire.h"
 
 extern char **environ;
@@ -1126,34 +1125,6 @@ skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *ap
     return write_call(h, dev, app, con, pin, &wc, tries_left);
 }
 
-skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *app,
-                             unsigned *seals)
-{
-    const struct skf_field *f;
-    size_t cursor = 0;
-    struct call c;
-    skf_err e;
-
-    *seals = 0;
-    if (!name_ok(dev) || !name_ok(app))
-        return SKF_E_INVALID_ARG;
-    if (!(skf_host_caps(h) & SKF_CAP_FILES))
-        return SKF_E_NOT_SUPPORTED;
-    if ((e = call_begin(&c, h, SKF_OP_FILE_HEADS)) != SKF_OK)
-        return e;
-    put_names(&c, dev, app, NULL);
-    if ((e = call_run(&c, h->o.read_ms)) == SKF_OK) {
-        while ((f = skf_frame_next(&h->resp, SKF_TAG_FILE_HEAD, &cursor)) && e == SKF_OK) {
-            if (f->len > SKF_FILE_HEAD_LEN)
-                e = SKF_E_MALFORMED;
-            else if (skf_seal_recognised(f->val, f->len))
-                (*seals)++;
-        }
-    }
-    call_end(&c);
-    return e;
-}
-
 /* ---- a whole device (SKF_OP_READ_DEVICE) ---- */
 
 void skf_device_read_free(struct skf_device_read *r)
@@ -1226,6 +1197,7 @@ static skf_err take_read_head(const struct skf_frame *f, struct skf_device_read 
         !skf_frame_u32(f, SKF_TAG_DEFAULT_PIN, &def))
         return SKF_E_MALFORMED;
     out->pin.default_pin = def != 0;
+    out->seals_counted = skf_frame_u32(f, SKF_TAG_SEALS, &out->seals);
     take_devinfo(f, &out->info);
     return (out->app = strndup((const char *)app->val, app->len)) ? SKF_OK : SKF_E_NO_MEMORY;
 }

@@ -142,17 +142,14 @@ skf_err skf_host_import_cert(struct skf_host *h, const char *dev, const char *ap
                              const char *con, const char *pin, bool sign, const uint8_t *der,
                              size_t len, uint32_t *tries_left);
 
-/* How many of the application's files are electronic seals (token/skf/seal.h),
- * counting those that read without a PIN (SKF_OP_FILE_HEADS); SKF_E_NOT_SUPPORTED
- * when the library cannot list or read files. Deadline: read_ms. */
-skf_err skf_host_count_seals(struct skf_host *h, const char *dev, const char *app,
-                             unsigned *seals);
-
 /*
  * A whole device in one round trip (SKF_OP_READ_DEVICE): its information,
  * the application its PIN is about (the first holding a certificate, else
  * the first), that application's user PIN and the certificates of its
- * containers, signing before encryption, in the library's order. When the
+ * containers, signing before encryption, in the library's order, and how
+ * many of its files are electronic seals (token/skf/seal.h; counted by the
+ * helper among the files that read without a PIN, unless the library cannot
+ * list or read files or the read failed). When the
  * certificates do not fit in one frame the answer says where to go on and
  * more frames follow (docs/skf-helper.md); the whole sequence has read_ms.
  * A device without applications is SKF_E_APP_NOT_FOUND.
@@ -171,6 +168,8 @@ struct skf_device_read {
     struct skf_pin_info pin;
     size_t n_certs;
     struct skf_read_cert *certs;
+    bool seals_counted;
+    uint32_t seals;
     unsigned frames;           /* answers it took (for tests and the bench) */
 };
 

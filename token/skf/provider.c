@@ -367,18 +367,16 @@ static token_err fill_identity(struct token_snapshot *s, const struct skf_devinf
     return oom || !s->id || !s->reader || !s->version ? TOKEN_E_NO_MEMORY : TOKEN_OK;
 }
 
-/* The seals in the PIN application, or TOKEN_SEALS_UNKNOWN: a key whose files
- * cannot be read is still a key to use. */
-static unsigned count_seals(struct skf_library *l, const char *dev, const char *app)
+/* The seals in the PIN application, as the helper counted them in the read,
+ * or TOKEN_SEALS_UNKNOWN: a key whose files cannot be read is still a key to
+ * use. */
+static unsigned seals_read(struct skf_library *l, const struct skf_device_read *r, const char *dev)
 {
-    unsigned seals;
-    skf_err e = skf_host_count_seals(l->host, dev, app, &seals);
-
-    if (e == SKF_OK)
-        return seals;
-    if (e != SKF_E_NOT_SUPPORTED)
-        lib_logf(l, LOG_INFO, NULL, "SKF library %s: the seals of device \"%s\" were not counted (%s)",
-                 l->path, dev, skf_err_name(e));
+    if (r->seals_counted && r->seals < TOKEN_SEALS_UNKNOWN)
+        return r->seals;
+    if (skf_host_caps(l->host) & SKF_CAP_FILES)
+        lib_logf(l, LOG_INFO, NULL, "SKF library %s: the seals of device \"%s\" were not counted "
+                 "(its files did not read)", l->path, dev);
     return TOKEN_SEALS_UNKNOWN;
 }
 
@@ -391,6 +389,7 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
     struct skf_pin_info pi;
     struct skf_devinfo d;
     struct token_snapshot *s = service_snapshot_new();
+    unsigned seals = TOKEN_SEALS_UNKNOWN;
     skf_err e;
     token_err err;
 
@@ -400,6 +399,8 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
     e = skf_host_read_device(l->host, dev, &r);
     if (e == SKF_OK)
         e = take_certs(&r, &certs);
+    if (e == SKF_OK)
+        seals = seals_read(l, &r, dev);
     *app = r.app;
     r.app = NULL;
     d = r.info;
@@ -420,7 +421,7 @@ static token_err read_device(struct skf_library *l, const char *dev, struct toke
     service_summarize_certs(s->certs, s->n_certs);
     pin_info_to_snapshot(l, &pi, &s->pin);
     s->caps = library_caps(l);
-    s->seals = count_seals(l, dev, *app);
+    s->seals = seals;
     *out = s;
     return TOKEN_OK;
 }

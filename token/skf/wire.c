@@ -52,12 +52,12 @@ static const struct tag_rule tag_rules[SKF_TAG__END] = {
     [SKF_TAG_EC_POINT] = { SKF_T_BYTES, false },
     [SKF_TAG_DIGEST] = { SKF_T_BYTES, false },
     [SKF_TAG_SIGNATURE] = { SKF_T_BYTES, false },
-    [SKF_TAG_FILE_HEAD] = { SKF_T_BYTES, true },
     [SKF_TAG_RESUME] = { SKF_T_U32, false },
     [SKF_TAG_ENTRY_CONTAINER] = { SKF_T_STR, true },
     [SKF_TAG_ENTRY_TYPE] = { SKF_T_U32, true },
     [SKF_TAG_SIGN_CERT] = { SKF_T_BYTES, true },
     [SKF_TAG_ENC_CERT] = { SKF_T_BYTES, true },
+    [SKF_TAG_SEALS] = { SKF_T_U32, false },
 };
 
 #define U32_LEN 4
@@ -105,7 +105,6 @@ const char *skf_wire_op_name(unsigned op)
         [SKF_OP_GEN_SIGN_KEY] = "GEN_SIGN_KEY",
         [SKF_OP_SIGN_DIGEST] = "SIGN_DIGEST",
         [SKF_OP_IMPORT_CERT] = "IMPORT_CERT",
-        [SKF_OP_FILE_HEADS] = "FILE_HEADS",
         [SKF_OP_READ_DEVICE] = "READ_DEVICE",
     };
 
@@ -142,11 +141,16 @@ enum skf_wire_err skf_wire_frame_size(const uint8_t *prefix, size_t *total)
     return SKF_WIRE_OK;
 }
 
+/* An op number that was and is no more (wire.h): a frame naming it is
+ * refused, so it can never mean anything again. */
+#define RETIRED_OP_FILE_HEADS 21
+
 static bool op_fits_kind(unsigned kind, unsigned op)
 {
     if (kind == SKF_KIND_EVENT)
         return op == SKF_OP_DEVICE_EVENT;
-    return op >= SKF_OP_HELLO && op < SKF_OP__END && op != SKF_OP_DEVICE_EVENT;
+    return op >= SKF_OP_HELLO && op < SKF_OP__END && op != SKF_OP_DEVICE_EVENT &&
+           op != RETIRED_OP_FILE_HEADS;
 }
 
 static enum skf_wire_err check_value(unsigned type, const uint8_t *val, uint32_t len)

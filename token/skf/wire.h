@@ -59,13 +59,13 @@ enum skf_op {
     SKF_OP_GEN_SIGN_KEY = 18,          /* a new SM2 signing key pair in the container */
     SKF_OP_SIGN_DIGEST = 19,           /* SKF_ECCSignData with the container's signing key */
     SKF_OP_IMPORT_CERT = 20,           /* SKF_ImportCertificate, signing or encryption */
-    /* the first SKF_FILE_HEAD_LEN bytes of each file of the application that
-     * reads without a PIN (electronic seals are files); no PIN */
-    SKF_OP_FILE_HEADS = 21,
+    /* 21 was FILE_HEADS (each file's first bytes, for the seal count): the
+     * count is READ_DEVICE's SEALS now. Retired: never reused, never parsed */
     /* a whole device in one round trip (docs/skf-helper.md, "Reading a
      * device"): device info, the PIN application with its user PIN's info and
-     * the certificates of its containers; RESUME asks for the rest when they
-     * did not all fit in one frame. No PIN. */
+     * the certificates of its containers and how many of its files are
+     * electronic seals; RESUME asks for the rest of the certificates when
+     * they did not all fit in one frame. No PIN. */
     SKF_OP_READ_DEVICE = 22,
     SKF_OP__END
 };
@@ -120,7 +120,7 @@ enum skf_tag {
     SKF_TAG_EC_POINT = 40,     /* bytes an SM2 public key: X || Y, SKF_EC_COORD_LEN each */
     SKF_TAG_DIGEST = 41,       /* bytes e = SM3(Z || M), SKF_SM3_LEN */
     SKF_TAG_SIGNATURE = 42,    /* bytes r || s, SKF_EC_COORD_LEN each */
-    SKF_TAG_FILE_HEAD = 43,    /* bytes, repeatable: a file's first bytes, at most SKF_FILE_HEAD_LEN */
+    /* 43 was FILE_HEAD, FILE_HEADS's answer: retired with it, never reused */
     /* READ_DEVICE: the certificate slot (2 * container index, + 1 for the
      * encryption one) to go on from; in an answer, that more are left */
     SKF_TAG_RESUME = 44,       /* u32 */
@@ -130,6 +130,9 @@ enum skf_tag {
     SKF_TAG_ENTRY_TYPE = 46,   /* u32, repeatable */
     SKF_TAG_SIGN_CERT = 47,    /* bytes DER, repeatable */
     SKF_TAG_ENC_CERT = 48,     /* bytes DER, repeatable */
+    /* READ_DEVICE's first answer: how many files of the PIN application are
+     * seals (token/skf/seal.h); absent when they could not be read */
+    SKF_TAG_SEALS = 49,        /* u32 */
     SKF_TAG__END
 };
 
@@ -142,8 +145,8 @@ enum skf_tag {
 /* SKF_EnumFiles and SKF_ReadFile: the application's files can be read */
 #define SKF_CAP_FILES                (1u << 4)
 
-/* How much of each file SKF_OP_FILE_HEADS reads: enough for the DER headers
- * that tell an electronic seal (token/skf/seal.h). */
+/* How much of each file the helper reads to count seals: enough for the DER
+ * headers that tell an electronic seal (token/skf/seal.h). */
 #define SKF_FILE_HEAD_LEN            32
 
 /* SM2 values as the protocol carries them: 256-bit coordinates and scalars,

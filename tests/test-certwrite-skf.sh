@@ -39,14 +39,14 @@ set -u
 
 # shellcheck source=tests/lib/ukeyd.sh
 . "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/skf.sh
+. "$(dirname "$0")/lib/skf.sh"
 # shellcheck source=tests/lib/ca.sh
 . "$(dirname "$0")/lib/ca.sh"
 
 ukeyd=$build/ukeyd
 helper=$build/ukeyd-skf-host
-vskf=$build/vskf/vskf
 libvskf=$build/vskf/libvskf.so
-demo_skf=$build/demo-skf
 
 readonly WRONG_PIN=987650
 readonly CURL_MAX_S=30
@@ -71,12 +71,7 @@ trap cleanup EXIT
 
 # --- the key, the CA service --------------------------------------------------------
 
-cp -a "$demo_skf" "$work/skf"
-# shellcheck disable=SC1091
-. "$work/skf/skf.env"
-export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
-"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" || bail "vskf plug failed"
-tok=skf-$DEMO_SKF_SERIAL
+use_demo_skf_key
 PIN=$DEMO_SKF_USER_PIN
 SIGN=$DEMO_SKF_CONTAINER.sign
 ENC=$DEMO_SKF_CONTAINER.enc

@@ -29,14 +29,14 @@ set -u
 
 # shellcheck source=tests/lib/ukeyd.sh
 . "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/skf.sh
+. "$(dirname "$0")/lib/skf.sh"
 # shellcheck source=tests/lib/ca.sh
 . "$(dirname "$0")/lib/ca.sh"
 
 ukeyd=$build/ukeyd
 helper=$build/ukeyd-skf-host
-vskf=$build/vskf/vskf
 libvskf=$build/vskf/libvskf.so
-demo_skf=$build/demo-skf
 
 readonly WRONG_PIN=987650
 readonly NEW_PINS=(24681357 13572468 11223344 55667788 99887766 31415926 86420864 20252026)
@@ -71,12 +71,7 @@ trap cleanup EXIT
 
 # --- the token, the CA service ----------------------------------------------------
 
-cp -a "$demo_skf" "$work/skf"
-# shellcheck disable=SC1091
-. "$work/skf/skf.env"
-export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
-"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" || bail "vskf plug failed"
-tok=skf-$DEMO_SKF_SERIAL
+use_demo_skf_key
 ADMIN_PIN=$DEMO_SKF_ADMIN_PIN
 SECRETS=("$DEMO_SKF_USER_PIN" "$ADMIN_PIN" "$WRONG_PIN" "$WRONG_ADMIN_PIN" "${NEW_PINS[@]}")
 mkdir -p "$state"
@@ -127,16 +122,7 @@ EOF
 start_daemon() {   # [ENV=VALUE...]
     start_ukeyd "$work/ukeyd.log" env PCSCLITE_CSOCK_NAME="$work/no-pcscd.comm" "$@" \
         "$ukeyd" --config "$work/ukeyd.conf" &&
-        wait_for_skf_token
-}
-wait_for_skf_token() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        req GET "/v1/tokens/$tok"
-        [ "$code" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
+        wait_for_token "$tok"
 }
 restart_daemon() {   # [ENV=VALUE...]
     if [ -n "$daemon_pid" ]; then
@@ -338,7 +324,7 @@ interrupted_at() {   # MECHANISM STEP pull|helper|ca PIN PIN-AFTER
         expect_json "[$label] …TOKEN_REMOVED, not blamed on PC/SC" 409 "$(problem TOKEN_REMOVED)"
     fi
     undo_interruption "$how"
-    check "[$label] the token is back" wait_for_skf_token
+    check "[$label] the token is back" wait_for_token "$tok"
     check "[$label] the journal empties by itself" \
         wait_until "$OUTAGE_RECOVERY_WAIT_TENTHS" journal_empty
     check "[$label] no rotation is left pending at the CA" test "$(pending_rotations)" = 0

@@ -1192,8 +1192,14 @@ static token_err locate_cert(struct skf_provider *pv, const char *id, const char
     return err;
 }
 
-static token_err skf_cert_key(struct token_provider *p, const char *id, const char *cert_id,
-                              uint8_t **spki, size_t *spki_len)
+/* A step that reads a container's certificate or key, with no PIN. */
+typedef token_err (*cert_read_step)(const struct skf_write_target *t, const char *con, bool sign,
+                                    void *arg);
+
+/* Runs `step` on the container a certificate id names, the token found and
+ * checked to be the same, and releases it afterwards whatever the step did. */
+static token_err on_cert_container(struct token_provider *p, const char *id, const char *cert_id,
+                                   cert_read_step step, void *arg)
 {
     struct skf_provider *pv = (struct skf_provider *)p;
     struct skf_library *l = NULL;
@@ -1204,28 +1210,53 @@ static token_err skf_cert_key(struct token_provider *p, const char *id, const ch
     if (!err) {
         struct skf_write_target t = {l->host, dev, app, id};
 
-        err = skf_write_cert_key(&t, con, sign, spki, spki_len);
+        err = step(&t, con, sign, arg);
     }
     op_done(pv, dev, app);
     return err;
 }
 
+struct cert_key_out {
+    uint8_t **spki;
+    size_t *spki_len;
+};
+
+static token_err read_cert_key(const struct skf_write_target *t, const char *con, bool sign,
+                               void *arg)
+{
+    struct cert_key_out *out = arg;
+
+    return skf_write_cert_key(t, con, sign, out->spki, out->spki_len);
+}
+
+static token_err skf_cert_key(struct token_provider *p, const char *id, const char *cert_id,
+                              uint8_t **spki, size_t *spki_len)
+{
+    struct cert_key_out out = {spki, spki_len};
+
+    return on_cert_container(p, id, cert_id, read_cert_key, &out);
+}
+
+struct cert_state_query {
+    const uint8_t *der;
+    size_t der_len;
+    struct token_slot_state *out;
+};
+
+static token_err read_cert_state(const struct skf_write_target *t, const char *con, bool sign,
+                                 void *arg)
+{
+    struct cert_state_query *q = arg;
+
+    return skf_write_state(t, con, sign, q->der, q->der_len, q->out);
+}
+
 static token_err skf_cert_state(struct token_provider *p, const char *id, const char *cert_id,
                                 const uint8_t *der, size_t der_len, struct token_slot_state *out)
 {
-    struct skf_provider *pv = (struct skf_provider *)p;
-    struct skf_library *l = NULL;
-    char *dev, *app, con[SKF_WIRE_NAME_MAX + 1];
-    bool sign;
-    token_err err = locate_cert(pv, id, cert_id, &l, &dev, &app, con, sizeof con, &sign);
+    struct cert_state_query q = {der, der_len, out};
 
-    if (!err) {
-        struct skf_write_target t = {l->host, dev, app, id};
-
-        err = skf_write_state(&t, con, sign, der, der_len, out);
-    }
-    op_done(pv, dev, app);
-    return err;
+    return on_cert_container(p, id, cert_id, read_cert_state, &q);
 }
 
 static const struct provider_ops skf_ops = {

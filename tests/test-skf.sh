@@ -23,13 +23,13 @@ set -u
 
 # shellcheck source=tests/lib/ukeyd.sh
 . "$(dirname "$0")/lib/ukeyd.sh"
+# shellcheck source=tests/lib/skf.sh
+. "$(dirname "$0")/lib/skf.sh"
 
 ukeyd=$build/ukeyd
 helper=$build/ukeyd-skf-host
-vskf=$build/vskf/vskf
 vskf_lib=$build/vskf/libvskf.so
 noverify_lib=$build/skf-faulty/libskf-faulty-noverify.so
-demo_skf=$build/demo-skf
 
 readonly WRONG_PIN=987650
 readonly NEW_PIN=24681357
@@ -53,13 +53,8 @@ trap cleanup EXIT
 
 # --- the SKF key and the rig -----------------------------------------------------
 
-cp -r "$demo_skf" "$work/skf"
-# shellcheck disable=SC1091
-. "$work/skf/skf.env"
+use_demo_skf_key
 PIN=$DEMO_SKF_USER_PIN
-# The helper is ukeyd's child: it finds the device where ukeyd's environment says.
-export VSKF_DIR=$work/skf/$DEMO_SKF_DIR
-"$vskf" plug "$VSKF_DIR" "$DEMO_SKF_DEVICE" >/dev/null || bail "vskf plug failed"
 start_rig || skip_all "the PC/SC rig did not start"
 
 write_config() {   # FILE LIBRARY-LINE...

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* token/skf/lib.c — a vendor SKF library in this process: loading and each operation (see lib.h). */
 #include <dlfcn.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -777,7 +778,7 @@ static skf_err coord_from_field(const uint8_t *field, uint8_t out[SKF_EC_COORD_L
 static skf_err point_from_blob(const struct skf_lib *lib, const uint8_t *blob, size_t len,
                                uint8_t x[SKF_EC_COORD_LEN], uint8_t y[SKF_EC_COORD_LEN])
 {
-    size_t ulong_len = lib->profile.ulong_bits / 8;
+    size_t ulong_len = lib->profile.ulong_bits / CHAR_BIT;
     uint32_t bits;
     skf_err e;
 

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "token/provider.h"
+#include "token/skf/certname.h"
 #include "token/skf/host.h"
 #include "token/skf/wire.h"
 #include "token/skf/write.h"
@@ -40,7 +41,6 @@
 #define SKF_FIRST_PASS_MS      5000    /* token_service_new waits this long for the first look */
 #define SKF_RETRY_FIRST_MS     1000    /* a pass that failed is tried again, doubling */
 #define SKF_RETRY_MAX_MS       30000
-#define SKF_CERT_ID_MAX        (3 * SKF_WIRE_NAME_MAX + sizeof(".sign"))
 #define SKF_PROVIDER_LIBS_MAX  16
 
 /* A published device: what an operation needs to find it again. */
@@ -170,33 +170,6 @@ static int tries_from_skf(uint32_t t)
     return t == SKF_TRIES_UNKNOWN || t > (uint32_t)INT32_MAX ? -1 : (int)t;
 }
 
-static bool url_safe(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
-}
-
-/* `s` with every byte outside [A-Za-z0-9._-] written "~xx": URL-safe and
- * one-to-one, so two names never share an id. */
-static void url_encode(const char *s, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-
-    for (; *s && n + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (url_safe(c)) {
-            out[n++] = (char)c;
-        } else {
-            out[n++] = '~';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 0xF];
-        }
-    }
-    out[n] = '\0';
-}
-
 static bool valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -246,7 +219,7 @@ static char *text_from_device(const char *s, bool *oom)
 /* "skf-<serial>", or without a serial a hash of what the device says it is. */
 static char *token_id_for(const struct skf_devinfo *d)
 {
-    char buf[sizeof(SKF_ID_PREFIX) + 3 * sizeof(d->serial) + 2 * SKF_ID_HASH_BYTES + 2];
+    char buf[sizeof(SKF_ID_PREFIX) + SKF_ESCAPED_SIZE(sizeof(d->serial)) + 2 * SKF_ID_HASH_BYTES];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
     EVP_MD_CTX *ctx;
@@ -254,7 +227,8 @@ static char *token_id_for(const struct skf_devinfo *d)
 
     if (d->serial[0]) {
         memcpy(buf, SKF_ID_PREFIX, sizeof(SKF_ID_PREFIX));
-        url_encode(d->serial, buf + strlen(SKF_ID_PREFIX), sizeof buf - strlen(SKF_ID_PREFIX));
+        /* cannot fail: buf holds every byte of the serial escaped */
+        skf_name_escape(d->serial, buf + strlen(SKF_ID_PREFIX), sizeof buf - strlen(SKF_ID_PREFIX));
         return strdup(buf);
     }
     ctx = EVP_MD_CTX_new();
@@ -283,9 +257,7 @@ struct cert_list {
 static token_err add_cert(struct cert_list *list, const char *container, bool sign, uint8_t *der,
                           size_t len)
 {
-    char enc[SKF_CERT_ID_MAX];
     struct token_cert *c = realloc(list->v, (list->n + 1) * sizeof(*c));
-    size_t id_len;
 
     if (!c) {
         free(der);
@@ -294,14 +266,11 @@ static token_err add_cert(struct cert_list *list, const char *container, bool si
     list->v = c;
     c = &list->v[list->n];
     memset(c, 0, sizeof(*c));
-    url_encode(container, enc, sizeof enc - sizeof(".sign"));
-    id_len = strlen(enc) + sizeof(".sign");
-    c->owned_id = malloc(id_len);
+    c->owned_id = skf_cert_id_new(container, sign);
     if (!c->owned_id) {
         free(der);
         return TOKEN_E_NO_MEMORY;
     }
-    snprintf(c->owned_id, id_len, "%s.%s", enc, sign ? "sign" : "enc");
     c->id = c->slot_name = c->owned_id;
     c->slot_label = sign ? "SKF signing" : "SKF encryption";
     c->der = der;

@@ -13,62 +13,7 @@
 #include "token/csr.h"
 #include "token/spki.h"
 
-#define CERT_ID_SIGN        ".sign"
-#define CERT_ID_ENC         ".enc"
-#define CERT_ID_ESCAPE      '~'
 #define EC_POINT_UNCOMPRESSED 0x04
-#define HEX_DIGIT_BITS      4
-
-/* --- certificate ids ----------------------------------------------------------- */
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Undoes provider.c's "~xx" escapes of the container's name. */
-static bool unescape(const char *s, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        char c = s[i];
-
-        if (c == CERT_ID_ESCAPE) {
-            if (i + 2 >= len || (hi = hex_value(s[i + 1])) < 0 ||
-                (lo = hex_value(s[i + 2])) < 0)
-                return false;
-            c = (char)(hi << HEX_DIGIT_BITS | lo);
-            i += 2;
-        }
-        if (c == '\0' || n + 1 >= cap)
-            return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    return n > 0;
-}
-
-bool skf_cert_id_parse(const char *cert_id, char *container, size_t cap, bool *sign)
-{
-    size_t len = cert_id ? strlen(cert_id) : 0;
-    size_t sl = strlen(CERT_ID_SIGN), el = strlen(CERT_ID_ENC);
-
-    if (len > sl && strcmp(cert_id + len - sl, CERT_ID_SIGN) == 0) {
-        *sign = true;
-        return unescape(cert_id, len - sl, container, cap);
-    }
-    if (len > el && strcmp(cert_id + len - el, CERT_ID_ENC) == 0) {
-        *sign = false;
-        return unescape(cert_id, len - el, container, cap);
-    }
-    return false;
-}
 
 /* --- keys and signatures ------------------------------------------------------------- */
 

@@ -30,9 +30,6 @@ struct skf_write_target {
 /* The provider's one mapping of the helper's errors (provider.c). */
 token_err skf_token_err(skf_err e);
 
-/* "<container>.sign" / "<container>.enc" (token.h's form, "~xx" decoded)
- * into the container's name and which certificate; false for any other. */
-bool skf_cert_id_parse(const char *cert_id, char *container, size_t cap, bool *sign);
 
 /* The container's signing (`sign`) or encryption key. TOKEN_E_NO_OBJECT without. */
 token_err skf_write_cert_key(const struct skf_write_target *t, const char *con, bool sign,
